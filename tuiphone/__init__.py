@@ -1,0 +1,3 @@
+"""tuiphone: a SIP phone for the terminal."""
+
+__version__ = "0.1.0"

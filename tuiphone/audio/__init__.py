@@ -1,0 +1,1 @@
+"""numpy sample work. Imports neither textual nor pjsua2."""

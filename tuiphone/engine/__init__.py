@@ -1,0 +1,1 @@
+"""The phone's brain: accounts, lines, calls. Imports neither textual nor rich."""
