@@ -1,0 +1,288 @@
+"""Command line: the TUI by default, headless commands for scripts and trunk tests (SPEC §6).
+
+Exit codes: 0 success, 1 the call/registration/check failed, 2 usage or config error.
+With --json exactly one JSON object goes to stdout; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from tuiphone import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class Common:
+    config: str | None
+    data_dir: str | None
+    port: int | None
+    bind: str | None
+    log_level: str
+    sip_trace: str | None
+
+
+def _fail_usage(message: str) -> None:
+    click.echo(f"tuiphone: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _load(common: Common):
+    from tuiphone.config import ConfigError, load_or_create
+    from tuiphone.paths import config_path
+
+    path = config_path(common.config)
+    try:
+        cfg, created = load_or_create(path)
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    if created:
+        click.echo(f"tuiphone: wrote a default config to {path}", err=True)
+    return cfg
+
+
+@contextmanager
+def running_phone(common: Common) -> Iterator[Any]:
+    """Build the phone from the config and the common options, start it, and always stop it."""
+    from tuiphone.engine.phone import Phone, PhoneError
+    from tuiphone.engine.sip import PjsuaBackend
+    from tuiphone.engine.trace import SipTraceWriter
+
+    cfg = _load(common)
+    phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
+                  port=common.port, bind=common.bind)
+    trace = None
+    if common.sip_trace:
+        try:
+            trace = SipTraceWriter(common.sip_trace)
+        except OSError as exc:
+            _fail_usage(f"cannot write the SIP trace to {common.sip_trace}: {exc.strerror}")
+        phone.subscribe(trace)
+    try:
+        phone.start()
+    except PhoneError as exc:
+        click.echo(f"tuiphone: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    # SIGTERM ends a headless run the same way Ctrl-C does: calls hung up, endpoint destroyed
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        yield phone
+    finally:
+        phone.stop()
+        if trace is not None:
+            trace.close()
+
+
+def _finish(code: int, report: dict, as_json: bool, human: str) -> None:
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        click.echo(human)
+    sys.exit(code)
+
+
+def _account_index(account: int | None) -> int | None:
+    if account is None:
+        return None
+    if account < 1:
+        _fail_usage("--account counts from 1 (account 1 is the first [[accounts]] entry)")
+    return account - 1
+
+
+def _audio_plan(play: str | None, tone: float | None, echo: bool, record: str | None):
+    from tuiphone.audio.wav import WavError, read_wav
+    from tuiphone.headless import AudioPlan
+
+    if sum(x is not None and x is not False for x in (play, tone, echo or None)) > 1:
+        _fail_usage("choose one of --play, --tone and --echo")
+    if play is not None:
+        try:
+            read_wav(play)
+        except WavError as exc:
+            _fail_usage(str(exc))
+    if tone is not None and not 20 <= tone <= 7900:
+        _fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")
+    rec = Path(record) if record else None
+    if rec is not None and not rec.parent.exists():
+        _fail_usage(f"cannot record to {rec}: the folder {rec.parent} does not exist")
+    return AudioPlan(play=Path(play) if play else None, tone=tone, echo=echo, record=rec)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", envvar="TUIPHONE_CONFIG", help="Config file (default: the platform config dir).")
+@click.option("--data-dir", help="Folder for history, phonebook, recordings and logs.")
+@click.option("--port", type=click.IntRange(0, 65535), help="Local SIP port (0 = any free port).")
+@click.option("--bind", help="Local address to bind SIP and RTP to.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True)
+@click.option("--sip-trace", type=click.Path(dir_okay=False), help="Write every SIP message to this file.")
+@click.version_option(__version__, prog_name="tuiphone")
+@click.pass_context
+def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace) -> None:
+    """tuiphone: a SIP phone for the terminal. With no command it opens the phone."""
+    logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Common(config, data_dir, port, bind, log_level, sip_trace)
+    if ctx.invoked_subcommand is None:
+        _run_tui(ctx.obj)
+
+
+def _run_tui(common: Common) -> None:
+    from tuiphone.app import run_app
+
+    sys.exit(run_app(common))
+
+
+@main.command()
+@click.option("--account", type=int, default=1, show_default=True, help="Account number (1 = first).")
+@click.option("--timeout", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def register(common: Common, account: int, timeout: float, as_json: bool) -> None:
+    """Register an account with its SIP server and report the result."""
+    from tuiphone.headless import run_register
+
+    index = _account_index(account)
+    with running_phone(common) as phone:
+        if index >= len(phone.config.accounts):
+            _fail_usage(f"there is no account {account}: the config has {len(phone.config.accounts)}")
+        code, report = run_register(phone, account=index, timeout=timeout)
+    human = (f"account {account}: registered with {report.get('server', '')} for {report['expires']} s"
+             if report["registered"] else
+             f"account {account}: not registered: {report['sip_status'] or ''} {report['reason']}".rstrip())
+    _finish(code, report, as_json, human)
+
+
+_DTMF_OK = set("0123456789*#ABCDabcd")
+
+
+@main.command()
+@click.argument("target")
+@click.option("--account", type=int, help="Account number (1 = first); default: the first with a server.")
+@click.option("--play", type=click.Path(), help="WAV file to play into the call (any rate; looped).")
+@click.option("--tone", type=float, help="Play a sine tone of this frequency (Hz).")
+@click.option("--record", type=click.Path(dir_okay=False), help="Record what the far end sends to this WAV.")
+@click.option("--duration", type=click.FloatRange(0, 86400), default=5.0, show_default=True,
+              help="Seconds to stay in the call once answered.")
+@click.option("--dtmf", default="", help="DTMF digits to send after the answer.")
+@click.option("--expect-dtmf", help="Fail unless these DTMF digits are received.")
+@click.option("--min-mos", type=click.FloatRange(1.0, 4.5), help="Fail when the estimated MOS is lower.")
+@click.option("--timeout", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True,
+              help="Seconds to wait for an answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def call(common: Common, target, account, play, tone, record, duration, dtmf, expect_dtmf, min_mos, timeout,
+         as_json) -> None:
+    """Call TARGET (a number, a SIP URI, or a keypad direct IP like 127*0*0*1#5070) and report."""
+    from tuiphone.headless import run_call
+
+    for digits, flag in ((dtmf, "--dtmf"), (expect_dtmf or "", "--expect-dtmf")):
+        bad = set(digits) - _DTMF_OK
+        if bad:
+            _fail_usage(f"{flag}: '{sorted(bad)[0]}' is not a DTMF digit (use 0-9 * # A-D)")
+    audio = _audio_plan(play, tone, False, record)
+    index = _account_index(account)
+    try:
+        with running_phone(common) as phone:
+            code, report = run_call(phone, target, account=index, audio=audio, duration=duration, dtmf=dtmf,
+                                    expect_dtmf=expect_dtmf, min_mos=min_mos, timeout=timeout)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_FAILED)
+    human = f"{target}: {report['result']}"
+    if report.get("sip_status"):
+        human += f" ({report['sip_status']} {report.get('reason', '')})".rstrip()
+    if report["result"] == "answered":
+        human += (f", setup {report['setup_ms']} ms, {report['duration_s']} s, {report['codec']}, "
+                  f"MOS {report['mos']}, loss {report['rx']['lost']}/{report['rx']['packets']}")
+    elif report.get("reason") and not report.get("sip_status"):
+        human += f": {report['reason']}"
+    _finish(code, report, as_json, human)
+
+
+@main.command()
+@click.option("--account", type=int, help="Only answer calls to this account (1 = first).")
+@click.option("--play", type=click.Path(), help="WAV file to play to each caller.")
+@click.option("--tone", type=float, help="Play a sine tone of this frequency (Hz).")
+@click.option("--echo", is_flag=True, help="Play back what the caller says, one second later.")
+@click.option("--record", type=click.Path(dir_okay=False), help="Record each call (NAME-N.wav when --count > 1).")
+@click.option("--duration", type=click.FloatRange(0, 86400), help="Hang up after this many seconds "
+              "(default: wait for the caller to hang up).")
+@click.option("--count", type=click.IntRange(1, 10000), default=1, show_default=True,
+              help="Answer this many calls, then exit.")
+@click.option("--timeout", type=click.FloatRange(0.5, 86400), default=60.0, show_default=True,
+              help="Seconds to wait for the calls.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def answer(common: Common, account, play, tone, echo, record, duration, count, timeout, as_json) -> None:
+    """Wait for calls and answer them."""
+    from tuiphone.headless import run_answer
+
+    audio = _audio_plan(play, tone, echo, record)
+    index = _account_index(account)
+    try:
+        with running_phone(common) as phone:
+            if not as_json:
+                click.echo(f"waiting for calls on {phone.backend.local_address()}", err=True)
+            code, report = run_answer(phone, account=index, audio=audio, duration=duration, count=count,
+                                      timeout=timeout)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_FAILED)
+    human = "\n".join(f"line {c['line']}: {c['remote_uri']} {c['result']} {c['duration_s']} s "
+                      f"dtmf '{c['dtmf_received']}' MOS {c['mos']}" for c in report["calls"]) or "no calls"
+    _finish(code, report, as_json, human)
+
+
+@main.command()
+@click.argument("target")
+@click.option("--count", type=click.IntRange(1, 10000), default=1, show_default=True)
+@click.option("--interval", type=click.FloatRange(0, 3600), default=1.0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(0.1, 60), default=2.0, show_default=True,
+              help="Seconds to wait for each answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def options(common: Common, target, count, interval, timeout, as_json) -> None:
+    """Ping TARGET (host[:port] or a SIP URI) with SIP OPTIONS and report round-trip times."""
+    from tuiphone.engine.options import OptionsError
+    from tuiphone.headless import run_options
+
+    try:
+        code, report = run_options(target, count=count, interval=interval, bind=common.bind or "",
+                                   timeout=timeout)
+    except OptionsError as exc:
+        _fail_usage(str(exc))
+    lines = [f"{r['seq']}: " + (f"{r['sip_status']} {r['reason']} {r['rtt_ms']} ms" if r["rtt_ms"] is not None
+                                else r["reason"]) for r in report["replies"]]
+    lines.append(f"{report['received']}/{report['sent']} answered")
+    _finish(code, report, as_json, "\n".join(lines))
+
+
+@main.group()
+def config() -> None:
+    """Check the config file."""
+
+
+@config.command("check")
+@click.argument("path", required=False)
+@click.pass_obj
+def config_check(common: Common, path: str | None) -> None:
+    """Check a config file (default: the one the phone would use) without changing it."""
+    from tuiphone.config import check_config_cli
+    from tuiphone.paths import config_path
+
+    code, message = check_config_cli(Path(path) if path else config_path(common.config))
+    click.echo(message, err=code != 0)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

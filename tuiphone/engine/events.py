@@ -1,0 +1,88 @@
+"""Frozen events the engine emits. Subscribers get them on the SIP thread and must not block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class LineState(str, Enum):
+    IDLE = "idle"
+    DIALING = "dialing"
+    CALLING = "calling"      # outgoing, INVITE sent, no answer yet
+    RINGING = "ringing"      # incoming, 180 sent
+    TALKING = "talking"
+    HELD = "held"            # held by us
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class RegState:
+    account: int             # 0-based index into config accounts
+    registered: bool
+    sip_status: int
+    reason: str
+    expires: int
+    server: str              # the registrar in use (primary or secondary)
+
+
+@dataclass(frozen=True)
+class CallState:
+    line: int                # 1-based line number
+    state: LineState
+    direction: str           # "out" | "in"
+    account: int | None      # None = direct (no account)
+    remote_uri: str
+    remote_name: str
+    remote_number: str
+    sip_status: int = 0
+    reason: str = ""
+    remote_hold: bool = False
+    muted: bool = False
+    codec: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    line: int
+    account: int | None
+    remote_uri: str
+    remote_name: str
+    remote_number: str
+    source: str              # "ip:port" the INVITE came from
+
+
+@dataclass(frozen=True)
+class DtmfReceived:
+    line: int
+    digit: str
+    method: str              # "rfc2833" | "info"
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    line: int
+    sip_status: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    time: float
+    direction: str           # "in" | "out"
+    transport: str           # "UDP" | "TCP" | "TLS"
+    remote: str              # "ip:port" of the other side
+    first_line: str
+    call_id: str
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read: a sentence, never a traceback."""
+    text: str
+    level: str = "info"      # info | warning | error
+
+
+Event = RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice

@@ -1,0 +1,586 @@
+"""Phone: lines, accounts and calls — the one API the UI, the CLI and the services call.
+
+Commands are safe from any thread: they hand their work to the SIP thread and return a Future.
+The phone logic itself runs only on the SIP thread (inside backend callbacks and submitted jobs), so it
+needs no locks. Events are frozen dataclasses handed to subscribers on the SIP thread; a subscriber
+must return quickly (post a message, put on a queue).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from tuiphone.audio.echo import EchoDelay
+from tuiphone.engine.backend import (
+    AccountSettings,
+    CallMedia,
+    IncomingInfo,
+    SipBackend,
+    TransportSettings,
+)
+from tuiphone.engine.dialplan import DialPlan, DialPlanError
+from tuiphone.engine.directip import DirectIpError, is_direct_ip, keypad_to_uri, normalize_target
+from tuiphone.engine.events import (
+    CallState,
+    DtmfReceived,
+    Event,
+    IncomingCall,
+    LineState,
+    Notice,
+    RegState,
+    SipMessage,
+    TransferProgress,
+)
+from tuiphone.engine.options import OptionsPinger, OptionsTarget
+from tuiphone.engine.quality import CallQuality
+from tuiphone.engine.sipuri import split_name_uri
+
+log = logging.getLogger(__name__)
+
+ECHO_CODE = "*43"
+ECHO_USER = "echo"
+ECHO_DELAY_S = 1.0
+RETRY_MIN_S = 1.0
+RETRY_MAX_S = 60.0
+_AUTH_FAILURES = {401, 403, 407}
+
+
+class PhoneError(Exception):
+    """A command the phone cannot carry out; `str()` is a sentence for the user, `result` a short code."""
+
+    def __init__(self, message: str, result: str = "failed"):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class Line:
+    number: int
+    cid: int
+    direction: str
+    account: int | None
+    remote_uri: str
+    remote_name: str = ""
+    remote_number: str = ""
+    state: LineState = LineState.CALLING
+    sip_status: int = 0
+    reason: str = ""
+    remote_hold: bool = False
+    muted: bool = False
+    codec: str = ""
+    media: CallMedia = field(default_factory=CallMedia)
+    started: float = field(default_factory=time.monotonic)
+    answered: float | None = None
+    dtmf_received: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> CallState:
+        return CallState(line=self.number, state=self.state, direction=self.direction, account=self.account,
+                         remote_uri=self.remote_uri, remote_name=self.remote_name,
+                         remote_number=self.remote_number, sip_status=self.sip_status, reason=self.reason,
+                         remote_hold=self.remote_hold, muted=self.muted, codec=self.codec)
+
+
+@dataclass
+class _Registration:
+    """One account's registration and failover state."""
+    index: int
+    candidates: list[tuple[str, str]]         # (registrar, outbound proxy) in failover order
+    current: int = 0
+    registered: bool = False
+    sip_status: int = 0
+    reason: str = ""
+    expires: int = 0
+    wanted: bool = True
+    backoff: float = RETRY_MIN_S
+    retry: object | None = None
+    lost_pings: int = 0
+    pinger_stop: threading.Event | None = None
+
+    @property
+    def server(self) -> str:
+        return self.candidates[self.current][0]
+
+    @property
+    def proxy(self) -> str:
+        return self.candidates[self.current][1]
+
+
+class Phone:
+    """The phone. Build it with a config and a backend, `start()` it, call its commands, `stop()` it."""
+
+    def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None):
+        self.config = config
+        self.backend = backend
+        backend.listener = self
+        self._port = config.sip.port if port is None else port
+        self._bind = config.sip.bind_address if bind is None else bind
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._lines: dict[int, Line] = {}
+        self._by_cid: dict[int, Line] = {}
+        self._service_calls: dict[int, CallMedia] = {}   # echo-test calls: answered, never on a line
+        self._regs: dict[int, _Registration] = {}
+        self._plans: dict[int, DialPlan] = {}
+        self._transfer_line: dict[int, int] = {}
+        self.max_lines = config.phone.lines
+
+    # ----- events ----------------------------------------------------------------------------------
+    def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    def _emit(self, event: Event) -> None:
+        for fn in tuple(self._subscribers):
+            try:
+                fn(event)
+            except Exception:
+                log.exception("event subscriber failed")
+
+    def _notice(self, text: str, level: str = "info") -> None:
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", text)
+        self._emit(Notice(text, level))
+
+    # ----- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the transports and add the accounts; raises PhoneError when the SIP port cannot be opened."""
+        c = self.config
+        codecs: list[str] = []
+        for acc in c.accounts:
+            for codec in acc.codecs:
+                if codec not in codecs:
+                    codecs.append(codec)
+        tls = c.sip.tls
+        settings = TransportSettings(
+            bind_address=self._bind, port=self._port, transports=tuple(c.sip.transports),
+            tls_port=tls.port, tls_verify_server=tls.verify_server, tls_ca_file=tls.ca_file,
+            tls_cert_file=tls.cert_file, tls_key_file=tls.key_file,
+            codecs=tuple(codecs or ("G722", "PCMU", "PCMA")),
+        )
+        try:
+            self.backend.start(settings)
+        except OSError as exc:
+            raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
+        self.backend.submit(self._add_accounts).result(10)
+
+    def stop(self) -> None:
+        for reg in self._regs.values():
+            if reg.pinger_stop is not None:
+                reg.pinger_stop.set()
+        self.backend.stop()
+
+    def _add_accounts(self) -> None:
+        for index, acc in enumerate(self.config.accounts):
+            if not acc.enabled:
+                continue
+            try:
+                self._plans[index] = DialPlan.parse(acc.dial_plan)
+            except DialPlanError as exc:
+                self._notice(f"Account {index + 1}: {exc}; numbers on this account cannot be dialed.", "error")
+            if not acc.sip_server:
+                continue
+            cands = [(acc.sip_server, acc.outbound_proxy)]
+            if acc.backup_outbound_proxy:
+                cands.append((acc.sip_server, acc.backup_outbound_proxy))
+            if acc.secondary_sip_server:
+                cands.append((acc.secondary_sip_server, acc.outbound_proxy))
+                if acc.backup_outbound_proxy:
+                    cands.append((acc.secondary_sip_server, acc.backup_outbound_proxy))
+            reg = _Registration(index=index, candidates=cands, wanted=acc.register)
+            self._regs[index] = reg
+            self.backend.set_account(self._account_settings(reg))
+            if acc.register and acc.options_keepalive:
+                self._start_keepalive(reg)
+
+    def _account_settings(self, reg: _Registration) -> AccountSettings:
+        acc = self.config.accounts[reg.index]
+        return AccountSettings(
+            index=reg.index, user_id=acc.user_id, auth_id=acc.auth_id or acc.user_id, password=acc.password,
+            display_name=acc.display_name, domain=acc.sip_server, registrar=reg.server if acc.register else "",
+            proxy=reg.proxy, transport=acc.transport, srtp=acc.srtp, reg_expires=acc.reg_expires,
+            register=acc.register and reg.wanted,
+        )
+
+    # ----- registration ----------------------------------------------------------------------------
+    def register(self, account: int, on: bool = True) -> Future:
+        def job() -> None:
+            reg = self._regs.get(account)
+            if reg is None:
+                raise PhoneError(f"Account {account + 1} has no SIP server to register with.")
+            reg.wanted = on
+            reg.backoff = RETRY_MIN_S
+            self._cancel_retry(reg)
+            self.backend.register(account, on)
+        return self.backend.submit(job)
+
+    def registrations(self) -> dict[int, RegState]:
+        return {i: self._reg_event(r) for i, r in self._regs.items()}
+
+    def _reg_event(self, reg: _Registration) -> RegState:
+        return RegState(account=reg.index, registered=reg.registered, sip_status=reg.sip_status,
+                        reason=reg.reason, expires=reg.expires, server=reg.server)
+
+    def on_reg_state(self, account: int, sip_status: int, reason: str, expires: int) -> None:
+        reg = self._regs.get(account)
+        if reg is None:
+            return
+        reg.sip_status, reg.reason = sip_status, reason
+        ok = 200 <= sip_status < 300
+        reg.registered = ok and expires > 0
+        reg.expires = expires if ok else 0
+        self._emit(self._reg_event(reg))
+        if ok or not reg.wanted:
+            reg.backoff = RETRY_MIN_S
+            return
+        # Failed: a wrong password will not be cured by another server; anything else fails over.
+        if sip_status not in _AUTH_FAILURES and len(reg.candidates) > 1:
+            reg.current = (reg.current + 1) % len(reg.candidates)
+            self._notice(f"Account {account + 1}: registration failed ({sip_status} {reason}); "
+                         f"trying {reg.server}" + (f" via {reg.proxy}" if reg.proxy else "") + ".", "warning")
+            self.backend.set_account(self._account_settings(reg))
+            delay = 0.0 if reg.backoff <= RETRY_MIN_S else reg.backoff
+        else:
+            delay = reg.backoff
+        self._schedule_retry(reg, delay)
+
+    def _schedule_retry(self, reg: _Registration, delay: float) -> None:
+        self._cancel_retry(reg)
+
+        def retry() -> None:
+            reg.retry = None
+            if reg.wanted and not reg.registered:
+                self.backend.register(reg.index, True)
+        reg.retry = self.backend.schedule(delay, retry)
+        reg.backoff = min(RETRY_MAX_S, reg.backoff * 2)
+
+    def _cancel_retry(self, reg: _Registration) -> None:
+        if reg.retry is not None:
+            self.backend.cancel(reg.retry)
+            reg.retry = None
+
+    def _start_keepalive(self, reg: _Registration) -> None:
+        acc = self.config.accounts[reg.index]
+        stop = threading.Event()
+        reg.pinger_stop = stop
+
+        def run() -> None:
+            while not stop.wait(acc.options_interval):
+                hop = reg.proxy or reg.server
+                try:
+                    target = OptionsTarget.parse(hop + (";transport=tcp" if acc.transport == "tcp" else ""))
+                except ValueError:
+                    return
+                reply = OptionsPinger(target, bind=self._bind, timeout=min(2.0, acc.options_interval)).ping()
+                self.backend.submit(lambda r=reply: self._on_keepalive(reg, r.sip_status > 0))
+        threading.Thread(target=run, name=f"keepalive{reg.index}", daemon=True).start()
+
+    def _on_keepalive(self, reg: _Registration, answered: bool) -> None:
+        acc = self.config.accounts[reg.index]
+        if answered:
+            reg.lost_pings = 0
+            if reg.wanted and not reg.registered and reg.retry is not None:
+                # the server is back: register now instead of waiting out the backoff
+                self._cancel_retry(reg)
+                reg.backoff = RETRY_MIN_S
+                self.backend.register(reg.index, True)
+            return
+        reg.lost_pings += 1
+        if reg.lost_pings == acc.options_max_lost and reg.wanted:
+            self.on_reg_state(reg.index, 408, f"{reg.proxy or reg.server} does not answer OPTIONS", 0)
+
+    # ----- placing calls ---------------------------------------------------------------------------
+    def resolve_target(self, target: str, account: int | None = None) -> tuple[int | None, str]:
+        """Turn what the user dialed into (account or None for direct, SIP URI). Raises PhoneError."""
+        text = target.strip()
+        if not text:
+            raise PhoneError("Nothing to dial: enter a number, a SIP URI or an IP address.", "failed")
+        if account is not None and not 0 <= account < len(self.config.accounts):
+            raise PhoneError(f"There is no account {account + 1}: the config has "
+                             f"{len(self.config.accounts)}.", "failed")
+        if text == ECHO_CODE:
+            return None, f"sip:{ECHO_USER}@{self.backend.local_address()}"
+        try:
+            if is_direct_ip(text):
+                return None, keypad_to_uri(text)
+            if text.lower().startswith(("sip:", "sips:")) or "@" in text:
+                uri = normalize_target(text, default_domain=None)
+                return (account if account is not None and account in self._regs else None), uri
+        except DirectIpError as exc:
+            raise PhoneError(str(exc), "failed") from None
+        index = account if account is not None else self._default_account()
+        if index is None:
+            raise PhoneError(f"{text} is a number, but no account is configured to dial it through: "
+                             "give a SIP URI or a direct IP (like 192*168*1*60#5062).", "failed")
+        acc = self.config.accounts[index]
+        if not acc.sip_server:
+            raise PhoneError(f"Account {index + 1} has no SIP server: set accounts[{index}].sip_server.", "failed")
+        plan = self._plans.get(index)
+        if plan is None:
+            raise PhoneError(f"Account {index + 1} has an invalid dial plan: fix accounts[{index}].dial_plan.",
+                             "blocked_by_dial_plan")
+        verdict = plan.check(text, acc.dial_plan_prefix)
+        if not verdict.allowed:
+            raise PhoneError(verdict.reason, "blocked_by_dial_plan")
+        try:
+            uri = normalize_target(verdict.number, default_domain=acc.sip_server)
+        except DirectIpError as exc:
+            raise PhoneError(str(exc), "failed") from None
+        if acc.transport != "udp":
+            uri += f";transport={acc.transport}"
+        return index, uri
+
+    def _default_account(self) -> int | None:
+        for i, acc in enumerate(self.config.accounts):
+            if acc.enabled and acc.sip_server:
+                return i
+        return None
+
+    def call(self, target: str, account: int | None = None, media: CallMedia | None = None,
+             headers: dict[str, str] | None = None) -> Future:
+        """Dial target on a free line; the Future gives the line number or raises PhoneError."""
+        def job() -> int:
+            acc, uri = self.resolve_target(target, account)
+            number = self._free_line()
+            if number is None:
+                raise PhoneError(f"All {self.max_lines} lines are busy: end a call first.", "failed")
+            self._hold_others(None)
+            m = media or CallMedia()
+            try:
+                cid = self.backend.make_call(acc, uri, dict(headers or {}), m)
+            except ValueError as exc:
+                raise PhoneError(str(exc), "failed") from None
+            _, _, user = split_name_uri(uri)
+            line = Line(number=number, cid=cid, direction="out", account=acc, remote_uri=uri,
+                        remote_number=user or target, media=m)
+            self._lines[number] = line
+            self._by_cid[cid] = line
+            self._emit(line.snapshot())
+            return number
+        return self.backend.submit(job)
+
+    def _free_line(self) -> int | None:
+        for n in range(1, self.max_lines + 1):
+            if n not in self._lines:
+                return n
+        return None
+
+    def _hold_others(self, keep: int | None) -> None:
+        for line in self._lines.values():
+            if line.number != keep and line.state == LineState.TALKING:
+                self.backend.hold(line.cid)
+                line.state = LineState.HELD
+                self._emit(line.snapshot())
+
+    # ----- incoming calls --------------------------------------------------------------------------
+    def on_incoming_call(self, cid: int, account: int | None, info: IncomingInfo) -> None:
+        if info.request_user == ECHO_USER:
+            echo = EchoDelay(delay_s=ECHO_DELAY_S)
+            media = CallMedia(source=echo, sinks=[echo])
+            self._service_calls[cid] = media
+            self.backend.answer(cid, 200, media)
+            return
+        features = self.config.features
+        busy = any(line.state in (LineState.TALKING, LineState.HELD, LineState.CALLING)
+                   for line in self._lines.values())
+        number = self._free_line()
+        if features.dnd:
+            self.backend.answer(cid, 486)
+            self._notice(f"Do not disturb: rejected a call from {info.remote_number or info.remote_uri}.")
+            return
+        if number is None or (busy and not features.call_waiting):
+            self.backend.answer(cid, 486)
+            return
+        self.backend.answer(cid, 180)   # ringing at once: the UI hears of the call only afterwards
+        line = Line(number=number, cid=cid, direction="in", account=account, remote_uri=info.remote_uri,
+                    remote_name=info.remote_name, remote_number=info.remote_number, state=LineState.RINGING)
+        self._lines[number] = line
+        self._by_cid[cid] = line
+        self._emit(line.snapshot())
+        self._emit(IncomingCall(line=number, account=account, remote_uri=info.remote_uri,
+                                remote_name=info.remote_name, remote_number=info.remote_number,
+                                source=info.source))
+
+    def on_new_call(self, cid: int, account: int | None, remote_uri: str, replaces: int | None) -> None:
+        """A call pjsua made for us: the target of a REFER we accepted, or an INVITE that Replaces one of ours."""
+        old = self._by_cid.pop(replaces, None) if replaces is not None else None
+        name, uri, user = split_name_uri(remote_uri)
+        if old is not None:
+            line = replace(old, cid=cid, remote_uri=uri or old.remote_uri, remote_name=name,
+                           remote_number=user or old.remote_number, dtmf_received=[])
+            self._lines[line.number] = line
+        else:
+            number = self._free_line()
+            if number is None:
+                self.backend.hangup(cid, 486)
+                return
+            line = Line(number=number, cid=cid, direction="out", account=account, remote_uri=uri,
+                        remote_name=name, remote_number=user)
+            self._lines[number] = line
+        self._by_cid[cid] = line
+        self._emit(line.snapshot())
+
+    # ----- call control ----------------------------------------------------------------------------
+    def _line(self, number: int) -> Line:
+        line = self._lines.get(number)
+        if line is None:
+            raise PhoneError(f"Line {number} has no call.", "failed")
+        return line
+
+    def answer(self, line: int, media: CallMedia | None = None) -> Future:
+        def job() -> None:
+            ln = self._line(line)
+            if ln.state != LineState.RINGING:
+                raise PhoneError(f"Line {line} is not ringing.", "failed")
+            self._hold_others(line)
+            if media is not None:
+                ln.media = media
+            self.backend.answer(ln.cid, 200, ln.media)
+        return self.backend.submit(job)
+
+    def reject(self, line: int, code: int = 486) -> Future:
+        def job() -> None:
+            ln = self._line(line)
+            if ln.state != LineState.RINGING:
+                raise PhoneError(f"Line {line} is not ringing.", "failed")
+            self.backend.answer(ln.cid, code)
+        return self.backend.submit(job)
+
+    def hangup(self, line: int) -> Future:
+        return self.backend.submit(lambda: self.backend.hangup(self._line(line).cid))
+
+    def hangup_all(self) -> Future:
+        def job() -> None:
+            for ln in list(self._lines.values()):
+                self.backend.hangup(ln.cid)
+        return self.backend.submit(job)
+
+    def hold(self, line: int) -> Future:
+        def job() -> None:
+            ln = self._line(line)
+            if ln.state == LineState.TALKING:
+                self.backend.hold(ln.cid)
+                ln.state = LineState.HELD
+                self._emit(ln.snapshot())
+        return self.backend.submit(job)
+
+    def resume(self, line: int) -> Future:
+        """Take a held line back; the line that was talking goes on hold (one active line)."""
+        def job() -> None:
+            ln = self._line(line)
+            if ln.state != LineState.HELD:
+                raise PhoneError(f"Line {line} is not on hold.", "failed")
+            self._hold_others(line)
+            self.backend.unhold(ln.cid)
+            ln.state = LineState.TALKING
+            self._emit(ln.snapshot())
+        return self.backend.submit(job)
+
+    def mute(self, line: int, on: bool = True) -> Future:
+        def job() -> None:
+            ln = self._line(line)
+            self.backend.set_mute(ln.cid, on)
+            ln.muted = on
+            self._emit(ln.snapshot())
+        return self.backend.submit(job)
+
+    def set_media(self, line: int, media: CallMedia) -> Future:
+        def job() -> None:
+            ln = self._line(line)
+            ln.media = media
+            self.backend.set_media(ln.cid, media)
+        return self.backend.submit(job)
+
+    def send_dtmf(self, line: int, digits: str) -> Future:
+        bad = [d for d in digits if d.upper() not in "0123456789*#ABCD"]
+        def job() -> None:
+            if bad:
+                raise PhoneError(f"'{bad[0]}' is not a DTMF digit: use 0-9, *, # or A-D.", "failed")
+            ln = self._line(line)
+            if ln.state != LineState.TALKING:
+                raise PhoneError(f"Line {line} is not in a call.", "failed")
+            method = "rfc2833"
+            if ln.account is not None:
+                method = self.config.accounts[ln.account].dtmf
+            self.backend.send_dtmf(ln.cid, digits.upper(), method)
+        return self.backend.submit(job)
+
+    def blind_transfer(self, line: int, target: str) -> Future:
+        def job() -> None:
+            ln = self._line(line)
+            _, uri = self.resolve_target(target, ln.account)
+            self._transfer_line[ln.cid] = line
+            self.backend.blind_transfer(ln.cid, uri)
+        return self.backend.submit(job)
+
+    def attended_transfer(self, line: int, other_line: int) -> Future:
+        """Connect the party on `line` with the party on `other_line` (REFER with Replaces), then leave."""
+        def job() -> None:
+            ln, other = self._line(line), self._line(other_line)
+            self._transfer_line[ln.cid] = line
+            self.backend.attended_transfer(ln.cid, other.cid)
+        return self.backend.submit(job)
+
+    def quality(self, line: int) -> Future:
+        return self.backend.submit(lambda: self.backend.quality(self._line(line).cid))
+
+    def lines(self) -> list[CallState]:
+        return [ln.snapshot() for ln in sorted(self._lines.values(), key=lambda x: x.number)]
+
+    def dtmf_received(self, line: int) -> Future:
+        return self.backend.submit(lambda: "".join(self._line(line).dtmf_received))
+
+    # ----- backend callbacks -----------------------------------------------------------------------
+    def on_call_state(self, cid: int, state: str, sip_status: int, reason: str) -> None:
+        if cid in self._service_calls:
+            if state == "disconnected":
+                self._service_calls.pop(cid, None)
+            return
+        line = self._by_cid.get(cid)
+        if line is None:
+            return
+        line.sip_status, line.reason = sip_status, reason
+        if state == "confirmed":
+            if line.answered is None:
+                line.answered = time.monotonic()
+            if line.state not in (LineState.HELD,):
+                line.state = LineState.TALKING
+        elif state == "disconnected":
+            line.state = LineState.ENDED
+            self._by_cid.pop(cid, None)
+            if self._lines.get(line.number) is line:
+                del self._lines[line.number]
+            self._transfer_line.pop(cid, None)
+        elif state in ("early", "calling", "connecting") and line.direction == "out":
+            line.state = LineState.CALLING
+        self._emit(line.snapshot())
+
+    def on_media_state(self, cid: int, active: bool, remote_hold: bool, codec: str) -> None:
+        line = self._by_cid.get(cid)
+        if line is None:
+            return
+        line.remote_hold, line.codec = remote_hold, codec or line.codec
+        self._emit(line.snapshot())
+
+    def on_dtmf(self, cid: int, digit: str, method: str) -> None:
+        line = self._by_cid.get(cid)
+        if line is None:
+            return
+        line.dtmf_received.append(digit)
+        self._emit(DtmfReceived(line=line.number, digit=digit, method=method))
+
+    def on_transfer_status(self, cid: int, sip_status: int, reason: str, final: bool) -> None:
+        number = self._transfer_line.get(cid)
+        line = self._by_cid.get(cid)
+        if number is None and line is not None:
+            number = line.number
+        if number is None:
+            return
+        self._emit(TransferProgress(line=number, sip_status=sip_status, reason=reason, final=final))
+        if final and 200 <= sip_status < 300 and line is not None:
+            self.backend.hangup(cid)   # the transfer took: our leg is no longer needed
+
+    def on_sip_message(self, msg: SipMessage) -> None:
+        self._emit(msg)

@@ -1,0 +1,661 @@
+"""The pjsua2 adapter: the only module that imports pjsua2.
+
+One SIP thread creates the Endpoint (so it is pjsua's main thread), polls it, and runs every command
+handed to it through `submit`. pjsua2 callbacks become calls on the `BackendListener`, always on the SIP
+thread. Audio reaches calls through one `AudioMediaPort` per call that copies 20 ms frames between
+pjmedia and numpy sources/sinks.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import heapq
+import itertools
+import logging
+import queue
+import re
+import threading
+import time
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pjsua2 as pj
+
+from tuiphone.engine.backend import (
+    AccountSettings,
+    BackendListener,
+    CallMedia,
+    IncomingInfo,
+    TransportSettings,
+)
+from tuiphone.engine.events import SipMessage
+from tuiphone.engine.quality import CallQuality, estimate_mos
+from tuiphone.engine.sipuri import request_user, split_name_uri
+
+log = logging.getLogger(__name__)
+
+CLOCK_RATE = 16000
+FRAME_SAMPLES = 320          # 20 ms at 16 kHz
+DIRECT = -1                  # account index of the built-in direct-IP account
+
+_TRANSPORT_TYPES = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
+_SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+         "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
+_CALL_STATES = {
+    pj.PJSIP_INV_STATE_CALLING: "calling",
+    pj.PJSIP_INV_STATE_INCOMING: "incoming",
+    pj.PJSIP_INV_STATE_EARLY: "early",
+    pj.PJSIP_INV_STATE_CONNECTING: "connecting",
+    pj.PJSIP_INV_STATE_CONFIRMED: "confirmed",
+    pj.PJSIP_INV_STATE_DISCONNECTED: "disconnected",
+}
+_MSG_RE = re.compile(
+    r"(?P<dir>TX|RX) \d+ bytes (?:Request|Response) msg \S+ \(\w+\) (?:to|from) "
+    r"(?P<tp>\w+) (?P<addr>\[[^\]]*\]:\d+|[^:\s]+:\d+):\r?\n(?P<body>.*)",
+    re.S,
+)
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _LogWriter(pj.LogWriter):
+    """Turns pjsip's message log into SipMessage events (this also sees what went over TLS)."""
+
+    def __init__(self, backend: "PjsuaBackend"):
+        super().__init__()
+        self._backend = backend
+
+    def write(self, entry: Any) -> None:
+        text = entry.msg
+        m = _MSG_RE.search(text[:400])
+        if not m:
+            if entry.level <= 2:
+                log.warning("pjsip: %s", text.strip())
+            return
+        body = text[m.start("body"):]
+        end = body.find("\n--end msg--")
+        body = body[:end] if end >= 0 else body
+        first = body.split("\r\n", 1)[0].split("\n", 1)[0]
+        cid = re.search(r"^(?:Call-ID|i):\s*(\S+)", body, re.M | re.I)
+        msg = SipMessage(time=time.time(), direction="out" if m.group("dir") == "TX" else "in",
+                         transport=m.group("tp"), remote=m.group("addr"), first_line=first,
+                         call_id=cid.group(1) if cid else "", text=body)
+        self._backend._post(lambda: self._backend.listener.on_sip_message(msg))
+
+
+class _FramePort(pj.AudioMediaPort):
+    """Copies 20 ms frames between pjsua's bridge and a CallMedia. Runs on pjmedia's clock thread."""
+
+    def __init__(self, media: CallMedia):
+        super().__init__()
+        self.media = media
+        self.muted = False
+        self._silence = bytes(FRAME_SAMPLES * 2)
+
+    def onFrameRequested(self, frame: Any) -> None:
+        src = self.media.source
+        data = self._silence
+        if src is not None and not self.muted:
+            try:
+                data = np.asarray(src.read(FRAME_SAMPLES), dtype=np.int16).tobytes()
+            except Exception:  # a broken source must not stop the call's audio
+                log.exception("audio source failed; sending silence")
+                self.media.source = None
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = len(data)
+
+    def onFrameReceived(self, frame: Any) -> None:
+        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or not self.media.sinks:
+            return
+        pcm = np.frombuffer(bytes(bytearray(frame.buf)), dtype=np.int16)
+        for sink in tuple(self.media.sinks):
+            try:
+                sink.write(pcm)
+            except Exception:
+                log.exception("audio sink failed; removed")
+                self.media.sinks.remove(sink)
+
+
+class _Call(pj.Call):
+    def __init__(self, backend: "PjsuaBackend", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
+        super().__init__(acc, call_id)
+        self.backend = backend
+        self.media = CallMedia()
+        self.port: _FramePort | None = None
+        self.connected_media: Any = None
+
+    def onCallState(self, prm: Any) -> None:
+        self.backend._on_call_state(self)
+
+    def onCallMediaState(self, prm: Any) -> None:
+        self.backend._on_media_state(self)
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc2833"
+        cid, digit = self.getId(), prm.digit
+        self.backend._post(lambda: self.backend.listener.on_dtmf(cid, digit, method))
+
+    def onCallTransferStatus(self, prm: Any) -> None:
+        prm.cont = True
+        cid, code, reason, final = self.getId(), prm.statusCode, prm.reason, prm.finalNotify
+        self.backend._post(lambda: self.backend.listener.on_transfer_status(cid, code, reason, final))
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        # The far end asked us to call someone else (REFER): accept, and track the new call.
+        acc = self.backend._account_of(self)
+        new = _Call(self.backend, acc)
+        prm.newCall = new
+        prm.statusCode = 202
+        self.backend._pending_new.append((new, self.backend._index_of(acc), prm.dstUri, None))
+
+    def onCallReplaced(self, prm: Any) -> None:
+        # An INVITE with Replaces took this call's place (attended transfer, transferee's target side).
+        acc = self.backend._account_of(self)
+        new = _Call(self.backend, acc, prm.newCallId)
+        prm.newCall = new
+        self.backend._pending_new.append((new, self.backend._index_of(acc), "", self.getId()))
+
+
+class _Account(pj.Account):
+    def __init__(self, backend: "PjsuaBackend", index: int):
+        super().__init__()
+        self.backend = backend
+        self.index = index
+
+    def onRegState(self, prm: Any) -> None:
+        idx, code, reason, expires = self.index, prm.code, prm.reason, prm.expiration
+        self.backend._post(lambda: self.backend.listener.on_reg_state(idx, code, reason, expires))
+
+    def onIncomingCall(self, prm: Any) -> None:
+        call = _Call(self.backend, self, prm.callId)
+        self.backend._calls[prm.callId] = call
+        ci = call.getInfo()
+        name, uri, number = split_name_uri(ci.remoteUri)
+        whole = prm.rdata.wholeMsg
+        info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
+                            request_user=request_user(whole.split("\r\n", 1)[0]),
+                            source=prm.rdata.srcAddress, headers=_parse_headers(whole))
+        account = None if self.index == DIRECT else self.index
+        self.backend.listener.on_incoming_call(prm.callId, account, info)
+
+
+def _parse_headers(whole: str) -> dict[str, str]:
+    head = whole.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+    out: dict[str, str] = {}
+    for line in head:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out.setdefault(k.strip().lower(), v.strip())
+    return out
+
+
+class PjsuaBackend:
+    """SipBackend on pjsua2. Create, set `listener`, then `start()`; every other method runs on the SIP thread."""
+
+    def __init__(self, listener: BackendListener | None = None, log_level: int = 0):
+        self.listener: BackendListener = listener  # type: ignore[assignment]
+        self._log_level = log_level
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._cancelled: set[int] = set()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._ep: pj.Endpoint | None = None
+        self._transports: dict[str, int] = {}
+        self._accounts: dict[int, _Account] = {}
+        self._calls: dict[int, _Call] = {}
+        self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
+        self._writer: _LogWriter | None = None
+        self._settings = TransportSettings()
+
+    # ----- thread plumbing -------------------------------------------------------------------
+    def _post(self, fn: Callable[[], None]) -> None:
+        """Run fn on the SIP thread: now if we are on it, else queued."""
+        if threading.current_thread() is self._thread:
+            fn()
+        else:
+            self._jobs.put(fn)
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        fut: Future = Future()
+
+        def job() -> None:
+            if not fut.set_running_or_notify_cancel():
+                return
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # handed to the caller through the future
+                fut.set_exception(exc)
+
+        if threading.current_thread() is self._thread:
+            job()
+        else:
+            self._jobs.put(job)
+        return fut
+
+    def schedule(self, delay: float, fn: Callable[[], None]) -> object:
+        seq = next(self._timer_seq)
+        heapq.heappush(self._timers, (time.monotonic() + delay, seq, fn))
+        return seq
+
+    def cancel(self, handle: object) -> None:
+        if isinstance(handle, int):
+            self._cancelled.add(handle)
+
+    def on_sip_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    def start(self, settings: TransportSettings) -> None:
+        """Start the SIP thread and wait until the endpoint and transports are up (raises on failure)."""
+        self._settings = settings
+        self._thread = threading.Thread(target=self._run, name="sip", daemon=True)
+        self._thread.start()
+        self._started.wait(15)
+        if self._start_error is not None:
+            raise self._start_error
+
+    def _run(self) -> None:
+        try:
+            self._create_endpoint(self._settings)
+        except BaseException as exc:
+            self._start_error = exc
+            self._started.set()
+            self._destroy()
+            return
+        self._started.set()
+        ep = self._ep
+        while not self._stopping.is_set():
+            self._run_due_timers()
+            self._drain_jobs()
+            self._adopt_new_calls()
+            ep.libHandleEvents(10)
+        self._shutdown_calls()
+        self._destroy()
+
+    def _drain_jobs(self) -> None:
+        for _ in range(200):
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                job()
+            except Exception:
+                log.exception("SIP thread job failed")
+
+    def _run_due_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, seq, fn = heapq.heappop(self._timers)
+            if seq in self._cancelled:
+                self._cancelled.discard(seq)
+                continue
+            try:
+                fn()
+            except Exception:
+                log.exception("SIP timer failed")
+
+    def _adopt_new_calls(self) -> None:
+        while self._pending_new:
+            call, account, uri, replaces = self._pending_new.pop(0)
+            cid = call.getId()
+            if cid == pj.PJSUA_INVALID_ID or cid < 0:
+                continue
+            self._calls[cid] = call
+            try:
+                uri = uri or split_name_uri(call.getInfo().remoteUri)[1]
+            except pj.Error:
+                pass
+            self.listener.on_new_call(cid, account, uri, replaces)
+
+    def _create_endpoint(self, s: TransportSettings) -> None:
+        ep = pj.Endpoint()
+        with _quiet_stderr():   # pjlib prints a banner before our log writer is installed
+            ep.libCreate()
+        self._ep = ep
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = s.user_agent
+        cfg.uaConfig.maxCalls = 32
+        lc = cfg.logConfig
+        self._writer = _LogWriter(self)
+        lc.writer = self._writer
+        lc.level = max(4, self._log_level)
+        lc.consoleLevel = max(4, self._log_level)
+        lc.msgLogging = 1
+        cfg.medConfig.clockRate = CLOCK_RATE
+        cfg.medConfig.sndClockRate = CLOCK_RATE
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        ep.libInit(cfg)
+        self._create_transports(ep, s)
+        ep.audDevManager().setNullDev()
+        ep.libStart()
+        self._set_codecs(ep, s.codecs)
+        self._make_direct_account()
+
+    def _create_transports(self, ep: pj.Endpoint, s: TransportSettings) -> None:
+        port = s.port
+        for name in ("udp", "tcp"):
+            if name not in s.transports:
+                continue
+            tc = pj.TransportConfig()
+            tc.port = port
+            if s.bind_address:
+                tc.boundAddress = s.bind_address
+                tc.publicAddress = s.bind_address
+            try:
+                tid = ep.transportCreate(_TRANSPORT_TYPES[name], tc)
+            except pj.Error as exc:
+                raise OSError(f"cannot open the SIP {name.upper()} port {port}: {exc.reason}") from None
+            self._transports[name] = tid
+            if port == 0:  # the next transport shares the port the first one got
+                port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+        if "tls" in s.transports:
+            tc = pj.TransportConfig()
+            tc.port = s.tls_port
+            if s.bind_address:
+                tc.boundAddress = s.bind_address
+                tc.publicAddress = s.bind_address
+            tls = tc.tlsConfig
+            tls.verifyServer = s.tls_verify_server
+            tls.CaListFile = s.tls_ca_file
+            tls.certFile = s.tls_cert_file
+            tls.privKeyFile = s.tls_key_file
+            tls.method = pj.PJSIP_TLSV1_2_METHOD if hasattr(pj, "PJSIP_TLSV1_2_METHOD") else tls.method
+            try:
+                self._transports["tls"] = ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tc)
+            except pj.Error as exc:
+                raise OSError(f"cannot open the SIP TLS port {s.tls_port}: {exc.reason}") from None
+
+    def _set_codecs(self, ep: pj.Endpoint, codecs: tuple[str, ...]) -> None:
+        wanted = [c.lower() for c in codecs]
+        for info in ep.codecEnum2():
+            name = info.codecId.split("/", 1)[0].lower()
+            prio = 0
+            if name in wanted:
+                prio = 250 - wanted.index(name) * 10
+                if name == "speex" and "/8000/" not in info.codecId:
+                    prio -= 5
+            ep.codecSetPriority(info.codecId, prio)
+
+    def _make_direct_account(self) -> None:
+        host = self.local_address("udp" if "udp" in self._transports else next(iter(self._transports)))
+        cfg = pj.AccountConfig()
+        cfg.idUri = f"sip:tuiphone@{host}"
+        self._media_bind(cfg)
+        acc = _Account(self, DIRECT)
+        acc.create(cfg, True)
+        self._accounts[DIRECT] = acc
+
+    def _media_bind(self, cfg: pj.AccountConfig) -> None:
+        if self._settings.bind_address:
+            cfg.mediaConfig.transportConfig.boundAddress = self._settings.bind_address
+            cfg.mediaConfig.transportConfig.publicAddress = self._settings.bind_address
+        cfg.mediaConfig.transportConfig.port = 0
+
+    def stop(self) -> None:
+        """Hang up every call, destroy the endpoint and end the SIP thread (bounded)."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(10)
+        self._thread = None
+
+    def _shutdown_calls(self) -> None:
+        ep = self._ep
+        if ep is None:
+            return
+        try:
+            ep.hangupAllCalls()
+        except pj.Error:
+            pass
+        deadline = time.monotonic() + 2.0
+        while self._calls and time.monotonic() < deadline:
+            ep.libHandleEvents(20)
+            self._drain_jobs()
+
+    def _destroy(self) -> None:
+        for call in self._calls.values():
+            self._drop_port(call)
+        self._calls.clear()
+        self._pending_new.clear()
+        for acc in self._accounts.values():
+            try:
+                acc.shutdown()
+            except pj.Error:
+                pass
+        self._accounts.clear()
+        gc.collect()
+        if self._ep is not None:
+            try:
+                self._ep.libDestroy()
+            except pj.Error:
+                pass
+            self._ep = None
+
+    def local_address(self, transport: str = "udp") -> str:
+        tid = self._transports.get(transport)
+        if tid is None:
+            raise KeyError(f"transport {transport} is not enabled")
+        return self._ep.transportGetInfo(tid).localName
+
+    # ----- accounts --------------------------------------------------------------------------
+    def set_account(self, a: AccountSettings) -> None:
+        cfg = pj.AccountConfig()
+        tp = f";transport={a.transport}" if a.transport != "udp" else ""
+        scheme = "sip"
+        name = f'"{a.display_name}" ' if a.display_name else ""
+        cfg.idUri = f"{name}<{scheme}:{a.user_id}@{a.domain}>"
+        if a.registrar:
+            cfg.regConfig.registrarUri = f"{scheme}:{a.registrar}{tp}"
+        cfg.regConfig.timeoutSec = a.reg_expires
+        cfg.regConfig.retryIntervalSec = 0          # the phone decides retries and failover
+        cfg.regConfig.registerOnAdd = a.register and bool(a.registrar)
+        cfg.regConfig.dropCallsOnFail = False       # calls in progress survive a registrar outage
+        if a.proxy:
+            cfg.sipConfig.proxies.append(f"{scheme}:{a.proxy}{tp};lr")
+        cred = pj.AuthCredInfo("digest", "*", a.auth_id or a.user_id, 0, a.password)
+        cfg.sipConfig.authCreds.append(cred)
+        if a.transport in self._transports:
+            cfg.sipConfig.transportId = self._transports[a.transport]
+        cfg.mediaConfig.srtpUse = _SRTP[a.srtp]
+        cfg.mediaConfig.srtpSecureSignaling = 0
+        cfg.natConfig.contactRewriteUse = 0
+        cfg.natConfig.viaRewriteUse = 0
+        cfg.natConfig.sdpNatRewriteUse = 0
+        cfg.natConfig.sipOutboundUse = 0
+        self._media_bind(cfg)
+        old = self._accounts.get(a.index)
+        if old is not None:
+            old.modify(cfg)
+            if cfg.regConfig.registerOnAdd:
+                old.setRegistration(True)
+            return
+        acc = _Account(self, a.index)
+        acc.create(cfg)
+        self._accounts[a.index] = acc
+
+    def remove_account(self, index: int) -> None:
+        acc = self._accounts.pop(index, None)
+        if acc is not None:
+            acc.shutdown()
+
+    def register(self, index: int, on: bool) -> None:
+        acc = self._accounts[index]
+        try:
+            acc.setRegistration(on)
+        except pj.Error as exc:
+            self.listener.on_reg_state(index, 503 if on else 200, exc.reason, 0)
+
+    def _account_of(self, call: _Call) -> _Account:
+        acc_id = call.getInfo().accId
+        for acc in self._accounts.values():
+            if acc.getId() == acc_id:
+                return acc
+        return self._accounts[DIRECT]
+
+    def _index_of(self, acc: _Account) -> int | None:
+        return None if acc.index == DIRECT else acc.index
+
+    # ----- calls -----------------------------------------------------------------------------
+    def make_call(self, account: int | None, uri: str, headers: dict[str, str], media: CallMedia) -> int:
+        acc = self._accounts[DIRECT if account is None else account]
+        call = _Call(self, acc)
+        call.media = media
+        prm = pj.CallOpParam(True)
+        for k, v in headers.items():
+            h = pj.SipHeader()
+            h.hName, h.hValue = k, v
+            prm.txOption.headers.append(h)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as exc:
+            raise ValueError(f"cannot call {uri}: {exc.reason}") from None
+        cid = call.getId()
+        self._calls[cid] = call
+        return cid
+
+    def answer(self, cid: int, code: int, media: CallMedia | None = None) -> None:
+        call = self._calls[cid]
+        if media is not None:
+            call.media = media
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        call.answer(prm)
+
+    def hangup(self, cid: int, code: int = 0) -> None:
+        call = self._calls.get(cid)
+        if call is None:
+            return
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        try:
+            call.hangup(prm)
+        except pj.Error as exc:
+            log.info("hangup of call %s: %s", cid, exc.reason)
+
+    def hold(self, cid: int) -> None:
+        self._calls[cid].setHold(pj.CallOpParam(True))
+
+    def unhold(self, cid: int) -> None:
+        prm = pj.CallOpParam(True)
+        prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+        self._calls[cid].reinvite(prm)
+
+    def set_mute(self, cid: int, on: bool) -> None:
+        call = self._calls[cid]
+        if call.port is not None:
+            call.port.muted = on
+
+    def set_media(self, cid: int, media: CallMedia) -> None:
+        call = self._calls[cid]
+        call.media = media
+        if call.port is not None:
+            call.port.media = media
+
+    def send_dtmf(self, cid: int, digits: str, method: str) -> None:
+        prm = pj.CallSendDtmfParam()
+        prm.digits = digits
+        prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
+        prm.duration = 160
+        self._calls[cid].sendDtmf(prm)
+
+    def blind_transfer(self, cid: int, uri: str) -> None:
+        self._calls[cid].xfer(uri, pj.CallOpParam(True))
+
+    def attended_transfer(self, cid: int, other_cid: int) -> None:
+        self._calls[cid].xferReplaces(self._calls[other_cid], pj.CallOpParam(True))
+
+    def quality(self, cid: int) -> CallQuality:
+        call = self._calls[cid]
+        codec = ""
+        try:
+            codec = call.getStreamInfo(0).codecName
+            st = call.getStreamStat(0).rtcp
+        except pj.Error:
+            return CallQuality(codec=codec, rx_packets=0, rx_lost=0, rx_loss_pct=0.0, jitter_ms=0.0,
+                               tx_packets=0, rtt_ms=0.0, mos=0.0)
+        rx, lost = st.rxStat.pkt, st.rxStat.loss
+        loss_pct = 100.0 * lost / (rx + lost) if rx + lost else 0.0
+        jitter = st.rxStat.jitterUsec.mean / 1000.0
+        rtt = st.rttUsec.mean / 1000.0
+        mos = estimate_mos(rtt_ms=rtt, jitter_ms=jitter, loss_pct=loss_pct, codec=codec) if rx else 0.0
+        return CallQuality(codec=codec, rx_packets=rx, rx_lost=lost, rx_loss_pct=loss_pct, jitter_ms=jitter,
+                           tx_packets=st.txStat.pkt, rtt_ms=rtt, mos=mos)
+
+    # ----- pjsua2 callbacks (SIP thread) --------------------------------------------------------
+    def _on_call_state(self, call: _Call) -> None:
+        ci = call.getInfo()
+        cid = ci.id
+        state = _CALL_STATES.get(ci.state, "calling")
+        self._calls.setdefault(cid, call)
+        self.listener.on_call_state(cid, state, ci.lastStatusCode, ci.lastReason)
+        if state == "disconnected":
+            self._drop_port(call)
+            # deleting the Call inside its own callback is unsafe: drop it on the next loop turn
+            self._jobs.put(lambda: self._calls.pop(cid, None))
+
+    def _on_media_state(self, call: _Call) -> None:
+        ci = call.getInfo()
+        active, remote_hold = False, False
+        for mi in ci.media:
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            if mi.status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
+                active = True
+            remote_hold = mi.status == pj.PJSUA_CALL_MEDIA_REMOTE_HOLD
+        if active:
+            self._connect_port(call)
+        codec = ""
+        try:
+            codec = call.getStreamInfo(0).codecName
+        except pj.Error:
+            pass
+        self.listener.on_media_state(ci.id, active, remote_hold, codec)
+
+    def _connect_port(self, call: _Call) -> None:
+        am = call.getAudioMedia(-1)
+        if call.port is None:
+            fmt = pj.MediaFormatAudio()
+            fmt.type = pj.PJMEDIA_TYPE_AUDIO
+            fmt.clockRate = CLOCK_RATE
+            fmt.channelCount = 1
+            fmt.bitsPerSample = 16
+            fmt.frameTimeUsec = 20000
+            port = _FramePort(call.media)
+            port.createPort(f"call{call.getId()}", fmt)
+            call.port = port
+        if call.connected_media is None or call.connected_media.getPortId() != am.getPortId():
+            call.port.startTransmit(am)
+            am.startTransmit(call.port)
+            call.connected_media = am
+
+    def _drop_port(self, call: _Call) -> None:
+        port, call.port = call.port, None
+        call.connected_media = None
+        if port is not None:
+            try:
+                port.media = CallMedia()
+            except Exception:
+                pass

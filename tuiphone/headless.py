@@ -1,0 +1,297 @@
+"""The headless modes behind `tuiphone register|call|answer|options`: run the phone, report a result.
+
+Each run_* function returns (exit_code, report) where report is the JSON object SPEC §6 describes.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuiphone.audio.echo import EchoDelay
+from tuiphone.audio.meter import LevelMeter
+from tuiphone.audio.tone import SilenceSource, ToneSource, WavSource
+from tuiphone.audio.wav import WavWriter
+from tuiphone.engine.backend import CallMedia
+from tuiphone.engine.events import CallState, DtmfReceived, IncomingCall, LineState, RegState
+from tuiphone.engine.options import OptionsPinger, OptionsTarget
+from tuiphone.engine.phone import ECHO_DELAY_S, Phone, PhoneError
+from tuiphone.engine.quality import CallQuality
+
+POLL_S = 0.1
+QUALITY_EVERY_S = 0.5
+
+
+@dataclass
+class AudioPlan:
+    """What a headless call plays and records."""
+    play: Path | None = None
+    tone: float | None = None
+    echo: bool = False
+    record: Path | None = None
+
+    def media(self, suffix: str = "") -> tuple[CallMedia, LevelMeter, WavWriter | None]:
+        meter = LevelMeter()
+        sinks: list[Any] = [meter]
+        source: Any
+        if self.echo:
+            source = EchoDelay(delay_s=ECHO_DELAY_S)
+            sinks.append(source)
+        elif self.play is not None:
+            source = WavSource.from_file(self.play, loop=True)
+        elif self.tone is not None:
+            source = ToneSource(self.tone)
+        else:
+            source = SilenceSource()
+        writer = None
+        if self.record is not None:
+            path = self.record if not suffix else self.record.with_name(f"{self.record.stem}{suffix}.wav")
+            writer = WavWriter(path, 16000)
+            sinks.append(writer)
+        return CallMedia(source=source, sinks=sinks), meter, writer
+
+
+@dataclass
+class _CallWatch:
+    line: int
+    started: float = field(default_factory=time.monotonic)
+    answered_at: float | None = None
+    ended_at: float | None = None
+    last: CallState | None = None
+    quality: CallQuality | None = None
+    dtmf: list[str] = field(default_factory=list)
+    next_quality: float = 0.0
+
+
+def _classify(status: int, answered: bool, timed_out: bool) -> str:
+    if answered:
+        return "answered"
+    if timed_out or status in (408, 480, 487):
+        return "no_answer"
+    if status in (486, 600):
+        return "busy"
+    if status in (403, 603):
+        return "rejected"
+    return "failed"
+
+
+def _events(phone: Phone) -> "queue.Queue[Any]":
+    q: queue.Queue[Any] = queue.Queue()
+    phone.subscribe(q.put)
+    return q
+
+
+def _sample_quality(phone: Phone, watch: _CallWatch) -> None:
+    now = time.monotonic()
+    if watch.answered_at is None or watch.ended_at is not None or now < watch.next_quality:
+        return
+    watch.next_quality = now + QUALITY_EVERY_S
+    try:
+        watch.quality = phone.quality(watch.line).result(2)
+    except (PhoneError, KeyError, TimeoutError):
+        pass
+
+
+def _call_report(watch: _CallWatch, meter: LevelMeter, timed_out: bool) -> dict[str, Any]:
+    last = watch.last
+    status = last.sip_status if last else 0
+    answered = watch.answered_at is not None
+    q = watch.quality
+    report: dict[str, Any] = {
+        "result": _classify(status, answered, timed_out),
+        "sip_status": status,
+        "reason": last.reason if last else "",
+        "setup_ms": round((watch.answered_at - watch.started) * 1000, 1) if answered else None,
+        "duration_s": round(((watch.ended_at or time.monotonic()) - watch.answered_at), 2) if answered else 0.0,
+    }
+    report.update(q.to_json() if q else {"codec": last.codec if last else "", "rx": {"packets": 0, "lost": 0,
+                  "jitter_ms": 0.0}, "tx": {"packets": 0}, "rtt_ms": 0.0, "mos": 0.0})
+    report["rx_level_dbfs"] = round(meter.average_dbfs, 1)
+    report["dtmf_received"] = "".join(watch.dtmf)
+    return report
+
+
+def run_call(phone: Phone, target: str, *, account: int | None, audio: AudioPlan, duration: float,
+             dtmf: str, expect_dtmf: str | None, min_mos: float | None, timeout: float) -> tuple[int, dict]:
+    """Place one call, keep it `duration` seconds, send/expect DTMF, and report."""
+    events = _events(phone)
+    media, meter, writer = audio.media()
+    report: dict[str, Any] = {"target": target}
+    try:
+        line = phone.call(target, account, media).result(10)
+    except PhoneError as exc:
+        report.update(result=exc.result, sip_status=0, reason=str(exc))
+        return 1, report
+    watch = _CallWatch(line=line)
+    deadline = watch.started + timeout
+    hangup_at: float | None = None
+    dtmf_at: float | None = None
+    timed_out = False
+    try:
+        while watch.ended_at is None:
+            now = time.monotonic()
+            if watch.answered_at is None and now > deadline and not timed_out:
+                timed_out = True
+                phone.hangup(line)
+            if hangup_at is not None and now >= hangup_at:
+                hangup_at = None
+                _sample_quality_now(phone, watch)
+                phone.hangup(line)
+            if dtmf_at is not None and now >= dtmf_at:
+                dtmf_at = None
+                phone.send_dtmf(line, dtmf)
+            if now > deadline + duration + 15:     # the far end never confirmed the end: give up
+                break
+            _sample_quality(phone, watch)
+            try:
+                ev = events.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(ev, DtmfReceived) and ev.line == line:
+                watch.dtmf.append(ev.digit)
+            elif isinstance(ev, CallState) and ev.line == line:
+                watch.last = ev
+                if ev.state == LineState.TALKING and watch.answered_at is None:
+                    watch.answered_at = time.monotonic()
+                    hangup_at = watch.answered_at + duration
+                    if dtmf:
+                        dtmf_at = watch.answered_at + 0.5
+                elif ev.state == LineState.ENDED:
+                    watch.ended_at = time.monotonic()
+    finally:
+        if writer is not None:
+            writer.close()
+    report.update(_call_report(watch, meter, timed_out))
+    checks_ok = report["result"] == "answered"
+    if expect_dtmf is not None:
+        ok = expect_dtmf in report["dtmf_received"]
+        report["checks"] = {**report.get("checks", {}), "expect_dtmf": ok}
+        checks_ok &= ok
+    if min_mos is not None:
+        ok = report["mos"] >= min_mos
+        report["checks"] = {**report.get("checks", {}), "min_mos": ok}
+        checks_ok &= ok
+    return (0 if checks_ok else 1), report
+
+
+def _sample_quality_now(phone: Phone, watch: _CallWatch) -> None:
+    watch.next_quality = 0.0
+    _sample_quality(phone, watch)
+
+
+def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration: float | None, count: int,
+               timeout: float) -> tuple[int, dict]:
+    """Answer `count` calls (on `account` when given), keep each `duration` s or until the caller hangs up."""
+    events = _events(phone)
+    calls: list[dict[str, Any]] = []
+    active: dict[int, tuple[_CallWatch, LevelMeter, WavWriter | None, IncomingCall, float | None]] = {}
+    answered = 0
+    deadline = time.monotonic() + timeout
+    while len(calls) < count:
+        now = time.monotonic()
+        if now > deadline and not active:
+            break
+        for line, (watch, _, _, _, hang_at) in list(active.items()):
+            if hang_at is not None and now >= hang_at and watch.ended_at is None:
+                _sample_quality_now(phone, watch)
+                phone.hangup(line)
+                active[line] = active[line][:4] + (None,)
+            _sample_quality(phone, watch)
+        try:
+            ev = events.get(timeout=POLL_S)
+        except queue.Empty:
+            continue
+        if isinstance(ev, IncomingCall):
+            if (account is not None and ev.account != account) or answered >= count:
+                phone.reject(ev.line, 486)
+                continue
+            answered += 1
+            media, meter, writer = audio.media(suffix=f"-{answered}" if count > 1 else "")
+            watch = _CallWatch(line=ev.line)
+            active[ev.line] = (watch, meter, writer, ev, None)
+            phone.answer(ev.line, media)
+        elif isinstance(ev, DtmfReceived) and ev.line in active:
+            active[ev.line][0].dtmf.append(ev.digit)
+        elif isinstance(ev, CallState) and ev.line in active:
+            watch, meter, writer, inc, hang_at = active[ev.line]
+            watch.last = ev
+            if ev.state == LineState.TALKING and watch.answered_at is None:
+                watch.answered_at = time.monotonic()
+                if duration is not None:
+                    active[ev.line] = (watch, meter, writer, inc, watch.answered_at + duration)
+            elif ev.state == LineState.ENDED:
+                watch.ended_at = time.monotonic()
+                if writer is not None:
+                    writer.close()
+                rep = {"line": ev.line, "remote_uri": inc.remote_uri, "remote_number": inc.remote_number,
+                       "remote_name": inc.remote_name, "account": None if inc.account is None else inc.account + 1}
+                rep.update(_call_report(watch, meter, timed_out=False))
+                calls.append(rep)
+                del active[ev.line]
+    ok = len(calls) >= count and all(c["result"] == "answered" for c in calls)
+    return (0 if ok else 1), {"answered": sum(c["result"] == "answered" for c in calls), "calls": calls}
+
+
+def run_register(phone: Phone, *, account: int, timeout: float) -> tuple[int, dict]:
+    """Register one account and report; unregisters before returning so the registrar is left clean."""
+    events = _events(phone)
+    report: dict[str, Any] = {"account": account + 1, "registered": False, "sip_status": 0,
+                              "reason": "", "expires": 0}
+    regs = phone.registrations()
+    if account not in regs:
+        report["reason"] = (f"Account {account + 1} has no SIP server or registration is off: "
+                            f"set accounts[{account}].sip_server and register = true.")
+        return 1, report
+    deadline = time.monotonic() + timeout
+    state: RegState | None = None
+    while time.monotonic() < deadline:
+        try:
+            ev = events.get(timeout=POLL_S)
+        except queue.Empty:
+            continue
+        if isinstance(ev, RegState) and ev.account == account:
+            state = ev
+            if ev.registered or ev.sip_status in (401, 403, 404, 407):
+                break
+    if state is None:
+        report["reason"] = f"no answer from the registrar within {timeout:g} s"
+        return 1, report
+    report.update(registered=state.registered, sip_status=state.sip_status, reason=state.reason,
+                  expires=state.expires, server=state.server)
+    if state.registered:
+        phone.register(account, False).result(5)
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            try:
+                ev = events.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(ev, RegState) and ev.account == account and not ev.registered:
+                break
+    return (0 if state.registered else 1), report
+
+
+def run_options(target: str, *, count: int, interval: float, bind: str, timeout: float) -> tuple[int, dict]:
+    """Ping a SIP target with OPTIONS `count` times and report round-trip times."""
+    tgt = OptionsTarget.parse(target)
+    pinger = OptionsPinger(tgt, bind=bind, timeout=timeout)
+    replies = []
+    for i in range(count):
+        if i:
+            time.sleep(interval)
+        replies.append(pinger.ping())
+    rtts = [r.rtt_ms for r in replies if r.rtt_ms is not None]
+    report = {
+        "target": tgt.uri, "transport": tgt.transport, "sent": count, "received": len(rtts),
+        "lost": count - len(rtts),
+        "rtt_ms": {"min": round(min(rtts), 2), "avg": round(sum(rtts) / len(rtts), 2),
+                   "max": round(max(rtts), 2)} if rtts else None,
+        "sip_status": replies[-1].sip_status if replies else 0,
+        "reason": replies[-1].reason if replies else "",
+        "replies": [{"seq": r.seq, "sip_status": r.sip_status, "reason": r.reason,
+                     "rtt_ms": None if r.rtt_ms is None else round(r.rtt_ms, 2)} for r in replies],
+    }
+    return (0 if rtts else 1), report
