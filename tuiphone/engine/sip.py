@@ -8,6 +8,7 @@ pjmedia and numpy sources/sinks.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import heapq
@@ -15,6 +16,7 @@ import itertools
 import logging
 import queue
 import re
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -60,16 +62,25 @@ _MSG_RE = re.compile(
 
 
 @contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    saved = os.dup(2)
+def _quiet_stdio() -> Iterator[None]:
+    """Send C-level stdout/stderr to /dev/null: pjlib prints a banner with printf before our writer exists."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
+        os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        _libc.fflush(None)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+_libc = ctypes.CDLL(None)
 
 
 class _LogWriter(pj.LogWriter):
@@ -328,8 +339,8 @@ class PjsuaBackend:
             self.listener.on_new_call(cid, account, uri, replaces)
 
     def _create_endpoint(self, s: TransportSettings) -> None:
-        ep = pj.Endpoint()
-        with _quiet_stderr():   # pjlib prints a banner before our log writer is installed
+        with _quiet_stdio():
+            ep = pj.Endpoint()
             ep.libCreate()
         self._ep = ep
         cfg = pj.EpConfig()
