@@ -81,6 +81,35 @@ def _quiet_stdio() -> Iterator[None]:
 
 
 _libc = ctypes.CDLL(None)
+# pjlib registers the first thread that uses it and refuses others, so every endpoint this process
+# creates lives on this one long-lived SIP thread (one at a time: pjsua is a per-process singleton).
+class _SipThread:
+    """A daemon thread that runs one endpoint's loop after another (a daemon, so a forgotten stop() cannot hang exit)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], Future]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[[], None]) -> Future:
+        fut: Future = Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="sip", daemon=True)
+                self._thread.start()
+        self._queue.put((fn, fut))
+        return fut
+
+    def _serve(self) -> None:
+        while True:
+            fn, fut = self._queue.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+
+_SIP_THREAD = _SipThread()
 
 
 class _LogWriter(pj.LogWriter):
@@ -231,6 +260,7 @@ class PjsuaBackend:
         self._start_error: BaseException | None = None
         self._ep: pj.Endpoint | None = None
         self._transports: dict[str, int] = {}
+        self._local_names: dict[str, str] = {}
         self._accounts: dict[int, _Account] = {}
         self._calls: dict[int, _Call] = {}
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
@@ -278,13 +308,15 @@ class PjsuaBackend:
     def start(self, settings: TransportSettings) -> None:
         """Start the SIP thread and wait until the endpoint and transports are up (raises on failure)."""
         self._settings = settings
-        self._thread = threading.Thread(target=self._run, name="sip", daemon=True)
-        self._thread.start()
-        self._started.wait(15)
+        self._done = _SIP_THREAD.submit(self._run)
+        if not self._started.wait(15):
+            self._stopping.set()
+            raise OSError("the SIP stack did not start: another phone may be running in this process")
         if self._start_error is not None:
             raise self._start_error
 
     def _run(self) -> None:
+        self._thread = threading.current_thread()
         try:
             self._create_endpoint(self._settings)
         except BaseException as exc:
@@ -380,6 +412,7 @@ class PjsuaBackend:
             except pj.Error as exc:
                 raise OSError(f"cannot open the SIP {name.upper()} port {port}: {exc.reason}") from None
             self._transports[name] = tid
+            self._local_names[name] = ep.transportGetInfo(tid).localName
             if port == 0:  # the next transport shares the port the first one got
                 port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
         if "tls" in s.transports:
@@ -396,6 +429,7 @@ class PjsuaBackend:
             tls.method = pj.PJSIP_TLSV1_2_METHOD if hasattr(pj, "PJSIP_TLSV1_2_METHOD") else tls.method
             try:
                 self._transports["tls"] = ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tc)
+                self._local_names["tls"] = ep.transportGetInfo(self._transports["tls"]).localName
             except pj.Error as exc:
                 raise OSError(f"cannot open the SIP TLS port {s.tls_port}: {exc.reason}") from None
 
@@ -430,7 +464,7 @@ class PjsuaBackend:
         if self._thread is None:
             return
         self._stopping.set()
-        self._thread.join(10)
+        self._done.result(15)
         self._thread = None
 
     def _shutdown_calls(self) -> None:
@@ -466,10 +500,10 @@ class PjsuaBackend:
             self._ep = None
 
     def local_address(self, transport: str = "udp") -> str:
-        tid = self._transports.get(transport)
-        if tid is None:
+        """host:port of a transport; safe from any thread (read once when the transport opened)."""
+        if transport not in self._local_names:
             raise KeyError(f"transport {transport} is not enabled")
-        return self._ep.transportGetInfo(tid).localName
+        return self._local_names[transport]
 
     # ----- accounts --------------------------------------------------------------------------
     def set_account(self, a: AccountSettings) -> None:
