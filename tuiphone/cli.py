@@ -166,6 +166,12 @@ def register(common: Common, account: int, timeout: float, as_json: bool) -> Non
 _DTMF_OK = set("0123456789*#ABCDabcd")
 
 
+def _check_dtmf(digits: str, flag: str) -> None:
+    bad = set(digits) - _DTMF_OK
+    if bad:
+        _fail_usage(f"{flag}: '{sorted(bad)[0]}' is not a DTMF digit (use 0-9 * # A-D)")
+
+
 @main.command()
 @click.argument("target")
 @click.option("--account", type=int, help="Account number (1 = first); default: the first with a server.")
@@ -186,10 +192,8 @@ def call(common: Common, target, account, play, tone, record, duration, dtmf, ex
     """Call TARGET (a number, a SIP URI, or a keypad direct IP like 127*0*0*1#5070) and report."""
     from tuiphone.headless import run_call
 
-    for digits, flag in ((dtmf, "--dtmf"), (expect_dtmf or "", "--expect-dtmf")):
-        bad = set(digits) - _DTMF_OK
-        if bad:
-            _fail_usage(f"{flag}: '{sorted(bad)[0]}' is not a DTMF digit (use 0-9 * # A-D)")
+    _check_dtmf(dtmf, "--dtmf")
+    _check_dtmf(expect_dtmf or "", "--expect-dtmf")
     audio = _audio_plan(play, tone, False, record)
     index = _account_index(account)
     try:
@@ -219,14 +223,19 @@ def call(common: Common, target, account, play, tone, record, duration, dtmf, ex
               "(default: wait for the caller to hang up).")
 @click.option("--count", type=click.IntRange(1, 10000), default=1, show_default=True,
               help="Answer this many calls, then exit.")
+@click.option("--ring", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
+              help="Let each call ring this many seconds before answering.")
+@click.option("--dtmf", default="", help="DTMF digits to send after answering.")
 @click.option("--timeout", type=click.FloatRange(0.5, 86400), default=60.0, show_default=True,
               help="Seconds to wait for the calls.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def answer(common: Common, account, play, tone, echo, record, duration, count, timeout, as_json) -> None:
+def answer(common: Common, account, play, tone, echo, record, duration, count, ring, dtmf, timeout,
+           as_json) -> None:
     """Wait for calls and answer them."""
     from tuiphone.headless import run_answer
 
+    _check_dtmf(dtmf, "--dtmf")
     audio = _audio_plan(play, tone, echo, record)
     index = _account_index(account)
     try:
@@ -234,7 +243,7 @@ def answer(common: Common, account, play, tone, echo, record, duration, count, t
             if not as_json:
                 click.echo(f"waiting for calls on {phone.backend.local_address()}", err=True)
             code, report = run_answer(phone, account=index, audio=audio, duration=duration, count=count,
-                                      timeout=timeout)
+                                      timeout=timeout, ring=ring, dtmf=dtmf)
     except KeyboardInterrupt:
         sys.exit(EXIT_FAILED)
     human = "\n".join(f"line {c['line']}: {c['remote_uri']} {c['result']} {c['duration_s']} s "

@@ -183,11 +183,14 @@ def _sample_quality_now(phone: Phone, watch: _CallWatch) -> None:
 
 
 def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration: float | None, count: int,
-               timeout: float) -> tuple[int, dict]:
-    """Answer `count` calls (on `account` when given), keep each `duration` s or until the caller hangs up."""
+               timeout: float, ring: float = 0.0, dtmf: str = "") -> tuple[int, dict]:
+    """Answer `count` calls (on `account` when given) after ringing `ring` s, send `dtmf` once answered,
+    and keep each call `duration` s or until the caller hangs up."""
     events = _events(phone)
     calls: list[dict[str, Any]] = []
     active: dict[int, tuple[_CallWatch, LevelMeter, WavWriter | None, IncomingCall, float | None]] = {}
+    to_answer: dict[int, tuple[float, CallMedia]] = {}     # line -> (when, media)
+    to_dtmf: dict[int, float] = {}
     answered = 0
     deadline = time.monotonic() + timeout
     while len(calls) < count:
@@ -200,6 +203,14 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
                 phone.hangup(line)
                 active[line] = active[line][:4] + (None,)
             _sample_quality(phone, watch)
+        for line, (when, media) in list(to_answer.items()):
+            if now >= when:
+                del to_answer[line]
+                phone.answer(line, media)
+        for line, when in list(to_dtmf.items()):
+            if now >= when:
+                del to_dtmf[line]
+                phone.send_dtmf(line, dtmf)
         try:
             ev = events.get(timeout=POLL_S)
         except queue.Empty:
@@ -212,7 +223,7 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
             media, meter, writer = audio.media(suffix=f"-{answered}" if count > 1 else "")
             watch = _CallWatch(line=ev.line)
             active[ev.line] = (watch, meter, writer, ev, None)
-            phone.answer(ev.line, media)
+            to_answer[ev.line] = (time.monotonic() + ring, media)
         elif isinstance(ev, DtmfReceived) and ev.line in active:
             active[ev.line][0].dtmf.append(ev.digit)
         elif isinstance(ev, CallState) and ev.line in active:
@@ -222,12 +233,18 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
                 watch.answered_at = time.monotonic()
                 if duration is not None:
                     active[ev.line] = (watch, meter, writer, inc, watch.answered_at + duration)
+                if dtmf:
+                    to_dtmf[ev.line] = watch.answered_at + 0.5
             elif ev.state == LineState.ENDED:
                 watch.ended_at = time.monotonic()
+                to_answer.pop(ev.line, None)
+                to_dtmf.pop(ev.line, None)
                 if writer is not None:
                     writer.close()
-                rep = {"line": ev.line, "remote_uri": inc.remote_uri, "remote_number": inc.remote_number,
-                       "remote_name": inc.remote_name, "account": None if inc.account is None else inc.account + 1}
+                # the remote may have changed during the call (an attended transfer replaced it)
+                rep = {"line": ev.line, "remote_uri": ev.remote_uri, "remote_number": ev.remote_number,
+                       "remote_name": ev.remote_name, "caller_uri": inc.remote_uri,
+                       "account": None if inc.account is None else inc.account + 1}
                 rep.update(_call_report(watch, meter, timed_out=False))
                 calls.append(rep)
                 del active[ev.line]

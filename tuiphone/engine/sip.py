@@ -123,8 +123,8 @@ class _LogWriter(pj.LogWriter):
         text = entry.msg
         m = _MSG_RE.search(text[:400])
         if not m:
-            if entry.level <= 2:
-                log.warning("pjsip: %s", text.strip())
+            if entry.level <= 2:     # the phone reports failures as sentences; pjsip's own words are detail
+                log.info("pjsip: %s", text.strip())
             return
         body = text[m.start("body"):]
         end = body.find("\n--end msg--")
@@ -208,7 +208,10 @@ class _Call(pj.Call):
         acc = self.backend._account_of(self)
         new = _Call(self.backend, acc, prm.newCallId)
         prm.newCall = new
-        self.backend._pending_new.append((new, self.backend._index_of(acc), "", self.getId()))
+        # adopt now: pjsua disconnects the replaced call right after this callback returns
+        self.backend._calls[prm.newCallId] = new
+        uri = split_name_uri(new.getInfo().remoteUri)[1]
+        self.backend.listener.on_new_call(prm.newCallId, self.backend._index_of(acc), uri, self.getId())
 
 
 class _Account(pj.Account):
@@ -321,8 +324,8 @@ class PjsuaBackend:
             self._create_endpoint(self._settings)
         except BaseException as exc:
             self._start_error = exc
+            self._destroy()          # before waking start(): the caller may exit the process at once
             self._started.set()
-            self._destroy()
             return
         self._started.set()
         ep = self._ep
@@ -498,6 +501,7 @@ class PjsuaBackend:
             except pj.Error:
                 pass
             self._ep = None
+        self._writer = None
 
     def local_address(self, transport: str = "udp") -> str:
         """host:port of a transport; safe from any thread (read once when the transport opened)."""
