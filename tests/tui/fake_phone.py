@@ -1,0 +1,160 @@
+"""A stand-in for `Phone`: the same public methods, completed Futures, events fired from a real thread.
+
+Its commands change its lines the way the engine does (call → calling, answer → talking, hold → held)
+and report the change as an event from a background thread, as the SIP thread would; every command
+is also recorded in `commands` so a test can assert what the UI asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any, Callable
+
+from tuiphone.engine.events import CallState, Event, IncomingCall, LineState, RegState
+from tuiphone.engine.phone import PhoneError
+from tuiphone.engine.quality import CallQuality
+
+
+def done(value: Any = None) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def failed(exc: Exception) -> Future:
+    future: Future = Future()
+    future.set_exception(exc)
+    return future
+
+
+class FakePhone:
+    def __init__(self, config) -> None:
+        self.config = config
+        self.max_lines = config.phone.lines
+        self.commands: list[tuple] = []
+        self.refuse: dict[str, PhoneError] = {}     # target -> the PhoneError `call` raises for it
+        self.quality_of: dict[int, CallQuality] = {}
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._regs: dict[int, RegState] = {}
+        self._lines: dict[int, CallState] = {}
+
+    # ----- the event side ---------------------------------------------------------------------------
+    def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    def fire(self, *events: Event) -> None:
+        """Deliver events to subscribers from a background thread, like the SIP thread does."""
+        def deliver() -> None:
+            for event in events:
+                self._remember(event)
+                for fn in tuple(self._subscribers):
+                    fn(event)
+        thread = threading.Thread(target=deliver, name="fake-sip")
+        thread.start()
+        thread.join()
+
+    def _remember(self, event: Event) -> None:
+        if isinstance(event, RegState):
+            self._regs[event.account] = event
+        elif isinstance(event, CallState):
+            if event.state == LineState.ENDED:
+                self._lines.pop(event.line, None)
+            else:
+                self._lines[event.line] = event
+
+    def ring(self, line: int, number: str, name: str = "", account: int | None = 0) -> None:
+        """An incoming call on `line`, announced as the engine does: the line rings, then IncomingCall."""
+        uri = f"sip:{number}@127.0.0.1"
+        self.fire(CallState(line=line, state=LineState.RINGING, direction="in", account=account, remote_uri=uri,
+                            remote_name=name, remote_number=number),
+                  IncomingCall(line=line, account=account, remote_uri=uri, remote_name=name,
+                               remote_number=number, source="127.0.0.1:5070"))
+
+    def set_state(self, line: int, state: LineState, **changes: Any) -> None:
+        self.fire(replace(self._lines[line], state=state, **changes))
+
+    # ----- Phone's public methods -------------------------------------------------------------------
+    def registrations(self) -> dict[int, RegState]:
+        return dict(self._regs)
+
+    def lines(self) -> list[CallState]:
+        return [self._lines[n] for n in sorted(self._lines)]
+
+    def register(self, account: int, on: bool = True) -> Future:
+        self.commands.append(("register", account, on))
+        return done()
+
+    def call(self, target: str, account: int | None = None, media: Any = None,
+             headers: dict[str, str] | None = None) -> Future:
+        self.commands.append(("call", target, account))
+        if target in self.refuse:
+            return failed(self.refuse[target])
+        free = [n for n in range(1, self.max_lines + 1) if n not in self._lines]
+        if not free:
+            return failed(PhoneError(f"All {self.max_lines} lines are busy: end a call first."))
+        for line in list(self._lines.values()):
+            if line.state == LineState.TALKING:
+                self.fire(replace(line, state=LineState.HELD))
+        self.fire(CallState(line=free[0], state=LineState.CALLING, direction="out", account=account,
+                            remote_uri=f"sip:{target}@127.0.0.1", remote_name="", remote_number=target))
+        return done(free[0])
+
+    def answer(self, line: int, media: Any = None) -> Future:
+        self.commands.append(("answer", line))
+        self.set_state(line, LineState.TALKING, codec="PCMU")
+        return done()
+
+    def reject(self, line: int, code: int = 486) -> Future:
+        self.commands.append(("reject", line, code))
+        self.set_state(line, LineState.ENDED, sip_status=code, reason="Busy Here")
+        return done()
+
+    def hangup(self, line: int) -> Future:
+        self.commands.append(("hangup", line))
+        self.set_state(line, LineState.ENDED, sip_status=200, reason="Normal call clearing")
+        return done()
+
+    def hangup_all(self) -> Future:
+        self.commands.append(("hangup_all",))
+        for line in list(self._lines):
+            self.set_state(line, LineState.ENDED)
+        return done()
+
+    def hold(self, line: int) -> Future:
+        self.commands.append(("hold", line))
+        self.set_state(line, LineState.HELD)
+        return done()
+
+    def resume(self, line: int) -> Future:
+        self.commands.append(("resume", line))
+        for other in list(self._lines.values()):
+            if other.line != line and other.state == LineState.TALKING:
+                self.fire(replace(other, state=LineState.HELD))
+        self.set_state(line, LineState.TALKING)
+        return done()
+
+    def mute(self, line: int, on: bool = True) -> Future:
+        self.commands.append(("mute", line, on))
+        self.set_state(line, self._lines[line].state, muted=on)
+        return done()
+
+    def send_dtmf(self, line: int, digits: str) -> Future:
+        self.commands.append(("send_dtmf", line, digits))
+        return done()
+
+    def blind_transfer(self, line: int, target: str) -> Future:
+        self.commands.append(("blind_transfer", line, target))
+        return done()
+
+    def attended_transfer(self, line: int, other_line: int) -> Future:
+        self.commands.append(("attended_transfer", line, other_line))
+        return done()
+
+    def quality(self, line: int) -> Future:
+        self.commands.append(("quality", line))
+        if line not in self._lines:
+            return failed(PhoneError(f"Line {line} has no call."))
+        return done(self.quality_of.get(line))

@@ -1,0 +1,86 @@
+"""The app's plumbing: string tables, the language switch, logging to a file, engine events as messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+from tests.tui.conftest import build, screen_text, until
+from tuiphone import i18n
+from tuiphone.app import log_to_file
+from tuiphone.engine.events import Notice
+
+PACKAGE = Path(i18n.__file__).parent
+# words that stay as they are in the Chinese UI: protocol and product names
+KEEP_IN_CHINESE = {"SIP", "IP", "DTMF", "MOS", "RTT", "URI", "TLS", "UDP", "TCP", "Python", "Textual",
+                   "pjsip", "pjsua", "tuiphone", "OS", "IPv6", "RTP", "SDP", "OK", "AM", "PM"}
+
+
+def test_both_languages_have_the_same_keys():
+    en = json.loads((PACKAGE / "locale" / "en.json").read_text(encoding="utf-8"))
+    zh = json.loads((PACKAGE / "locale" / "zh_CN.json").read_text(encoding="utf-8"))
+    assert sorted(set(en) ^ set(zh)) == []
+
+
+def test_every_key_the_code_uses_is_in_the_tables():
+    used: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        if "engine" in path.parts or "audio" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""", text))
+        used |= set(re.findall(r"""SoftKey\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""", text))
+        used |= set(re.findall(r"""MenuEntry\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""", text))
+    assert used, "the scan found no keys at all"
+    missing = sorted(k for k in used if k not in i18n.table("en"))
+    assert missing == []
+
+
+def test_chinese_table_has_no_english_left():
+    english = []
+    for key, text in i18n.table("zh_CN").items():
+        words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"\{[^}]*\}", "", text)))
+        if words - KEEP_IN_CHINESE:
+            english.append((key, text))
+    assert english == []
+
+
+def test_unknown_language_is_refused_with_the_choices():
+    try:
+        i18n.set_language("fr")
+    except ValueError as exc:
+        assert "en, zh_CN" in str(exc)
+    else:
+        raise AssertionError("fr was accepted")
+
+
+async def test_switching_to_chinese_relabels_the_screen_at_once():
+    app, _ = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "no audio device" in screen_text(app)
+        app.switch_language("zh_CN")
+        await until(pilot, lambda: "无音频设备" in screen_text(app))
+        assert "输入号码拨号" in screen_text(app)
+        assert "Type a number" not in screen_text(app)
+        assert app.config.phone.language == "zh_CN"
+
+
+async def test_engine_notice_from_the_sip_thread_is_shown_as_a_toast():
+    app, phone = build()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        phone.fire(Notice("Account 2: registration failed (503); trying backup.", "warning"))
+        await until(pilot, lambda: "registration failed" in screen_text(app))
+
+
+def test_logs_go_to_a_file_and_not_to_the_terminal(tmp_path, capsys):
+    root = logging.getLogger()
+    before = root.handlers[:]
+    with log_to_file(tmp_path / "logs") as path:
+        assert not any(getattr(h, "stream", None) in (sys.stderr, sys.stdout) for h in root.handlers)
+        logging.getLogger("tuiphone.test").warning("registrar went away")
+    assert root.handlers == before
+    assert "registrar went away" in path.read_text(encoding="utf-8")
+    assert "registrar went away" not in capsys.readouterr().err

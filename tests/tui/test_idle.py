@@ -1,0 +1,101 @@
+"""The idle screen: registration icons, clock, account, idle text, line keys, the audio state."""
+
+from __future__ import annotations
+
+from tests.tui.conftest import build, screen_text, until
+from tuiphone.engine.events import CallState, LineState, RegState
+from tuiphone.widgets.line_keys import LineKey
+from tuiphone.widgets.status_bar import StatusBar
+
+THREE_ACCOUNTS = """
+[phone]
+time_format = "12h"
+timezone = "Asia/Shanghai"
+idle_text = "Front desk"
+
+[[accounts]]
+name = "Office"
+sip_server = "127.0.0.1:5090"
+user_id = "1001"
+
+[[accounts]]
+name = "Home"
+sip_server = "127.0.0.2"
+user_id = "2002"
+
+[[accounts]]
+name = "Trunk"
+sip_server = "127.0.0.3"
+user_id = "3003"
+"""
+
+
+async def test_status_bar_shows_a_filled_hollow_or_error_icon_per_account():
+    app, phone = build(THREE_ACCOUNTS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.screen.query_one(StatusBar)
+        assert "○ Office" in str(bar.content) and "○ Home" in str(bar.content)
+        phone.fire(RegState(account=0, registered=True, sip_status=200, reason="OK", expires=3600,
+                            server="127.0.0.1:5090"),
+                   RegState(account=1, registered=False, sip_status=403, reason="Forbidden", expires=0,
+                            server="127.0.0.2"))
+        await until(pilot, lambda: "● Office" in str(bar.content))
+        text = screen_text(app)
+        assert "● Office" in text
+        assert "✕ Home" in text
+        assert "○ Trunk" in text
+
+
+async def test_status_bar_says_there_is_no_audio_device():
+    app, _ = build(THREE_ACCOUNTS)
+    async with app.run_test(size=(80, 24)):
+        assert "no audio device" in screen_text(app)
+
+
+async def test_idle_shows_time_in_the_configured_zone_and_format_with_account_and_idle_text():
+    app, _ = build(THREE_ACCOUNTS)      # 09:05 UTC is 5:05 PM in Shanghai
+    async with app.run_test(size=(80, 24)):
+        assert str(app.screen.query_one("#clock-digits").value) == "5:05"
+        text = screen_text(app)
+        assert "PM" in text
+        assert "2024-03-01 Fri" in text
+        assert "Office (1001)" in text
+        assert "Front desk" in text
+
+
+async def test_posix_tz_string_sets_the_clock():
+    app, _ = build('[phone]\ntimezone = "MTZ-8MDT-8,M3.2.0,M11.1.0"\n')
+    async with app.run_test(size=(80, 24)):
+        assert app.screen.query_one("#clock-digits").value == "17:05"
+        assert "No account: direct IP calls only" in screen_text(app)
+
+
+async def test_line_keys_light_up_by_line_state():
+    app, phone = build(THREE_ACCOUNTS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = {k.number: k for k in app.screen.query(LineKey)}
+        assert len(keys) == 6
+        assert all(k.has_class("-idle") for k in keys.values())
+
+        def call(line: int, state: LineState, number: str) -> CallState:
+            return CallState(line=line, state=state, direction="in", account=0, remote_uri=f"sip:{number}@x",
+                             remote_name="", remote_number=number)
+        phone.fire(call(2, LineState.RINGING, "2002"), call(3, LineState.HELD, "3003"))
+        await until(pilot, lambda: keys[3].has_class("-held"))
+        assert keys[2].has_class("-ringing")
+        assert "2 Ringing 2002" in screen_text(app)
+        assert "3 Held 3003" in screen_text(app)
+        assert keys[1].has_class("-idle")
+
+
+async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():
+    app, phone = build(THREE_ACCOUNTS)
+    app.blink = True
+    async with app.run_test(size=(80, 24)) as pilot:
+        from tuiphone.widgets.line_keys import LineKeys
+
+        column = app.screen.query_one(LineKeys)
+        seen = set()
+        await until(pilot, lambda: seen.add(column.has_class("-blink-off")) or len(seen) == 2, timeout=3)
+        css = LineKey.DEFAULT_CSS
+        assert "LineKeys.-blink-off LineKey.-ringing" in css and "-talking" not in css.split("-blink-off")[1]

@@ -1,0 +1,347 @@
+"""The Textual phone: builds the screens, keeps what the UI knows of lines and accounts, routes engine events.
+
+`make_app()` builds the app for the CLI (`run_app`) and for the tests alike. The engine talks to the
+app only through messages (see messages.py); the app talks to the engine only through `Phone`'s
+commands, whose Futures it awaits in workers so the UI never blocks on the SIP thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import signal
+import time
+from collections import deque
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from textual.app import App
+from textual.screen import ModalScreen, Screen
+from textual.signal import Signal
+
+from tuiphone import i18n
+from tuiphone.engine.events import (
+    CallState,
+    IncomingCall,
+    LineState,
+    RegState,
+    SipMessage,
+    TransferProgress,
+)
+from tuiphone.engine.phone import PhoneError
+from tuiphone.engine.quality import CallQuality
+from tuiphone.i18n import t
+from tuiphone.messages import (
+    CallArrived,
+    DtmfHeard,
+    EngineBridge,
+    LineChanged,
+    NoticePosted,
+    RegistrationChanged,
+    SipMessageSeen,
+    TransferUpdated,
+)
+
+log = logging.getLogger(__name__)
+
+TRACE_KEEP = 2000          # SIP messages kept for the trace screen
+LOG_FILE_BYTES = 2_000_000
+LOG_FILE_COUNT = 3
+
+
+@dataclass
+class LineView:
+    """What the UI knows of one line beyond the engine's CallState."""
+
+    call: CallState
+    talking_since: float | None = None
+    quality: CallQuality | None = None
+    transfer: TransferProgress | None = None
+    dtmf_sent: str = ""
+    dtmf_heard: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PhoneApp(App[int]):
+    """The phone's UI over one `Phone` (or anything with its public methods)."""
+
+    CSS_PATH = "tuiphone.tcss"
+    TITLE = "tuiphone"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
+                 config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
+                 blink: bool = True, handle_sigterm: bool = False) -> None:
+        super().__init__()
+        self.phone = phone
+        self.config = config
+        self.clock = clock or time.time
+        self.config_path = config_path
+        self.blink = blink
+        self.handle_sigterm = handle_sigterm
+        self.registrations: dict[int, RegState] = {}
+        self.lines: dict[int, LineView] = {}
+        self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
+        self.audio_state = "none"     # no local sound device yet: calls send silence
+        self.last_dialed: tuple[str, int | None] | None = None
+        self.started = self.clock()
+        self.status_changed: Signal[None] = Signal(self, "status_changed")
+        self.lines_changed: Signal[int | None] = Signal(self, "lines_changed")
+        self.trace_added: Signal[SipMessage] = Signal(self, "trace_added")
+        self.language_changed: Signal[str] = Signal(self, "language_changed")
+        self._incoming: deque[IncomingCall] = deque()
+        self._ringing_screen: ModalScreen | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        i18n.set_language(config.phone.language)
+        if keymap:
+            self.set_keymap(dict(keymap))
+
+    # ----- lifecycle -------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from tuiphone.screens.idle import IdleScreen
+
+        return IdleScreen()
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.phone.subscribe(EngineBridge(self))
+        # subscribe first, then read: an event in between is at worst shown twice, never lost
+        self.registrations.update(self.phone.registrations())
+        for call in self.phone.lines():
+            self._update_line(call)
+        self.status_changed.publish(None)
+        self.lines_changed.publish(None)
+        if self.handle_sigterm:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # ----- engine events ---------------------------------------------------------------------------
+    def on_registration_changed(self, message: RegistrationChanged) -> None:
+        self.registrations[message.event.account] = message.event
+        self.status_changed.publish(None)
+
+    def on_line_changed(self, message: LineChanged) -> None:
+        call = message.event
+        if call.state == LineState.ENDED:
+            view = self.lines.pop(call.line, None)
+            self._tell_call_ended(call, view)
+        else:
+            self._update_line(call)
+        self.lines_changed.publish(call.line)
+
+    def on_call_arrived(self, message: CallArrived) -> None:
+        self._incoming.append(message.event)
+        self._show_next_incoming()
+
+    def on_dtmf_heard(self, message: DtmfHeard) -> None:
+        view = self.lines.get(message.event.line)
+        if view is not None:
+            view.dtmf_heard += message.event.digit
+            self.lines_changed.publish(message.event.line)
+
+    def on_transfer_updated(self, message: TransferUpdated) -> None:
+        event = message.event
+        view = self.lines.get(event.line)
+        if view is not None:
+            view.transfer = event
+            self.lines_changed.publish(event.line)
+        if event.final:
+            ok = 200 <= event.sip_status < 300
+            self.notify(t("transfer.done" if ok else "transfer.failed", line=event.line,
+                          status=event.sip_status, reason=event.reason),
+                        severity="information" if ok else "error", markup=False)
+
+    def on_sip_message_seen(self, message: SipMessageSeen) -> None:
+        self.trace.append(message.event)
+        self.trace_added.publish(message.event)
+
+    def on_notice_posted(self, message: NoticePosted) -> None:
+        severity = {"error": "error", "warning": "warning"}.get(message.event.level, "information")
+        self.notify(message.event.text, severity=severity, markup=False)
+
+    def _update_line(self, call: CallState) -> None:
+        view = self.lines.get(call.line)
+        if view is None:
+            view = self.lines[call.line] = LineView(call)
+        view.call = call
+        if call.state == LineState.TALKING and view.talking_since is None:
+            view.talking_since = self.clock()
+
+    def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
+        who = call.remote_name or call.remote_number or call.remote_uri
+        if view is not None and view.talking_since is not None:
+            self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
+                        markup=False)
+        elif call.sip_status >= 300:
+            self.notify(t("call.failed", who=who, status=call.sip_status, reason=call.reason), severity="warning",
+                        markup=False)
+
+    # ----- what screens ask -----------------------------------------------------------------------
+    def calls(self) -> dict[int, CallState]:
+        """The call on each busy line."""
+        return {n: v.call for n, v in self.lines.items()}
+
+    def active_lines(self) -> list[int]:
+        """Lines with a call that is past ringing (calling, talking, held), in order."""
+        return sorted(n for n, v in self.lines.items() if v.call.state != LineState.RINGING)
+
+    def usable_accounts(self) -> list[int]:
+        """Accounts a number can be dialed through: enabled and with a SIP server."""
+        return [i for i, a in enumerate(self.config.accounts) if a.enabled and a.sip_server]
+
+    def command(self, future: Future, *, done: Callable[[Any], None] | None = None,
+                failed: Callable[[str], None] | None = None) -> None:
+        """Await an engine Future in a worker; a PhoneError becomes a sentence on screen."""
+        async def wait() -> None:
+            try:
+                result = await asyncio.wrap_future(future)
+            except PhoneError as exc:
+                (failed or self.show_error)(str(exc))
+                return
+            except Exception as exc:  # the engine broke: say so, keep the phone running
+                log.exception("engine command failed")
+                (failed or self.show_error)(t("error.engine", error=exc))
+                return
+            if done is not None:
+                done(result)
+        self.run_worker(wait(), group="engine", exit_on_error=False)
+
+    def show_error(self, text: str) -> None:
+        self.notify(text, severity="error", timeout=6, markup=False)
+
+    # ----- calls ---------------------------------------------------------------------------------
+    def place_call(self, target: str, account: int | None = None, *,
+                   failed: Callable[[str], None] | None = None) -> None:
+        """Dial `target` on a free line and show the call screen once the line is up."""
+        self.last_dialed = (target, account)
+        self.command(self.phone.call(target, account), done=self.show_calls, failed=failed)
+
+    def show_calls(self, line: int | None = None) -> None:
+        """Bring the call screen to the top (closing dialers and menus above the idle screen)."""
+        from tuiphone.screens.call import CallScreen
+
+        if isinstance(self.screen, ModalScreen):
+            return    # the ringing prompt stays; we come back here when it closes
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
+            self.pop_screen()
+        if isinstance(self.screen, CallScreen):
+            if line is not None:
+                self.screen.select_line(line)
+        elif self.active_lines():
+            self.push_screen(CallScreen(selected=line))
+
+    def _show_next_incoming(self) -> None:
+        from tuiphone.screens.incoming import IncomingCallScreen
+
+        if self._ringing_screen is not None:
+            self._ringing_screen.set_waiting(self.waiting_calls())
+            return
+        while self._incoming:
+            event = self._incoming.popleft()
+            view = self.lines.get(event.line)
+            if view is None or view.call.state != LineState.RINGING:
+                continue    # the caller gave up before we got to it
+            screen = IncomingCallScreen(event, waiting=self.waiting_calls())
+            self._ringing_screen = screen
+            self.push_screen(screen, lambda choice, e=event: self._on_incoming_choice(e, choice))
+            return
+
+    def waiting_calls(self) -> int:
+        """Ringing calls queued behind the one on screen."""
+        return sum(1 for e in self._incoming if e.line in self.lines)
+
+    def _on_incoming_choice(self, event: IncomingCall, choice: str | None) -> None:
+        self._ringing_screen = None
+        if choice == "answer":
+            self.command(self.phone.answer(event.line), done=lambda _: self.show_calls(event.line))
+        elif choice == "reject":
+            self.command(self.phone.reject(event.line, 486))
+        self._show_next_incoming()
+        if self._ringing_screen is None and self.active_lines():
+            self.show_calls()
+
+    # ----- settings the UI changes -------------------------------------------------------------------
+    def switch_language(self, code: str) -> None:
+        """Switch every screen to `code` now, and keep it in the config file when we have one."""
+        i18n.set_language(code)
+        self.config.phone.language = code
+        self._save_config()
+        self.language_changed.publish(code)
+        self.status_changed.publish(None)
+        self.lines_changed.publish(None)
+
+    def _save_config(self) -> None:
+        if self.config_path is None:
+            return
+        from tuiphone.config import save_config
+
+        try:
+            save_config(self.config, self.config_path)
+        except Exception as exc:   # the phone keeps working with the setting in memory
+            log.warning("could not save %s: %s", self.config_path, exc)
+            self.show_error(t("error.save_config", path=self.config_path, error=exc))
+
+    # ----- app-wide actions ------------------------------------------------------------------------
+    def action_quit_phone(self) -> None:
+        from tuiphone.screens.confirm import ConfirmScreen
+
+        if not self.lines:
+            self.exit(0)
+            return
+        self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
+
+
+def format_duration(seconds: float) -> str:
+    """mm:ss, or h:mm:ss past an hour."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
+             config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
+             blink: bool = True, handle_sigterm: bool = False) -> PhoneApp:
+    """The one way to build the phone UI, for the CLI and the tests."""
+    return PhoneApp(phone, config, clock=clock, config_path=config_path, keymap=keymap, blink=blink,
+                    handle_sigterm=handle_sigterm)
+
+
+@contextmanager
+def log_to_file(folder: Path) -> Iterator[Path]:
+    """While the TUI runs every log record goes to a rotating file, never to the terminal."""
+    from tuiphone.paths import ensure_dir
+
+    path = ensure_dir(folder) / "tuiphone.log"
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_COUNT,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    logging.captureWarnings(True)
+    try:
+        yield path
+    finally:
+        root.handlers = saved
+        handler.close()
+        logging.captureWarnings(False)
+
+
+def run_app(common: Any) -> int:
+    """Run the TUI for `tuiphone` with no command; returns the exit code."""
+    from tuiphone.cli import running_phone
+    from tuiphone.paths import config_path, data_dir, log_dir
+
+    with log_to_file(log_dir(data_dir(common.data_dir))):
+        with running_phone(common) as phone:
+            app = make_app(phone, phone.config, config_path=config_path(common.config), handle_sigterm=True)
+            app.run()
+    return app.return_code or 0

@@ -1,0 +1,116 @@
+"""Textual messages that carry engine events into the UI.
+
+The engine hands events to subscribers on the SIP thread; `EngineBridge` turns each into one of
+these messages and `post_message`s it to the app (thread-safe), so no UI code runs on the SIP thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from tuiphone.engine.events import (
+    CallState,
+    DtmfReceived,
+    Event,
+    IncomingCall,
+    Notice,
+    RegState,
+    SipMessage,
+    TransferProgress,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RegistrationChanged(Message):
+    """An account registered, unregistered or failed."""
+
+    def __init__(self, event: RegState) -> None:
+        super().__init__()
+        self.event = event
+
+
+class LineChanged(Message):
+    """A line changed state (calling, talking, held, ended...)."""
+
+    def __init__(self, event: CallState) -> None:
+        super().__init__()
+        self.event = event
+
+
+class CallArrived(Message):
+    """A call is ringing on a line (the engine already sent 180)."""
+
+    def __init__(self, event: IncomingCall) -> None:
+        super().__init__()
+        self.event = event
+
+
+class DtmfHeard(Message):
+    """The far end sent a DTMF digit."""
+
+    def __init__(self, event: DtmfReceived) -> None:
+        super().__init__()
+        self.event = event
+
+
+class TransferUpdated(Message):
+    """News of a transfer we started (NOTIFY sipfrag)."""
+
+    def __init__(self, event: TransferProgress) -> None:
+        super().__init__()
+        self.event = event
+
+
+class SipMessageSeen(Message):
+    """One SIP message in or out, for the trace screen."""
+
+    def __init__(self, event: SipMessage) -> None:
+        super().__init__()
+        self.event = event
+
+
+class NoticePosted(Message):
+    """A sentence from the engine for the user."""
+
+    def __init__(self, event: Notice) -> None:
+        super().__init__()
+        self.event = event
+
+
+_WRAPPERS: dict[type, Callable[[Event], Message]] = {
+    RegState: RegistrationChanged,
+    CallState: LineChanged,
+    IncomingCall: CallArrived,
+    DtmfReceived: DtmfHeard,
+    TransferProgress: TransferUpdated,
+    SipMessage: SipMessageSeen,
+    Notice: NoticePosted,
+}
+
+
+def message_for(event: Event) -> Message | None:
+    """The message that carries `event`, or None for an event the UI does not show."""
+    wrap = _WRAPPERS.get(type(event))
+    return wrap(event) if wrap is not None else None
+
+
+class EngineBridge:
+    """An engine subscriber that posts every event to `target` as a message; safe on any thread."""
+
+    def __init__(self, target: MessagePump) -> None:
+        self.target = target
+
+    def __call__(self, event: Event) -> None:
+        message = message_for(event)
+        if message is None:
+            return
+        try:
+            self.target.post_message(message)
+        except RuntimeError:
+            # the app's loop closed while the SIP thread was still reporting: nobody is left to show it
+            log.debug("dropped %s: the UI is gone", type(event).__name__)

@@ -1,0 +1,64 @@
+"""What every phone screen shares: F1–F4 soft keys, keypad bindings with ids, relabelling on a language switch."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tuiphone.widgets.soft_keys import SOFT_KEY_COUNT, SoftKey, SoftKeyBar
+
+KEYPAD = "0123456789*#"
+_KEY_NAMES = {"*": "asterisk", "#": "number_sign"}
+_KEY_IDS = {"*": "star", "#": "pound"}
+MAX_LINE_KEY_BINDINGS = 9
+
+
+def keypad_bindings(action: str = "digit") -> list[Binding]:
+    """0-9 * # as bindings with ids keypad-0 … keypad-star, keypad-pound (remappable)."""
+    return [Binding(_KEY_NAMES.get(d, d), f"{action}('{d}')", d, show=False, id=f"keypad-{_KEY_IDS.get(d, d)}")
+            for d in KEYPAD]
+
+
+def line_key_bindings() -> list[Binding]:
+    """alt+1 … alt+9 press line keys 1 … 9."""
+    return [Binding(f"alt+{n}", f"line_key({n})", show=False, id=f"line-key-{n}")
+            for n in range(1, MAX_LINE_KEY_BINDINGS + 1)]
+
+
+class PhoneScreen(Screen):
+    """A screen with a soft key bar: F1–F4 run whatever `soft_keys()` says now."""
+
+    BINDINGS = [Binding(f"f{n}", f"soft_key({n})", f"F{n}", show=False, id=f"soft-key-{n}")
+                for n in range(1, SOFT_KEY_COUNT + 1)] + [
+        Binding("q", "app.quit_phone", "Quit", show=False, id="quit"),
+    ]
+
+    def soft_keys(self) -> Sequence[SoftKey | None]:
+        """The four keys for the screen's current state (None = blank key)."""
+        return ()
+
+    def on_mount(self) -> None:
+        self.app.language_changed.subscribe(self, lambda _: self.relabel())
+
+    def on_screen_resume(self) -> None:
+        self.refresh_soft_keys()
+
+    def refresh_soft_keys(self) -> None:
+        for bar in self.query(SoftKeyBar):
+            bar.show_keys(self.soft_keys())
+
+    async def relabel(self) -> None:
+        """Rebuild the screen from its state so every label is in the new language."""
+        await self.recompose()
+        self.refresh_soft_keys()
+
+    async def action_soft_key(self, index: int) -> None:
+        keys = list(self.soft_keys())
+        key = keys[index - 1] if index <= len(keys) else None
+        if key is not None:
+            await self.run_action(key.action)
+
+    async def on_soft_key_bar_pressed(self, message: SoftKeyBar.Pressed) -> None:
+        await self.action_soft_key(message.index)
