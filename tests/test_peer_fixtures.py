@@ -196,6 +196,20 @@ def test_sipp_calls_sipp(sipp, uas_scenario, uac_scenario, uac_sent, uas_sent):
         assert [m.header("Via") for m in same_transaction] == [invite_via] * len(same_transaction)
 
 
+def test_uas_answer_accepts_hold_and_resume_from_the_caller(sipp):
+    uas = sipp("uas_answer.xml", rtp_echo=True, timeout=8)
+    uac = sipp("uac_call_hold.xml", remote=uas.address, service="sipp", pause_ms=200, timeout=8)
+    caller, callee = uac.wait(), uas.wait()
+
+    assert caller.passed, caller.explain()
+    assert callee.passed, callee.explain()
+    answers = [m.body for m in caller.find("received", status=200) if m.body]
+    assert ["a=sendrecv" in answers[0], "a=recvonly" in answers[1], "a=sendrecv" in answers[2]] == [True] * 3
+    assert [m.method for m in callee.messages if m.direction == "received"] == [
+        "INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK", "BYE"
+    ]
+
+
 @pytest.mark.parametrize(("password", "final"), [("pw1001", 200), ("wrong", 403)])
 def test_uas_auth_answers_only_the_right_password(sipp, password, final):
     uas = sipp("uas_auth.xml", timeout=8)

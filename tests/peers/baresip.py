@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.peers.audio_check import write_tone_wav
-from tests.peers.procs import PeerProcess, free_port, tcp_port_listening, udp_port_in_use, wait_until
+from tests.peers.procs import (
+    PeerProcess,
+    free_port,
+    tcp_port_free,
+    tcp_port_listening,
+    udp_port_in_use,
+    wait_until,
+)
 
 BARESIP = shutil.which("baresip") or "/usr/bin/baresip"
 MODULE_PATH = "/usr/lib/baresip/modules"
@@ -111,6 +118,16 @@ class ControlChannel:
         self._reader.join(timeout=1)
 
 
+def _free_sip_port(host: str) -> int:
+    """A port free for UDP and TCP whose next port is free for TCP: baresip listens on
+    UDP and TCP at its SIP port and on the next port for TLS."""
+    for _ in range(50):
+        port = free_port("both", host)
+        if port < 65535 and tcp_port_free(port + 1, host):
+            return port
+    raise RuntimeError(f"no free SIP port pair for baresip on {host}")
+
+
 def _take_netstring(buffer: bytes) -> tuple[bytes | None, bytes]:
     """Split one ``len:payload,`` netstring off the front of ``buffer``."""
     colon = buffer.find(b":")
@@ -152,7 +169,7 @@ class Baresip:
         self.regint = regint
         self.answer = answer
         self.tone_hz = tone_hz
-        self.sip_port = free_port("udp", host)
+        self.sip_port = _free_sip_port(host)
         self.ctrl_port = free_port("tcp", host)
         rtp = free_port("udp", host)
         # a private RTP range: baresip picks ports from it for each call

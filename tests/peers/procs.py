@@ -72,21 +72,58 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
 
 
 def udp_port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True when some process has bound UDP host:port."""
-    probe = _bind_probe("udp", host, port)
+    """True when some process has bound UDP host:port (or the wildcard address) on it.
+
+    Reads /proc/net/udp rather than binding a probe, so it never steals the port from a
+    peer that is just starting.
+    """
+    wanted = {_proc_net_address(host, port), _proc_net_address("0.0.0.0", port)}
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        probe = _bind_probe("udp", host, port)
+        if probe is None:
+            return True
+        probe.close()
+        return False
+    return any(line.split()[1] in wanted for line in lines if len(line.split()) > 1)
+
+
+def _proc_net_address(host: str, port: int) -> str:
+    """host:port as /proc/net/udp writes it (little-endian hex IPv4, hex port)."""
+    packed = socket.inet_aton(host)
+    return f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"
+
+
+def tcp_port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a TCP server could bind host:port now."""
+    probe = _bind_probe("tcp", host, port)
     if probe is None:
-        return True
+        return False
     probe.close()
-    return False
+    return True
 
 
 def tcp_port_listening(port: int, host: str = "127.0.0.1") -> bool:
-    """True when a TCP connect to host:port is accepted."""
+    """True when some process listens on TCP host:port (or the wildcard address).
+
+    Reads /proc/net/tcp, so the peer never sees a probe connection.
+    """
+    wanted = {_proc_net_address(host, port), _proc_net_address("0.0.0.0", port)}
     try:
-        with socket.create_connection((host, port), timeout=0.3):
-            return True
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     except OSError:
-        return False
+        try:
+            with socket.create_connection((host, port), timeout=0.3):
+                return True
+        except OSError:
+            return False
+    listen_state = "0A"
+    return any(
+        fields[1] in wanted and fields[3] == listen_state
+        for fields in (line.split() for line in lines)
+        if len(fields) > 3
+    )
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

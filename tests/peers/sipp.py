@@ -273,7 +273,10 @@ class Sipp:
         bound = wait_until(
             lambda: not process.running or self._port_bound(), ready_timeout, interval=0.02
         )
-        if not process.running and process.returncode not in (0, None) or not bound:
+        # a fast UAC may legitimately finish (even fail a call) in this window; having
+        # exchanged no message at all means SIPp itself could not start
+        exited_early = not process.running and process.returncode != 0
+        if not bound or (exited_early and not self.result().messages):
             result = self.wait(1)
             self.stop()
             raise RuntimeError(
