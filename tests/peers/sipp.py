@@ -112,7 +112,11 @@ class SippResult:
 
     @property
     def meaning(self) -> str:
-        return EXIT_MEANINGS.get(self.returncode or 0, f"exit code {self.returncode}")
+        if self.returncode is None:
+            return "still running"
+        if self.returncode < 0:
+            return f"stopped by signal {-self.returncode}"
+        return EXIT_MEANINGS.get(self.returncode, f"exit code {self.returncode}")
 
     @property
     def received(self) -> list[str]:
