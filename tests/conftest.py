@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.peers.fixtures"]
+pytest_plugins = ["tests.peers.fixtures", "tests.phoneproc"]

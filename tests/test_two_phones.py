@@ -9,7 +9,7 @@ from tuiphone.audio.wav import read_wav
 
 pytestmark = pytest.mark.peers
 
-pytest_plugins = ["tests.phoneproc"]
+
 
 
 def _tone_of(path, skip_s: float = 0.3) -> float:

@@ -315,6 +315,8 @@ class Phone:
             raise PhoneError(f"{text} is a number, but no account is configured to dial it through: "
                              "give a SIP URI or a direct IP (like 192*168*1*60#5062).", "failed")
         acc = self.config.accounts[index]
+        if not acc.enabled:
+            raise PhoneError(f"Account {index + 1} is disabled: set accounts[{index}].enabled = true.", "failed")
         if not acc.sip_server:
             raise PhoneError(f"Account {index + 1} has no SIP server: set accounts[{index}].sip_server.", "failed")
         plan = self._plans.get(index)
@@ -346,12 +348,12 @@ class Phone:
             number = self._free_line()
             if number is None:
                 raise PhoneError(f"All {self.max_lines} lines are busy: end a call first.", "failed")
-            self._hold_others(None)
             m = media or CallMedia()
             try:
                 cid = self.backend.make_call(acc, uri, dict(headers or {}), m)
             except ValueError as exc:
                 raise PhoneError(str(exc), "failed") from None
+            self._hold_others(None)     # only once the new call exists: a refused call leaves the talk alone
             _, _, user = split_name_uri(uri)
             line = Line(number=number, cid=cid, direction="out", account=acc, remote_uri=uri,
                         remote_number=user or target, media=m)
@@ -416,6 +418,8 @@ class Phone:
             if number is None:
                 self.backend.hangup(cid, 486)
                 return
+            # the transfer target we were REFERred to becomes the active line
+            self._hold_others(None)
             line = Line(number=number, cid=cid, direction="out", account=account, remote_uri=uri,
                         remote_name=name, remote_number=user)
             self._lines[number] = line
@@ -543,9 +547,15 @@ class Phone:
             return
         line.sip_status, line.reason = sip_status, reason
         if state == "confirmed":
-            if line.answered is None:
+            first_answer = line.answered is None
+            if first_answer:
                 line.answered = time.monotonic()
-            if line.state not in (LineState.HELD,):
+            talking_elsewhere = any(o is not line and o.state == LineState.TALKING for o in self._lines.values())
+            if first_answer and talking_elsewhere and line.state != LineState.HELD:
+                # answered while the user talks on another line: it waits on hold (one active line)
+                self.backend.hold(cid)
+                line.state = LineState.HELD
+            elif line.state != LineState.HELD:
                 line.state = LineState.TALKING
         elif state == "disconnected":
             line.state = LineState.ENDED

@@ -537,9 +537,8 @@ class PjsuaBackend:
         self._media_bind(cfg)
         old = self._accounts.get(a.index)
         if old is not None:
+            cfg.regConfig.disableRegOnModify = True    # the phone registers when it decides to (failover)
             old.modify(cfg)
-            if cfg.regConfig.registerOnAdd:
-                old.setRegistration(True)
             return
         acc = _Account(self, a.index)
         acc.create(cfg)
@@ -555,6 +554,9 @@ class PjsuaBackend:
         try:
             acc.setRegistration(on)
         except pj.Error as exc:
+            if exc.status == getattr(pj, "PJSIP_EBUSY", 171001) or "busy" in exc.reason.lower():
+                log.info("account %s: a REGISTER is already in progress", index)
+                return
             self.listener.on_reg_state(index, 503 if on else 200, exc.reason, 0)
 
     def _account_of(self, call: _Call) -> _Account:
@@ -695,10 +697,10 @@ class PjsuaBackend:
             port = _FramePort(call.media)
             port.createPort(f"call{call.getId()}", fmt)
             call.port = port
-        if call.connected_media is None or call.connected_media.getPortId() != am.getPortId():
-            call.port.startTransmit(am)
-            am.startTransmit(call.port)
-            call.connected_media = am
+        # always (re)connect: a re-INVITE may rebuild the stream and drop the bridge links
+        call.port.startTransmit(am)
+        am.startTransmit(call.port)
+        call.connected_media = am
 
     def _drop_port(self, call: _Call) -> None:
         port, call.port = call.port, None
