@@ -224,18 +224,11 @@ class PhoneApp(App[int]):
         self.command(self.phone.call(target, account), done=self.show_calls, failed=failed)
 
     def show_calls(self, line: int | None = None) -> None:
-        """Bring the call screen to the top (closing dialers and menus above the idle screen)."""
-        from tuiphone.screens.call import CallScreen
-
+        """Go back to the idle screen, whose line keys show the call."""
         if isinstance(self.screen, ModalScreen):
-            return    # the ringing prompt stays; we come back here when it closes
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
+            return
+        while len(self.screen_stack) > 1:
             self.pop_screen()
-        if isinstance(self.screen, CallScreen):
-            if line is not None:
-                self.screen.select_line(line)
-        elif self.active_lines():
-            self.push_screen(CallScreen(selected=line))
 
     def _show_next_incoming(self) -> None:
         from tuiphone.screens.incoming import IncomingCallScreen

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
-from tuiphone.screens.base import PhoneScreen
+from tuiphone.screens.base import PhoneScreen, keypad_bindings, line_key_bindings
 from tuiphone.widgets.clock import BigClock
 from tuiphone.widgets.line_keys import LineKeys
-from tuiphone.widgets.soft_keys import SoftKeyBar
+from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 
 
 class IdleScreen(PhoneScreen):
-    """What the phone shows with no call up."""
+    """What the phone shows with no call up; typing digits starts dialing."""
 
+    BINDINGS = [
+        *keypad_bindings(),
+        *line_key_bindings(),
+        Binding("enter", "off_hook", "Off hook", show=False, id="send"),
+    ]
     DEFAULT_CSS = """
     IdleScreen #idle-body { height: 1fr; }
     IdleScreen #idle-center { width: 1fr; height: 1fr; align: center middle; }
@@ -47,3 +56,39 @@ class IdleScreen(PhoneScreen):
         account = self.app.config.accounts[index]
         label = account_label(index, account)
         return f"{label} ({account.user_id})" if account.user_id and account.name else label
+
+    def soft_keys(self) -> Sequence[SoftKey | None]:
+        redial = SoftKey("key.redial", "redial") if self.app.last_dialed else None
+        return (redial,)
+
+    # ----- actions ---------------------------------------------------------------------------------
+    def action_digit(self, digit: str) -> None:
+        """On-hook dialing: the first digit opens the dialer with it."""
+        from tuiphone.screens.dialer import DialerScreen
+
+        self.app.push_screen(DialerScreen(digits=digit))
+
+    def action_off_hook(self) -> None:
+        from tuiphone.screens.dialer import DialerScreen
+
+        self.app.push_screen(DialerScreen(off_hook=True))
+
+    def action_redial(self) -> None:
+        if self.app.last_dialed:
+            number, account = self.app.last_dialed
+            self.app.place_call(number, account)
+
+    def action_line_key(self, line: int) -> None:
+        """A line key on idle: answer it when it rings, show its call, or go off hook on a free line."""
+        if line > self.app.phone.max_lines:
+            return
+        view = self.app.lines.get(line)
+        if view is None:
+            self.action_off_hook()
+        elif view.call.state == LineState.RINGING:
+            self.app.command(self.app.phone.answer(line), done=lambda _: self.app.show_calls(line))
+        else:
+            self.app.show_calls(line)
+
+    def on_line_keys_pressed(self, message: LineKeys.Pressed) -> None:
+        self.action_line_key(message.line)
