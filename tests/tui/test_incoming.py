@@ -1,0 +1,93 @@
+"""Incoming calls: the ringing prompt over any screen, answer, reject, queued calls, callers who give up."""
+
+from __future__ import annotations
+
+from tests.tui.conftest import build, screen_text, until
+from tuiphone.engine.events import LineState
+from tuiphone.screens.dialer import DialerScreen
+from tuiphone.screens.incoming import IncomingCallScreen
+
+
+async def test_incoming_call_pops_the_prompt_and_enter_answers_it():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        phone.ring(2, "3005", "Alice", account=0)
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        text = screen_text(app)
+        assert "Incoming call on line 2" in text
+        assert "Alice <3005>" in text
+        assert "To account Office" in text
+        assert "F1 Answer" in text and "F2 Reject" in text
+        await pilot.press("enter")
+        await until(pilot, lambda: phone.commands)
+        assert phone.commands == [("answer", 2)]
+        await until(pilot, lambda: not isinstance(app.screen, IncomingCallScreen))
+
+
+async def test_f1_answers_too():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        phone.ring(1, "3005", account=None)
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        assert "Direct call (no account)" in screen_text(app)
+        await pilot.press("f1")
+        await until(pilot, lambda: phone.commands)
+        assert phone.commands == [("answer", 1)]
+
+
+async def test_reject_sends_busy_here():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: phone.commands)
+        assert phone.commands == [("reject", 1, 486)]
+        await until(pilot, lambda: "1 Idle" in screen_text(app))
+
+
+async def test_escape_rejects():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: phone.commands)
+        assert phone.commands == [("reject", 1, 486)]
+
+
+async def test_several_ringing_calls_queue_one_after_the_other():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        phone.ring(1, "3005", "Alice")
+        phone.ring(2, "3006", "Bob")
+        await until(pilot, lambda: "Calls waiting behind this one: 1" in screen_text(app))
+        assert "Alice" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: "Bob <3006>" in screen_text(app))
+        assert "Calls waiting" not in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: len(phone.commands) == 2)
+        assert phone.commands == [("reject", 1, 486), ("answer", 2)]
+
+
+async def test_prompt_closes_when_the_caller_gives_up():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        phone.set_state(1, LineState.ENDED, sip_status=487, reason="Request Terminated")
+        await until(pilot, lambda: not isinstance(app.screen, IncomingCallScreen))
+        assert phone.commands == []
+
+
+async def test_prompt_comes_over_the_dialer_and_leaves_the_number_alone():
+    app, phone = build()
+    async with app.run_test() as pilot:
+        await pilot.press("4", "5")
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.press("6")      # keys go to the prompt, not to the dialer under it
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DialerScreen))
+        assert app.screen.digits == "45"

@@ -1,0 +1,100 @@
+"""The ringing prompt: a modal over any screen that dismisses with "answer", "reject" or None (caller gone)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tuiphone.engine.events import IncomingCall, LineState
+from tuiphone.i18n import t
+from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
+from tuiphone.widgets.status_bar import account_label
+
+ANSWER, REJECT = "answer", "reject"
+
+
+class IncomingCallScreen(ModalScreen[str | None]):
+    """Who calls, on which account and line; Answer (F1, Enter) or Reject (F2, Esc). Never blocks the engine."""
+
+    BINDINGS = [
+        Binding("f1", "choose('answer')", "Answer", show=False, id="soft-key-1"),
+        Binding("enter", "choose('answer')", "Answer", show=False, id="answer"),
+        Binding("f2", "choose('reject')", "Reject", show=False, id="soft-key-2"),
+        Binding("escape", "choose('reject')", "Reject", show=False, id="reject"),
+    ]
+    DEFAULT_CSS = """
+    IncomingCallScreen { align: center middle; }
+    IncomingCallScreen > Vertical { width: 64; height: auto; border: thick $success; background: $surface;
+                                    padding: 1 2; }
+    IncomingCallScreen #ring-title { text-style: bold; color: $success; }
+    IncomingCallScreen #ring-caller { text-style: bold; margin: 1 0 0 0; }
+    IncomingCallScreen #ring-waiting { color: $warning; }
+    IncomingCallScreen SoftKeyBar { dock: none; margin-top: 1; }
+    """
+
+    def __init__(self, call: IncomingCall, *, waiting: int = 0) -> None:
+        super().__init__()
+        self.call = call
+        self.waiting = waiting
+        self.chosen = False
+
+    def compose(self) -> ComposeResult:
+        call = self.call
+        with Vertical():
+            yield Static(t("ring.title", line=call.line), id="ring-title")
+            yield Static(self.caller_text(), id="ring-caller", markup=False)
+            yield Static(call.remote_uri, id="ring-uri", markup=False)
+            yield Static(self.account_text(), id="ring-account", markup=False)
+            yield Static(self.waiting_text(), id="ring-waiting")
+            yield SoftKeyBar()
+
+    def on_mount(self) -> None:
+        self._label_keys()
+        self.app.lines_changed.subscribe(self, self._line_changed)
+        self.app.language_changed.subscribe(self, lambda _: self._relabel())
+
+    def _label_keys(self) -> None:
+        self.query_one(SoftKeyBar).show_keys([SoftKey("key.answer", "choose('answer')"),
+                                              SoftKey("key.reject", "choose('reject')")])
+
+    async def _relabel(self) -> None:
+        await self.recompose()
+        self._label_keys()
+
+    def caller_text(self) -> str:
+        call = self.call
+        if call.remote_name and call.remote_number and call.remote_name != call.remote_number:
+            return f"{call.remote_name} <{call.remote_number}>"
+        return call.remote_name or call.remote_number or t("ring.unknown")
+
+    def account_text(self) -> str:
+        index = self.call.account
+        if index is None or index >= len(self.app.config.accounts):
+            return t("ring.direct")
+        return t("ring.account", account=account_label(index, self.app.config.accounts[index]))
+
+    def waiting_text(self) -> str:
+        return t("ring.waiting", count=self.waiting) if self.waiting else ""
+
+    def set_waiting(self, count: int) -> None:
+        self.waiting = count
+        self.query_one("#ring-waiting", Static).update(self.waiting_text())
+
+    def _line_changed(self, line: int | None) -> None:
+        view = self.app.lines.get(self.call.line)
+        if view is None or view.call.state != LineState.RINGING:
+            self.choose(None)    # the caller hung up, or the call was answered elsewhere (CTI)
+
+    def choose(self, choice: str | None) -> None:
+        if not self.chosen:
+            self.chosen = True
+            self.dismiss(choice)
+
+    def action_choose(self, choice: str) -> None:
+        self.choose(choice)
+
+    def on_soft_key_bar_pressed(self, message: SoftKeyBar.Pressed) -> None:
+        self.choose(ANSWER if message.index == 1 else REJECT)
