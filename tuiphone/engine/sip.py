@@ -537,9 +537,18 @@ class PjsuaBackend:
         self._media_bind(cfg)
         old = self._accounts.get(a.index)
         if old is not None:
-            cfg.regConfig.disableRegOnModify = True    # the phone registers when it decides to (failover)
-            old.modify(cfg)
-            return
+            cfg.regConfig.registerOnAdd = False         # the phone registers when it decides to (failover)
+            cfg.regConfig.disableRegOnModify = True
+            if any(c.getInfo().accId == old.getId() for c in self._calls.values()):
+                old.modify(cfg)                         # keep the account its calls belong to
+                return
+            # A fresh account drops a REGISTER still pending at the old server, which would keep
+            # pjsua busy for the 32 s transaction timeout and block registering at the new one.
+            self._accounts.pop(a.index)
+            old.shutdown()
+            # destroy it now: pjsua reuses the account id, and a late destructor would delete the new one
+            del old
+            gc.collect()
         acc = _Account(self, a.index)
         acc.create(cfg)
         self._accounts[a.index] = acc
