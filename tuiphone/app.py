@@ -15,7 +15,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -45,6 +45,11 @@ from tuiphone.messages import (
     SipMessageSeen,
     TransferUpdated,
 )
+from tuiphone.screens.call import CallScreen
+from tuiphone.screens.confirm import ConfirmScreen
+from tuiphone.screens.idle import IdleScreen
+from tuiphone.screens.incoming import IncomingCallScreen
+from tuiphone.widgets.call_panel import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,6 @@ class LineView:
     transfer: TransferProgress | None = None
     dtmf_sent: str = ""
     dtmf_heard: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PhoneApp(App[int]):
@@ -102,8 +106,6 @@ class PhoneApp(App[int]):
 
     # ----- lifecycle -------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
-        from tuiphone.screens.idle import IdleScreen
-
         return IdleScreen()
 
     def on_mount(self) -> None:
@@ -135,6 +137,8 @@ class PhoneApp(App[int]):
         else:
             self._update_line(call)
         self.lines_changed.publish(call.line)
+        if self.active_lines() and isinstance(self.screen, IdleScreen):
+            self.show_calls(call.line)    # a call the engine started by itself (a REFER we accepted)
 
     def on_call_arrived(self, message: CallArrived) -> None:
         self._incoming.append(message.event)
@@ -224,15 +228,18 @@ class PhoneApp(App[int]):
         self.command(self.phone.call(target, account), done=self.show_calls, failed=failed)
 
     def show_calls(self, line: int | None = None) -> None:
-        """Go back to the idle screen, whose line keys show the call."""
+        """Bring the call screen to the top (closing dialers and menus above the idle screen)."""
         if isinstance(self.screen, ModalScreen):
-            return
-        while len(self.screen_stack) > 1:
+            return    # the ringing prompt stays; we come back here when it closes
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
             self.pop_screen()
+        if isinstance(self.screen, CallScreen):
+            if line is not None:
+                self.screen.select_line(line)
+        elif self.active_lines():
+            self.push_screen(CallScreen(selected=line))
 
     def _show_next_incoming(self) -> None:
-        from tuiphone.screens.incoming import IncomingCallScreen
-
         if self._ringing_screen is not None:
             self._ringing_screen.set_waiting(self.waiting_calls())
             return
@@ -283,20 +290,10 @@ class PhoneApp(App[int]):
 
     # ----- app-wide actions ------------------------------------------------------------------------
     def action_quit_phone(self) -> None:
-        from tuiphone.screens.confirm import ConfirmScreen
-
         if not self.lines:
             self.exit(0)
             return
         self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
-
-
-def format_duration(seconds: float) -> str:
-    """mm:ss, or h:mm:ss past an hour."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = None,

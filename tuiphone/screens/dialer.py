@@ -89,6 +89,7 @@ class DialerScreen(PhoneScreen):
         self.sending = False
         self.error = ""
         self._first = digits
+        self._countdown_text = ""
 
     def _usable(self) -> list[int]:
         return self.app.usable_accounts()
@@ -141,6 +142,7 @@ class DialerScreen(PhoneScreen):
 
     async def relabel(self) -> None:
         await super().relabel()
+        self._countdown_text = ""
         self.redraw()
 
     def _show_countdown(self) -> None:
@@ -148,7 +150,9 @@ class DialerScreen(PhoneScreen):
         if self.deadline is not None and not self.sending:
             left = max(0, math.ceil(self.deadline - time.monotonic()))
             text = t("dial.countdown", seconds=left)
-        self.query_one("#dial-countdown", Static).update(text)
+        if text != self._countdown_text:    # ticks every 0.1 s: redraw only when the number changes
+            self._countdown_text = text
+            self.query_one("#dial-countdown", Static).update(text)
 
     def _restart_timeout(self) -> None:
         account = self.account_config()

@@ -58,6 +58,7 @@ class BigClock(Vertical):
         self.clock = clock
         self.time_format = time_format
         self.zone = zone_for(timezone)
+        self.face: tuple[str, str, str] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="clock-row"):
@@ -70,7 +71,11 @@ class BigClock(Vertical):
         self.set_interval(1.0, self.tick)
 
     def tick(self) -> None:
-        digits, mark, date = clock_face(self.clock(), self.time_format, self.zone)
+        face = clock_face(self.clock(), self.time_format, self.zone)
+        if face == self.face:
+            return
+        self.face = face
+        digits, mark, date = face
         self.query_one(Digits).update(digits)
         self.query_one("#clock-mark", Static).update(mark)
         self.query_one("#clock-date", Static).update(date)

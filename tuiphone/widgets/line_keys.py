@@ -43,13 +43,16 @@ class LineKey(Static):
 
     def show_call(self, call: CallState | None, selected: bool) -> None:
         state = call.state if call is not None else LineState.IDLE
+        text = line_caption(self.number, call)
+        if (state, text, selected) == (self.state, self.text, self.has_class("-selected")) and self.text:
+            return
         for old in LineState:
             self.remove_class(f"-{old.value}")
         self.add_class(f"-{state.value}")
         self.set_class(selected, "-selected")
         self.state = state
-        self.text = line_caption(self.number, call)
-        self.update(self.text)
+        self.text = text
+        self.update(text)
 
     def on_click(self) -> None:
         self.post_message(LineKeys.Pressed(self.number))

@@ -66,5 +66,7 @@ class StatusBar(Static):
 
     def redraw(self) -> None:
         app = self.app
-        self.update(status_text(app.config.accounts, app.registrations, dnd=app.config.features.dnd,
-                                audio=app.audio_state))
+        text = status_text(app.config.accounts, app.registrations, dnd=app.config.features.dnd,
+                           audio=app.audio_state)
+        if text != self.content:
+            self.update(text)
