@@ -451,6 +451,9 @@ class PjsuaBackend:
         host = self.local_address("udp" if "udp" in self._transports else next(iter(self._transports)))
         cfg = pj.AccountConfig()
         cfg.idUri = f"sip:tuiphone@{host}"
+        # direct calls accept an SRTP offer (a secure caller is not turned away) and offer it optionally
+        cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_OPTIONAL
+        cfg.mediaConfig.srtpSecureSignaling = 0
         self._media_bind(cfg)
         acc = _Account(self, DIRECT)
         acc.create(cfg, True)
