@@ -35,6 +35,7 @@ class CallScreen(PhoneScreen):
         Binding("backspace", "delete", "Delete", show=False, id="delete"),
         Binding("up", "move(-1)", "Previous line", show=False, id="previous-line"),
         Binding("down", "move(1)", "Next line", show=False, id="next-line"),
+        Binding("m", "open_menu", "Menu", show=False, id="menu"),
     ]
     DEFAULT_CSS = """
     CallScreen #call-body { height: 1fr; }
@@ -246,6 +247,11 @@ class CallScreen(PhoneScreen):
             self._run(self.app.phone.resume(line))
         elif view.call.state == LineState.RINGING:
             self._run(self.app.phone.answer(line))
+
+    def action_open_menu(self) -> None:
+        from tuiphone.screens.menu import main_menu
+
+        self.app.push_screen(main_menu())
 
     def on_line_keys_pressed(self, message: LineKeys.Pressed) -> None:
         self.action_line_key(message.line)

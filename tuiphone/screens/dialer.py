@@ -215,7 +215,8 @@ class DialerScreen(PhoneScreen):
     def _call_failed(self, text: str) -> None:
         self.sending = False
         self.error = text
-        self.redraw()
+        if self.is_attached:
+            self.redraw()
 
     def action_cancel(self) -> None:
         self.dismiss()

@@ -25,6 +25,7 @@ class IdleScreen(PhoneScreen):
         *keypad_bindings(),
         *line_key_bindings(),
         Binding("enter", "off_hook", "Off hook", show=False, id="send"),
+        Binding("m", "open_menu", "Menu", show=False, id="menu"),
     ]
     DEFAULT_CSS = """
     IdleScreen #idle-body { height: 1fr; }
@@ -59,7 +60,8 @@ class IdleScreen(PhoneScreen):
 
     def soft_keys(self) -> Sequence[SoftKey | None]:
         redial = SoftKey("key.redial", "redial") if self.app.last_dialed else None
-        return (redial,)
+        return (redial, SoftKey("key.direct_ip", "direct_ip"), SoftKey("key.trace", "trace"),
+                SoftKey("key.menu", "open_menu"))
 
     # ----- actions ---------------------------------------------------------------------------------
     def action_digit(self, digit: str) -> None:
@@ -77,6 +79,21 @@ class IdleScreen(PhoneScreen):
         if self.app.last_dialed:
             number, account = self.app.last_dialed
             self.app.place_call(number, account)
+
+    def action_direct_ip(self) -> None:
+        from tuiphone.screens.direct_ip import DirectIpScreen
+
+        self.app.push_screen(DirectIpScreen())
+
+    def action_trace(self) -> None:
+        from tuiphone.screens.trace import TraceScreen
+
+        self.app.push_screen(TraceScreen())
+
+    def action_open_menu(self) -> None:
+        from tuiphone.screens.menu import main_menu
+
+        self.app.push_screen(main_menu())
 
     def action_line_key(self, line: int) -> None:
         """A line key on idle: answer it when it rings, show its call, or go off hook on a free line."""

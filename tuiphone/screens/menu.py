@@ -1,0 +1,118 @@
+"""The phone's menu: numbered entries, Enter or the digit opens one, Escape goes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tuiphone.i18n import LANGUAGES, language, t
+from tuiphone.screens.base import PhoneScreen
+from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
+from tuiphone.widgets.status_bar import StatusBar
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One entry: its label (an i18n key, or shown as written when `literal`) and what choosing it does."""
+
+    label: str
+    choose: Callable[[App], Screen | None]     # gets the app; returns a screen to open, or None
+    literal: bool = False
+
+    def text(self) -> str:
+        return self.label if self.literal else t(self.label)
+
+
+class MenuScreen(PhoneScreen):
+    """A list of entries; a chosen entry pushes its screen or runs its action."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False, id="back"),
+        *[Binding(str(n), f"pick({n})", show=False, id=f"keypad-{n}") for n in range(1, 10)],
+    ]
+    DEFAULT_CSS = """
+    MenuScreen OptionList { height: 1fr; border: none; padding: 0 1; }
+    """
+
+    def __init__(self, title: str, entries: Callable[[], Sequence[MenuEntry]]) -> None:
+        super().__init__()
+        self.title_key = title
+        self.entries_of = entries
+        self.entries: list[MenuEntry] = []
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Static(t(self.title_key), classes="screen-title")
+        self.entries = list(self.entries_of())
+        yield OptionList(*[Option(f"{n}. {e.text()}", id=str(n)) for n, e in enumerate(self.entries, 1)],
+                         id="menu-list")
+        yield SoftKeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+        self.refresh_soft_keys()
+
+    async def relabel(self) -> None:
+        await super().relabel()
+        self.query_one(OptionList).highlighted = 0
+
+    def soft_keys(self) -> Sequence[SoftKey | None]:
+        return (SoftKey("key.select", "select"), None, None, SoftKey("key.back", "back"))
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        self.action_pick(message.option_index + 1)
+
+    def action_select(self) -> None:
+        index = self.query_one(OptionList).highlighted
+        if index is not None:
+            self.action_pick(index + 1)
+
+    def action_pick(self, number: int) -> None:
+        if not 1 <= number <= len(self.entries):
+            return
+        screen = self.entries[number - 1].choose(self.app)
+        if screen is not None:
+            self.app.push_screen(screen)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+def main_menu() -> MenuScreen:
+    """Menu: Direct IP Call, Status, SIP trace, Preferences."""
+    from tuiphone.screens.direct_ip import DirectIpScreen
+    from tuiphone.screens.trace import TraceScreen
+
+    return MenuScreen("menu.title", lambda: (
+        MenuEntry("menu.direct_ip", lambda app: DirectIpScreen()),
+        MenuEntry("menu.status", lambda app: status_menu()),
+        MenuEntry("menu.trace", lambda app: TraceScreen()),
+        MenuEntry("menu.preferences", lambda app: preferences_menu()),
+    ))
+
+
+def status_menu() -> MenuScreen:
+    from tuiphone.screens.status import AccountsStatusScreen, SystemStatusScreen
+
+    return MenuScreen("menu.status", lambda: (
+        MenuEntry("menu.status_accounts", lambda app: AccountsStatusScreen()),
+        MenuEntry("menu.status_system", lambda app: SystemStatusScreen()),
+    ))
+
+
+def preferences_menu() -> MenuScreen:
+    return MenuScreen("menu.preferences", lambda: (MenuEntry("menu.language", lambda app: language_menu()),))
+
+
+def language_menu() -> MenuScreen:
+    """Each language under its own name; the one in use is marked."""
+    return MenuScreen("menu.language", lambda: tuple(
+        MenuEntry(("● " if code == language() else "  ") + name,
+                  lambda app, code=code: app.switch_language(code), literal=True)
+        for code, name in LANGUAGES.items()))
