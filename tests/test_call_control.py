@@ -41,7 +41,9 @@ class TimedFrames:
 
 @pytest.fixture
 def phone():
-    p = Phone(Config(), PjsuaBackend(), port=sip_port(), bind="127.0.0.1")
+    port = sip_port()
+    p = Phone(Config(), PjsuaBackend(), port=port, bind="127.0.0.1")
+    p.port = port
     events: queue.Queue = queue.Queue()
     p.subscribe(events.put)
     p.history = []
@@ -147,3 +149,14 @@ def test_attended_transfer_replaces_our_call_with_the_transferee(phone, phones):
     assert "Replaces:" in target.trace()
     rc, report = target.result(timeout=30)
     assert report["calls"][0]["result"] == "answered"
+
+
+@pytest.mark.parametrize("code, result", [(486, "busy"), (603, "rejected")])
+def test_rejecting_a_ringing_call_sends_the_chosen_code(phone, phones, code, result):
+    from tuiphone.engine.events import IncomingCall
+    caller = phones("caller", ["call", f"127*0*0*1#{phone.port}", "--timeout", "10", "--json"])
+    ringing = wait_for(phone.events, lambda e: isinstance(e, IncomingCall), timeout=10)
+    phone.reject(ringing.line, code).result(5)
+    rc, report = caller.result()
+    assert rc == 1
+    assert (report["result"], report["sip_status"]) == (result, code)

@@ -132,3 +132,11 @@ def test_failover_to_the_secondary_sip_server(kamailio, kamailio_factory, phone_
                                                 **KEEPALIVE)]})
     reg = wait_reg(phone, lambda r: r.registered, 20)
     assert reg.server == f"127.0.0.1:{secondary.port}"
+
+
+def test_register_over_tcp(kamailio, phones):
+    proc = phones("reg", ["register", "--json"], config={"accounts": [account(kamailio, "1001", transport="tcp")]})
+    rc, report = proc.result()
+    assert rc == 0, proc.stderr()
+    assert report["registered"] is True
+    assert f"OUT TCP to 127.0.0.1:{kamailio.port}" in proc.trace()
