@@ -49,7 +49,7 @@ from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
-from tuiphone.widgets.call_panel import format_duration
+from tuiphone.widgets.call_panel import format_duration, party
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class PhoneApp(App[int]):
             view.talking_since = self.clock()
 
     def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
-        who = call.remote_name or call.remote_number or call.remote_uri
+        who = party(call)
         if view is not None and view.talking_since is not None:
             self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
                         markup=False)

@@ -135,9 +135,9 @@ class CallScreen(PhoneScreen):
         self.refresh_soft_keys()
 
     def poll(self) -> None:
-        """Once a second: ask the engine for each call's quality, and redraw the durations."""
+        """Once a second: ask the engine for each talking call's quality, and redraw the durations."""
         for line, view in list(self.app.lines.items()):
-            if view.call.state in _IN_CALL:
+            if view.call.state == LineState.TALKING:    # a held call has no media: keep its last numbers
                 self.app.command(self.app.phone.quality(line), done=lambda q, n=line: self._got_quality(n, q),
                                  failed=lambda _: None)    # the call ended meanwhile: nothing to show
         self.redraw()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tuiphone.engine.directip import display_form, is_direct_ip
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
 
@@ -15,6 +16,16 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def party(call) -> str:
+    """Who is on the line, in words: the name, else the number (a keypad IP as an address), else the URI."""
+    if call.remote_name:
+        return call.remote_name
+    number = call.remote_number
+    if number and is_direct_ip(number):
+        return display_form(number)
+    return number or call.remote_uri
 
 
 def call_text(view, now: float) -> Text:
@@ -34,8 +45,7 @@ def call_text(view, now: float) -> Text:
         if on:
             text.append("  ")
             text.append(f" {t(key)} ", style=style)
-    who = call.remote_name or call.remote_number or call.remote_uri
-    text.append(f"\n{who}")
+    text.append(f"\n{party(call)}")
     if call.remote_name and call.remote_number:
         text.append(f" <{call.remote_number}>")
     text.append(f"  {call.remote_uri}", style="dim")

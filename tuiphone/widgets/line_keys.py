@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from tuiphone.engine.events import CallState, LineState
 from tuiphone.i18n import t
+from tuiphone.widgets.call_panel import party
 
 BLINK_SECONDS = 0.5
 
@@ -17,15 +18,15 @@ def line_caption(number: int, call: CallState | None) -> str:
     """What a line key reads: its number, then the state and the other party when there is a call."""
     if call is None:
         return f"{number} {t('line.idle')}"
-    who = call.remote_name or call.remote_number or call.remote_uri
-    return f"{number} {t('line.' + call.state.value)} {who}"
+    return f"{number} {t('line.' + call.state.value)} {party(call)}"
 
 
 class LineKey(Static):
     """One line key; its CSS class carries the light's state."""
 
     DEFAULT_CSS = """
-    LineKey { height: 1; width: 100%; padding: 0 1; margin-bottom: 0; background: $surface; }
+    LineKey { height: 1; width: 100%; padding: 0 1; background: $surface; text-wrap: nowrap;
+              text-overflow: ellipsis; }
     LineKey.-calling { background: $success-darken-2; }
     LineKey.-talking { background: $success; color: $text; text-style: bold; }
     LineKey.-ringing { background: $success; color: $text; text-style: bold; }
