@@ -141,20 +141,24 @@ class FakeBackend:
         self.commands.append(("register", index, on))
 
     # ----- calls -----------------------------------------------------------------------------
-    def make_call(self, account: int | None, uri: str, headers: dict[str, str], media: CallMedia) -> int:
+    def make_call(self, account: int | None, uri: str, headers: dict[str, str], media: CallMedia,
+                  from_uri: str = "") -> int:
         if account is not None and account not in self.accounts:
             raise KeyError(account)
         if self.call_error is not None:
             raise ValueError(f"cannot call {uri}: {self.call_error}")
         cid = next(self._cids)
         self.calls[cid] = FakeCall(cid, account, "out", uri, dict(headers), media)
+        self.calls[cid].from_uri = from_uri
         self.commands.append(("make_call", account, uri))
         return cid
 
-    def answer(self, cid: int, code: int, media: CallMedia | None = None) -> None:
+    def answer(self, cid: int, code: int, media: CallMedia | None = None,
+               headers: dict[str, str] | None = None) -> None:
         call = self._live(cid)
         if media is not None:
             call.media = media
+        call.answer_headers = dict(headers or {})
         self.commands.append(("answer", cid, code))
         if code < 200:
             self._state(call, "early", code)

@@ -50,6 +50,8 @@ class IncomingCall:
     remote_name: str
     remote_number: str
     source: str              # "ip:port" the INVITE came from
+    ringtone: str = ""       # distinctive ring: the first matching ring rule, else the account's ringtone
+    auto_answer: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,47 @@ class SipMessage:
 
 
 @dataclass(frozen=True)
+class FeaturesChanged:
+    """The phone-wide call features (status bar icons, menu state)."""
+    dnd: bool
+    call_waiting: bool
+    forward_always: str
+    forward_busy: str
+    forward_no_answer: str
+    anonymous: tuple[bool, ...]          # per account
+    blocklist: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CallLogEntry:
+    """One finished call for the history: emitted when a line ends or a call is turned away."""
+    direction: str                       # "in" | "out"
+    account: int | None
+    remote_uri: str
+    remote_name: str
+    remote_number: str
+    started: float                       # wall-clock time the call began
+    duration_s: float                    # talk time; 0 when never answered
+    disposition: str                     # answered | missed | rejected | busy | forwarded | dnd | blocked | failed
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GhostCall:
+    """An INVITE refused by the ghost-call checks (seed 3.4): it never rang."""
+    account: int | None
+    source: str
+    sip_status: int
+    reason: str
+    total: int                           # refused so far since start
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should read: a sentence, never a traceback."""
     text: str
     level: str = "info"      # info | warning | error
 
 
-Event = RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice
+Event = (RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice
+         | FeaturesChanged | CallLogEntry | GhostCall)

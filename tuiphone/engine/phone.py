@@ -9,6 +9,7 @@ must return quickly (post a message, put on a queue).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -23,12 +24,18 @@ from tuiphone.engine.backend import (
     SipBackend,
     TransportSettings,
 )
+from tuiphone.engine.blocklist import Blocklist
 from tuiphone.engine.dialplan import DialPlan, DialPlanError
+from tuiphone.engine.featurestate import FeatureError, FeatureState
+from tuiphone.engine.features import FeatureCode, FeatureCodeError, parse_feature_code
+from tuiphone.engine.policy import IncomingContext, Verdict, decide
 from tuiphone.engine.directip import DirectIpError, is_direct_ip, keypad_to_uri, normalize_target
 from tuiphone.engine.events import (
+    CallLogEntry,
     CallState,
     DtmfReceived,
     Event,
+    GhostCall,
     IncomingCall,
     LineState,
     Notice,
@@ -45,9 +52,23 @@ log = logging.getLogger(__name__)
 ECHO_CODE = "*43"
 ECHO_USER = "echo"
 ECHO_DELAY_S = 1.0
+AUTO_ANSWER_DELAY_S = 0.5     # time for the auto-answer beep
+ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>'
 RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 _AUTH_FAILURES = {401, 403, 407}
+
+
+def _resolve_hosts(hostports) -> frozenset[str]:
+    """IP addresses of host[:port] strings (the SIP servers an account may hear from)."""
+    addrs: set[str] = set()
+    for hp in hostports:
+        host = hp[1:].split("]", 1)[0] if hp.startswith("[") else hp.rsplit(":", 1)[0] if hp.count(":") == 1 else hp
+        try:
+            addrs.update(info[4][0] for info in socket.getaddrinfo(host, None))
+        except OSError:
+            log.warning("cannot resolve %s: calls from it will count as ghost calls", host)
+    return frozenset(addrs)
 
 
 class PhoneError(Exception):
@@ -75,7 +96,9 @@ class Line:
     codec: str = ""
     media: CallMedia = field(default_factory=CallMedia)
     started: float = field(default_factory=time.monotonic)
+    wall_start: float = field(default_factory=time.time)
     answered: float | None = None
+    forwarded: bool = False
     dtmf_received: list[str] = field(default_factory=list)
 
     def snapshot(self) -> CallState:
@@ -113,7 +136,9 @@ class _Registration:
 class Phone:
     """The phone. Build it with a config and a backend, `start()` it, call its commands, `stop()` it."""
 
-    def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None):
+    def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
+                 save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None):
+        """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config."""
         self.config = config
         self.backend = backend
         backend.listener = self
@@ -126,7 +151,11 @@ class Phone:
         self._regs: dict[int, _Registration] = {}
         self._plans: dict[int, DialPlan] = {}
         self._transfer_line: dict[int, int] = {}
+        self._server_addrs: dict[int, frozenset[str]] = {}
+        self._once_anonymous: set[int] = set()
+        self.ghost_calls: dict[str, int] = {}            # source address -> INVITEs refused
         self.max_lines = config.phone.lines
+        self.features = FeatureState(config, self._emit, save_config, blocklist)
 
     # ----- events ----------------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
@@ -165,6 +194,7 @@ class Phone:
         except OSError as exc:
             raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
         self.backend.submit(self._add_accounts).result(10)
+        self._emit(self.features.snapshot())
 
     def stop(self) -> None:
         for reg in self._regs.values():
@@ -189,6 +219,7 @@ class Phone:
                 cands.append((acc.secondary_sip_server, acc.outbound_proxy))
                 if acc.backup_outbound_proxy:
                     cands.append((acc.secondary_sip_server, acc.backup_outbound_proxy))
+            self._server_addrs[index] = _resolve_hosts(h for pair in cands for h in pair if h)
             reg = _Registration(index=index, candidates=cands, wanted=acc.register)
             self._regs[index] = reg
             self.backend.set_account(self._account_settings(reg))
@@ -342,15 +373,31 @@ class Phone:
 
     def call(self, target: str, account: int | None = None, media: CallMedia | None = None,
              headers: dict[str, str] | None = None) -> Future:
-        """Dial target on a free line; the Future gives the line number or raises PhoneError."""
-        def job() -> int:
-            acc, uri = self.resolve_target(target, account)
+        """Dial target on a free line; the Future gives the line number, or None when `target` was a
+        feature code the phone carried out itself (a Notice says what it did), or raises PhoneError."""
+        def job() -> int | None:
+            dialed, anonymous_once = target.strip(), False
+            code = self._local_feature(dialed, account)
+            if code is not None:
+                if code.name != "anonymous_once":
+                    try:
+                        self._notice(self.features.apply(code, account if account is not None
+                                                         else self._default_account()))
+                    except FeatureError as exc:
+                        raise PhoneError(str(exc), "failed") from None
+                    return None
+                dialed, anonymous_once = code.argument, True
+            acc, uri = self.resolve_target(dialed, account)
             number = self._free_line()
             if number is None:
                 raise PhoneError(f"All {self.max_lines} lines are busy: end a call first.", "failed")
             m = media or CallMedia()
+            hdrs, from_uri = dict(headers or {}), ""
+            if acc is not None and (anonymous_once or self.config.accounts[acc].anonymous):
+                hdrs["Privacy"] = "id"
+                from_uri = ANONYMOUS_FROM
             try:
-                cid = self.backend.make_call(acc, uri, dict(headers or {}), m)
+                cid = self.backend.make_call(acc, uri, hdrs, m, from_uri)
             except ValueError as exc:
                 raise PhoneError(str(exc), "failed") from None
             self._hold_others(None)     # only once the new call exists: a refused call leaves the talk alone
@@ -362,6 +409,15 @@ class Phone:
             self._emit(line.snapshot())
             return number
         return self.backend.submit(job)
+
+    def _local_feature(self, dialed: str, account: int | None) -> FeatureCode | None:
+        index = account if account is not None else self._default_account()
+        if index is not None and not self.config.accounts[index].local_call_features:
+            return None    # the server handles star codes for this account
+        try:
+            return parse_feature_code(dialed)
+        except FeatureCodeError as exc:
+            raise PhoneError(str(exc), "failed") from None
 
     def _free_line(self) -> int | None:
         for n in range(1, self.max_lines + 1):
@@ -378,32 +434,119 @@ class Phone:
 
     # ----- incoming calls --------------------------------------------------------------------------
     def on_incoming_call(self, cid: int, account: int | None, info: IncomingInfo) -> None:
-        if info.request_user == ECHO_USER:
+        if info.request_user == ECHO_USER and account is None:
             echo = EchoDelay(delay_s=ECHO_DELAY_S)
             media = CallMedia(source=echo, sinks=[echo])
             self._service_calls[cid] = media
             self.backend.answer(cid, 200, media)
             return
-        features = self.config.features
-        busy = any(line.state in (LineState.TALKING, LineState.HELD, LineState.CALLING)
-                   for line in self._lines.values())
+        verdict = decide(info, self._incoming_context(account, info))
+        if verdict.action == "reject":
+            self.backend.answer(cid, verdict.code)
+            self._turned_away(account, info, verdict)
+            return
+        if verdict.action == "forward":
+            self._forward(cid, account, info, verdict)
+            return
         number = self._free_line()
-        if features.dnd:
-            self.backend.answer(cid, 486)
-            self._notice(f"Do not disturb: rejected a call from {info.remote_number or info.remote_uri}.")
-            return
-        if number is None or (busy and not features.call_waiting):
-            self.backend.answer(cid, 486)
-            return
+        assert number is not None      # decide() turns callers away when no line is free
         self.backend.answer(cid, 180)   # ringing at once: the UI hears of the call only afterwards
         line = Line(number=number, cid=cid, direction="in", account=account, remote_uri=info.remote_uri,
                     remote_name=info.remote_name, remote_number=info.remote_number, state=LineState.RINGING)
+        line.wall_start = time.time()
         self._lines[number] = line
         self._by_cid[cid] = line
         self._emit(line.snapshot())
         self._emit(IncomingCall(line=number, account=account, remote_uri=info.remote_uri,
                                 remote_name=info.remote_name, remote_number=info.remote_number,
-                                source=info.source))
+                                source=info.source, ringtone=self._ringtone_for(account, info.remote_number),
+                                auto_answer=verdict.auto_answer))
+        if verdict.auto_answer:
+            self.backend.schedule(AUTO_ANSWER_DELAY_S, lambda: self._auto_answer(line))
+        elif verdict.forward_after is not None:
+            self.backend.schedule(verdict.forward_after, lambda: self._forward_unanswered(line, verdict.target))
+
+    def _incoming_context(self, account: int | None, info: IncomingInfo) -> IncomingContext:
+        f = self.config.features
+        acc = self.config.accounts[account] if account is not None else None
+        busy = any(ln.state in (LineState.TALKING, LineState.HELD, LineState.CALLING) for ln in self._lines.values())
+        if acc is not None:
+            only_server, servers = acc.accept_only_from_server, self._server_addrs.get(account, frozenset())
+        else:
+            # a call that matched no account (direct IP) is still a ghost when any account guards against them
+            only_server = any(a.enabled and a.accept_only_from_server for a in self.config.accounts)
+            servers = frozenset().union(*self._server_addrs.values()) if self._server_addrs else frozenset()
+        return IncomingContext(
+            account_user=acc.user_id if acc else None, contact_user=acc.user_id if acc else None,
+            server_addresses=servers, accept_only_from_server=only_server,
+            check_user_id=bool(acc and acc.check_user_id), reject_anonymous=bool(acc and acc.reject_anonymous),
+            auto_answer=acc.auto_answer if acc else "off", dnd=f.dnd, call_waiting=f.call_waiting,
+            forward_always=f.forward_always, forward_busy=f.forward_busy, forward_no_answer=f.forward_no_answer,
+            forward_no_answer_delay=f.forward_no_answer_delay, busy=busy, free_line=self._free_line() is not None,
+            blocked=self.features.blocklist.matches(info.remote_number) is not None,
+        )
+
+    def _ringtone_for(self, account: int | None, number: str) -> str:
+        for rule in self.config.features.ring_rules:
+            try:
+                if number and DialPlan.parse("{" + rule.match + "}").allow(number):
+                    return rule.ringtone
+            except DialPlanError:
+                continue
+        return self.config.accounts[account].ringtone if account is not None else "ring1"
+
+    def _turned_away(self, account: int | None, info: IncomingInfo, verdict: Verdict) -> None:
+        caller = info.remote_number or info.remote_uri
+        if verdict.ghost:
+            self.ghost_calls[info.source] = self.ghost_calls.get(info.source, 0) + 1
+            total = sum(self.ghost_calls.values())
+            log.warning("refused INVITE from %s with %d: %s", info.source, verdict.code, verdict.reason)
+            self._emit(GhostCall(account=account, source=info.source, sip_status=verdict.code,
+                                 reason=verdict.reason, total=total))
+            return     # scanners fill no history: they are counted and logged
+        disposition = {486: "dnd" if self.config.features.dnd else "busy", 603: "blocked"}.get(verdict.code, "rejected")
+        self._log_call("in", account, info.remote_uri, info.remote_name, info.remote_number, time.time(), 0.0,
+                       disposition, verdict.reason)
+        if verdict.code in (603, 486) and disposition in ("blocked", "dnd"):
+            self._notice(f"{verdict.reason.capitalize()}: call from {caller} refused.")
+
+    def _forward(self, cid: int, account: int | None, info: IncomingInfo, verdict: Verdict) -> None:
+        try:
+            _, uri = self.resolve_target(verdict.target, account)
+        except PhoneError as exc:
+            self._notice(f"Cannot forward to {verdict.target}: {exc}", "warning")
+            self.backend.answer(cid, 486)
+            return
+        reason = {"forward always": "unconditional", "busy: forwarded": "user-busy",
+                  "do not disturb: forwarded": "do-not-disturb"}.get(verdict.reason, "no-answer")
+        self.backend.answer(cid, 302, headers={"Contact": f"<{uri}>",
+                                              "Diversion": f"<{self._own_uri(account)}>;reason={reason}"})
+        self._log_call("in", account, info.remote_uri, info.remote_name, info.remote_number, time.time(), 0.0,
+                       "forwarded", f"forwarded to {verdict.target} ({reason})")
+
+    def _forward_unanswered(self, line: Line, target: str) -> None:
+        if self._lines.get(line.number) is not line or line.state != LineState.RINGING:
+            return
+        info = IncomingInfo(line.remote_uri, line.remote_name, line.remote_number, "", "")
+        self._forward(line.cid, line.account, info, Verdict("forward", 302, "no answer", target=target))
+        line.forwarded = True
+
+    def _auto_answer(self, line: Line) -> None:
+        if self._lines.get(line.number) is line and line.state == LineState.RINGING:
+            self._hold_others(line.number)
+            self.backend.answer(line.cid, 200, line.media)
+
+    def _own_uri(self, account: int | None) -> str:
+        if account is None:
+            return f"sip:tuiphone@{self.backend.local_address()}"
+        acc = self.config.accounts[account]
+        return f"sip:{acc.user_id}@{acc.sip_server}"
+
+    def _log_call(self, direction: str, account: int | None, uri: str, name: str, number: str, started: float,
+                  duration: float, disposition: str, reason: str = "") -> None:
+        self._emit(CallLogEntry(direction=direction, account=account, remote_uri=uri, remote_name=name,
+                                remote_number=number, started=started, duration_s=round(duration, 2),
+                                disposition=disposition, reason=reason))
 
     def on_new_call(self, cid: int, account: int | None, remote_uri: str, replaces: int | None) -> None:
         """A call pjsua made for us: the target of a REFER we accepted, or an INVITE that Replaces one of ours."""
@@ -527,6 +670,39 @@ class Phone:
             self.backend.attended_transfer(ln.cid, other.cid)
         return self.backend.submit(job)
 
+    # ----- features (DND, forwarding, call waiting, anonymous, blocklist) -------------------------------
+    def _feature(self, fn: Callable[[], str]) -> Future:
+        def job() -> str:
+            try:
+                text = fn()
+            except FeatureError as exc:
+                raise PhoneError(str(exc), "failed") from None
+            self._notice(text)
+            return text
+        return self.backend.submit(job)
+
+    def set_dnd(self, on: bool) -> Future:
+        return self._feature(lambda: self.features.set_dnd(on))
+
+    def set_forward(self, kind: str, target: str) -> Future:
+        """kind: always | busy | no_answer; an empty target turns that forwarding off."""
+        return self._feature(lambda: self.features.set_forward(kind, target))
+
+    def set_call_waiting(self, on: bool) -> Future:
+        return self._feature(lambda: self.features.set_call_waiting(on))
+
+    def set_anonymous(self, account: int, on: bool) -> Future:
+        return self._feature(lambda: self.features.set_anonymous(account, on))
+
+    def block(self, entry: str) -> Future:
+        return self._feature(lambda: self.features.block(entry))
+
+    def unblock(self, entry: str) -> Future:
+        return self._feature(lambda: self.features.unblock(entry))
+
+    def feature_state(self):
+        return self.features.snapshot()
+
     def quality(self, line: int) -> Future:
         return self.backend.submit(lambda: self.backend.quality(self._line(line).cid))
 
@@ -559,6 +735,7 @@ class Phone:
                 line.state = LineState.TALKING
         elif state == "disconnected":
             line.state = LineState.ENDED
+            self._log_line(line)
             self._by_cid.pop(cid, None)
             if self._lines.get(line.number) is line:
                 del self._lines[line.number]
@@ -566,6 +743,19 @@ class Phone:
         elif state in ("early", "calling", "connecting") and line.direction == "out":
             line.state = LineState.CALLING
         self._emit(line.snapshot())
+
+    def _log_line(self, line: Line) -> None:
+        if line.forwarded:
+            return          # logged when it was forwarded
+        talk = time.monotonic() - line.answered if line.answered is not None else 0.0
+        if line.answered is not None:
+            disposition = "answered"
+        elif line.direction == "in":
+            disposition = "missed" if line.sip_status in (0, 487) or line.sip_status < 300 else "rejected"
+        else:
+            disposition = "failed"
+        self._log_call(line.direction, line.account, line.remote_uri, line.remote_name, line.remote_number,
+                       line.wall_start, talk, disposition, f"{line.sip_status} {line.reason}".strip())
 
     def on_media_state(self, cid: int, active: bool, remote_hold: bool, codec: str) -> None:
         line = self._by_cid.get(cid)

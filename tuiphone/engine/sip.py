@@ -237,6 +237,13 @@ class _Account(pj.Account):
         self.backend.listener.on_incoming_call(prm.callId, account, info)
 
 
+def _add_headers(prm: Any, headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        h = pj.SipHeader()
+        h.hName, h.hValue = name, value
+        prm.txOption.headers.append(h)
+
+
 def _parse_headers(whole: str) -> dict[str, str]:
     head = whole.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
     out: dict[str, str] = {}
@@ -582,15 +589,15 @@ class PjsuaBackend:
         return None if acc.index == DIRECT else acc.index
 
     # ----- calls -----------------------------------------------------------------------------
-    def make_call(self, account: int | None, uri: str, headers: dict[str, str], media: CallMedia) -> int:
+    def make_call(self, account: int | None, uri: str, headers: dict[str, str], media: CallMedia,
+                  from_uri: str = "") -> int:
         acc = self._accounts[DIRECT if account is None else account]
         call = _Call(self, acc)
         call.media = media
         prm = pj.CallOpParam(True)
-        for k, v in headers.items():
-            h = pj.SipHeader()
-            h.hName, h.hValue = k, v
-            prm.txOption.headers.append(h)
+        _add_headers(prm, headers)
+        if from_uri:
+            prm.txOption.localUri = from_uri
         try:
             call.makeCall(uri, prm)
         except pj.Error as exc:
@@ -599,12 +606,14 @@ class PjsuaBackend:
         self._calls[cid] = call
         return cid
 
-    def answer(self, cid: int, code: int, media: CallMedia | None = None) -> None:
+    def answer(self, cid: int, code: int, media: CallMedia | None = None,
+               headers: dict[str, str] | None = None) -> None:
         call = self._calls[cid]
         if media is not None:
             call.media = media
         prm = pj.CallOpParam()
         prm.statusCode = code
+        _add_headers(prm, headers or {})
         call.answer(prm)
 
     def hangup(self, cid: int, code: int = 0) -> None:
