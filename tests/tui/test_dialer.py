@@ -15,25 +15,17 @@ def plan(rules: str, **extra: object) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def test_typing_digits_opens_the_dialer_and_enter_calls_the_number():
+async def test_typing_digits_opens_the_dialer_backspace_deletes_and_enter_calls_the_number():
     app, phone = build()
     async with app.run_test() as pilot:
-        await pilot.press("2", "0", "0")
+        await pilot.press("2", "0", "0", "7")
         assert isinstance(app.screen, DialerScreen)
-        assert "200" in screen_text(app)
-        await pilot.press("enter")
+        assert "2007" in screen_text(app)
+        await pilot.press("backspace", "enter")
         await until(pilot, lambda: phone.commands)
         assert phone.commands[0] == ("call", "200", 0)
         await until(pilot, lambda: "1 Calling 200" in screen_text(app))
         assert not isinstance(app.screen, DialerScreen)
-
-
-async def test_backspace_deletes_the_last_digit():
-    app, phone = build()
-    async with app.run_test() as pilot:
-        await pilot.press("1", "2", "3", "backspace", "enter")
-        await until(pilot, lambda: phone.commands)
-        assert phone.commands == [("call", "12", 0)]
 
 
 async def test_dial_plan_verdict_is_shown_while_typing():
