@@ -26,6 +26,7 @@ from textual.signal import Signal
 from tuiphone import i18n
 from tuiphone.engine.events import (
     CallState,
+    FeaturesChanged,
     IncomingCall,
     LineState,
     RegState,
@@ -39,6 +40,7 @@ from tuiphone.messages import (
     CallArrived,
     DtmfHeard,
     EngineBridge,
+    FeaturesUpdated,
     LineChanged,
     NoticePosted,
     RegistrationChanged,
@@ -91,6 +93,7 @@ class PhoneApp(App[int]):
         self.lines: dict[int, LineView] = {}
         self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
         self.audio_state = "none"     # no local sound device yet: calls send silence
+        self.phone_features: FeaturesChanged | None = None
         self.last_dialed: tuple[str, int | None] | None = None
         self.started = self.clock()
         self.status_changed: Signal[None] = Signal(self, "status_changed")
@@ -112,6 +115,7 @@ class PhoneApp(App[int]):
         self._unsubscribe = self.phone.subscribe(EngineBridge(self))
         # subscribe first, then read: an event in between is at worst shown twice, never lost
         self.registrations.update(self.phone.registrations())
+        self.phone_features = self.phone.feature_state()
         for call in self.phone.lines():
             self._update_line(call)
         self.status_changed.publish(None)
@@ -165,6 +169,10 @@ class PhoneApp(App[int]):
     def on_sip_message_seen(self, message: SipMessageSeen) -> None:
         self.trace.append(message.event)
         self.trace_added.publish(message.event)
+
+    def on_features_updated(self, message: FeaturesUpdated) -> None:
+        self.phone_features = message.event
+        self.status_changed.publish(None)
 
     def on_notice_posted(self, message: NoticePosted) -> None:
         severity = {"error": "error", "warning": "warning"}.get(message.event.level, "information")
@@ -266,6 +274,13 @@ class PhoneApp(App[int]):
         self._show_next_incoming()
         if self._ringing_screen is None and self.active_lines():
             self.show_calls()
+
+    def dnd_on(self) -> bool:
+        return self.phone_features.dnd if self.phone_features is not None else self.config.features.dnd
+
+    def action_toggle_dnd(self) -> None:
+        """Do not disturb on or off; the engine keeps it in the config and says so in a notice."""
+        self.command(self.phone.set_dnd(not self.dnd_on()))
 
     # ----- settings the UI changes -------------------------------------------------------------------
     def switch_language(self, code: str) -> None:

@@ -16,6 +16,7 @@ from tuiphone.engine.events import (
     CallState,
     DtmfReceived,
     Event,
+    FeaturesChanged,
     IncomingCall,
     Notice,
     RegState,
@@ -74,6 +75,14 @@ class SipMessageSeen(Message):
         self.event = event
 
 
+class FeaturesUpdated(Message):
+    """DND, forwarding or call waiting changed (from a key, a feature code or the CTI)."""
+
+    def __init__(self, event: FeaturesChanged) -> None:
+        super().__init__()
+        self.event = event
+
+
 class NoticePosted(Message):
     """A sentence from the engine for the user."""
 
@@ -90,6 +99,7 @@ _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     TransferProgress: TransferUpdated,
     SipMessage: SipMessageSeen,
     Notice: NoticePosted,
+    FeaturesChanged: FeaturesUpdated,
 }
 
 

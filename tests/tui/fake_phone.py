@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Callable
 
-from tuiphone.engine.events import CallState, Event, IncomingCall, LineState, RegState
+from tuiphone.engine.events import CallState, Event, FeaturesChanged, IncomingCall, LineState, RegState
 from tuiphone.engine.phone import PhoneError
 from tuiphone.engine.quality import CallQuality
 
@@ -152,6 +152,18 @@ class FakePhone:
     def attended_transfer(self, line: int, other_line: int) -> Future:
         self.commands.append(("attended_transfer", line, other_line))
         return done()
+
+    def feature_state(self) -> FeaturesChanged:
+        f = self.config.features
+        return FeaturesChanged(dnd=f.dnd, call_waiting=f.call_waiting, forward_always=f.forward_always,
+                               forward_busy=f.forward_busy, forward_no_answer=f.forward_no_answer,
+                               anonymous=tuple(a.anonymous for a in self.config.accounts), blocklist=())
+
+    def set_dnd(self, on: bool) -> Future:
+        self.commands.append(("set_dnd", on))
+        self.config.features.dnd = on
+        self.fire(self.feature_state())
+        return done("Do not disturb is on." if on else "Do not disturb is off.")
 
     def quality(self, line: int) -> Future:
         self.commands.append(("quality", line))

@@ -98,3 +98,23 @@ async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():
         await until(pilot, lambda: column.has_class("-blink-off"), timeout=3)
         css = LineKey.DEFAULT_CSS
         assert "LineKeys.-blink-off LineKey.-ringing" in css and "-talking" not in css.split("-blink-off")[1]
+
+
+async def test_d_toggles_do_not_disturb_and_the_status_bar_shows_it():
+    app, phone = build(THREE_ACCOUNTS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "DND" not in screen_text(app)
+        await pilot.press("d")
+        await until(pilot, lambda: "DND" in screen_text(app))
+        await pilot.press("d")
+        await until(pilot, lambda: "DND" not in screen_text(app))
+        assert phone.commands == [("set_dnd", True), ("set_dnd", False)]
+
+
+async def test_forwarding_set_elsewhere_shows_in_the_status_bar():
+    from dataclasses import replace
+
+    app, phone = build(THREE_ACCOUNTS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        phone.fire(replace(phone.feature_state(), forward_always="2002"))
+        await until(pilot, lambda: "FWD 2002" in screen_text(app))

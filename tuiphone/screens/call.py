@@ -36,6 +36,7 @@ class CallScreen(PhoneScreen):
         Binding("up", "move(-1)", "Previous line", show=False, id="previous-line"),
         Binding("down", "move(1)", "Next line", show=False, id="next-line"),
         Binding("m", "open_menu", "Menu", show=False, id="menu"),
+        Binding("d", "app.toggle_dnd", "DND", show=False, id="dnd"),
     ]
     DEFAULT_CSS = """
     CallScreen #call-body { height: 1fr; }

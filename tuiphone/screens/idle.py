@@ -26,6 +26,7 @@ class IdleScreen(PhoneScreen):
         *line_key_bindings(),
         Binding("enter", "off_hook", "Off hook", show=False, id="send"),
         Binding("m", "open_menu", "Menu", show=False, id="menu"),
+        Binding("d", "app.toggle_dnd", "DND", show=False, id="dnd"),
     ]
     DEFAULT_CSS = """
     IdleScreen #idle-body { height: 1fr; }

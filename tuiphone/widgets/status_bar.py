@@ -1,4 +1,4 @@
-"""The status bar along the top: one registration icon per account, DND, the audio device state."""
+"""The status bar along the top: one registration icon per account, DND, forwarding, the audio device state."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def account_label(index: int, account) -> str:
 
 
 def status_text(accounts: Sequence, registrations: Mapping[int, RegState], *, dnd: bool,
-                audio: str) -> Text:
+                forward: str, audio: str) -> Text:
     """The bar's content: icons for accounts that register, then the phone-wide marks."""
     text = Text()
     for index, account in enumerate(accounts):
@@ -47,6 +47,9 @@ def status_text(accounts: Sequence, registrations: Mapping[int, RegState], *, dn
         text.append("  ")
     if dnd:
         text.append(f" {t('status.dnd')} ", style="bold white on red")
+        text.append("  ")
+    if forward:
+        text.append(f" {t('status.forward', target=forward)} ", style="bold black on yellow")
         text.append("  ")
     if audio:
         text.append(t(f"audio.{audio}"), style="yellow")
@@ -66,7 +69,9 @@ class StatusBar(Static):
 
     def redraw(self) -> None:
         app = self.app
-        text = status_text(app.config.accounts, app.registrations, dnd=app.config.features.dnd,
+        features = app.phone_features
+        forward = features.forward_always if features is not None else app.config.features.forward_always
+        text = status_text(app.config.accounts, app.registrations, dnd=app.dnd_on(), forward=forward,
                            audio=app.audio_state)
         if text != self.content:
             self.update(text)
