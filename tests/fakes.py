@@ -213,6 +213,20 @@ class FakeBackend:
         return CallQuality(codec="PCMU", rx_packets=0, rx_lost=0, rx_loss_pct=0.0, jitter_ms=0.0,
                            tx_packets=0, rtt_ms=0.0, mos=0.0)
 
+    def set_local_media(self, media: CallMedia) -> None:
+        self.local_media = media
+        self.commands.append(("set_local_media",))
+
+    def join_local(self, cid: int, on: bool) -> None:
+        self.joined_local = getattr(self, "joined_local", set())
+        (self.joined_local.add if on else self.joined_local.discard)(cid)
+
+    def link(self, cid: int, other_cid: int, on: bool) -> None:
+        self.links = getattr(self, "links", set())
+        pair = frozenset((cid, other_cid))
+        (self.links.add if on else self.links.discard)(pair)
+        self.commands.append(("link", min(cid, other_cid), max(cid, other_cid), on))
+
     # ----- the network side ------------------------------------------------------------------
     def incoming(self, account: int | None, remote_uri: str, *, request_user: str | None = None,
                  source: str = "127.0.0.1:5070", headers: dict[str, str] | None = None) -> int:

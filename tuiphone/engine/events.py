@@ -40,6 +40,7 @@ class CallState:
     remote_hold: bool = False
     muted: bool = False
     codec: str = ""
+    conference: bool = False     # a member of the local conference
 
 
 @dataclass(frozen=True)

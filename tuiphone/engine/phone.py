@@ -99,13 +99,15 @@ class Line:
     wall_start: float = field(default_factory=time.time)
     answered: float | None = None
     forwarded: bool = False
+    conference: bool = False
     dtmf_received: list[str] = field(default_factory=list)
 
     def snapshot(self) -> CallState:
         return CallState(line=self.number, state=self.state, direction=self.direction, account=self.account,
                          remote_uri=self.remote_uri, remote_name=self.remote_name,
                          remote_number=self.remote_number, sip_status=self.sip_status, reason=self.reason,
-                         remote_hold=self.remote_hold, muted=self.muted, codec=self.codec)
+                         remote_hold=self.remote_hold, muted=self.muted, codec=self.codec,
+                         conference=self.conference)
 
 
 @dataclass
@@ -426,10 +428,15 @@ class Phone:
         return None
 
     def _hold_others(self, keep: int | None) -> None:
+        """One active line: every other talking line goes on hold (a whole conference, when `keep` is a member)."""
+        keep_conf = keep is not None and self._lines.get(keep) is not None and self._lines[keep].conference
         for line in self._lines.values():
-            if line.number != keep and line.state == LineState.TALKING:
+            if line.number == keep or (keep_conf and line.conference):
+                continue
+            if line.state == LineState.TALKING:
                 self.backend.hold(line.cid)
                 line.state = LineState.HELD
+                self.backend.join_local(line.cid, False)
                 self._emit(line.snapshot())
 
     # ----- incoming calls --------------------------------------------------------------------------
@@ -668,6 +675,85 @@ class Phone:
             ln, other = self._line(line), self._line(other_line)
             self._transfer_line[ln.cid] = line
             self.backend.attended_transfer(ln.cid, other.cid)
+        return self.backend.submit(job)
+
+    # ----- conference (seed 2.14–2.16): mixed in pjsua's bridge ---------------------------------------
+    def conference(self, lines: list[int] | None = None) -> Future:
+        """Join lines (default: every talking or held line) into one local conference and talk to all of them."""
+        def job() -> list[int]:
+            members = [self._line(n) for n in lines] if lines is not None else [
+                ln for ln in self._lines.values() if ln.state in (LineState.TALKING, LineState.HELD)]
+            members += [ln for ln in self._lines.values() if ln.conference and ln not in members]
+            if len(members) < 2:
+                raise PhoneError("A conference needs at least two calls: hold one and call another.", "failed")
+            limit = self.config.features.conference_max
+            if len(members) + 1 > limit:
+                raise PhoneError(f"A conference holds at most {limit} parties (features.conference_max).", "failed")
+            for ln in members:
+                if ln.state not in (LineState.TALKING, LineState.HELD):
+                    raise PhoneError(f"Line {ln.number} is not in a call yet.", "failed")
+            self._hold_others(None)
+            for i, a in enumerate(members):
+                for b in members[i + 1:]:
+                    self.backend.link(a.cid, b.cid, True)
+            for ln in members:
+                ln.conference = True
+                if ln.state == LineState.HELD:
+                    self.backend.unhold(ln.cid)
+                    ln.state = LineState.TALKING
+                self.backend.join_local(ln.cid, True)
+                self._emit(ln.snapshot())
+            return sorted(ln.number for ln in members)
+        return self.backend.submit(job)
+
+    def _members(self) -> list[Line]:
+        return [ln for ln in self._lines.values() if ln.conference]
+
+    def split_conference(self, keep: int | None = None) -> Future:
+        """Break the conference into separate lines; `keep` stays talking (talk to one member alone), the rest hold."""
+        def job() -> None:
+            members = self._members()
+            for i, a in enumerate(members):
+                for b in members[i + 1:]:
+                    self.backend.link(a.cid, b.cid, False)
+            for ln in members:
+                ln.conference = False
+                if ln.number != keep and ln.state == LineState.TALKING:
+                    self.backend.hold(ln.cid)
+                    ln.state = LineState.HELD
+                    self.backend.join_local(ln.cid, False)
+                self._emit(ln.snapshot())
+        return self.backend.submit(job)
+
+    def hold_conference(self, on: bool = True) -> Future:
+        """Hold (or resume) every member at once; they keep hearing each other? No: held calls carry no audio."""
+        def job() -> None:
+            for ln in self._members():
+                if on and ln.state == LineState.TALKING:
+                    self.backend.hold(ln.cid)
+                    ln.state = LineState.HELD
+                elif not on and ln.state == LineState.HELD:
+                    self.backend.unhold(ln.cid)
+                    ln.state = LineState.TALKING
+                self.backend.join_local(ln.cid, not on)
+                self._emit(ln.snapshot())
+            if not on:
+                self._hold_others(next((ln.number for ln in self._members()), None))
+        return self.backend.submit(job)
+
+    def end_conference(self) -> Future:
+        return self.backend.submit(lambda: [self.backend.hangup(ln.cid) for ln in self._members()] and None)
+
+    def leave_conference(self) -> Future:
+        """The initiator leaves and the other two keep talking (an attended transfer between them)."""
+        def job() -> None:
+            members = self._members()
+            if len(members) != 2:
+                raise PhoneError("Leaving a conference keeps the others talking only when two others are left; "
+                                 "end it or split it instead.", "failed")
+            a, b = members
+            self._transfer_line[a.cid] = a.number
+            self.backend.attended_transfer(a.cid, b.cid)
         return self.backend.submit(job)
 
     # ----- features (DND, forwarding, call waiting, anonymous, blocklist) -------------------------------

@@ -16,6 +16,7 @@ import itertools
 import logging
 import queue
 import re
+import socket
 import sys
 import threading
 import time
@@ -137,6 +138,34 @@ class _LogWriter(pj.LogWriter):
         self._backend._post(lambda: self._backend.listener.on_sip_message(msg))
 
 
+def _vector_bytes_slow(vec: Any) -> bytes:
+    return bytes(bytearray(vec))       # ~1 µs per byte: SWIG walks the vector element by element
+
+
+def _vector_bytes_fast(vec: Any) -> bytes:
+    """Read a std::vector<unsigned char> in place: [begin, end) are its first two pointers in libstdc++."""
+    addr = int(vec.this)
+    begin = ctypes.c_void_p.from_address(addr).value
+    end = ctypes.c_void_p.from_address(addr + ctypes.sizeof(ctypes.c_void_p)).value
+    n = vec.size()
+    if begin is None or end is None or end - begin != n:
+        return _vector_bytes_slow(vec)
+    return ctypes.string_at(begin, n)
+
+
+def _pick_vector_reader() -> Callable[[Any], bytes]:
+    probe = bytes(range(256)) * 3
+    try:
+        if _vector_bytes_fast(pj.ByteVector(probe)) == probe:
+            return _vector_bytes_fast
+    except Exception:
+        pass
+    return _vector_bytes_slow
+
+
+_vector_bytes = _pick_vector_reader()
+
+
 class _FramePort(pj.AudioMediaPort):
     """Copies 20 ms frames between pjsua's bridge and a CallMedia. Runs on pjmedia's clock thread."""
 
@@ -162,7 +191,7 @@ class _FramePort(pj.AudioMediaPort):
     def onFrameReceived(self, frame: Any) -> None:
         if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or not self.media.sinks:
             return
-        pcm = np.frombuffer(bytes(bytearray(frame.buf)), dtype=np.int16)
+        pcm = np.frombuffer(_vector_bytes(frame.buf), dtype=np.int16)
         for sink in tuple(self.media.sinks):
             try:
                 sink.write(pcm)
@@ -178,6 +207,8 @@ class _Call(pj.Call):
         self.media = CallMedia()
         self.port: _FramePort | None = None
         self.connected_media: Any = None
+        self.local = False                  # joined to the phone's local audio port
+        self.links: set[int] = set()        # call ids it is conferenced with
 
     def onCallState(self, prm: Any) -> None:
         self.backend._on_call_state(self)
@@ -237,6 +268,25 @@ class _Account(pj.Account):
         self.backend.listener.on_incoming_call(prm.callId, account, info)
 
 
+def _make_port(name: str, media: CallMedia) -> _FramePort:
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.clockRate = CLOCK_RATE
+    fmt.channelCount = 1
+    fmt.bitsPerSample = 16
+    fmt.frameTimeUsec = 20000
+    port = _FramePort(media)
+    port.createPort(name, fmt)
+    return port
+
+
+def _stop(src: Any, dst: Any) -> None:
+    try:
+        src.stopTransmit(dst)
+    except pj.Error:
+        pass       # already gone with its stream
+
+
 def _add_headers(prm: Any, headers: dict[str, str]) -> None:
     for name, value in headers.items():
         h = pj.SipHeader()
@@ -275,6 +325,10 @@ class PjsuaBackend:
         self._calls: dict[int, _Call] = {}
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
+        self._local: _FramePort | None = None
+        self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._wake_sock.setblocking(False)
+        self._wake_addr: tuple[str, int] | None = None
         self._settings = TransportSettings()
 
     # ----- thread plumbing -------------------------------------------------------------------
@@ -284,6 +338,15 @@ class PjsuaBackend:
             fn()
         else:
             self._jobs.put(fn)
+            self._wake()
+
+    def _wake(self) -> None:
+        """Cut short the SIP thread's 10 ms wait: a CRLF keep-alive to our own UDP port (pjsip ignores it)."""
+        if self._wake_addr is not None:
+            try:
+                self._wake_sock.sendto(b"\r\n\r\n", self._wake_addr)
+            except OSError:
+                pass
 
     def submit(self, fn: Callable[[], Any]) -> Future:
         fut: Future = Future()
@@ -300,6 +363,7 @@ class PjsuaBackend:
             job()
         else:
             self._jobs.put(job)
+            self._wake()
         return fut
 
     def schedule(self, delay: float, fn: Callable[[], None]) -> object:
@@ -423,6 +487,11 @@ class PjsuaBackend:
                 raise OSError(f"cannot open the SIP {name.upper()} port {port}: {exc.reason}") from None
             self._transports[name] = tid
             self._local_names[name] = ep.transportGetInfo(tid).localName
+            if name == "udp":
+                wake_host = s.bind_address if s.bind_address and ":" not in s.bind_address else "127.0.0.1"
+                if wake_host in ("0.0.0.0", ""):
+                    wake_host = "127.0.0.1"
+                self._wake_addr = (wake_host, int(self._local_names[name].rsplit(":", 1)[1]))
             if port == 0:  # the next transport shares the port the first one got
                 port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
         if "tls" in s.transports:
@@ -479,6 +548,7 @@ class PjsuaBackend:
         self._stopping.set()
         self._done.result(15)
         self._thread = None
+        self._wake_sock.close()
 
     def _shutdown_calls(self) -> None:
         ep = self._ep
@@ -496,6 +566,8 @@ class PjsuaBackend:
     def _destroy(self) -> None:
         for call in self._calls.values():
             self._drop_port(call)
+        self._local = None
+        self._wake_addr = None
         self._calls.clear()
         self._pending_new.clear()
         for acc in self._accounts.values():
@@ -709,23 +781,67 @@ class PjsuaBackend:
     def _connect_port(self, call: _Call) -> None:
         am = call.getAudioMedia(-1)
         if call.port is None:
-            fmt = pj.MediaFormatAudio()
-            fmt.type = pj.PJMEDIA_TYPE_AUDIO
-            fmt.clockRate = CLOCK_RATE
-            fmt.channelCount = 1
-            fmt.bitsPerSample = 16
-            fmt.frameTimeUsec = 20000
-            port = _FramePort(call.media)
-            port.createPort(f"call{call.getId()}", fmt)
-            call.port = port
+            call.port = _make_port(f"call{call.getId()}", call.media)
         # always (re)connect: a re-INVITE may rebuild the stream and drop the bridge links
         call.port.startTransmit(am)
         am.startTransmit(call.port)
         call.connected_media = am
+        if call.local and self._local is not None:
+            self._local.startTransmit(am)
+            am.startTransmit(self._local)
+        for other_id in call.links:
+            other = self._calls.get(other_id)
+            if other is not None and other.connected_media is not None:
+                am.startTransmit(other.connected_media)
+                other.connected_media.startTransmit(am)
+
+    # ----- the phone's own audio and conferences ------------------------------------------------
+    def set_local_media(self, media: CallMedia) -> None:
+        """The phone's microphone (source) and speaker (sinks): one port joined to the calls the user talks on."""
+        if self._local is None:
+            self._local = _make_port("local", media)
+        else:
+            self._local.media = media
+
+    def join_local(self, cid: int, on: bool) -> None:
+        call = self._calls[cid]
+        call.local = on
+        am = call.connected_media
+        if am is None or self._local is None:
+            return       # connected when its media becomes active
+        if on:
+            self._local.startTransmit(am)
+            am.startTransmit(self._local)
+        else:
+            _stop(self._local, am)
+            _stop(am, self._local)
+
+    def link(self, cid: int, other_cid: int, on: bool) -> None:
+        """Conference two calls in the bridge: each hears the other (and the local port, when joined)."""
+        a, b = self._calls[cid], self._calls[other_cid]
+        if on:
+            a.links.add(other_cid)
+            b.links.add(cid)
+        else:
+            a.links.discard(other_cid)
+            b.links.discard(cid)
+        if a.connected_media is None or b.connected_media is None:
+            return
+        if on:
+            a.connected_media.startTransmit(b.connected_media)
+            b.connected_media.startTransmit(a.connected_media)
+        else:
+            _stop(a.connected_media, b.connected_media)
+            _stop(b.connected_media, a.connected_media)
 
     def _drop_port(self, call: _Call) -> None:
         port, call.port = call.port, None
         call.connected_media = None
+        for other_id in call.links:
+            other = self._calls.get(other_id)
+            if other is not None:
+                other.links.discard(call.getId())
+        call.links.clear()
         if port is not None:
             try:
                 port.media = CallMedia()
