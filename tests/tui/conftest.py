@@ -68,7 +68,9 @@ def clock() -> Clock:
     return Clock()
 
 
-def build(config_text: str = ACCOUNTS, clock: Callable[[], float] | None = None, **kwargs) -> tuple[PhoneApp, FakePhone]:
+def build(config_text: str = ACCOUNTS, clock: Callable[[], float] | None = None,
+          **kwargs) -> tuple[PhoneApp, FakePhone]:
+    """An app over a fake phone, with a fixed clock and no blinking (deterministic screens)."""
     config = make_config(config_text)
     phone = FakePhone(config)
     return make_app(phone, config, clock=clock or Clock(), blink=False, **kwargs), phone

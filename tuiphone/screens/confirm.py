@@ -8,7 +8,6 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tuiphone.i18n import t
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 
 
