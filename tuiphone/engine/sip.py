@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -201,8 +202,11 @@ class _FramePort(pj.AudioMediaPort):
 
 
 class _Call(pj.Call):
+    live: "weakref.WeakSet[_Call]" = weakref.WeakSet()
+
     def __init__(self, backend: "PjsuaBackend", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
+        _Call.live.add(self)
         self.backend = backend
         self.media = CallMedia()
         self.port: _FramePort | None = None
@@ -278,6 +282,21 @@ def _make_port(name: str, media: CallMedia) -> _FramePort:
     port = _FramePort(media)
     port.createPort(name, fmt)
     return port
+
+
+def _audio_of(call: Any) -> Any:
+    """The call's current audio media (fresh: a re-INVITE may have rebuilt its stream), or None."""
+    try:
+        return call.getAudioMedia(-1)
+    except pj.Error:
+        return None
+
+
+def _start(src: Any, dst: Any) -> None:
+    try:
+        src.startTransmit(dst)
+    except pj.Error as exc:
+        log.info("bridge connect failed: %s", exc.reason)
 
 
 def _stop(src: Any, dst: Any) -> None:
@@ -577,6 +596,10 @@ class PjsuaBackend:
                 pass
         self._accounts.clear()
         gc.collect()
+        # A Call still referenced elsewhere (say, by a traceback) must not run its C++ destructor
+        # after libDestroy: pjsua asserts. Let such survivors leak instead.
+        for call in list(_Call.live):
+            call.thisown = False
         if self._ep is not None:
             try:
                 self._ep.libDestroy()
@@ -700,12 +723,33 @@ class PjsuaBackend:
             log.info("hangup of call %s: %s", cid, exc.reason)
 
     def hold(self, cid: int) -> None:
-        self._calls[cid].setHold(pj.CallOpParam(True))
+        self._reinvite(cid, unhold=False)
 
     def unhold(self, cid: int) -> None:
+        self._reinvite(cid, unhold=True)
+
+    def _reinvite(self, cid: int, unhold: bool, tries: int = 30) -> None:
+        """Hold or resume; while another re-INVITE of this call is still pending, try again shortly."""
+        call = self._calls.get(cid)
+        if call is None:
+            return
         prm = pj.CallOpParam(True)
-        prm.opt.flag = pj.PJSUA_CALL_UNHOLD
-        self._calls[cid].reinvite(prm)
+        failure = None
+        try:
+            if unhold:
+                prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+                call.reinvite(prm)
+            else:
+                call.setHold(prm)
+        except pj.Error as exc:
+            failure = exc.reason    # keep no reference to the exception: its frames hold the Call
+        del call
+        if failure is None:
+            return
+        if tries > 0:
+            self.schedule(0.1, lambda: self._reinvite(cid, unhold, tries - 1))
+        else:
+            log.warning("call %s: %s failed: %s", cid, "resume" if unhold else "hold", failure)
 
     def set_mute(self, cid: int, on: bool) -> None:
         call = self._calls[cid]
@@ -787,13 +831,14 @@ class PjsuaBackend:
         am.startTransmit(call.port)
         call.connected_media = am
         if call.local and self._local is not None:
-            self._local.startTransmit(am)
-            am.startTransmit(self._local)
+            _start(self._local, am)
+            _start(am, self._local)
         for other_id in call.links:
             other = self._calls.get(other_id)
-            if other is not None and other.connected_media is not None:
-                am.startTransmit(other.connected_media)
-                other.connected_media.startTransmit(am)
+            other_am = _audio_of(other) if other is not None and other.connected_media is not None else None
+            if other_am is not None:
+                _start(am, other_am)
+                _start(other_am, am)
 
     # ----- the phone's own audio and conferences ------------------------------------------------
     def set_local_media(self, media: CallMedia) -> None:
@@ -806,12 +851,12 @@ class PjsuaBackend:
     def join_local(self, cid: int, on: bool) -> None:
         call = self._calls[cid]
         call.local = on
-        am = call.connected_media
+        am = _audio_of(call) if call.connected_media is not None else None
         if am is None or self._local is None:
             return       # connected when its media becomes active
         if on:
-            self._local.startTransmit(am)
-            am.startTransmit(self._local)
+            _start(self._local, am)
+            _start(am, self._local)
         else:
             _stop(self._local, am)
             _stop(am, self._local)
@@ -825,14 +870,16 @@ class PjsuaBackend:
         else:
             a.links.discard(other_cid)
             b.links.discard(cid)
-        if a.connected_media is None or b.connected_media is None:
-            return
+        am_a = _audio_of(a) if a.connected_media is not None else None
+        am_b = _audio_of(b) if b.connected_media is not None else None
+        if am_a is None or am_b is None:
+            return       # linked when both have active media (see _connect_port)
         if on:
-            a.connected_media.startTransmit(b.connected_media)
-            b.connected_media.startTransmit(a.connected_media)
+            _start(am_a, am_b)
+            _start(am_b, am_a)
         else:
-            _stop(a.connected_media, b.connected_media)
-            _stop(b.connected_media, a.connected_media)
+            _stop(am_a, am_b)
+            _stop(am_b, am_a)
 
     def _drop_port(self, call: _Call) -> None:
         port, call.port = call.port, None
