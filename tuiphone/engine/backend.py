@@ -44,6 +44,7 @@ class AccountSettings:
     srtp: str = "off"
     reg_expires: int = 3600
     register: bool = True
+    mwi: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class BackendListener(Protocol):
     def on_transfer_status(self, cid: int, sip_status: int, reason: str, final: bool) -> None: ...
     def on_new_call(self, cid: int, account: int | None, remote_uri: str, replaces: int | None) -> None: ...
     def on_sip_message(self, msg: SipMessage) -> None: ...
+    def on_mwi(self, account: int | None, body: str) -> None: ...
 
 
 class SipBackend(Protocol):

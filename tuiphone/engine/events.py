@@ -118,6 +118,15 @@ class GhostCall:
 
 
 @dataclass(frozen=True)
+class Mwi:
+    """Message waiting (RFC 3842) for one account: the voicemail light and counts."""
+    account: int | None
+    waiting: bool
+    new: int
+    old: int
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should read: a sentence, never a traceback."""
     text: str
@@ -125,4 +134,4 @@ class Notice:
 
 
 Event = (RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice
-         | FeaturesChanged | CallLogEntry | GhostCall)
+         | FeaturesChanged | CallLogEntry | GhostCall | Mwi)

@@ -9,6 +9,7 @@ must return quickly (post a message, put on a queue).
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -38,6 +39,7 @@ from tuiphone.engine.events import (
     GhostCall,
     IncomingCall,
     LineState,
+    Mwi,
     Notice,
     RegState,
     SipMessage,
@@ -57,6 +59,18 @@ ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>'
 RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 _AUTH_FAILURES = {401, 403, 407}
+
+
+_VOICE_RE = re.compile(r"^Voice-Message\s*:\s*(\d+)\s*/\s*(\d+)", re.I | re.M)
+_WAITING_RE = re.compile(r"^Messages-Waiting\s*:\s*(yes|no)", re.I | re.M)
+
+
+def parse_message_summary(body: str) -> tuple[bool, int, int]:
+    """RFC 3842 body -> (messages waiting, new voice messages, old voice messages)."""
+    waiting = _WAITING_RE.search(body)
+    voice = _VOICE_RE.search(body)
+    new, old = (int(voice.group(1)), int(voice.group(2))) if voice else (0, 0)
+    return (waiting.group(1).lower() == "yes") if waiting else new > 0, new, old
 
 
 def _resolve_hosts(hostports) -> frozenset[str]:
@@ -156,6 +170,7 @@ class Phone:
         self._server_addrs: dict[int, frozenset[str]] = {}
         self._once_anonymous: set[int] = set()
         self.ghost_calls: dict[str, int] = {}            # source address -> INVITEs refused
+        self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self.max_lines = config.phone.lines
         self.features = FeatureState(config, self._emit, save_config, blocklist)
 
@@ -233,6 +248,7 @@ class Phone:
         return AccountSettings(
             index=reg.index, user_id=acc.user_id, auth_id=acc.auth_id or acc.user_id, password=acc.password,
             display_name=acc.display_name, domain=acc.sip_server, registrar=reg.server if acc.register else "",
+            mwi=acc.mwi,
             proxy=reg.proxy, transport=acc.transport, srtp=acc.srtp, reg_expires=acc.reg_expires,
             register=acc.register and reg.wanted,
         )
@@ -867,6 +883,23 @@ class Phone:
         self._emit(TransferProgress(line=number, sip_status=sip_status, reason=reason, final=final))
         if final and 200 <= sip_status < 300 and line is not None:
             self.backend.hangup(cid)   # the transfer took: our leg is no longer needed
+
+    def on_mwi(self, account: int | None, body: str) -> None:
+        waiting, new, old = parse_message_summary(body)
+        if account is None:
+            account = self._default_account()   # an unsolicited NOTIFY that matched no account
+        self.voicemail[account] = (waiting, new, old)
+        self._emit(Mwi(account=account, waiting=waiting, new=new, old=old))
+
+    def dial_voicemail(self, account: int | None = None, media: CallMedia | None = None) -> Future:
+        """Call the account's voicemail access code (seed 2.11)."""
+        index = account if account is not None else self._default_account()
+        if index is None:
+            raise PhoneError("No account is configured, so there is no voicemail to call.", "failed")
+        code = self.config.accounts[index].voicemail
+        if not code:
+            raise PhoneError(f"Account {index + 1} has no voicemail number: set accounts[{index}].voicemail.")
+        return self.call(code, index, media)
 
     def on_sip_message(self, msg: SipMessage) -> None:
         self._emit(msg)

@@ -259,6 +259,11 @@ class _Account(pj.Account):
         idx, code, reason, expires = self.index, prm.code, prm.reason, prm.expiration
         self.backend._post(lambda: self.backend.listener.on_reg_state(idx, code, reason, expires))
 
+    def onMwiInfo(self, prm: Any) -> None:
+        body = prm.rdata.wholeMsg.split("\r\n\r\n", 1)[-1] if prm.rdata else ""
+        idx = None if self.index == DIRECT else self.index
+        self.backend._post(lambda: self.backend.listener.on_mwi(idx, body))
+
     def onIncomingCall(self, prm: Any) -> None:
         call = _Call(self.backend, self, prm.callId)
         self.backend._calls[prm.callId] = call
@@ -639,6 +644,8 @@ class PjsuaBackend:
         cfg.natConfig.viaRewriteUse = 0
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.sipOutboundUse = 0
+        cfg.mwiConfig.enabled = a.mwi and bool(a.registrar)
+        cfg.mwiConfig.expirationSec = a.reg_expires
         self._media_bind(cfg)
         old = self._accounts.get(a.index)
         if old is not None:
