@@ -103,6 +103,8 @@ class _SipThread:
         return fut
 
     def _serve(self) -> None:
+        global _sip_thread_ident
+        _sip_thread_ident = threading.get_ident()
         while True:
             fn, fut = self._queue.get()
             try:
@@ -139,6 +141,23 @@ class _LogWriter(pj.LogWriter):
         self._backend._post(lambda: self._backend.listener.on_sip_message(msg))
 
 
+_sip_thread_ident: int | None = None     # the thread that owns pjlib (see _SipThread)
+
+
+class _OnlyDestroyedOnSipThread:
+    """pjsua2 objects whose C++ destructors call pjlib: if Python frees one on another thread (a traceback,
+    a UI reference) or after the endpoint is gone, pjlib would abort; leak the C++ object instead."""
+
+    def __del__(self) -> None:
+        backend = getattr(self, "backend", None)
+        alive = backend is not None and backend._ep is not None
+        if not alive or threading.get_ident() != _sip_thread_ident:
+            try:
+                self.thisown = False
+            except Exception:
+                pass
+
+
 def _vector_bytes_slow(vec: Any) -> bytes:
     return bytes(bytearray(vec))       # ~1 µs per byte: SWIG walks the vector element by element
 
@@ -167,7 +186,7 @@ def _pick_vector_reader() -> Callable[[Any], bytes]:
 _vector_bytes = _pick_vector_reader()
 
 
-class _FramePort(pj.AudioMediaPort):
+class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
     """Copies 20 ms frames between pjsua's bridge and a CallMedia. Runs on pjmedia's clock thread."""
 
     def __init__(self, media: CallMedia):
@@ -201,7 +220,7 @@ class _FramePort(pj.AudioMediaPort):
                 self.media.sinks.remove(sink)
 
 
-class _Call(pj.Call):
+class _Call(_OnlyDestroyedOnSipThread, pj.Call):
     live: "weakref.WeakSet[_Call]" = weakref.WeakSet()
 
     def __init__(self, backend: "PjsuaBackend", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
@@ -249,7 +268,7 @@ class _Call(pj.Call):
         self.backend.listener.on_new_call(prm.newCallId, self.backend._index_of(acc), uri, self.getId())
 
 
-class _Account(pj.Account):
+class _Account(_OnlyDestroyedOnSipThread, pj.Account):
     def __init__(self, backend: "PjsuaBackend", index: int):
         super().__init__()
         self.backend = backend
@@ -277,7 +296,7 @@ class _Account(pj.Account):
         self.backend.listener.on_incoming_call(prm.callId, account, info)
 
 
-def _make_port(name: str, media: CallMedia) -> _FramePort:
+def _make_port(name: str, media: CallMedia, backend: "PjsuaBackend") -> _FramePort:
     fmt = pj.MediaFormatAudio()
     fmt.type = pj.PJMEDIA_TYPE_AUDIO
     fmt.clockRate = CLOCK_RATE
@@ -285,6 +304,7 @@ def _make_port(name: str, media: CallMedia) -> _FramePort:
     fmt.bitsPerSample = 16
     fmt.frameTimeUsec = 20000
     port = _FramePort(media)
+    port.backend = backend
     port.createPort(name, fmt)
     return port
 
@@ -832,7 +852,7 @@ class PjsuaBackend:
     def _connect_port(self, call: _Call) -> None:
         am = call.getAudioMedia(-1)
         if call.port is None:
-            call.port = _make_port(f"call{call.getId()}", call.media)
+            call.port = _make_port(f"call{call.getId()}", call.media, self)
         # always (re)connect: a re-INVITE may rebuild the stream and drop the bridge links
         call.port.startTransmit(am)
         am.startTransmit(call.port)
@@ -851,7 +871,7 @@ class PjsuaBackend:
     def set_local_media(self, media: CallMedia) -> None:
         """The phone's microphone (source) and speaker (sinks): one port joined to the calls the user talks on."""
         if self._local is None:
-            self._local = _make_port("local", media)
+            self._local = _make_port("local", media, self)
         else:
             self._local.media = media
 
