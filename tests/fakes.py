@@ -213,6 +213,12 @@ class FakeBackend:
         return CallQuality(codec="PCMU", rx_packets=0, rx_lost=0, rx_loss_pct=0.0, jitter_ms=0.0,
                            tx_packets=0, rtt_ms=0.0, mos=0.0)
 
+    def watch(self, account: int, uri: str) -> int:
+        self.watched = getattr(self, "watched", [])
+        self.watched.append((account, uri))
+        self.commands.append(("watch", account, uri))
+        return len(self.watched) - 1
+
     def set_local_media(self, media: CallMedia) -> None:
         self.local_media = media
         self.commands.append(("set_local_media",))

@@ -54,13 +54,16 @@ def _load(common: Common):
 @contextmanager
 def running_phone(common: Common) -> Iterator[Any]:
     """Build the phone from the config and the common options, start it, and always stop it."""
+    from tuiphone.config import save_config
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
     from tuiphone.engine.trace import SipTraceWriter
+    from tuiphone.paths import config_path
 
     cfg = _load(common)
+    path = config_path(common.config)
     phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
-                  port=common.port, bind=common.bind)
+                  port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path))
     trace = None
     if common.sip_trace:
         try:

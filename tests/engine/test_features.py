@@ -172,8 +172,6 @@ def test_anonymous_for_a_missing_account_is_refused(rec: Recorder) -> None:
         rec.state.set_anonymous(2, True)
 
 
-@pytest.mark.xfail(strict=True, reason="featurestate.py:56 setattr on the validate_assignment config raises "
-                                       "pydantic ValidationError (a multi-line dump with a URL), not FeatureError")
 def test_a_forward_target_with_spaces_is_refused_with_a_sentence(rec: Recorder) -> None:
     with pytest.raises(FeatureError, match="2000 100"):
         rec.state.set_forward("always", "2000 100")

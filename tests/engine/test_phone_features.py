@@ -170,9 +170,6 @@ def test_no_answer_forwarding_rings_for_the_delay_then_answers_302() -> None:
     assert [e.state for e in rig.of(CallState) if e.line == line][-1] == LineState.ENDED
 
 
-@pytest.mark.xfail(strict=True, reason="phone.py:554-555 _forward_unanswered sets line.forwarded only after "
-                                       "_forward(); the 302 disconnects the call inside answer(), so _log_line "
-                                       "logs it as 'rejected' (302) before the 'forwarded' entry")
 def test_a_call_forwarded_on_no_answer_is_logged_once_as_forwarded() -> None:
     rig = make_phone(features={"forward_no_answer": "4000", "forward_no_answer_delay": 10})
     rig.ringing()
@@ -336,10 +333,6 @@ def test_ghost_calls_are_refused_even_when_every_line_is_busy() -> None:
     assert len(rig.phone.lines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="phone.py:239 _add_accounts resolves every account's servers at start(), "
-                                       "even with accept_only_from_server off: a DNS query per server name "
-                                       "(test_phone.py's pbx.example.com goes to the system resolver) and a "
-                                       "start that waits on DNS")
 def test_start_looks_up_no_names_when_no_account_guards_against_ghost_calls(monkeypatch) -> None:
     looked_up: list[str] = []
 
@@ -368,10 +361,6 @@ def test_privacy_id_counts_as_anonymous() -> None:
     assert refused(rig, cid) == 433
 
 
-@pytest.mark.xfail(strict=True, reason="phone.py:505 _incoming_context: reject_anonymous=bool(acc and ...), "
-                                       "so a call pjsua puts on the direct account (an INVITE straight to the "
-                                       "phone's address) rings even though the account rejects anonymous "
-                                       "callers, unlike accept_only_from_server, which guards direct calls too")
 def test_an_anonymous_caller_who_skips_the_server_is_rejected_too() -> None:
     rig = make_phone(accounts=[{**ACCOUNT, "reject_anonymous": True}])
     cid = rig.incoming('"Anonymous" <sip:anonymous@anonymous.invalid>', account=None, request_user="")
@@ -413,9 +402,6 @@ def test_a_normal_call_shows_the_caller_id(rig: Rig) -> None:
     assert (call.headers, call.from_uri) == ({}, "")
 
 
-@pytest.mark.xfail(strict=True, reason="phone.py:414 call(): anonymity needs an account (acc is not None), "
-                                       "so *67 before a direct-IP number is dropped and the call silently shows "
-                                       "the caller ID")
 def test_star_67_before_a_direct_ip_call_is_anonymous_or_refused(rig: Rig) -> None:
     try:
         rig.phone.call("*67192*0*2*20#5062").result()

@@ -7,7 +7,15 @@ from typing import Callable, Iterable
 
 from tuiphone.engine.dialplan import DialPlan, DialPlanError
 
-_PATTERN_CHARS = re.compile(r"[xX\[\].+^<]")
+_DIALPLAN_CHARS = re.compile(r"[0-9*#+A-Da-dxX.\[\]\-\\]+")
+_PATTERN_MARK = re.compile(r"[xX.\[]|(?<!^)\+|\\")
+_SIP_USER = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]+")
+_SIP_ADDRESS = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]+@[A-Za-z0-9.\-\[\]:]+")
+
+
+def is_pattern(entry: str) -> bool:
+    """Dial-plan-style patterns (1900x+, [2-4]xx, 0.) as opposed to numbers (+4930..), names and addresses."""
+    return bool(_DIALPLAN_CHARS.fullmatch(entry)) and bool(_PATTERN_MARK.search(entry))
 
 
 class BlocklistError(ValueError):
@@ -34,13 +42,15 @@ class Blocklist:
             raise BlocklistError("An empty entry cannot be blocked: give a number or a pattern like 1900x+.")
         if entry in self._entries:
             return False
-        if _PATTERN_CHARS.search(entry):
+        if entry.startswith("^"):
+            raise BlocklistError(f"'{entry}': leave out the '^'; every blocklist entry blocks what it matches.")
+        if is_pattern(entry):
             try:
                 self._plans[entry] = DialPlan.parse("{" + entry + "}")
             except DialPlanError as exc:
                 raise BlocklistError(f"'{entry}' is not a valid pattern: {exc}") from None
-        elif not re.fullmatch(r"[0-9*#+A-Da-d]+|[^\s@]+@[^\s@]+|anonymous", entry):
-            raise BlocklistError(f"'{entry}' is not a number or a pattern like 1900x+.")
+        elif not (_SIP_USER.fullmatch(entry) or _SIP_ADDRESS.fullmatch(entry)):
+            raise BlocklistError(f"'{entry}' is not a number, a SIP user or address, or a pattern like 1900x+.")
         self._entries.append(entry)
         return True
 
@@ -60,13 +70,13 @@ class Blocklist:
             self.on_change(self.entries)
         return True
 
-    def matches(self, number: str) -> str | None:
-        """The entry that blocks `number`, or None."""
+    def matches(self, number: str, address: str = "") -> str | None:
+        """The entry that blocks a caller (their number/user, and optionally user@host), or None."""
         for entry in self._entries:
             plan = self._plans.get(entry)
             if plan is not None:
                 if number and plan.allow(number):
                     return entry
-            elif entry == number:
+            elif entry == number or (address and entry.lower() == address.lower()):
                 return entry
         return None

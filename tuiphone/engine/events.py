@@ -127,6 +127,14 @@ class Mwi:
 
 
 @dataclass(frozen=True)
+class Blf:
+    """A BLF key's monitored extension (seed 2.6)."""
+    key: int                             # index into config keys
+    extension: str
+    state: str                           # idle | ringing | busy | offline | unknown
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should read: a sentence, never a traceback."""
     text: str
@@ -134,4 +142,4 @@ class Notice:
 
 
 Event = (RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice
-         | FeaturesChanged | CallLogEntry | GhostCall | Mwi)
+         | FeaturesChanged | CallLogEntry | GhostCall | Mwi | Blf)

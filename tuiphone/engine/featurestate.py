@@ -53,7 +53,14 @@ class FeatureState:
     def set_forward(self, kind: str, target: str) -> str:
         if kind not in FORWARD_KINDS:
             raise FeatureError(f"Unknown forwarding '{kind}': use always, busy or no_answer.")
-        setattr(self.config.features, f"forward_{kind}", target.strip())
+        target = target.strip()
+        if any(c.isspace() or ord(c) < 32 for c in target):
+            raise FeatureError(f"'{target}' cannot be a forwarding target: give a number or a SIP address.")
+        try:
+            setattr(self.config.features, f"forward_{kind}", target)
+        except ValueError as exc:       # pydantic's ValidationError is a ValueError
+            raise FeatureError(f"'{target}' cannot be a forwarding target: "
+                               f"{exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
         self._changed()
         label = kind.replace("_", " ")
         return f"Forward {label} to {target}." if target else f"Forward {label} is off."

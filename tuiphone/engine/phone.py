@@ -37,6 +37,7 @@ from tuiphone.engine.events import (
     DtmfReceived,
     Event,
     GhostCall,
+    Blf,
     IncomingCall,
     LineState,
     Mwi,
@@ -65,12 +66,35 @@ _VOICE_RE = re.compile(r"^Voice-Message\s*:\s*(\d+)\s*/\s*(\d+)", re.I | re.M)
 _WAITING_RE = re.compile(r"^Messages-Waiting\s*:\s*(yes|no)", re.I | re.M)
 
 
+INTERCOM_HEADERS = {"Call-Info": "<sip:127.0.0.1>;answer-after=0", "Alert-Info": "info=alert-autoanswer"}
+
+
+def blf_state(status: str, activity: str, note: str) -> str:
+    """Presence (PIDF/RPID) -> what a BLF key shows."""
+    text = note.lower()
+    if status == "offline":
+        return "offline"
+    if "ring" in text or "early" in text:
+        return "ringing"
+    if activity == "busy" or any(w in text for w in ("on the phone", "on-the-phone", "busy", "talk", "confirmed")):
+        return "busy"
+    if status == "online":
+        return "idle"
+    return "unknown"
+
+
 def parse_message_summary(body: str) -> tuple[bool, int, int]:
     """RFC 3842 body -> (messages waiting, new voice messages, old voice messages)."""
     waiting = _WAITING_RE.search(body)
     voice = _VOICE_RE.search(body)
     new, old = (int(voice.group(1)), int(voice.group(2))) if voice else (0, 0)
     return (waiting.group(1).lower() == "yes") if waiting else new > 0, new, old
+
+
+def _user_host(uri: str) -> str:
+    """'sip:alice@example.com:5060;x' -> 'alice@example.com'."""
+    m = re.match(r"sips?:([^@;>]+)@([^;:>]+)", uri)
+    return f"{m.group(1)}@{m.group(2)}" if m else ""
 
 
 def _resolve_hosts(hostports) -> frozenset[str]:
@@ -171,6 +195,8 @@ class Phone:
         self._once_anonymous: set[int] = set()
         self.ghost_calls: dict[str, int] = {}            # source address -> INVITEs refused
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
+        self._blf_keys: dict[int, int] = {}               # presence handle -> key index
+        self.blf: dict[int, str] = {}                     # key index -> idle | ringing | busy | offline | unknown
         self.max_lines = config.phone.lines
         self.features = FeatureState(config, self._emit, save_config, blocklist)
 
@@ -236,12 +262,30 @@ class Phone:
                 cands.append((acc.secondary_sip_server, acc.outbound_proxy))
                 if acc.backup_outbound_proxy:
                     cands.append((acc.secondary_sip_server, acc.backup_outbound_proxy))
-            self._server_addrs[index] = _resolve_hosts(h for pair in cands for h in pair if h)
+            if acc.accept_only_from_server:      # only guarding accounts need the servers' addresses
+                self._server_addrs[index] = _resolve_hosts(h for pair in cands for h in pair if h)
             reg = _Registration(index=index, candidates=cands, wanted=acc.register)
             self._regs[index] = reg
             self.backend.set_account(self._account_settings(reg))
             if acc.register and acc.options_keepalive:
                 self._start_keepalive(reg)
+        self._watch_blf_keys()
+
+    def _watch_blf_keys(self) -> None:
+        for index, key in enumerate(self.config.keys):
+            if key.mode != "blf":
+                continue
+            acc_index = key.account - 1
+            if acc_index not in self._regs:
+                self._notice(f"BLF key {index + 1} ({key.value}): account {key.account} has no SIP server.", "warning")
+                continue
+            uri = f"sip:{key.value}@{self.config.accounts[acc_index].sip_server}"
+            try:
+                self._blf_keys[self.backend.watch(acc_index, uri)] = index
+            except Exception as exc:     # a bad URI must not stop the phone starting
+                self._notice(f"BLF key {index + 1}: cannot watch {uri}: {exc}", "warning")
+                continue
+            self.blf[index] = "unknown"
 
     def _account_settings(self, reg: _Registration) -> AccountSettings:
         acc = self.config.accounts[reg.index]
@@ -411,7 +455,7 @@ class Phone:
                 raise PhoneError(f"All {self.max_lines} lines are busy: end a call first.", "failed")
             m = media or CallMedia()
             hdrs, from_uri = dict(headers or {}), ""
-            if acc is not None and (anonymous_once or self.config.accounts[acc].anonymous):
+            if anonymous_once or (acc is not None and self.config.accounts[acc].anonymous):
                 hdrs["Privacy"] = "id"
                 from_uri = ANONYMOUS_FROM
             try:
@@ -502,11 +546,13 @@ class Phone:
         return IncomingContext(
             account_user=acc.user_id if acc else None, contact_user=acc.user_id if acc else None,
             server_addresses=servers, accept_only_from_server=only_server,
-            check_user_id=bool(acc and acc.check_user_id), reject_anonymous=bool(acc and acc.reject_anonymous),
+            check_user_id=bool(acc and acc.check_user_id),
+            reject_anonymous=acc.reject_anonymous if acc else any(
+                a.enabled and a.reject_anonymous for a in self.config.accounts),
             auto_answer=acc.auto_answer if acc else "off", dnd=f.dnd, call_waiting=f.call_waiting,
             forward_always=f.forward_always, forward_busy=f.forward_busy, forward_no_answer=f.forward_no_answer,
             forward_no_answer_delay=f.forward_no_answer_delay, busy=busy, free_line=self._free_line() is not None,
-            blocked=self.features.blocklist.matches(info.remote_number) is not None,
+            blocked=self.features.blocklist.matches(info.remote_number, _user_host(info.remote_uri)) is not None,
         )
 
     def _ringtone_for(self, account: int | None, number: str) -> str:
@@ -551,8 +597,8 @@ class Phone:
         if self._lines.get(line.number) is not line or line.state != LineState.RINGING:
             return
         info = IncomingInfo(line.remote_uri, line.remote_name, line.remote_number, "", "")
+        line.forwarded = True     # before the 302: it ends the call at once, and this call is logged as forwarded
         self._forward(line.cid, line.account, info, Verdict("forward", 302, "no answer", target=target))
-        line.forwarded = True
 
     def _auto_answer(self, line: Line) -> None:
         if self._lines.get(line.number) is line and line.state == LineState.RINGING:
@@ -900,6 +946,18 @@ class Phone:
         if not code:
             raise PhoneError(f"Account {index + 1} has no voicemail number: set accounts[{index}].voicemail.")
         return self.call(code, index, media)
+
+    def on_buddy_state(self, handle: int, status: str, activity: str, note: str) -> None:
+        index = self._blf_keys.get(handle)
+        if index is None:
+            return
+        state = blf_state(status, activity, note)
+        self.blf[index] = state
+        self._emit(Blf(key=index, extension=self.config.keys[index].value, state=state))
+
+    def intercom(self, target: str, account: int | None = None, media: CallMedia | None = None) -> Future:
+        """Call asking the far phone to answer by itself (Call-Info answer-after=0, Alert-Info auto answer)."""
+        return self.call(target, account, media, headers=dict(INTERCOM_HEADERS))
 
     def on_sip_message(self, msg: SipMessage) -> None:
         self._emit(msg)

@@ -296,6 +296,31 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
         self.backend.listener.on_incoming_call(prm.callId, account, info)
 
 
+_PRESENCE = {pj.PJSUA_BUDDY_STATUS_ONLINE: "online", pj.PJSUA_BUDDY_STATUS_OFFLINE: "offline"}
+_ACTIVITY = {pj.PJRPID_ACTIVITY_BUSY: "busy", pj.PJRPID_ACTIVITY_AWAY: "away"}
+
+
+class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
+    """A presence subscription to one extension, for a BLF key."""
+
+    def __init__(self, backend: "PjsuaBackend", handle: int):
+        super().__init__()
+        self.backend = backend
+        self.handle = handle
+
+    def onBuddyState(self) -> None:
+        try:
+            info = self.getInfo()
+        except pj.Error:
+            return
+        pres = info.presStatus
+        status = _PRESENCE.get(pres.status, "unknown")
+        activity = _ACTIVITY.get(pres.activity, "")
+        note = pres.note or pres.statusText or ""
+        handle = self.handle
+        self.backend._post(lambda: self.backend.listener.on_buddy_state(handle, status, activity, note))
+
+
 def _make_port(name: str, media: CallMedia, backend: "PjsuaBackend") -> _FramePort:
     fmt = pj.MediaFormatAudio()
     fmt.type = pj.PJMEDIA_TYPE_AUDIO
@@ -370,6 +395,7 @@ class PjsuaBackend:
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
         self._local: _FramePort | None = None
+        self._buddies: list[_Buddy] = []
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._wake_addr: tuple[str, int] | None = None
@@ -611,6 +637,7 @@ class PjsuaBackend:
         for call in self._calls.values():
             self._drop_port(call)
         self._local = None
+        self._buddies.clear()
         self._wake_addr = None
         self._calls.clear()
         self._pending_new.clear()
@@ -866,6 +893,18 @@ class PjsuaBackend:
             if other_am is not None:
                 _start(am, other_am)
                 _start(other_am, am)
+
+    # ----- presence (BLF keys) ------------------------------------------------------------------
+    def watch(self, account: int, uri: str) -> int:
+        """Subscribe to the presence of `uri` through `account`; state arrives as on_buddy_state(handle, ...)."""
+        handle = len(self._buddies)
+        buddy = _Buddy(self, handle)
+        cfg = pj.BuddyConfig()
+        cfg.uri = uri
+        cfg.subscribe = True
+        buddy.create(self._accounts[account], cfg)
+        self._buddies.append(buddy)
+        return handle
 
     # ----- the phone's own audio and conferences ------------------------------------------------
     def set_local_media(self, media: CallMedia) -> None:
