@@ -48,6 +48,7 @@ from tuiphone.engine.events import (
 )
 from tuiphone.engine.options import OptionsPinger, OptionsTarget
 from tuiphone.engine.quality import CallQuality
+from tuiphone.engine.sounds import CallSounds
 from tuiphone.engine.sipuri import split_name_uri
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,11 @@ class Phone:
     """The phone. Build it with a config and a backend, `start()` it, call its commands, `stop()` it."""
 
     def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
-                 save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None):
-        """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config."""
+                 save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None,
+                 local_audio=None):
+        """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config.
+        `local_audio` (audio.local.LocalAudio) is the user's microphone and speaker: the active line (or the
+        whole conference) is joined to it, and rings and call progress tones are played on it."""
         self.config = config
         self.backend = backend
         backend.listener = self
@@ -199,6 +203,10 @@ class Phone:
         self.blf: dict[int, str] = {}                     # key index -> idle | ringing | busy | offline | unknown
         self.max_lines = config.phone.lines
         self.features = FeatureState(config, self._emit, save_config, blocklist)
+        self.local_audio = local_audio
+        self._joined: set[int] = set()                    # call ids joined to the local audio
+        if local_audio is not None:
+            self.subscribe(CallSounds(local_audio, config.features, notice=self._emit))
 
     # ----- events ----------------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
@@ -206,11 +214,23 @@ class Phone:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, CallState) and self.local_audio is not None:
+            self._sync_local()
         for fn in tuple(self._subscribers):
             try:
                 fn(event)
             except Exception:
                 log.exception("event subscriber failed")
+
+    def _sync_local(self) -> None:
+        """The user hears and speaks on the talking line(s) only: join or leave the local audio port."""
+        talking = {ln.cid for ln in self._lines.values() if ln.state == LineState.TALKING}
+        for cid in talking - self._joined:
+            self.backend.join_local(cid, True)
+        for cid in self._joined - talking:
+            if cid in self._by_cid:
+                self.backend.join_local(cid, False)
+        self._joined = talking
 
     def _notice(self, text: str, level: str = "info") -> None:
         log.log(logging.WARNING if level != "info" else logging.INFO, "%s", text)
@@ -236,6 +256,10 @@ class Phone:
             self.backend.start(settings)
         except OSError as exc:
             raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
+        if self.local_audio is not None:
+            self.local_audio.start()
+            media = CallMedia(source=self.local_audio.mic, sinks=[self.local_audio.speaker])
+            self.backend.submit(lambda: self.backend.set_local_media(media)).result(10)
         self.backend.submit(self._add_accounts).result(10)
         self._emit(self.features.snapshot())
 
@@ -244,6 +268,8 @@ class Phone:
             if reg.pinger_stop is not None:
                 reg.pinger_stop.set()
         self.backend.stop()
+        if self.local_audio is not None:
+            self.local_audio.stop()
 
     def _add_accounts(self) -> None:
         for index, acc in enumerate(self.config.accounts):
@@ -496,7 +522,6 @@ class Phone:
             if line.state == LineState.TALKING:
                 self.backend.hold(line.cid)
                 line.state = LineState.HELD
-                self.backend.join_local(line.cid, False)
                 self._emit(line.snapshot())
 
     # ----- incoming calls --------------------------------------------------------------------------
@@ -763,7 +788,6 @@ class Phone:
                 if ln.state == LineState.HELD:
                     self.backend.unhold(ln.cid)
                     ln.state = LineState.TALKING
-                self.backend.join_local(ln.cid, True)
                 self._emit(ln.snapshot())
             return sorted(ln.number for ln in members)
         return self.backend.submit(job)
@@ -783,7 +807,6 @@ class Phone:
                 if ln.number != keep and ln.state == LineState.TALKING:
                     self.backend.hold(ln.cid)
                     ln.state = LineState.HELD
-                    self.backend.join_local(ln.cid, False)
                 self._emit(ln.snapshot())
         return self.backend.submit(job)
 
@@ -797,7 +820,6 @@ class Phone:
                 elif not on and ln.state == LineState.HELD:
                     self.backend.unhold(ln.cid)
                     ln.state = LineState.TALKING
-                self.backend.join_local(ln.cid, not on)
                 self._emit(ln.snapshot())
             if not on:
                 self._hold_others(next((ln.number for ln in self._members()), None))
