@@ -30,6 +30,7 @@ class Common:
     bind: str | None
     log_level: str
     sip_trace: str | None
+    local_audio: bool = False       # the TUI and the daemon use the sound devices; scripts use files/tones
 
 
 def _fail_usage(message: str) -> None:
@@ -62,8 +63,13 @@ def running_phone(common: Common) -> Iterator[Any]:
 
     cfg = _load(common)
     path = config_path(common.config)
+    local = None
+    if common.local_audio:
+        from tuiphone.audio.local import LocalAudio
+        local = LocalAudio.from_config(cfg.audio)
     phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
-                  port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path))
+                  port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path),
+                  local_audio=local)
     trace = None
     if common.sip_trace:
         try:
@@ -143,6 +149,7 @@ def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace)
 def _run_tui(common: Common) -> None:
     from tuiphone.app import run_app
 
+    common.local_audio = True
     sys.exit(run_app(common))
 
 
