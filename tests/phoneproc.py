@@ -76,13 +76,13 @@ class PhoneProc:
 
     def wait_ready(self, timeout: float = 10.0) -> "PhoneProc":
         """Wait until the phone answers SIP OPTIONS on its port (pjsua answers them itself)."""
-        pinger = OptionsPinger(OptionsTarget.parse(self.address), bind="127.0.0.1", timeout=0.3)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._popen is not None and self._popen.poll() is not None:
-                pytest.fail(f"{self.name} exited early ({self._popen.returncode}): {self.stderr()}")
-            if pinger.ping().sip_status == 200:
-                return self
+        with OptionsPinger(OptionsTarget.parse(self.address), bind="127.0.0.1", timeout=0.3) as pinger:
+            while time.monotonic() < deadline:
+                if self._popen is not None and self._popen.poll() is not None:
+                    pytest.fail(f"{self.name} exited early ({self._popen.returncode}): {self.stderr()}")
+                if pinger.ping().sip_status == 200:
+                    return self
         pytest.fail(f"{self.name} did not answer OPTIONS on {self.address}: {self.stderr()}")
 
     def result(self, timeout: float = 30.0) -> tuple[int, dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import signal
 import sys
 from contextlib import contextmanager
@@ -70,6 +71,8 @@ def running_phone(common: Common) -> Iterator[Any]:
     phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
                   port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path),
                   local_audio=local)
+    phone.events = queue.Queue()        # subscribed before the port opens: a call arriving at once is not lost
+    phone.subscribe(phone.events.put)
     trace = None
     if common.sip_trace:
         try:

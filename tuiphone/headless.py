@@ -79,8 +79,12 @@ def _classify(status: int, answered: bool, timed_out: bool) -> str:
 
 
 def _events(phone: Phone) -> "queue.Queue[Any]":
-    q: queue.Queue[Any] = queue.Queue()
-    phone.subscribe(q.put)
+    """The phone's event queue: running_phone subscribes one before the SIP port opens, so no early
+    call is missed; otherwise subscribe now."""
+    q = getattr(phone, "events", None)
+    if q is None:
+        q = queue.Queue()
+        phone.subscribe(q.put)
     return q
 
 
@@ -294,12 +298,12 @@ def run_register(phone: Phone, *, account: int, timeout: float) -> tuple[int, di
 def run_options(target: str, *, count: int, interval: float, bind: str, timeout: float) -> tuple[int, dict]:
     """Ping a SIP target with OPTIONS `count` times and report round-trip times."""
     tgt = OptionsTarget.parse(target)
-    pinger = OptionsPinger(tgt, bind=bind, timeout=timeout)
     replies = []
-    for i in range(count):
-        if i:
-            time.sleep(interval)
-        replies.append(pinger.ping())
+    with OptionsPinger(tgt, bind=bind, timeout=timeout) as pinger:
+        for i in range(count):
+            if i:
+                time.sleep(interval)
+            replies.append(pinger.ping())
     rtts = [r.rtt_ms for r in replies if r.rtt_ms is not None]
     report = {
         "target": tgt.uri, "transport": tgt.transport, "sent": count, "received": len(rtts),

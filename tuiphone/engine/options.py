@@ -100,6 +100,7 @@ class OptionsPinger:
         self.call_id = f"{secrets.token_hex(10)}@tuiphone"
         self.tag = secrets.token_hex(6)
         self.seq = 0
+        self._sock: socket.socket | None = None
 
     def _family(self) -> int:
         return socket.AF_INET6 if ":" in self.target.host else socket.AF_INET
@@ -113,26 +114,44 @@ class OptionsPinger:
         except OSError as exc:
             return OptionsReply(self.seq, 0, exc.strerror or str(exc), None)
 
-    def _ping_udp(self, seq: int) -> OptionsReply:
-        with socket.socket(self._family(), socket.SOCK_DGRAM) as sock:
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> "OptionsPinger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _udp_socket(self) -> socket.socket:
+        """One socket for every ping: replies go to the port the requests (one Call-ID) came from."""
+        if self._sock is None:
+            sock = socket.socket(self._family(), socket.SOCK_DGRAM)
             sock.bind((self.bind, 0))
             sock.connect((self.target.host, self.target.port))
-            req = _request(self.target, sock.getsockname()[:2], seq, self.call_id, self.tag)
-            start = time.monotonic()
-            deadline = start + self.timeout
-            sock.send(req)
-            while (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                try:
-                    data = sock.recv(65535)
-                except socket.timeout:
-                    break
-                except ConnectionRefusedError:
-                    return OptionsReply(seq, 0, "connection refused (nothing listens there)", None)
-                status = _parse_status(data, self.call_id, seq)
-                if status and status[0] >= 200:
-                    return OptionsReply(seq, status[0], status[1], (time.monotonic() - start) * 1000)
-            return OptionsReply(seq, 0, "no answer", None)
+            self._sock = sock
+        return self._sock
+
+    def _ping_udp(self, seq: int) -> OptionsReply:
+        sock = self._udp_socket()
+        req = _request(self.target, sock.getsockname()[:2], seq, self.call_id, self.tag)
+        start = time.monotonic()
+        deadline = start + self.timeout
+        sock.send(req)
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65535)
+            except socket.timeout:
+                break
+            except ConnectionRefusedError:
+                return OptionsReply(seq, 0, "connection refused (nothing listens there)", None)
+            status = _parse_status(data, self.call_id, seq)
+            if status and status[0] >= 200:
+                return OptionsReply(seq, status[0], status[1], (time.monotonic() - start) * 1000)
+        return OptionsReply(seq, 0, "no answer", None)
 
     def _ping_tcp(self, seq: int) -> OptionsReply:
         start = time.monotonic()

@@ -600,6 +600,10 @@ class PjsuaBackend:
         # direct calls accept an SRTP offer (a secure caller is not turned away) and offer it optionally
         cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_OPTIONAL
         cfg.mediaConfig.srtpSecureSignaling = 0
+        # one crypto suite keeps the INVITE under the 1300-byte line past which pjsip moves it to TCP
+        crypto = pj.SrtpCrypto()
+        crypto.name = "AES_CM_128_HMAC_SHA1_80"
+        cfg.mediaConfig.srtpOpt.cryptos.append(crypto)
         self._media_bind(cfg)
         acc = _Account(self, DIRECT)
         acc.create(cfg, True)
