@@ -38,6 +38,7 @@ from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
 from tuiphone.messages import (
     CallArrived,
+    CallLogged,
     DtmfHeard,
     EngineBridge,
     FeaturesUpdated,
@@ -47,6 +48,7 @@ from tuiphone.messages import (
     SipMessageSeen,
     TransferUpdated,
 )
+from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
@@ -81,9 +83,12 @@ class PhoneApp(App[int]):
 
     def __init__(self, phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
                  config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
-                 blink: bool = True, handle_sigterm: bool = False) -> None:
+                 blink: bool = True, handle_sigterm: bool = False, store: Store | None = None,
+                 store_problem: str = "") -> None:
         super().__init__()
         self.phone = phone
+        self.store = store
+        self.store_problem = store_problem      # why there is no database, or entries it could not load
         self.config = config
         self.clock = clock or time.time
         self.config_path = config_path
@@ -100,6 +105,11 @@ class PhoneApp(App[int]):
         self.lines_changed: Signal[int | None] = Signal(self, "lines_changed")
         self.trace_added: Signal[SipMessage] = Signal(self, "trace_added")
         self.language_changed: Signal[str] = Signal(self, "language_changed")
+        self.history_changed: Signal[None] = Signal(self, "history_changed")
+        self.phonebook_changed: Signal[None] = Signal(self, "phonebook_changed")
+        self.missed_unseen = 0                  # missed calls since the history was last opened
+        self.names: dict[str, str] = {}         # phonebook: number -> name
+        self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
         self._ringing_screen: ModalScreen | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -118,8 +128,12 @@ class PhoneApp(App[int]):
         self.phone_features = self.phone.feature_state()
         for call in self.phone.lines():
             self._update_line(call)
+        self._saved_blocklist = self.phone_features.blocklist
+        self.reload_names()
         self.status_changed.publish(None)
         self.lines_changed.publish(None)
+        if self.store_problem:
+            self.show_error(self.store_problem)
         if self.handle_sigterm:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
 
@@ -172,7 +186,23 @@ class PhoneApp(App[int]):
 
     def on_features_updated(self, message: FeaturesUpdated) -> None:
         self.phone_features = message.event
+        self._save_blocklist(message.event.blocklist)
         self.status_changed.publish(None)
+
+    def on_call_logged(self, message: CallLogged) -> None:
+        """Keep a finished call in the history when its account's `call_log` mode says so."""
+        entry = message.event
+        if self.store is None or not keeps(entry.disposition, self.call_log_mode(entry.account)):
+            return
+        try:
+            self.store.add_log_entry(entry)
+        except StoreError as exc:
+            self.show_error(str(exc))
+            return
+        if entry.direction == "in" and entry.disposition in MISSED:
+            self.missed_unseen += 1
+            self.status_changed.publish(None)
+        self.history_changed.publish(None)
 
     def on_notice_posted(self, message: NoticePosted) -> None:
         severity = {"error": "error", "warning": "warning"}.get(message.event.level, "information")
@@ -194,6 +224,34 @@ class PhoneApp(App[int]):
         elif call.sip_status >= 300:
             self.notify(t("call.failed", who=who, status=call.sip_status, reason=call.reason), severity="warning",
                         markup=False)
+
+    # ----- the database: history, phonebook names, blocklist ---------------------------------------
+    def call_log_mode(self, account: int | None) -> str:
+        """all | answered | off for an account; direct calls (no account) are all kept."""
+        accounts = self.config.accounts
+        return accounts[account].call_log if account is not None and 0 <= account < len(accounts) else "all"
+
+    def _save_blocklist(self, entries: tuple[str, ...]) -> None:
+        if self.store is None or entries == self._saved_blocklist:
+            return
+        try:
+            self.store.set_blocklist(entries)
+            self._saved_blocklist = entries
+        except StoreError as exc:
+            self.show_error(str(exc))
+
+    def reload_names(self) -> None:
+        """Read the phonebook's numbers again (after an edit) and tell the screens that show names."""
+        if self.store is not None:
+            try:
+                self.names = self.store.names()
+            except StoreError as exc:
+                self.show_error(str(exc))
+        self.phonebook_changed.publish(None)
+
+    def name_for(self, number: str) -> str:
+        """The phonebook's name for a number, or ""."""
+        return self.names.get(plain_number(number), "") if number else ""
 
     # ----- what screens ask -----------------------------------------------------------------------
     def calls(self) -> dict[int, CallState]:
@@ -311,12 +369,34 @@ class PhoneApp(App[int]):
         self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
 
 
+def load_blocklist(phone: Any, store: Store) -> str:
+    """Hand the saved blocklist to the engine before the UI subscribes (so no notice per entry).
+
+    Returns "" or a sentence naming the entries the engine refused.
+    """
+    problems = []
+    try:
+        entries = store.blocklist()
+    except StoreError as exc:
+        return str(exc)
+    for entry in entries:
+        try:
+            phone.block(entry).result(timeout=5)
+        except (PhoneError, TimeoutError) as exc:
+            problems.append(f"{entry}: {str(exc).rstrip('.')}")
+    return t("error.blocklist_load", problems="; ".join(problems)) if problems else ""
+
+
 def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
              config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
-             blink: bool = True, handle_sigterm: bool = False) -> PhoneApp:
-    """The one way to build the phone UI, for the CLI and the tests."""
+             blink: bool = True, handle_sigterm: bool = False, store: Store | None = None,
+             store_problem: str = "") -> PhoneApp:
+    """The one way to build the phone UI, for the CLI and the tests; loads the saved blocklist into `phone`."""
+    i18n.set_language(config.phone.language)
+    if store is not None:
+        store_problem = " ".join(filter(None, (store_problem, load_blocklist(phone, store))))
     return PhoneApp(phone, config, clock=clock, config_path=config_path, keymap=keymap, blink=blink,
-                    handle_sigterm=handle_sigterm)
+                    handle_sigterm=handle_sigterm, store=store, store_problem=store_problem)
 
 
 @contextmanager
@@ -343,10 +423,23 @@ def log_to_file(folder: Path) -> Iterator[Path]:
 def run_app(common: Any) -> int:
     """Run the TUI for `tuiphone` with no command; returns the exit code."""
     from tuiphone.cli import running_phone
-    from tuiphone.paths import config_path, data_dir, log_dir
+    from tuiphone.paths import config_path, data_dir, database_path, log_dir
 
-    with log_to_file(log_dir(data_dir(common.data_dir))):
+    data = data_dir(common.data_dir)
+    with log_to_file(log_dir(data)):
         with running_phone(common) as phone:
-            app = make_app(phone, phone.config, config_path=config_path(common.config), handle_sigterm=True)
-            app.run()
+            i18n.set_language(phone.config.phone.language)
+            store, problem = None, ""
+            try:
+                store = Store(database_path(data))
+            except StoreError as exc:     # the phone still works; history and phonebook are not kept
+                log.error("%s", exc)
+                problem = t("error.no_store", error=exc)
+            try:
+                app = make_app(phone, phone.config, config_path=config_path(common.config), handle_sigterm=True,
+                               store=store, store_problem=problem)
+                app.run()
+            finally:
+                if store is not None:
+                    store.close()
     return app.return_code or 0

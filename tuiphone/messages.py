@@ -13,11 +13,14 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from tuiphone.engine.events import (
+    CallLogEntry,
     CallState,
     DtmfReceived,
     Event,
     FeaturesChanged,
+    GhostCall,
     IncomingCall,
+    Mwi,
     Notice,
     RegState,
     SipMessage,
@@ -91,6 +94,30 @@ class NoticePosted(Message):
         self.event = event
 
 
+class CallLogged(Message):
+    """A call finished (or was turned away): a line for the call history."""
+
+    def __init__(self, event: CallLogEntry) -> None:
+        super().__init__()
+        self.event = event
+
+
+class VoicemailChanged(Message):
+    """Message waiting (MWI) for one account changed."""
+
+    def __init__(self, event: Mwi) -> None:
+        super().__init__()
+        self.event = event
+
+
+class GhostCallRefused(Message):
+    """An INVITE the ghost-call checks refused; it never rang."""
+
+    def __init__(self, event: GhostCall) -> None:
+        super().__init__()
+        self.event = event
+
+
 _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     RegState: RegistrationChanged,
     CallState: LineChanged,
@@ -100,6 +127,9 @@ _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     SipMessage: SipMessageSeen,
     Notice: NoticePosted,
     FeaturesChanged: FeaturesUpdated,
+    CallLogEntry: CallLogged,
+    Mwi: VoicemailChanged,
+    GhostCall: GhostCallRefused,
 }
 
 

@@ -13,6 +13,7 @@ from tests.tui.fake_phone import FakePhone
 from tuiphone import i18n
 from tuiphone.app import PhoneApp, make_app
 from tuiphone.config import parse_config_text
+from tuiphone.store import Store
 
 # 2024-03-01 09:05:00 UTC, a Friday: a fixed clock keeps durations and the idle clock predictable
 FIXED_NOW = 1709283900.0
@@ -68,12 +69,14 @@ def clock() -> Clock:
     return Clock()
 
 
-def build(config_text: str = ACCOUNTS, clock: Callable[[], float] | None = None,
+def build(config_text: str = ACCOUNTS, clock: Callable[[], float] | None = None, store: Store | None = None,
           **kwargs) -> tuple[PhoneApp, FakePhone]:
-    """An app over a fake phone, with a fixed clock and no blinking (deterministic screens)."""
+    """An app over a fake phone, with a fixed clock, no blinking (deterministic screens) and a database
+    in memory unless the test gives one."""
     config = make_config(config_text)
     phone = FakePhone(config)
-    return make_app(phone, config, clock=clock or Clock(), blink=False, **kwargs), phone
+    store = store if store is not None else Store(":memory:")
+    return make_app(phone, config, clock=clock or Clock(), blink=False, store=store, **kwargs), phone
 
 
 async def until(pilot, check: Callable[[], object], timeout: float = 3.0) -> None:

@@ -12,7 +12,17 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Callable
 
-from tuiphone.engine.events import CallState, Event, FeaturesChanged, IncomingCall, LineState, RegState
+from tuiphone.engine.events import (
+    CallLogEntry,
+    CallState,
+    Event,
+    FeaturesChanged,
+    IncomingCall,
+    LineState,
+    Mwi,
+    Notice,
+    RegState,
+)
 from tuiphone.engine.phone import PhoneError
 from tuiphone.engine.quality import CallQuality
 
@@ -39,6 +49,10 @@ class FakePhone:
         self._subscribers: list[Callable[[Event], None]] = []
         self._regs: dict[int, RegState] = {}
         self._lines: dict[int, CallState] = {}
+        self.blocked: list[str] = []
+        self.voicemail: dict[int | None, tuple[bool, int, int]] = {}
+        self.ghost_calls: dict[str, int] = {}
+        self.backend = FakeBackend()
 
     # ----- the event side ---------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
@@ -75,6 +89,22 @@ class FakePhone:
 
     def set_state(self, line: int, state: LineState, **changes: Any) -> None:
         self.fire(replace(self._lines[line], state=state, **changes))
+
+    def log(self, number: str, direction: str = "in", disposition: str = "answered", *, started: float = 1709283000.0,
+            duration: float = 0.0, account: int | None = 0, name: str = "") -> None:
+        """A finished call for the history, as the engine reports it when a line ends."""
+        self.fire(CallLogEntry(direction=direction, account=account, remote_uri=f"sip:{number}@127.0.0.1",
+                               remote_name=name, remote_number=number, started=started, duration_s=duration,
+                               disposition=disposition, reason=""))
+
+    def mwi(self, account: int | None, new: int, old: int = 0) -> None:
+        self.voicemail[account] = (new > 0, new, old)
+        self.fire(Mwi(account=account, waiting=new > 0, new=new, old=old))
+
+    def _feature(self, command: tuple, text: str) -> Future:
+        self.commands.append(command)
+        self.fire(Notice(text), self.feature_state())
+        return done(text)
 
     # ----- Phone's public methods -------------------------------------------------------------------
     def registrations(self) -> dict[int, RegState]:
@@ -157,16 +187,101 @@ class FakePhone:
         f = self.config.features
         return FeaturesChanged(dnd=f.dnd, call_waiting=f.call_waiting, forward_always=f.forward_always,
                                forward_busy=f.forward_busy, forward_no_answer=f.forward_no_answer,
-                               anonymous=tuple(a.anonymous for a in self.config.accounts), blocklist=())
+                               anonymous=tuple(a.anonymous for a in self.config.accounts),
+                               blocklist=tuple(self.blocked))
 
     def set_dnd(self, on: bool) -> Future:
-        self.commands.append(("set_dnd", on))
         self.config.features.dnd = on
-        self.fire(self.feature_state())
-        return done("Do not disturb is on." if on else "Do not disturb is off.")
+        return self._feature(("set_dnd", on), "Do not disturb is on." if on else "Do not disturb is off.")
+
+    def set_forward(self, kind: str, target: str) -> Future:
+        setattr(self.config.features, f"forward_{kind}", target)
+        label = kind.replace("_", " ")
+        return self._feature(("set_forward", kind, target),
+                             f"Forward {label} to {target}." if target else f"Forward {label} is off.")
+
+    def set_call_waiting(self, on: bool) -> Future:
+        self.config.features.call_waiting = on
+        return self._feature(("set_call_waiting", on), f"Call waiting is {'on' if on else 'off'}.")
+
+    def set_anonymous(self, account: int, on: bool) -> Future:
+        self.config.accounts[account].anonymous = on
+        return self._feature(("set_anonymous", account, on),
+                             f"Account {account + 1}: anonymous calls {'on' if on else 'off'}.")
+
+    def block(self, entry: str) -> Future:
+        if " " in entry.strip() or not entry.strip():
+            self.commands.append(("block", entry))
+            return failed(PhoneError(f"'{entry}' is not a number or a pattern like 1900x+."))
+        if entry not in self.blocked:
+            self.blocked.append(entry)
+        return self._feature(("block", entry), f"{entry} is blocked.")
+
+    def unblock(self, entry: str) -> Future:
+        if entry in self.blocked:
+            self.blocked.remove(entry)
+        return self._feature(("unblock", entry), f"{entry} is no longer blocked.")
+
+    def dial_voicemail(self, account: int | None = None, media: Any = None) -> Future:
+        index = account if account is not None else 0
+        if not self.config.accounts:
+            raise PhoneError("No account is configured, so there is no voicemail to call.")
+        self.commands.append(("dial_voicemail", account))
+        return self.call(self.config.accounts[index].voicemail, index)
+
+    # ----- conference ----------------------------------------------------------------------------------
+    def _members(self) -> list[CallState]:
+        return [c for c in self._lines.values() if c.conference]
+
+    def conference(self, lines: list[int] | None = None) -> Future:
+        self.commands.append(("conference", lines))
+        members = [self._lines[n] for n in lines] if lines is not None else [
+            c for c in self._lines.values() if c.state in (LineState.TALKING, LineState.HELD)]
+        if len(members) < 2:
+            return failed(PhoneError("A conference needs at least two calls: hold one and call another."))
+        for c in members:
+            self.fire(replace(c, state=LineState.TALKING, conference=True))
+        return done(sorted(c.line for c in members))
+
+    def split_conference(self, keep: int | None = None) -> Future:
+        self.commands.append(("split_conference", keep))
+        for c in self._members():
+            self.fire(replace(c, conference=False, state=LineState.TALKING if c.line == keep else LineState.HELD))
+        return done()
+
+    def hold_conference(self, on: bool = True) -> Future:
+        self.commands.append(("hold_conference", on))
+        for c in self._members():
+            self.fire(replace(c, state=LineState.HELD if on else LineState.TALKING))
+        return done()
+
+    def end_conference(self) -> Future:
+        self.commands.append(("end_conference",))
+        for c in self._members():
+            self.fire(replace(c, state=LineState.ENDED))
+        return done()
+
+    def leave_conference(self) -> Future:
+        self.commands.append(("leave_conference",))
+        if len(self._members()) != 2:
+            return failed(PhoneError("Leaving a conference keeps the others talking only when two others are "
+                                     "left; end it or split it instead."))
+        for c in self._members():
+            self.fire(replace(c, state=LineState.ENDED))
+        return done()
 
     def quality(self, line: int) -> Future:
         self.commands.append(("quality", line))
         if line not in self._lines:
             return failed(PhoneError(f"Line {line} has no call."))
         return done(self.quality_of.get(line))
+
+
+class FakeBackend:
+    """The bits of the SIP backend the UI reads."""
+
+    def __init__(self, address: str = "127.0.0.1:5060") -> None:
+        self.address = address
+
+    def local_address(self, transport: str = "udp") -> str:
+        return self.address
