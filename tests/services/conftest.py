@@ -1,0 +1,31 @@
+"""Fixtures for the services tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.services.helpers import daemon_proc, wait_cti
+
+
+@pytest.fixture
+def daemons(tmp_path):
+    """Factory: daemons(name="daemon", config=None, passcode="4321", cti=True, ready=True) -> (proc, cti);
+    every daemon is stopped by PID at teardown."""
+    started = []
+
+    def make(name: str = "daemon", config: dict[str, Any] | None = None, passcode: str = "4321",
+             cti: bool = True, ready: bool = True):
+        proc, api = daemon_proc(tmp_path, name, config, passcode, cti)
+        proc.start()
+        started.append(proc)
+        if ready:
+            proc.wait_ready()
+            if cti:
+                wait_cti(api)
+        return proc, api
+
+    yield make
+    for proc in started:
+        proc.stop()
