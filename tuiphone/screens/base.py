@@ -35,9 +35,26 @@ class PhoneScreen(Screen):
         Binding("q", "app.quit_phone", "Quit", show=False, id="quit"),
     ]
 
+    soft_page = 0     # which page of keys F1–F3 show when a screen has more than four (F4: More)
+
     def soft_keys(self) -> Sequence[SoftKey | None]:
-        """The four keys for the screen's current state (None = blank key)."""
+        """The keys for the screen's current state (None = blank key); past four they go on pages."""
         return ()
+
+    def shown_soft_keys(self) -> list[SoftKey | None]:
+        """What F1–F4 do now: the keys, or one page of three of them and More on F4, like the desk phone."""
+        keys = list(self.soft_keys())
+        if len(keys) <= SOFT_KEY_COUNT:
+            return keys
+        per_page = SOFT_KEY_COUNT - 1
+        pages = (len(keys) + per_page - 1) // per_page
+        self.soft_page %= pages
+        page = keys[self.soft_page * per_page:(self.soft_page + 1) * per_page]
+        return page + [None] * (per_page - len(page)) + [SoftKey("key.more", "soft_more")]
+
+    def action_soft_more(self) -> None:
+        self.soft_page += 1
+        self.refresh_soft_keys()
 
     def on_mount(self) -> None:
         self.app.language_changed.subscribe(self, lambda _: self.relabel())
@@ -47,7 +64,7 @@ class PhoneScreen(Screen):
 
     def refresh_soft_keys(self) -> None:
         for bar in self.query(SoftKeyBar):
-            bar.show_keys(self.soft_keys())
+            bar.show_keys(self.shown_soft_keys())
 
     async def relabel(self) -> None:
         """Rebuild the screen from its state so every label is in the new language."""
@@ -55,10 +72,13 @@ class PhoneScreen(Screen):
         self.refresh_soft_keys()
 
     async def action_soft_key(self, index: int) -> None:
-        keys = list(self.soft_keys())
+        keys = self.shown_soft_keys()
         key = keys[index - 1] if index <= len(keys) else None
         if key is not None:
+            if key.action != "soft_more":
+                self.soft_page = 0     # after a key has done its job the first page comes back, as on the phone
             await self.run_action(key.action)
+            self.refresh_soft_keys()
 
     async def on_soft_key_bar_pressed(self, message: SoftKeyBar.Pressed) -> None:
         await self.action_soft_key(message.index)

@@ -27,6 +27,8 @@ class IdleScreen(PhoneScreen):
         Binding("enter", "off_hook", "Off hook", show=False, id="send"),
         Binding("m", "open_menu", "Menu", show=False, id="menu"),
         Binding("d", "app.toggle_dnd", "DND", show=False, id="dnd"),
+        Binding("l", "history", "Call history", show=False, id="history"),
+        Binding("p", "phonebook", "Phonebook", show=False, id="phonebook"),
     ]
     DEFAULT_CSS = """
     IdleScreen #idle-body { height: 1fr; }
@@ -85,6 +87,16 @@ class IdleScreen(PhoneScreen):
         from tuiphone.screens.direct_ip import DirectIpScreen
 
         self.app.push_screen(DirectIpScreen())
+
+    def action_history(self) -> None:
+        from tuiphone.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen())
+
+    def action_phonebook(self) -> None:
+        from tuiphone.screens.phonebook import PhonebookScreen
+
+        self.app.push_screen(PhonebookScreen())
 
     def action_trace(self) -> None:
         from tuiphone.screens.trace import TraceScreen

@@ -85,15 +85,19 @@ class MenuScreen(PhoneScreen):
 
 
 def main_menu() -> MenuScreen:
-    """Menu: Direct IP Call, Status, SIP trace, Preferences."""
+    """Menu, in the desk phone's order; the SIP trace (ours, not the phone's) comes last."""
     from tuiphone.screens.direct_ip import DirectIpScreen
+    from tuiphone.screens.history import HistoryScreen
+    from tuiphone.screens.phonebook import PhonebookScreen
     from tuiphone.screens.trace import TraceScreen
 
     return MenuScreen("menu.title", lambda: (
+        MenuEntry("menu.history", lambda app: HistoryScreen()),
+        MenuEntry("menu.phonebook", lambda app: PhonebookScreen()),
         MenuEntry("menu.direct_ip", lambda app: DirectIpScreen()),
         MenuEntry("menu.status", lambda app: status_menu()),
-        MenuEntry("menu.trace", lambda app: TraceScreen()),
         MenuEntry("menu.preferences", lambda app: preferences_menu()),
+        MenuEntry("menu.trace", lambda app: TraceScreen()),
     ))
 
 

@@ -33,7 +33,7 @@ def account_label(index: int, account) -> str:
 
 
 def status_text(accounts: Sequence, registrations: Mapping[int, RegState], *, dnd: bool,
-                forward: str, audio: str) -> Text:
+                forward: str, audio: str, missed: int = 0) -> Text:
     """The bar's content: icons for accounts that register, then the phone-wide marks."""
     text = Text()
     for index, account in enumerate(accounts):
@@ -50,6 +50,9 @@ def status_text(accounts: Sequence, registrations: Mapping[int, RegState], *, dn
         text.append("  ")
     if forward:
         text.append(f" {t('status.forward', target=forward)} ", style="bold black on yellow")
+        text.append("  ")
+    if missed:
+        text.append(f"✕ {t('idle.missed', count=missed)}", style="bold red")
         text.append("  ")
     if audio:
         text.append(t(f"audio.{audio}"), style="yellow")
@@ -72,6 +75,6 @@ class StatusBar(Static):
         features = app.phone_features
         forward = features.forward_always if features is not None else app.config.features.forward_always
         text = status_text(app.config.accounts, app.registrations, dnd=app.dnd_on(), forward=forward,
-                           audio=app.audio_state)
+                           audio=app.audio_state, missed=app.missed_unseen)
         if text != self.content:
             self.update(text)

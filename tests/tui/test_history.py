@@ -1,0 +1,84 @@
+"""Call History: filled by calls, filters, phonebook names, details, call back, add to phonebook, delete, clear."""
+
+from __future__ import annotations
+
+from tests.tui.conftest import build, screen_text, until
+from tuiphone.screens.call import CallScreen
+from tuiphone.screens.confirm import ConfirmScreen
+from tuiphone.screens.history import CallDetailsScreen, HistoryScreen
+from tuiphone.screens.phonebook import ContactEditScreen
+from tuiphone.store import Contact, Number, Store
+
+
+def soft_keys(app) -> str:
+    return " | ".join(app.screen.query_one("SoftKeyBar").labels())
+
+
+def rows(app) -> int:
+    return app.screen.query_one("DataTable").row_count
+
+
+async def test_calls_fill_the_history_with_phonebook_names_and_the_filters_split_them():
+    store = Store(":memory:")
+    store.save_contact(Contact("Alice", [Number("200")]))
+    app, phone = build(store=store)
+    async with app.run_test(size=(100, 24)) as pilot:
+        phone.log("200", "in", "answered", started=1709283000, duration=83)
+        phone.log("300", "in", "missed", started=1709283060, name="Bob")
+        phone.log("400", "out", "answered", started=1709283120, duration=5)
+        await until(pilot, lambda: "1 missed" in screen_text(app))
+        await pilot.press("l")
+        assert isinstance(app.screen, HistoryScreen)
+        text = screen_text(app)
+        assert "Alice (200)" in text and "01:23" in text and "03-01 08:50" in text
+        assert "✕  Bob (300)" in text and "↗  400" in text
+        assert "1 missed" not in text          # looked at: no longer counted on the status bar
+        await pilot.press("right")
+        await until(pilot, lambda: rows(app) == 1)
+        assert "Bob (300)" in screen_text(app) and "Alice" not in screen_text(app)
+        await pilot.press("right")
+        await until(pilot, lambda: rows(app) == 2)
+        await pilot.press("right")
+        await until(pilot, lambda: rows(app) == 1 and "400" in screen_text(app))
+        assert soft_keys(app) == "F1 Dial | F2 Details | F3 Filter | F4 More"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CallScreen))
+        assert phone.commands == [("call", "400", 0)]
+
+
+async def test_details_delete_and_clear_with_a_question_first():
+    app, phone = build()
+    async with app.run_test(size=(100, 24)) as pilot:
+        phone.log("300", "in", "missed", started=1709283060)
+        phone.log("301", "in", "dnd", started=1709283070)
+        phone.log("400", "out", "failed", started=1709283120)
+        await pilot.press("l")
+        await until(pilot, lambda: rows(app) == 3)
+        await pilot.press("down", "i")
+        assert isinstance(app.screen, CallDetailsScreen)
+        text = screen_text(app)
+        assert "Do not disturb" in text and "Incoming" in text and "sip:301@127.0.0.1" in text
+        await pilot.press("escape", "f4", "f2")          # More, then Delete on the second page
+        await until(pilot, lambda: rows(app) == 2)
+        assert "301" not in screen_text(app)
+        await pilot.press("f4", "f3")                    # More, Clear
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Delete all 2 calls in All?" in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "No calls here yet." in screen_text(app))
+        assert app.store.calls() == []
+
+
+async def test_a_caller_is_added_to_the_phonebook_from_the_history_and_named_there():
+    app, phone = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        phone.log("3005", "in", "missed", started=1709283060)
+        await pilot.press("l")
+        await until(pilot, lambda: rows(app) == 1)
+        await pilot.press("a")
+        assert isinstance(app.screen, ContactEditScreen)
+        assert app.screen.query_one(".number-input").value == "3005"
+        await pilot.press(*"Carol", "enter")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await until(pilot, lambda: "Carol (3005)" in screen_text(app))
+        assert [(c.name, c.numbers) for c in app.store.contacts()] == [("Carol", [Number("3005")])]
