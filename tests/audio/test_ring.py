@@ -71,6 +71,16 @@ def test_the_ring_behaves_like_a_bounded_queue(ops: list[tuple[bool, int]], capa
         assert ring.fill == len(model)
 
 
+def test_a_meter_history_keeps_the_newest_samples_without_a_reader() -> None:
+    ring = SampleRing(5)
+    for start in range(0, 40, 3):
+        ring.write_over(np.arange(start, start + 3, dtype=np.int16))
+    assert ring.latest(5).tolist() == [37, 38, 39, 40, 41]
+    ring.write_over(np.arange(100, 112, dtype=np.int16))     # more than it holds at once
+    assert ring.latest(5).tolist() == [107, 108, 109, 110, 111]
+    assert ring.overruns == 0
+
+
 def test_a_producer_and_a_consumer_thread_pass_every_sample_intact() -> None:
     ring = SampleRing(1000)
     total = 200_000

@@ -71,6 +71,17 @@ class SampleRing:
             self._written += n     # publish only after the samples are in place
         return n
 
+    def write_over(self, samples: np.ndarray) -> None:
+        """Store samples in a ring nobody reads (a meter's history): the oldest make room.
+
+        This moves the read counter too, so it is only for a ring with no consumer thread.
+        """
+        samples = samples[-self.capacity :]
+        excess = self._written - self._read + len(samples) - self.capacity
+        if excess > 0:
+            self._read += excess
+        self.write(samples)
+
     def _copy_in(self, samples: np.ndarray, start: int) -> None:
         first = min(len(samples), self.capacity - start)
         self._buf[start : start + first] = samples[:first]

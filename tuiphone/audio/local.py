@@ -1,0 +1,462 @@
+"""LocalAudio: the phone's own side of the sound — microphone, speaker, tones, ringer.
+
+    mic device ─► InputAdapter ─► mic ring ─► DriftCorrector ─► `mic.read(n)`   (the call sends it)
+    `speaker.write(frame)` (the call says it) ─► speaker ring ─► DriftCorrector ─┐
+    tones, key feedback, ringtone, paging streams ──────────────────────────────┴► Mixer ─► speaker device
+    ringtone ─► ringer Mixer ─► ringer device (when one is set)
+
+Threads: the device callbacks (PortAudio's, or our 20 ms clock for null/file) and pjmedia's
+clock thread only copy between the rings; `start`/`stop`/tones/volume run on any one control
+thread; a supervisor thread watches the devices, falls back to null audio when one dies and
+reopens it when it comes back. Levels and counters are sampled by the UI, never pushed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from tuiphone.audio.analysis import level_dbfs
+from tuiphone.audio.device import (
+    DeviceChoice, DeviceProblem, Endpoint, NullInput, NullOutput, open_input, open_output,
+    portaudio_problem, rescan,
+)
+from tuiphone.audio.mixer import Mixer
+from tuiphone.audio.ring import DriftCorrector, SampleRing
+from tuiphone.audio.ringtones import make_ringtone
+from tuiphone.audio.tones import make_tone
+
+__all__ = ["AudioLevels", "AudioStats", "LocalAudio"]
+
+RATE = 16000
+_IDLE_S = 0.2                      # a mic nobody has read for this long is not being listened to
+
+
+@dataclass(frozen=True)
+class AudioLevels:
+    """How loud things are right now (last 100 ms), in dBFS; -120 is silence."""
+
+    mic_dbfs: float
+    speaker_dbfs: float
+
+
+@dataclass(frozen=True)
+class AudioStats:
+    """Counters for the audio diagnostics screen."""
+
+    status: str
+    reason: str
+    input_device: str
+    output_device: str
+    ringer_device: str
+    mic_fill_ms: float
+    speaker_fill_ms: float
+    mic_underruns: int             # gaps in what we sent (the mic fell behind)
+    mic_overruns: int              # mic audio dropped (nobody kept up with the mic)
+    mic_corrections: int           # drift corrections between the mic's clock and pjmedia's
+    speaker_underruns: int
+    speaker_overruns: int
+    speaker_corrections: int
+    device_xruns: int              # under/overflows the sound card itself reported
+    device_failures: int           # times a device stopped and null audio took over
+    limited_samples: int           # samples the mixer's limiter had to bend
+
+
+class MicSource:
+    """What the active call sends: the mic, drift-corrected to pjmedia's clock; silence when muted."""
+
+    def __init__(self, ring: SampleRing, target: int):
+        self._corrector = DriftCorrector(ring, target=target)
+        self.muted = False
+        self.last_read = 0.0           # monotonic time of the last read (the device side looks)
+
+    @property
+    def corrector(self) -> DriftCorrector:
+        return self._corrector
+
+    def read(self, n: int) -> np.ndarray:
+        now = time.monotonic()
+        if now - self.last_read > _IDLE_S:
+            self._restart()            # a new call: do not send what the mic heard before it
+        self.last_read = now
+        out = self._corrector.read(n)
+        if self.muted:
+            out[:] = 0
+        return out
+
+    def _restart(self) -> None:
+        c = self._corrector
+        c.ring.discard(c.ring.fill)
+        c.priming = True
+
+
+class SpeakerSink:
+    """Where a call's audio goes: into the speaker ring that the mixer drains."""
+
+    def __init__(self, ring: SampleRing):
+        self._ring = ring
+
+    def write(self, frame: np.ndarray) -> None:
+        self._ring.write(frame)
+
+
+class _Role:
+    """One of mic / speaker / ringer: what the config asked for and what runs now."""
+
+    def __init__(self, name: str, spec: str, direction: str):
+        self.name = name               # "microphone", "speaker", "ringer"
+        self.spec = spec
+        self.direction = direction
+        self.endpoint: Endpoint | None = None
+        self.problem: str | None = None    # why it runs on null instead of spec
+        self.failed_at = 0.0           # when it last fell back (for retries)
+        self.lost_midstream = False
+
+    @property
+    def wants_device(self) -> bool:
+        return DeviceChoice.parse(self.spec).kind not in ("null", "file")
+
+    @property
+    def on_fallback(self) -> bool:
+        return self.problem is not None
+
+
+class LocalAudio:
+    """The phone's sound: one object the engine owns. See the module docstring for the path.
+
+    `status` is "stopped", "ok" (everything as configured), "degraded" (some device fell back
+    to null audio) or "null" (no sound device at all); `reason` says why in a sentence.
+    `on_change(status, reason)` is called (from the caller of `start` or the supervisor
+    thread) whenever either changes.
+    """
+
+    def __init__(
+        self,
+        input_device: str = "default",
+        output_device: str = "default",
+        ringer_device: str = "",
+        sample_rate: int = RATE,
+        tone_region: str = "us",
+        on_change: Callable[[str, str], None] | None = None,
+        retry_s: float = 2.0,
+        target_ms: int = 60,
+    ):
+        self.sample_rate = sample_rate
+        self.tone_region = tone_region
+        self.on_change = on_change
+        self.retry_s = retry_s
+        self.status = "stopped"
+        self.reason = "sound is not started"
+        target = target_ms * RATE // 1000
+        self._mic_ring = SampleRing(RATE)
+        self._spk_ring = SampleRing(RATE)
+        self._mic_monitor = SampleRing(RATE // 5)
+        self._out_monitor = SampleRing(RATE // 5)
+        self._speaker_corrector = DriftCorrector(self._spk_ring, target=target)
+        self.mic = MicSource(self._mic_ring, target)
+        self.speaker = SpeakerSink(self._spk_ring)
+        self.mixer = Mixer()
+        self.mixer.add("call", self._speaker_corrector)
+        self._separate_ringer = bool(ringer_device) and ringer_device != output_device
+        self._ringer_mixer = Mixer() if self._separate_ringer else self.mixer
+        self._roles = {
+            "input": _Role("microphone", input_device, "input"),
+            "output": _Role("speaker", output_device, "output"),
+        }
+        if self._separate_ringer:
+            self._roles["ringer"] = _Role("ringer", ringer_device, "output")
+        self.device_failures = 0
+        self._lock = threading.Lock()          # control threads only; never the audio threads
+        self._status_lock = threading.Lock()   # start() and the supervisor may both update status
+        self._stop = threading.Event()
+        self._supervisor: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, audio: Any, on_change: Callable[[str, str], None] | None = None) -> LocalAudio:
+        """Build from the config's [audio] section (input_device, output_device, ...)."""
+        return cls(audio.input_device, audio.output_device, audio.ringer_device,
+                   audio.sample_rate, audio.tone_region, on_change)
+
+    # life
+
+    def start(self) -> None:
+        """Open the devices (falling back to null audio with a reason) and start the supervisor."""
+        with self._lock:
+            if self._supervisor is not None:
+                return
+            if any(r.wants_device for r in self._roles.values()) and portaudio_problem() is None:
+                try:
+                    rescan()               # PortAudio lists devices once; a sound server may have started since
+                except Exception:
+                    pass
+            for key, role in self._roles.items():
+                self._open(key, role)
+            self._stop.clear()
+            self._supervisor = threading.Thread(target=self._supervise, name="audio-supervisor", daemon=True)
+            self._supervisor.start()
+        self._update_status()
+
+    def stop(self) -> None:
+        """Close every device; the object can be started again."""
+        with self._lock:
+            supervisor, self._supervisor = self._supervisor, None
+            self._stop.set()
+        if supervisor is not None:
+            supervisor.join(5.0)
+        with self._lock:
+            for role in self._roles.values():
+                self._close(role)
+        with self._status_lock:
+            self.status, self.reason = "stopped", "sound is stopped"
+        self._notify()
+
+    def __enter__(self) -> LocalAudio:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # sounds
+
+    def play_tone(self, name: str, loop: bool | None = None) -> None:
+        """Play a call progress tone ("dial", "ringback", "busy", "congestion", "call_waiting",
+        "confirmation" or "dtmf:K") in this phone's region, replacing any tone playing."""
+        self.mixer.add("tone", make_tone(name, self.tone_region, loop))
+
+    def stop_tone(self) -> None:
+        self.mixer.remove("tone")
+
+    @property
+    def tone_playing(self) -> bool:
+        tone = self.mixer.source("tone")
+        return tone is not None and not getattr(tone, "finished", False)
+
+    def play_key(self, key: str) -> None:
+        """Key feedback: the key's DTMF pair for 100 ms, alongside any tone."""
+        self.mixer.add("key", make_tone(f"dtmf:{key}", self.tone_region))
+
+    def start_ring(self, ringtone: str = "ring1", volume: float = 1.0) -> str | None:
+        """Ring (on the ringer device when one is set). Returns a sentence when a WAV ringtone
+        could not be played and ring1 rings instead, else None."""
+        ring, problem = make_ringtone(ringtone, volume)
+        self._ringer_mixer.add("ring", ring)
+        return problem
+
+    def stop_ring(self) -> None:
+        self._ringer_mixer.remove("ring")
+
+    @property
+    def ringing(self) -> bool:
+        return self._ringer_mixer.source("ring") is not None
+
+    def add_stream(self, name: str, source: Any, gain: float = 1.0) -> None:
+        """Mix another source into the speaker (e.g. a paging stream "paging:224.1.1.1:4009")."""
+        if name in ("call", "tone", "key", "ring"):
+            raise ValueError(f"{name!r} is reserved for the phone's own sounds")
+        self.mixer.add(name, source, gain)
+
+    def remove_stream(self, name: str) -> None:
+        if name not in ("call", "tone", "key", "ring"):
+            self.mixer.remove(name)
+
+    # volume and mute
+
+    @property
+    def volume(self) -> float:
+        return self.mixer.gain
+
+    def set_volume(self, volume: float) -> None:
+        """Speaker volume for calls and tones: 0.0 (silent) to 1.0 (as received)."""
+        self.mixer.gain = min(max(float(volume), 0.0), 1.0)
+
+    @property
+    def muted(self) -> bool:
+        return self.mic.muted
+
+    def mute(self, on: bool = True) -> None:
+        """Send silence instead of the mic (the call stays up)."""
+        self.mic.muted = on
+
+    # what the UI samples
+
+    def levels(self) -> AudioLevels:
+        """Mic and speaker levels over the last 100 ms (cheap; meant for a 10 Hz timer)."""
+        window = RATE // 10
+        return AudioLevels(level_dbfs(self._mic_monitor.latest(window)),
+                           level_dbfs(self._out_monitor.latest(window)))
+
+    def stats(self) -> AudioStats:
+        roles = self._roles
+        endpoints = [r.endpoint for r in roles.values() if r.endpoint is not None]
+        mic_c, spk_c = self.mic.corrector, self._speaker_corrector
+        return AudioStats(
+            status=self.status, reason=self.reason,
+            input_device=self._describe(roles["input"]),
+            output_device=self._describe(roles["output"]),
+            ringer_device=self._describe(roles["ringer"]) if "ringer" in roles else self._describe(roles["output"]),
+            mic_fill_ms=self._mic_ring.fill * 1000 / RATE,
+            speaker_fill_ms=self._spk_ring.fill * 1000 / RATE,
+            mic_underruns=mic_c.underruns, mic_overruns=self._mic_ring.overruns,
+            mic_corrections=mic_c.corrections,
+            speaker_underruns=spk_c.underruns, speaker_overruns=self._spk_ring.overruns,
+            speaker_corrections=spk_c.corrections,
+            device_xruns=sum(e.xruns for e in endpoints),
+            device_failures=self.device_failures,
+            limited_samples=self.mixer.limited + (self._ringer_mixer.limited if self._separate_ringer else 0),
+        )
+
+    # device callbacks: copy only
+
+    def _push_mic(self, frame: np.ndarray) -> None:
+        self._mic_monitor.write_over(frame)
+        if time.monotonic() - self.mic.last_read < _IDLE_S:
+            self._mic_ring.write(frame)
+
+    def _pull_speaker(self, buf: np.ndarray) -> None:
+        self.mixer.read_into(buf)
+        self._out_monitor.write_over(buf)
+
+    def _pull_ringer(self, buf: np.ndarray) -> None:
+        self._ringer_mixer.read_into(buf)
+
+    # devices
+
+    def _io(self, key: str) -> Callable[[np.ndarray], None]:
+        return {"input": self._push_mic, "output": self._pull_speaker, "ringer": self._pull_ringer}[key]
+
+    def _open(self, key: str, role: _Role) -> bool:
+        """Open what the role asks for; on failure run it on null audio. True when it opened."""
+        opener = open_input if role.direction == "input" else open_output
+        try:
+            role.endpoint = opener(role.spec, self._io(key), self.sample_rate)
+            role.problem = None
+            return True
+        except DeviceProblem as err:
+            role.problem = str(err)
+        except Exception as err:           # never let a sound card stop the phone
+            role.problem = f"the {role.name} device failed ({err})"
+        role.failed_at = time.monotonic()
+        null = NullInput(self._io(key)) if role.direction == "input" else NullOutput(self._io(key))
+        null.start()
+        role.endpoint = null
+        return False
+
+    def _close(self, role: _Role) -> None:
+        endpoint, role.endpoint = role.endpoint, None
+        if endpoint is None:
+            return
+        # a dead device may hang in close; do not let it hang the phone with it
+        closer = threading.Thread(target=endpoint.close, name="audio-close", daemon=True)
+        closer.start()
+        closer.join(2.0)
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.25):
+            changed = False
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                for key, role in self._roles.items():
+                    changed |= self._check(key, role)
+            if changed:
+                self._update_status()
+
+    def _check(self, key: str, role: _Role) -> bool:
+        endpoint = role.endpoint
+        if endpoint is None:
+            return False
+        if not role.on_fallback:
+            if endpoint.kind == "device" and not endpoint.alive():
+                self._close(role)
+                self.device_failures += 1
+                role.lost_midstream = True
+                self._open_null(key, role, f"the {role.name} device {role.spec!r} stopped working")
+                return True
+            return False
+        # a device lost mid-call is tried often; one missing since start (no headset yet) less so
+        wait = self.retry_s if role.lost_midstream else self.retry_s * 5
+        if not role.wants_device or time.monotonic() - role.failed_at < wait or portaudio_problem():
+            return False
+        return self._retry(key, role)
+
+    def _open_null(self, key: str, role: _Role, problem: str) -> None:
+        role.problem = problem
+        role.failed_at = time.monotonic()
+        null = NullInput(self._io(key)) if role.direction == "input" else NullOutput(self._io(key))
+        null.start()
+        role.endpoint = null
+
+    def _retry(self, key: str, role: _Role) -> bool:
+        """Try the configured device again; True when it is back."""
+        problem, lost = role.problem, role.lost_midstream
+        self._close(role)
+        no_streams_open = all(r.endpoint is None or r.endpoint.kind != "device"
+                              for r in self._roles.values())
+        if no_streams_open:
+            try:
+                rescan()                   # a device that was unplugged gets a new place in the list
+            except Exception:
+                pass
+        if self._open(key, role):
+            role.lost_midstream = False
+            return True
+        role.problem, role.lost_midstream = problem, lost   # keep the first reason; it is the real one
+        return False
+
+    # status
+
+    def _describe(self, role: _Role) -> str:
+        if role.endpoint is None:
+            return "closed"
+        if role.on_fallback:
+            return f"null (wanted {role.spec})"
+        return role.endpoint.describe()
+
+    def _update_status(self) -> None:
+        with self._status_lock:
+            changed = self._compute_status()
+        if changed:
+            self._notify()
+
+    def _compute_status(self) -> bool:
+        roles = list(self._roles.values())
+        if self.status == "stopped" and all(r.endpoint is None for r in roles):
+            return False
+        failed = [r for r in roles if r.on_fallback]
+        if not failed:
+            status, reason = "ok", "Sound on " + ", ".join(
+                f"{r.name} {r.endpoint.describe() if r.endpoint else r.spec}" for r in roles) + "."
+        elif len(failed) == len(roles) and not any(r.lost_midstream for r in failed):
+            status = "null"
+            cause = portaudio_problem() or failed[0].problem or "no sound device"
+            if cause == failed[0].problem and all("no sound device" in (r.problem or "") for r in failed):
+                cause = "no sound device"
+            reason = f"{_sentence_start(cause)}: running on null audio."
+        else:
+            status = "degraded"
+            names = " and ".join(r.name for r in failed)
+            problems = "; ".join(dict.fromkeys(r.problem or "" for r in failed))
+            reason = f"{_sentence_start(problems)}: running on null audio for the {names}"
+            if any(r.wants_device for r in failed):
+                reason += ", and trying it again until it is back"
+            reason += "."
+        if (status, reason) == (self.status, self.reason):
+            return False
+        self.status, self.reason = status, reason
+        return True
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(self.status, self.reason)
+            except Exception:
+                pass
+
+
+def _sentence_start(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
