@@ -29,3 +29,20 @@ def daemons(tmp_path):
     yield make
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def recorder():
+    """An HTTP server on 127.0.0.1 that records the requests it gets; stopped at teardown."""
+    from tests.services.helpers import Recorder
+
+    servers = []
+
+    def make(**kwargs: Any) -> Recorder:
+        server = Recorder(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

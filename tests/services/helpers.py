@@ -86,3 +86,52 @@ def _answers(api: Cti) -> bool:
         return api.get("api-get_phone_status")[0] == 200
     except aiohttp.ClientError:
         return False
+
+
+class Recorder:
+    """An HTTP server on 127.0.0.1 in its own thread that records every request it gets (path, query)."""
+
+    def __init__(self, status: int = 200, delay_s: float = 0.0):
+        import threading
+
+        self.status, self.delay_s = status, delay_s
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: Any = None
+
+    def start(self) -> "Recorder":
+        from aiohttp import web
+
+        async def record(request: web.Request) -> web.Response:
+            self.requests.append((request.path, dict(request.query)))
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            return web.Response(status=self.status, text="ok")
+
+        async def up() -> int:
+            app = web.Application()
+            app.router.add_route("GET", "/{tail:.*}", record)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            return site._server.sockets[0].getsockname()[1]
+
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(up(), self._loop).result(5)
+        return self
+
+    @property
+    def base(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def events(self) -> list[str]:
+        return [query.get("event", path) for path, query in self.requests]
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
