@@ -14,8 +14,17 @@ from tests.audio.pulse import PulseServer
 from tuiphone.audio import device
 from tuiphone.audio.analysis import dominant_frequency, has_tone
 from tuiphone.audio.device import (
-    DeviceChoice, DeviceInfo, DeviceProblem, InputAdapter, OutputAdapter, list_devices, negotiate,
-    open_input, open_output, portaudio_problem, resolve,
+    DeviceChoice,
+    DeviceInfo,
+    DeviceProblem,
+    InputAdapter,
+    OutputAdapter,
+    list_devices,
+    negotiate,
+    open_input,
+    open_output,
+    portaudio_problem,
+    resolve,
 )
 from tuiphone.audio.tone import ToneSource, sine
 from tuiphone.audio.wav import read_wav, write_wav

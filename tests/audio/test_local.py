@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 
 from tests.audio.pulse import PulseServer
 from tuiphone.audio import device, local
-from tuiphone.audio.analysis import band_energy_ratio, has_tone, level_dbfs
+from tuiphone.audio.analysis import band_energy_ratio, has_tone
 from tuiphone.audio.local import LocalAudio
 from tuiphone.audio.tone import ToneSource, sine
 from tuiphone.audio.wav import read_wav, write_wav
@@ -250,7 +250,7 @@ def pulse_audio(pulse: PulseServer) -> Iterator[LocalAudio]:
     audio.stop()
 
 
-def _recorded_tone(pulse: PulseServer, path: Path, proc) -> np.ndarray:  # noqa: ANN001
+def _recorded_tone(pulse: PulseServer, path: Path, proc) -> np.ndarray:
     heard = PulseServer.stop_recording(proc, path)
     loud = np.flatnonzero(np.abs(heard) > 1000)
     assert len(loud) > RATE // 4, "nothing came out of the speaker sink"

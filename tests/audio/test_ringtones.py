@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tuiphone.audio.analysis import band_energy_ratio, dominant_frequency, has_tone, level_dbfs
+from tuiphone.audio.analysis import (
+    band_energy_ratio,
+    dominant_frequency,
+    has_tone,
+    level_dbfs,
+)
 from tuiphone.audio.ringtones import BUILTIN_RINGTONES, builtin_ringtone, make_ringtone
 from tuiphone.audio.tone import sine
 from tuiphone.audio.wav import write_wav

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -50,7 +52,7 @@ def _runs(samples: np.ndarray) -> list[tuple[bool, int]]:
     on = ms.max(axis=1) > 50
     edges = np.flatnonzero(np.diff(on.astype(int))) + 1
     bounds = np.concatenate([[0], edges, [len(on)]])
-    return [(bool(on[a]), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(bool(on[a]), int(b - a)) for a, b in pairwise(bounds)]
 
 
 def _peaks(samples: np.ndarray, count: int) -> list[float]:

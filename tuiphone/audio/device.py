@@ -15,10 +15,11 @@ import ctypes
 import ctypes.util
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 

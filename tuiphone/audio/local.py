@@ -13,17 +13,26 @@ reopens it when it comes back. Levels and counters are sampled by the UI, never 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from tuiphone.audio.analysis import level_dbfs
 from tuiphone.audio.device import (
-    DeviceChoice, DeviceProblem, Endpoint, NullInput, NullOutput, open_input, open_output,
-    portaudio_problem, rescan,
+    DeviceChoice,
+    DeviceProblem,
+    Endpoint,
+    NullInput,
+    NullOutput,
+    open_input,
+    open_output,
+    portaudio_problem,
+    rescan,
 )
 from tuiphone.audio.mixer import Mixer
 from tuiphone.audio.ring import DriftCorrector, SampleRing
@@ -31,6 +40,8 @@ from tuiphone.audio.ringtones import make_ringtone
 from tuiphone.audio.tones import make_tone
 
 __all__ = ["AudioLevels", "AudioStats", "LocalAudio"]
+
+log = logging.getLogger(__name__)
 
 RATE = 16000
 _IDLE_S = 0.2                      # a mic nobody has read for this long is not being listened to
@@ -192,7 +203,7 @@ class LocalAudio:
                 try:
                     rescan()               # PortAudio lists devices once; a sound server may have started since
                 except Exception:
-                    pass
+                    log.warning("could not rescan sound devices", exc_info=True)
             for key, role in self._roles.items():
                 self._open(key, role)
             self._stop.clear()
@@ -339,6 +350,7 @@ class LocalAudio:
         except DeviceProblem as err:
             role.problem = str(err)
         except Exception as err:           # never let a sound card stop the phone
+            log.warning("opening the %s device %r failed", role.name, role.spec, exc_info=True)
             role.problem = f"the {role.name} device failed ({err})"
         role.failed_at = time.monotonic()
         null = NullInput(self._io(key)) if role.direction == "input" else NullOutput(self._io(key))
@@ -401,7 +413,7 @@ class LocalAudio:
             try:
                 rescan()                   # a device that was unplugged gets a new place in the list
             except Exception:
-                pass
+                log.warning("could not rescan sound devices", exc_info=True)
         if self._open(key, role):
             role.lost_midstream = False
             return True
@@ -455,7 +467,7 @@ class LocalAudio:
             try:
                 self.on_change(self.status, self.reason)
             except Exception:
-                pass
+                log.exception("the audio status listener failed")
 
 
 def _sentence_start(text: str) -> str:

@@ -8,11 +8,12 @@ through `on_error` — never raised into the audio thread; the call goes on.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from tuiphone.audio.tone import FrameSource
 from tuiphone.audio.wav import WavError, WavWriter
 
 __all__ = ["CallRecorder", "recording_path"]
+
+log = logging.getLogger(__name__)
 
 RATE = 16000
 _UNSAFE = re.compile(r"[^0-9A-Za-z+*#@._-]+")
@@ -205,4 +208,4 @@ class CallRecorder:
             try:
                 self.on_error(sentence)
             except Exception:
-                pass
+                log.exception("the recording error listener failed")

@@ -17,8 +17,16 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = [
-    "DTMF_KEYS", "REGIONS", "TONE_NAMES", "Segment", "ToneSpec", "TonePlayer",
-    "dtmf_freqs", "make_tone", "render", "tone_spec",
+    "DTMF_KEYS",
+    "REGIONS",
+    "TONE_NAMES",
+    "Segment",
+    "TonePlayer",
+    "ToneSpec",
+    "dtmf_freqs",
+    "make_tone",
+    "render",
+    "tone_spec",
 ]
 
 RATE = 16000
