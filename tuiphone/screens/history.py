@@ -151,7 +151,7 @@ class HistoryScreen(PhoneScreen):
         text = Text()
         for kind in HISTORY_FILTERS:
             style = "bold reverse" if kind == self.kind else ""
-            text.append(f" {t('history.filter_' + kind)} ", style=style)
+            text.append(f" {t(f'history.filter_{kind}')} ", style=style)
             text.append(" ")
         return text
 
@@ -210,7 +210,7 @@ class HistoryScreen(PhoneScreen):
 
         if self.app.store is None or not self.records:
             return
-        question = t("history.clear_confirm", count=len(self.records), filter=t("history.filter_" + self.kind))
+        question = t("history.clear_confirm", count=len(self.records), filter=t(f"history.filter_{self.kind}"))
         self.app.push_screen(ConfirmScreen(question), self._clear)
 
     def _clear(self, yes: bool | None) -> None:
@@ -280,8 +280,8 @@ class CallDetailsScreen(PhoneScreen):
         rows = [
             ("history.col_who", who(r, app.name_for(r.remote_number))),
             ("history.address", r.remote_uri),
-            ("history.direction", t("history.dir_" + r.direction)),
-            ("history.result", t("history.disp_" + r.disposition)),
+            ("history.direction", t(f"history.dir_{r.direction}")),
+            ("history.result", t(f"history.disp_{r.disposition}")),
             ("history.col_account", account_name(app, r.account)),
             ("history.col_time", when(r.started, phone.time_format, phone.timezone)),
             ("history.col_duration", format_duration(r.duration_s)),

@@ -24,7 +24,7 @@ MAX_NUMBERS = 6
 
 
 def number_label(number: Number) -> str:
-    return f"{t('phonebook.kind_' + number.kind)}: {number.number}"
+    return f"{t(f'phonebook.kind_{number.kind}')}: {number.number}"
 
 
 def numbers_cell(contact: Contact) -> str:
@@ -230,7 +230,7 @@ class NumberRow(Horizontal):
         self.number = number
 
     def compose(self) -> ComposeResult:
-        yield Select([(t("phonebook.kind_" + k), k) for k in NUMBER_KINDS], value=self.number.kind,
+        yield Select([(t(f"phonebook.kind_{k}"), k) for k in NUMBER_KINDS], value=self.number.kind,
                      allow_blank=False, classes="number-kind")
         yield Input(self.number.number, placeholder=t("phonebook.number_placeholder"), classes="number-input")
 
