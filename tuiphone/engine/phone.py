@@ -392,7 +392,8 @@ class Phone:
                     target = OptionsTarget.parse(hop + (";transport=tcp" if acc.transport == "tcp" else ""))
                 except ValueError:
                     return
-                reply = OptionsPinger(target, bind=self._bind, timeout=min(2.0, acc.options_interval)).ping()
+                with OptionsPinger(target, bind=self._bind, timeout=min(2.0, acc.options_interval)) as pinger:
+                    reply = pinger.ping()
                 self.backend.submit(lambda r=reply: self._on_keepalive(reg, r.sip_status > 0))
         threading.Thread(target=run, name=f"keepalive{reg.index}", daemon=True).start()
 
