@@ -227,6 +227,20 @@ def test_a_missing_named_device_runs_that_side_on_null_and_says_which(
                                 "the microphone, and trying it again until it is back.")
 
 
+def test_loopback_plays_the_mic_back_after_the_delay(files: tuple[Path, Path]) -> None:
+    mic, speaker = files
+    write_wav(mic, np.concatenate([sine(700, 0.2, level_dbfs=-6), np.zeros(RATE, dtype=np.int16)]), RATE)
+    audio = LocalAudio(input_device=f"file:{mic}", output_device=f"file:{speaker}")
+    audio.start()
+    audio.start_loopback(delay_s=0.3)
+    time.sleep(0.8)
+    audio.stop_loopback()
+    played = _speaker_file(audio, speaker)
+    loud = np.flatnonzero(np.abs(played) > 1000)
+    assert loud[0] / RATE == pytest.approx(0.3, abs=0.06)            # the mic's first burst, 0.3 s late
+    assert has_tone(played[loud[0] + 160 : loud[0] + 3000], RATE, 700)
+
+
 def test_paging_streams_mix_in_under_their_own_names(files: tuple[Path, Path]) -> None:
     audio = LocalAudio(input_device="null", output_device=f"file:{files[1]}")
     audio.start()

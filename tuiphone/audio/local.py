@@ -44,6 +44,7 @@ __all__ = ["AudioLevels", "AudioStats", "LocalAudio"]
 log = logging.getLogger(__name__)
 
 RATE = 16000
+_OWN_STREAMS = ("call", "tone", "key", "ring", "loopback")
 _IDLE_S = 0.2                      # a mic nobody has read for this long is not being listened to
 
 
@@ -181,6 +182,7 @@ class LocalAudio:
         if self._separate_ringer:
             self._roles["ringer"] = _Role("ringer", ringer_device, "output")
         self.device_failures = 0
+        self._loopback: SampleRing | None = None
         self._lock = threading.Lock()          # control threads only; never the audio threads
         self._status_lock = threading.Lock()   # start() and the supervisor may both update status
         self._stop = threading.Event()
@@ -265,14 +267,25 @@ class LocalAudio:
     def ringing(self) -> bool:
         return self._ringer_mixer.source("ring") is not None
 
+    def start_loopback(self, delay_s: float = 0.5) -> None:
+        """Audio test: play the mic back through the speaker `delay_s` later."""
+        delay = max(1, int(delay_s * RATE))
+        ring = SampleRing(delay + RATE)
+        self.mixer.add("loopback", DriftCorrector(ring, target=delay))
+        self._loopback = ring
+
+    def stop_loopback(self) -> None:
+        self._loopback = None
+        self.mixer.remove("loopback")
+
     def add_stream(self, name: str, source: Any, gain: float = 1.0) -> None:
         """Mix another source into the speaker (e.g. a paging stream "paging:224.1.1.1:4009")."""
-        if name in ("call", "tone", "key", "ring"):
+        if name in _OWN_STREAMS:
             raise ValueError(f"{name!r} is reserved for the phone's own sounds")
         self.mixer.add(name, source, gain)
 
     def remove_stream(self, name: str) -> None:
-        if name not in ("call", "tone", "key", "ring"):
+        if name not in _OWN_STREAMS:
             self.mixer.remove(name)
 
     # volume and mute
@@ -325,6 +338,9 @@ class LocalAudio:
 
     def _push_mic(self, frame: np.ndarray) -> None:
         self._mic_monitor.write_over(frame)
+        loopback = self._loopback
+        if loopback is not None:
+            loopback.write(frame)
         if time.monotonic() - self.mic.last_read < _IDLE_S:
             self._mic_ring.write(frame)
 
