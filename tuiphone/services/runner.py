@@ -53,7 +53,7 @@ class Services:
         """Start every configured service on the running loop; raises ServiceError with a sentence."""
         self._loop = asyncio.get_running_loop()
         cfg = self.config
-        if cfg.syslog.server and cfg.syslog.level != "off" or cfg.syslog.server and cfg.syslog.sip_messages:
+        if cfg.syslog.server and (cfg.syslog.level != "off" or cfg.syslog.sip_messages):
             from tuiphone.services.syslog import SyslogSender
 
             self.syslog = SyslogSender.from_config(cfg.syslog)
