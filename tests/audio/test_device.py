@@ -211,6 +211,19 @@ def test_a_device_opened_at_48k_plays_our_tone_at_its_pitch(pulse: PulseServer, 
     assert dominant_frequency(heard[start + 800 : start + 8800], RATE) == pytest.approx(1000, abs=3)
 
 
+def test_the_device_list_is_not_refreshed_under_an_open_stream(pulse: PulseServer) -> None:
+    list_devices(refresh=True)
+    spk = open_output("pulse", lambda buf: buf.fill(0))
+    try:
+        assert not device.rescan()                 # it would cut the stream
+        assert "pulse" in [d.name for d in list_devices(refresh=True)]
+        time.sleep(0.3)
+        assert spk.alive()
+    finally:
+        spk.close()
+    assert device.rescan()
+
+
 def test_a_device_mic_hears_what_is_played_into_its_source(pulse: PulseServer, tmp_path: Path) -> None:
     list_devices(refresh=True)
     wav = tmp_path / "700.wav"

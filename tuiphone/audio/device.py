@@ -44,6 +44,7 @@ STALL_S = 3.0                      # a device whose callbacks stop this long is 
 _sd_module: ModuleType | None = None
 _sd_problem: str | None = None
 _sd_lock = threading.Lock()
+_open_streams: set[int] = set()    # ids of our open PortAudio streams (a rescan would cut them)
 
 
 class DeviceProblem(Exception):
@@ -99,12 +100,19 @@ def portaudio_problem() -> str | None:
     return None
 
 
-def rescan() -> None:
-    """Ask PortAudio to list devices again (it lists once, at start). Closes any open stream."""
+def rescan() -> bool:
+    """Ask PortAudio to list devices again (it lists once, at start); True when it did.
+
+    Rescanning restarts PortAudio, which would cut every open stream, so while any of our
+    streams is open this does nothing and returns False.
+    """
     sd = _sd()
     with _sd_lock:
+        if _open_streams:
+            return False
         sd._terminate()
         sd._initialize()
+        return True
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,10 @@ class DeviceInfo:
 
 
 def list_devices(refresh: bool = False) -> list[DeviceInfo]:
-    """Every sound device PortAudio knows ([] without PortAudio). `refresh` rescans first."""
+    """Every sound device PortAudio knows ([] without PortAudio).
+
+    `refresh` rescans first, unless a stream is open (see `rescan`).
+    """
     try:
         sd = _sd()
         if refresh:
@@ -447,13 +458,22 @@ class _SoundDeviceEndpoint(Endpoint):
     def _finished(self) -> None:
         self.ended = True
 
+    def _opened(self, stream: object) -> None:
+        self._stream = stream
+        with _sd_lock:
+            _open_streams.add(id(self))
+
     def start(self) -> None:
         self._stream.start()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            stream.close(ignore_errors=True)  # type: ignore[attr-defined]
+            try:
+                stream.close(ignore_errors=True)  # type: ignore[attr-defined]
+            finally:
+                with _sd_lock:
+                    _open_streams.discard(id(self))
 
     def alive(self) -> bool:
         if self.ended or self._stream is None or not self._stream.active:  # type: ignore[attr-defined]
@@ -470,9 +490,9 @@ class SoundDeviceOutput(_SoundDeviceEndpoint):
         sd = _sd()
         self._adapter = OutputAdapter(pull, rate)
         # blocksize 0 lets the host pick: PulseAudio's ALSA plugin stalls with fixed small blocks
-        self._stream = sd.OutputStream(
+        self._opened(sd.OutputStream(
             device=device, samplerate=rate, channels=channels, dtype="int16", blocksize=0,
-            latency=latency, callback=self._callback, finished_callback=self._finished)
+            latency=latency, callback=self._callback, finished_callback=self._finished))
 
     def _callback(self, outdata: np.ndarray, frames: int, _time: object, status: object) -> None:
         self.callbacks += 1
@@ -493,9 +513,9 @@ class SoundDeviceInput(_SoundDeviceEndpoint):
         super().__init__(label, rate)
         sd = _sd()
         self._adapter = InputAdapter(push, rate)
-        self._stream = sd.InputStream(
+        self._opened(sd.InputStream(
             device=device, samplerate=rate, channels=channels, dtype="int16", blocksize=0,
-            latency=latency, callback=self._callback, finished_callback=self._finished)
+            latency=latency, callback=self._callback, finished_callback=self._finished))
 
     def _callback(self, indata: np.ndarray, frames: int, _time: object, status: object) -> None:
         self.callbacks += 1
@@ -511,12 +531,15 @@ def _device_endpoint(cls: type, choice: DeviceChoice, direction: Direction, io: 
                      rate: int) -> Endpoint:
     device = resolve(choice, direction)
     dev_rate, channels = negotiate(device, direction, rate)
+    endpoint = None
     try:
         endpoint = cls(device, str(choice), io, dev_rate, channels)
         endpoint.start()
-    except DeviceProblem:
-        raise
     except Exception as err:       # PortAudioError, or the host refusing the settings
+        if endpoint is not None:
+            endpoint.close()
+        if isinstance(err, DeviceProblem):
+            raise
         raise DeviceProblem(f"the {direction} device {str(choice)!r} would not open ({err})") from None
     return endpoint
 

@@ -423,13 +423,10 @@ class LocalAudio:
         """Try the configured device again; True when it is back."""
         problem, lost = role.problem, role.lost_midstream
         self._close(role)
-        no_streams_open = all(r.endpoint is None or r.endpoint.kind != "device"
-                              for r in self._roles.values())
-        if no_streams_open:
-            try:
-                rescan()                   # a device that was unplugged gets a new place in the list
-            except Exception:
-                log.warning("could not rescan sound devices", exc_info=True)
+        try:
+            rescan()                       # an unplugged device comes back at a new place (no-op while others play)
+        except Exception:
+            log.warning("could not rescan sound devices", exc_info=True)
         if self._open(key, role):
             role.lost_midstream = False
             return True
