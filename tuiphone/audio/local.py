@@ -364,14 +364,11 @@ class LocalAudio:
             role.problem = None
             return True
         except DeviceProblem as err:
-            role.problem = str(err)
+            problem = str(err)
         except Exception as err:           # never let a sound card stop the phone
             log.warning("opening the %s device %r failed", role.name, role.spec, exc_info=True)
-            role.problem = f"the {role.name} device failed ({err})"
-        role.failed_at = time.monotonic()
-        null = NullInput(self._io(key)) if role.direction == "input" else NullOutput(self._io(key))
-        null.start()
-        role.endpoint = null
+            problem = f"the {role.name} device failed ({err})"
+        self._open_null(key, role, problem)
         return False
 
     def _close(self, role: _Role) -> None:
