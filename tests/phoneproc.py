@@ -61,6 +61,10 @@ class PhoneProc:
         self._popen: subprocess.Popen | None = None
 
     @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen is not None else None
+
+    @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 

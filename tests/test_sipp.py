@@ -535,7 +535,7 @@ def _call_the_moment_answer_opens_its_port(phones, name: str) -> tuple[bool, lis
     """Start `tuiphone answer`, freeze it the moment its SIP port opens, queue an INVITE there, let it
     run on; True (after ACK and BYE) when the call was answered, with the caller's responses."""
     callee = phones(name, ["answer", "--timeout", "15", "--json"])
-    pid = callee._popen.pid      # PhoneProc has no public pid; the test only pauses and resumes it
+    pid = callee.pid      # PhoneProc has no public pid; the test only pauses and resumes it
     caller = EarlyCaller(callee.port)
     try:
         assert wait_until(lambda: udp_port_in_use(callee.port), 15, interval=0.0005), callee.stderr()

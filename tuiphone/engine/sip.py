@@ -276,6 +276,10 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
 
     def onRegState(self, prm: Any) -> None:
         idx, code, reason, expires = self.index, prm.code, prm.reason, prm.expiration
+        if 200 <= code < 300 and expires > 0:
+            self.backend._registered.add(idx)
+        else:
+            self.backend._registered.discard(idx)
         self.backend._post(lambda: self.backend.listener.on_reg_state(idx, code, reason, expires))
 
     def onMwiInfo(self, prm: Any) -> None:
@@ -396,6 +400,7 @@ class PjsuaBackend:
         self._writer: _LogWriter | None = None
         self._local: _FramePort | None = None
         self._buddies: list[_Buddy] = []
+        self._registered: set[int] = set()
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._wake_addr: tuple[str, int] | None = None
@@ -658,7 +663,8 @@ class PjsuaBackend:
             call.thisown = False
         if self._ep is not None:
             try:
-                self._ep.libDestroy()
+                # with nothing registered there is nothing to wait for: skip pjsua's ~1 s of draining
+                self._ep.libDestroy(0 if self._registered else pj.PJSUA_DESTROY_NO_RX_MSG)
             except pj.Error:
                 pass
             self._ep = None
