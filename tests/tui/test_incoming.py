@@ -6,6 +6,7 @@ from tests.tui.conftest import build, screen_text, until
 from tuiphone.engine.events import LineState
 from tuiphone.screens.dialer import DialerScreen
 from tuiphone.screens.incoming import IncomingCallScreen
+from tuiphone.store import Contact, Number, Store
 
 
 async def test_incoming_call_pops_the_prompt_and_enter_answers_it():
@@ -24,12 +25,15 @@ async def test_incoming_call_pops_the_prompt_and_enter_answers_it():
         await until(pilot, lambda: not isinstance(app.screen, IncomingCallScreen))
 
 
-async def test_f1_answers_too():
-    app, phone = build()
+async def test_f1_answers_and_the_caller_is_named_from_the_phonebook():
+    store = Store(":memory:")
+    store.save_contact(Contact("Carol", [Number("3005")]))
+    app, phone = build(store=store)
     async with app.run_test() as pilot:
         phone.ring(1, "3005", account=None)
         await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
         assert "Direct call (no account)" in screen_text(app)
+        assert "Carol <3005>" in screen_text(app)
         await pilot.press("f1")
         await until(pilot, lambda: phone.commands)
         assert phone.commands == [("answer", 1)]

@@ -17,6 +17,7 @@ from tuiphone.store import HISTORY_FILTERS, CallRecord, Contact, Number, StoreEr
 from tuiphone.widgets.call_panel import format_duration
 from tuiphone.widgets.clock import zone_for
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
+from tuiphone.widgets.table import fill_table
 from tuiphone.widgets.status_bar import StatusBar, account_label
 
 
@@ -119,14 +120,8 @@ class HistoryScreen(PhoneScreen):
         """Read the filter's calls again and redraw, keeping the cursor where it was."""
         app = self.app
         self.query_one("#history-filters", Static).update(self._filter_bar())
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
-        if not table.columns:     # a language switch recomposes the table, so headers are set once per table
-            table.add_columns("", t("history.col_who"), t("history.col_account"), t("history.col_time"),
-                              t("history.col_duration"))
-        self.records = []
         problem = ""
+        self.records = []
         if app.store is None:
             problem = t("history.no_store")
         else:
@@ -135,12 +130,12 @@ class HistoryScreen(PhoneScreen):
             except StoreError as exc:
                 problem = str(exc)
         phone = app.config.phone
-        for record in self.records:
-            table.add_row(call_icon(record), who(record, app.name_for(record.remote_number)),
-                          account_name(app, record.account), when(record.started, phone.time_format, phone.timezone),
-                          format_duration(record.duration_s) if record.duration_s else "-", key=str(record.id))
-        if self.records:
-            table.move_cursor(row=min(row, len(self.records) - 1))
+        table = self.query_one(DataTable)
+        fill_table(table, ["", t("history.col_who"), t("history.col_account"), t("history.col_time"),
+                           t("history.col_duration")],
+                   [(call_icon(r), who(r, app.name_for(r.remote_number)), account_name(app, r.account),
+                     when(r.started, phone.time_format, phone.timezone),
+                     format_duration(r.duration_s) if r.duration_s else "-") for r in self.records])
         empty = self.query_one("#history-empty", Static)
         empty.update(problem or ("" if self.records else t("history.empty")))
         empty.display = not self.records

@@ -65,10 +65,12 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self._label_keys()
 
     def caller_text(self) -> str:
+        """The phonebook's name for the number, else the name the caller sent, and the number."""
         call = self.call
-        if call.remote_name and call.remote_number and call.remote_name != call.remote_number:
-            return f"{call.remote_name} <{call.remote_number}>"
-        return call.remote_name or call.remote_number or t("ring.unknown")
+        name = self.app.name_for(call.remote_number) or call.remote_name
+        if name and call.remote_number and name != call.remote_number:
+            return f"{name} <{call.remote_number}>"
+        return name or call.remote_number or t("ring.unknown")
 
     def account_text(self) -> str:
         index = self.call.account

@@ -15,9 +15,10 @@ from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.prompt import ChoiceScreen, TextPromptScreen, check_target
-from tuiphone.store import NUMBER_KINDS, Contact, Group, Number, StoreError
+from tuiphone.store import NUMBER_KINDS, Contact, Group, Number, StoreError, plain_number
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar
+from tuiphone.widgets.table import fill_table
 
 NO_GROUP = -1             # Select needs a value for "no group"
 MAX_NUMBERS = 6
@@ -87,6 +88,9 @@ class PhonebookScreen(PhoneScreen):
         self.query_one(Input).focus()
         self.fill()
 
+    def on_screen_resume(self) -> None:
+        self.fill()      # a table filled while another screen was on top is drawn afresh
+
     async def relabel(self) -> None:
         search = self.query_one(Input).value
         await super().relabel()
@@ -96,11 +100,7 @@ class PhonebookScreen(PhoneScreen):
 
     def fill(self) -> None:
         app = self.app
-        table = self.query_one(DataTable)
         chosen = self.chosen()
-        table.clear()
-        if not table.columns:     # a language switch recomposes the table, so headers are set once per table
-            table.add_columns(t("phonebook.col_name"), t("phonebook.col_numbers"), t("phonebook.col_group"))
         problem = ""
         self.contacts = []
         if app.store is None:
@@ -114,8 +114,9 @@ class PhonebookScreen(PhoneScreen):
             except StoreError as exc:
                 problem = str(exc)
         names = {g.id: g.name for g in self.groups}
-        for contact in self.contacts:
-            table.add_row(contact.name, numbers_cell(contact), names.get(contact.group_id, ""), key=str(contact.id))
+        table = self.query_one(DataTable)
+        fill_table(table, [t("phonebook.col_name"), t("phonebook.col_numbers"), t("phonebook.col_group")],
+                   [(c.name, numbers_cell(c), names.get(c.group_id, "")) for c in self.contacts])
         ids = [c.id for c in self.contacts]
         if chosen is not None and chosen.id in ids:
             table.move_cursor(row=ids.index(chosen.id))
@@ -173,7 +174,7 @@ class PhonebookScreen(PhoneScreen):
         contact = self.chosen()
         if contact is not None:
             with_number(self.app, contact, t("phonebook.which_number", name=contact.name),
-                        lambda n: self.app.place_call(n.number))
+                        lambda n: self.app.place_call(plain_number(n.number)))
 
     def action_add(self) -> None:
         if self.app.store is not None:
@@ -202,7 +203,7 @@ class PhonebookScreen(PhoneScreen):
         contact = self.chosen()
         if contact is not None:
             with_number(self.app, contact, t("phonebook.which_block", name=contact.name),
-                        lambda n: self.app.command(self.app.phone.block(n.number)))
+                        lambda n: self.app.command(self.app.phone.block(plain_number(n.number))))
 
     def action_groups(self) -> None:
         if self.app.store is not None:
@@ -304,7 +305,9 @@ class ContactEditScreen(PhoneScreen):
 
     def action_save(self) -> None:
         contact = self.edited()
-        problem = next((check_target(n.number) for n in contact.numbers if check_target(n.number)), "")
+        # people type numbers with spaces and dashes; what is dialed is the number without them
+        problem = next((t("prompt.bad_number", text=n.number) for n in contact.numbers
+                        if check_target(plain_number(n.number))), "")
         if not problem:
             try:
                 self.app.store.save_contact(contact)
@@ -373,31 +376,42 @@ class GroupsScreen(PhoneScreen):
     def on_option_list_option_highlighted(self, _: OptionList.OptionHighlighted) -> None:
         self.refresh_soft_keys()
 
-    def _changed(self, job: Callable[[], object]) -> None:
-        try:
-            job()
-        except StoreError as exc:
-            self.app.show_error(str(exc))
+    def _changed(self) -> None:
         self.fill()
         self.app.phonebook_changed.publish(None)
 
+    def _ask_name(self, value: str, store_it: Callable[[str], object]) -> None:
+        """Ask for a group name; a name the store refuses keeps the question open with the reason."""
+        def accept(name: str) -> str:
+            try:
+                store_it(name)
+            except StoreError as exc:
+                return str(exc)
+            return ""
+        self.app.push_screen(TextPromptScreen(t("phonebook.group_name"), value=value, check=accept),
+                             lambda name: self._changed() if name is not None else None)
+
     def action_add(self) -> None:
-        self.app.push_screen(TextPromptScreen(t("phonebook.group_name")),
-                             lambda name: self._changed(lambda: self.app.store.add_group(name)) if name else None)
+        self._ask_name("", self.app.store.add_group)
 
     def action_rename(self) -> None:
         group = self.chosen()
         if group is not None:
-            self.app.push_screen(
-                TextPromptScreen(t("phonebook.group_name"), value=group.name),
-                lambda name: self._changed(lambda: self.app.store.rename_group(group.id, name)) if name else None)
+            self._ask_name(group.name, lambda name: self.app.store.rename_group(group.id, name))
 
     def action_delete(self) -> None:
         group = self.chosen()
-        if group is not None:
-            self.app.push_screen(
-                ConfirmScreen(t("phonebook.group_delete_confirm", name=group.name)),
-                lambda yes: self._changed(lambda: self.app.store.delete_group(group.id)) if yes else None)
+        if group is None:
+            return
+
+        def delete(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.app.store.delete_group(group.id)
+                except StoreError as exc:
+                    self.app.show_error(str(exc))
+                self._changed()
+        self.app.push_screen(ConfirmScreen(t("phonebook.group_delete_confirm", name=group.name)), delete)
 
     def action_back(self) -> None:
         self.dismiss()

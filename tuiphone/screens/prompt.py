@@ -24,7 +24,11 @@ _DIALOG_CSS = """
 
 
 class TextPromptScreen(ModalScreen[str | None]):
-    """A question and one line of text; Enter (F1) gives the text once `check` finds nothing wrong, Esc gives None."""
+    """A question and one line of text; Enter (F1) gives the text once `check` finds nothing wrong, Esc gives None.
+
+    `check(text)` returns "" or a sentence saying what is wrong; the dialog stays open until it returns "".
+    It may also do the job itself (save the text), so a refusal is shown where the user typed.
+    """
 
     BINDINGS = [
         Binding("f1", "ok", "OK", show=False, id="soft-key-1"),
