@@ -41,18 +41,27 @@ def run_daemon(common: Any) -> int:
 
 
 async def _serve(phone: Any, data: Any, log_file: Any) -> int:
+    from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.runner import ServiceError, Services
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    services = Services(phone, phone.config, data)
+    store = _phonebook_store(phone.config, data)
     try:
-        await services.start()
+        return await _run_services(phone, Services(phone, phone.config, data,
+                                                   phonebook=store and StorePhonebook(store)), stopping, log_file)
     except ServiceError as exc:
         click.echo(f"tuiphone: {exc}", err=True)
         return EXIT_USAGE
+    finally:
+        if store is not None:
+            store.close()
+
+
+async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_file: Any) -> int:
+    await services.start()
     where = phone.backend.local_address()
     cti = f", CTI API on {services.cti_url}" if services.cti_url else ""
     click.echo(f"tuiphone daemon: SIP on {where}{cti}; log in {log_file}; stop with SIGTERM or Ctrl-C", err=True)
@@ -64,6 +73,20 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
         await services.stop()
         await _hang_up_all(phone)
     return EXIT_OK
+
+
+def _phonebook_store(config: Any, data: Any) -> Any:
+    """The database a phonebook download goes into (None when nothing is downloaded or it cannot open)."""
+    if not config.phonebook.download_url:
+        return None
+    from tuiphone.paths import database_path
+    from tuiphone.store import Store, StoreError
+
+    try:
+        return Store(database_path(data))
+    except StoreError as exc:
+        log.error("%s The phonebook will not be downloaded.", exc)
+        return None
 
 
 async def _hang_up_all(phone: Any) -> None:
@@ -88,3 +111,84 @@ def loop_time() -> float:
 def daemon(common: Any) -> None:
     """Run the phone with no UI (CTI, Action URLs, syslog, auto-answer per config) until SIGTERM."""
     sys.exit(run_daemon(common))
+
+
+# ----- tuiphone phonebook import|export -----------------------------------------------------------------
+@click.group()
+def phonebook() -> None:
+    """Import or export the phonebook (Grandstream phonebook.xml, CSV, vCard)."""
+
+
+def _open_store(common: Any) -> Any:
+    from tuiphone.paths import data_dir, database_path
+    from tuiphone.store import Store, StoreError
+
+    try:
+        return Store(database_path(data_dir(common.data_dir)))
+    except StoreError as exc:
+        click.echo(f"tuiphone: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@phonebook.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["gs-xml", "csv", "vcard"]),
+              help="Format of FILE (default: recognised from its content).")
+@click.pass_obj
+def phonebook_import(common: Any, file: str, fmt: str | None) -> None:
+    """Add the contacts of FILE to the phonebook (a contact with the same name is replaced)."""
+    from pathlib import Path
+
+    from tuiphone.services.phonebook_io import PhonebookError, read_file
+    from tuiphone.services.phonebook_store import StorePhonebook
+
+    try:
+        contacts = read_file(Path(file), fmt)
+    except PhonebookError as exc:
+        click.echo(f"tuiphone: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    store = _open_store(common)
+    try:
+        report = StorePhonebook(store).import_contacts(contacts)
+    finally:
+        store.close()
+    for problem in report.skipped[:10]:
+        click.echo(f"tuiphone: skipped: {problem}", err=True)
+    click.echo(f"{file}: {len(contacts)} contacts read; {report.summary()}")
+    sys.exit(EXIT_OK if not report.skipped or report.added + report.replaced else EXIT_FAILED)
+
+
+@phonebook.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["gs-xml", "csv", "vcard"]),
+              help="Format to write (default: from the file name: .xml, .csv, .vcf).")
+@click.pass_obj
+def phonebook_export(common: Any, file: str, fmt: str | None) -> None:
+    """Write the whole phonebook to FILE."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from tuiphone.services.phonebook_io import format_for, render
+    from tuiphone.services.phonebook_store import StorePhonebook
+
+    path = Path(file)
+    store = _open_store(common)
+    try:
+        contacts = StorePhonebook(store).export()
+    finally:
+        store.close()
+    data = render(contacts, fmt or format_for(path))
+    temp = None
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp is not None and os.path.exists(temp):
+            os.unlink(temp)
+        click.echo(f"tuiphone: cannot write {path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{path}: {len(contacts)} contacts written as {fmt or format_for(path)}")
+    sys.exit(EXIT_OK)

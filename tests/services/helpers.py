@@ -91,10 +91,10 @@ def _answers(api: Cti) -> bool:
 class Recorder:
     """An HTTP server on 127.0.0.1 in its own thread that records every request it gets (path, query)."""
 
-    def __init__(self, status: int = 200, delay_s: float = 0.0):
+    def __init__(self, status: int = 200, delay_s: float = 0.0, body: bytes = b"ok"):
         import threading
 
-        self.status, self.delay_s = status, delay_s
+        self.status, self.delay_s, self.body = status, delay_s, body
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -108,7 +108,7 @@ class Recorder:
             self.requests.append((request.path, dict(request.query)))
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            return web.Response(status=self.status, text="ok")
+            return web.Response(status=self.status, body=self.body)
 
         async def up() -> int:
             app = web.Application()

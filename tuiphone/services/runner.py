@@ -79,7 +79,7 @@ class Services:
                 raise ServiceError(f"the CTI API cannot listen on {cfg.cti.listen} ({exc.strerror or exc}): "
                                    "change cti.listen or set cti.enabled = false") from None
         if cfg.phonebook.download_url and self.phonebook is not None:
-            from tuiphone.services.phonebook_io import PhonebookDownloader
+            from tuiphone.services.phonebook_download import PhonebookDownloader
 
             self.downloader = PhonebookDownloader(cfg.phonebook, self.phonebook)
             self.downloader.start()
