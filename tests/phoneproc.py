@@ -74,8 +74,9 @@ class PhoneProc:
 
     def start(self) -> "PhoneProc":
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            env = {**os.environ, "PYTHONFAULTHANDLER": "1"}     # a crash leaves its stacks in .err
             self._popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                           start_new_session=True)
+                                           start_new_session=True, env=env)
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> "PhoneProc":

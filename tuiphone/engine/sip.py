@@ -531,6 +531,8 @@ class PjsuaBackend:
         cfg.uaConfig.maxCalls = 32
         lc = cfg.logConfig
         self._writer = _LogWriter(self)
+        # the endpoint deletes its writer in libDestroy: hand ownership over, or Python deletes it twice
+        self._writer.__disown__()
         lc.writer = self._writer
         lc.level = max(4, self._log_level)
         lc.consoleLevel = max(4, self._log_level)
