@@ -41,7 +41,7 @@ def _fail_usage(message: str) -> None:
 
 def _load(common: Common):
     from tuiphone.config import ConfigError, load_or_create
-    from tuiphone.paths import config_path
+    from tuiphone.paths import config_path, data_dir
 
     path = config_path(common.config)
     try:
@@ -60,7 +60,7 @@ def running_phone(common: Common) -> Iterator[Any]:
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
     from tuiphone.engine.trace import SipTraceWriter
-    from tuiphone.paths import config_path
+    from tuiphone.paths import config_path, data_dir
 
     cfg = _load(common)
     path = config_path(common.config)
@@ -70,7 +70,7 @@ def running_phone(common: Common) -> Iterator[Any]:
         local = LocalAudio.from_config(cfg.audio)
     phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
                   port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path),
-                  local_audio=local)
+                  local_audio=local, data_dir=str(data_dir(common.data_dir)))
     phone.events = queue.Queue()        # subscribed before the port opens: a call arriving at once is not lost
     phone.subscribe(phone.events.put)
     trace = None
@@ -111,7 +111,7 @@ def _account_index(account: int | None) -> int | None:
     return account - 1
 
 
-def _audio_plan(play: str | None, tone: float | None, echo: bool, record: str | None):
+def _audio_plan(play: str | None, tone: float | None, echo: bool, record: str | None, stereo: bool = False):
     from tuiphone.audio.wav import WavError, read_wav
     from tuiphone.headless import AudioPlan
 
@@ -127,7 +127,9 @@ def _audio_plan(play: str | None, tone: float | None, echo: bool, record: str | 
     rec = Path(record) if record else None
     if rec is not None and not rec.parent.exists():
         _fail_usage(f"cannot record to {rec}: the folder {rec.parent} does not exist")
-    return AudioPlan(play=Path(play) if play else None, tone=tone, echo=echo, record=rec)
+    if stereo and rec is None:
+        _fail_usage("--stereo goes with --record")
+    return AudioPlan(play=Path(play) if play else None, tone=tone, echo=echo, record=rec, stereo=stereo)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -191,6 +193,7 @@ def _check_dtmf(digits: str, flag: str) -> None:
 @click.option("--play", type=click.Path(), help="WAV file to play into the call (any rate; looped).")
 @click.option("--tone", type=float, help="Play a sine tone of this frequency (Hz).")
 @click.option("--record", type=click.Path(dir_okay=False), help="Record what the far end sends to this WAV.")
+@click.option("--stereo", is_flag=True, help="With --record: both sides, ours left and theirs right.")
 @click.option("--duration", type=click.FloatRange(0, 86400), default=5.0, show_default=True,
               help="Seconds to stay in the call once answered.")
 @click.option("--dtmf", default="", help="DTMF digits to send after the answer.")
@@ -200,14 +203,14 @@ def _check_dtmf(digits: str, flag: str) -> None:
               help="Seconds to wait for an answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def call(common: Common, target, account, play, tone, record, duration, dtmf, expect_dtmf, min_mos, timeout,
-         as_json) -> None:
+def call(common: Common, target, account, play, tone, record, stereo, duration, dtmf, expect_dtmf, min_mos,
+         timeout, as_json) -> None:
     """Call TARGET (a number, a SIP URI, or a keypad direct IP like 127*0*0*1#5070) and report."""
     from tuiphone.headless import run_call
 
     _check_dtmf(dtmf, "--dtmf")
     _check_dtmf(expect_dtmf or "", "--expect-dtmf")
-    audio = _audio_plan(play, tone, False, record)
+    audio = _audio_plan(play, tone, False, record, stereo)
     index = _account_index(account)
     try:
         with running_phone(common) as phone:
@@ -232,6 +235,7 @@ def call(common: Common, target, account, play, tone, record, duration, dtmf, ex
 @click.option("--tone", type=float, help="Play a sine tone of this frequency (Hz).")
 @click.option("--echo", is_flag=True, help="Play back what the caller says, one second later.")
 @click.option("--record", type=click.Path(dir_okay=False), help="Record each call (NAME-N.wav when --count > 1).")
+@click.option("--stereo", is_flag=True, help="With --record: both sides, ours left and theirs right.")
 @click.option("--duration", type=click.FloatRange(0, 86400), help="Hang up after this many seconds "
               "(default: wait for the caller to hang up).")
 @click.option("--count", type=click.IntRange(1, 10000), default=1, show_default=True,
@@ -243,13 +247,13 @@ def call(common: Common, target, account, play, tone, record, duration, dtmf, ex
               help="Seconds to wait for the calls.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def answer(common: Common, account, play, tone, echo, record, duration, count, ring, dtmf, timeout,
+def answer(common: Common, account, play, tone, echo, record, stereo, duration, count, ring, dtmf, timeout,
            as_json) -> None:
     """Wait for calls and answer them."""
     from tuiphone.headless import run_answer
 
     _check_dtmf(dtmf, "--dtmf")
-    audio = _audio_plan(play, tone, echo, record)
+    audio = _audio_plan(play, tone, echo, record, stereo)
     index = _account_index(account)
     try:
         with running_phone(common) as phone:

@@ -14,7 +14,7 @@ from typing import Any
 from tuiphone.audio.echo import EchoDelay
 from tuiphone.audio.meter import LevelMeter
 from tuiphone.audio.tone import SilenceSource, ToneSource, WavSource
-from tuiphone.audio.wav import WavWriter
+from tuiphone.audio.recorder import CallRecorder
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, DtmfReceived, IncomingCall, LineState, RegState
 from tuiphone.engine.options import OptionsPinger, OptionsTarget
@@ -32,8 +32,9 @@ class AudioPlan:
     tone: float | None = None
     echo: bool = False
     record: Path | None = None
+    stereo: bool = False        # record both sides: local left, remote right (else only what the far end sends)
 
-    def media(self, suffix: str = "") -> tuple[CallMedia, LevelMeter, WavWriter | None]:
+    def media(self, suffix: str = "") -> tuple[CallMedia, LevelMeter, CallRecorder | None]:
         meter = LevelMeter()
         sinks: list[Any] = [meter]
         source: Any
@@ -49,8 +50,10 @@ class AudioPlan:
         writer = None
         if self.record is not None:
             path = self.record if not suffix else self.record.with_name(f"{self.record.stem}{suffix}.wav")
-            writer = WavWriter(path, 16000)
-            sinks.append(writer)
+            writer = CallRecorder(path, stereo=self.stereo)
+            sinks.append(writer.rx_sink)
+            if self.stereo:
+                source = writer.tx_tap(source)
         return CallMedia(source=source, sinks=sinks), meter, writer
 
 
@@ -167,7 +170,7 @@ def run_call(phone: Phone, target: str, *, account: int | None, audio: AudioPlan
                     watch.ended_at = time.monotonic()
     finally:
         if writer is not None:
-            writer.close()
+            writer.stop()
     report.update(_call_report(watch, meter, timed_out))
     checks_ok = report["result"] == "answered"
     if expect_dtmf is not None:
@@ -192,7 +195,7 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
     and keep each call `duration` s or until the caller hangs up."""
     events = _events(phone)
     calls: list[dict[str, Any]] = []
-    active: dict[int, tuple[_CallWatch, LevelMeter, WavWriter | None, IncomingCall, float | None]] = {}
+    active: dict[int, tuple[_CallWatch, LevelMeter, CallRecorder | None, IncomingCall, float | None]] = {}
     to_answer: dict[int, tuple[float, CallMedia]] = {}     # line -> (when, media)
     to_dtmf: dict[int, float] = {}
     answered = 0
@@ -244,7 +247,7 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
                 to_answer.pop(ev.line, None)
                 to_dtmf.pop(ev.line, None)
                 if writer is not None:
-                    writer.close()
+                    writer.stop()
                 # the remote may have changed during the call (an attended transfer replaced it)
                 rep = {"line": ev.line, "remote_uri": ev.remote_uri, "remote_number": ev.remote_number,
                        "remote_name": ev.remote_name, "caller_uri": inc.remote_uri,

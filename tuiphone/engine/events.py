@@ -41,6 +41,7 @@ class CallState:
     muted: bool = False
     codec: str = ""
     conference: bool = False     # a member of the local conference
+    recording: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ must return quickly (post a message, put on a queue).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 import re
 import socket
 import threading
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from tuiphone.audio.echo import EchoDelay
+from tuiphone.audio.recorder import CallRecorder, recording_path
 from tuiphone.engine.backend import (
     AccountSettings,
     CallMedia,
@@ -110,6 +112,27 @@ def _resolve_hosts(hostports) -> frozenset[str]:
     return frozenset(addrs)
 
 
+class _MicTaps:
+    """The local port's source: the microphone, with what it says copied to the recorders of talking lines."""
+
+    def __init__(self) -> None:
+        self.source = None
+        self._taps: dict[int, CallRecorder] = {}
+
+    def add(self, cid: int, rec: CallRecorder) -> None:
+        self._taps = {**self._taps, cid: rec}      # replaced whole: the clock thread iterates a stable dict
+
+    def remove(self, cid: int) -> None:
+        if cid in self._taps:
+            self._taps = {k: v for k, v in self._taps.items() if k != cid}
+
+    def read(self, n: int):
+        frame = self.source.read(n)
+        for rec in self._taps.values():
+            rec.tx(frame)
+        return frame
+
+
 class PhoneError(Exception):
     """A command the phone cannot carry out; `str()` is a sentence for the user, `result` a short code."""
 
@@ -139,6 +162,7 @@ class Line:
     answered: float | None = None
     forwarded: bool = False
     conference: bool = False
+    recording: bool = False
     dtmf_received: list[str] = field(default_factory=list)
 
     def snapshot(self) -> CallState:
@@ -146,7 +170,7 @@ class Line:
                          remote_uri=self.remote_uri, remote_name=self.remote_name,
                          remote_number=self.remote_number, sip_status=self.sip_status, reason=self.reason,
                          remote_hold=self.remote_hold, muted=self.muted, codec=self.codec,
-                         conference=self.conference)
+                         conference=self.conference, recording=self.recording)
 
 
 @dataclass
@@ -179,7 +203,7 @@ class Phone:
 
     def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
                  save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None,
-                 local_audio=None):
+                 local_audio=None, data_dir: str | None = None):
         """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config.
         `local_audio` (audio.local.LocalAudio) is the user's microphone and speaker: the active line (or the
         whole conference) is joined to it, and rings and call progress tones are played on it."""
@@ -204,6 +228,9 @@ class Phone:
         self.max_lines = config.phone.lines
         self.features = FeatureState(config, self._emit, save_config, blocklist)
         self.local_audio = local_audio
+        self.data_dir = data_dir
+        self._recorders: dict[int, CallRecorder] = {}     # line -> its recording
+        self._mic_taps = _MicTaps()                       # what the local microphone says, to recorders
         self._joined: set[int] = set()                    # call ids joined to the local audio
         if local_audio is not None:
             self.subscribe(CallSounds(local_audio, config.features, notice=self._emit))
@@ -258,7 +285,8 @@ class Phone:
             raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
         if self.local_audio is not None:
             self.local_audio.start()
-            media = CallMedia(source=self.local_audio.mic, sinks=[self.local_audio.speaker])
+            self._mic_taps.source = self.local_audio.mic
+            media = CallMedia(source=self._mic_taps, sinks=[self.local_audio.speaker])
             self.backend.submit(lambda: self.backend.set_local_media(media)).result(10)
         self.backend.submit(self._add_accounts).result(10)
         self._emit(self.features.snapshot())
@@ -765,6 +793,76 @@ class Phone:
             self.backend.attended_transfer(ln.cid, other.cid)
         return self.backend.submit(job)
 
+    # ----- recording (seed 3.3) ---------------------------------------------------------------------------
+    def record(self, line: int, on: bool = True) -> Future:
+        """Start or stop recording a line (both sides); the Future gives the file's path."""
+        def job() -> str | None:
+            ln = self._line(line)
+            if on:
+                if self.config.features.record == "off":
+                    raise PhoneError("Recording is turned off: set features.record to manual or auto.", "failed")
+                if ln.state not in (LineState.TALKING, LineState.HELD):
+                    raise PhoneError(f"Line {line} is not in a call.", "failed")
+                return str(self._start_recording(ln) or "")
+            path = self._stop_recording(ln)
+            return str(path) if path else None
+        return self.backend.submit(job)
+
+    def _record_dir(self) -> Path:
+        folder = self.config.features.record_dir
+        if folder:
+            return Path(folder).expanduser()
+        base = Path(self.data_dir) if self.data_dir else Path.cwd()
+        return base / "recordings"
+
+    def _start_recording(self, ln: Line) -> Path | None:
+        if ln.number in self._recorders:
+            return self._recorders[ln.number].path
+        try:
+            folder = self._record_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            path = recording_path(folder, ln.number, ln.remote_number or ln.remote_uri)
+            rec = CallRecorder(path, stereo=self.config.features.record_stereo,
+                               on_error=lambda text, n=ln.number: self.backend.submit(
+                                   lambda: self._recording_failed(n, text)))
+        except (OSError, ValueError) as exc:
+            self._notice(f"Cannot record line {ln.number}: {exc}", "warning")
+            return None
+        self._recorders[ln.number] = rec
+        media = CallMedia(source=ln.media.source, sinks=[*ln.media.sinks, rec.rx_sink])
+        if self.local_audio is not None:
+            self._mic_taps.add(ln.cid, rec)
+        else:
+            media.source = rec.tx_tap(ln.media.source) if ln.media.source is not None else None
+        ln.media = media
+        self.backend.set_media(ln.cid, media)
+        ln.recording = True
+        self._emit(ln.snapshot())
+        return path
+
+    def _stop_recording(self, ln: Line) -> Path | None:
+        rec = self._recorders.pop(ln.number, None)
+        if rec is None:
+            return None
+        self._mic_taps.remove(ln.cid)
+        media = CallMedia(source=ln.media.source, sinks=[s for s in ln.media.sinks if s is not rec.rx_sink])
+        ln.media = media
+        if ln.state != LineState.ENDED:
+            self.backend.set_media(ln.cid, media)
+        ln.recording = False
+        path = rec.stop()
+        if ln.state != LineState.ENDED:
+            self._emit(ln.snapshot())
+        if path is not None:
+            self._notice(f"Recording of line {ln.number} saved to {path}.")
+        return path
+
+    def _recording_failed(self, number: int, text: str) -> None:
+        ln = self._lines.get(number)
+        if ln is not None and number in self._recorders:
+            self._stop_recording(ln)
+        self._notice(f"Recording of line {number} stopped: {text}", "warning")
+
     # ----- conference (seed 2.14–2.16): mixed in pjsua's bridge ---------------------------------------
     def conference(self, lines: list[int] | None = None) -> Future:
         """Join lines (default: every talking or held line) into one local conference and talk to all of them."""
@@ -895,6 +993,8 @@ class Phone:
         line.sip_status, line.reason = sip_status, reason
         if state == "confirmed":
             first_answer = line.answered is None
+            if first_answer and self.config.features.record == "auto":
+                self._start_recording(line)
             if first_answer:
                 line.answered = time.monotonic()
             talking_elsewhere = any(o is not line and o.state == LineState.TALKING for o in self._lines.values())
@@ -906,6 +1006,7 @@ class Phone:
                 line.state = LineState.TALKING
         elif state == "disconnected":
             line.state = LineState.ENDED
+            self._stop_recording(line)
             self._log_line(line)
             self._by_cid.pop(cid, None)
             if self._lines.get(line.number) is line:
