@@ -95,7 +95,7 @@ async def _hang_up_all(phone: Any) -> None:
         return
     try:
         await asyncio.wait_for(asyncio.wrap_future(phone.hangup_all()), HANGUP_WAIT_S)
-    except (asyncio.TimeoutError, Exception) as exc:   # the stop must go on whatever the hang-up said
+    except (TimeoutError, Exception) as exc:   # the stop must go on whatever the hang-up said
         log.warning("hanging up at stop: %s", exc)
     deadline = loop_time() + HANGUP_WAIT_S
     while phone.lines() and loop_time() < deadline:
@@ -191,4 +191,55 @@ def phonebook_export(common: Any, file: str, fmt: str | None) -> None:
         click.echo(f"tuiphone: cannot write {path}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"{path}: {len(contacts)} contacts written as {fmt or format_for(path)}")
+    sys.exit(EXIT_OK)
+
+
+# ----- tuiphone config import-gs ------------------------------------------------------------------------
+@click.command("import-gs")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def import_gs(common: Any, file: str, as_json: bool) -> None:
+    """Map a Grandstream config.txt (P-values) or <gs_provision> XML into the config file (accounts 1-3)."""
+    import json
+    from pathlib import Path
+
+    from tuiphone.config import ConfigError, load_or_create, save_config
+    from tuiphone.paths import backup_path, config_path
+    from tuiphone.services.provisioning import MAX_BYTES, ProvisioningError
+    from tuiphone.services.provisioning import import_gs as map_file
+
+    target = config_path(common.config)
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ProvisioningError(f"it is larger than {MAX_BYTES // 1_000_000} MB")
+        cfg, _ = load_or_create(target)
+        applied = map_file(data, cfg, file)
+        save_config(applied.config, target)
+    except OSError as exc:
+        click.echo(f"tuiphone: cannot read {file}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except ProvisioningError as exc:
+        click.echo(f"tuiphone: {file}: {exc}; nothing was changed", err=True)
+        sys.exit(EXIT_USAGE)
+    except ConfigError as exc:
+        click.echo(f"tuiphone: the imported settings do not make a valid config, nothing was changed:\n{exc}",
+                   err=True)
+        sys.exit(EXIT_USAGE)
+    report = {"file": file, "config": str(target), "backup": str(backup_path(Path(target))),
+              "mapped": applied.mapped, "changed": applied.changes, "unmapped": applied.unmapped,
+              "notes": applied.notes}
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        lines = [f"{target}: {len(applied.changes)} settings changed from {file} "
+                 f"(the old file is {report['backup']})"]
+        lines += [f"  {line}" for line in applied.changes]
+        lines += [f"note: {note}" for note in applied.notes]
+        if applied.unmapped:
+            lines.append(f"not mapped ({len(applied.unmapped)} P-values tuiphone has no setting for): "
+                         + " ".join(applied.unmapped))
+        click.echo("\n".join(lines))
     sys.exit(EXIT_OK)

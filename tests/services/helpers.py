@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -62,8 +63,10 @@ class Cti:
         return self.ok("api-get_line_status")[number - 1]
 
     def wait_state(self, state: str, line: int = 1, timeout: float = 10.0) -> dict[str, Any]:
-        return wait_for(lambda: (lambda ln: ln if ln["state"] == state else None)(self.line(line)), timeout,
-                        f"line {line} to be {state}")
+        def reached() -> dict[str, Any] | None:
+            now = self.line(line)
+            return now if now["state"] == state else None
+        return wait_for(reached, timeout, f"line {line} to be {state}")
 
 
 def daemon_proc(workdir, name: str, config: dict | None = None, passcode: str = "4321",
@@ -101,7 +104,7 @@ class Recorder:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: Any = None
 
-    def start(self) -> "Recorder":
+    def start(self) -> Recorder:
         from aiohttp import web
 
         async def record(request: web.Request) -> web.Response:

@@ -14,7 +14,14 @@ from tests.fakes import FakeBackend
 from tuiphone.config import Config
 from tuiphone.engine.events import SipMessage
 from tuiphone.engine.phone import Phone
-from tuiphone.services.action_url import Action, ActionEvents, ActionUrls, idle_text, substitute, with_scheme
+from tuiphone.services.action_url import (
+    Action,
+    ActionEvents,
+    ActionUrls,
+    idle_text,
+    substitute,
+    with_scheme,
+)
 
 PBX = {"sip_server": "pbx.example.com", "user_id": "1001", "password": "secret", "display_name": "Front desk"}
 EVENTS = ["registered", "setup_completed", "unregistered", "off_hook", "on_hook", "incoming_call", "outgoing_call",

@@ -4,8 +4,9 @@ send_key sequences, the lockout clock, and hypothesis-made query strings that mu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
@@ -23,8 +24,8 @@ CALLER = '"Alice" <sip:200@pbx.example.com>'
 
 
 def make_phone(**extra: Any) -> tuple[Phone, FakeBackend]:
-    cfg = Config.model_validate({"accounts": [PBX], "cti": {"enabled": True, "passcode": "pw", "listen": "127.0.0.1:8088"},
-                                 **extra})
+    cti = {"enabled": True, "passcode": "pw", "listen": "127.0.0.1:8088"}
+    cfg = Config.model_validate({"accounts": [PBX], "cti": cti, **extra})
     sip = FakeBackend()
     phone = Phone(cfg, sip)
     phone.start()
@@ -50,7 +51,7 @@ class Api:
             url += "?" + raw_query
 
         async def go() -> tuple[int, Any]:
-            async with self.session.get(url if raw_query is not None else url, params=params) as resp:
+            async with self.session.get(url, params=params) as resp:
                 body = await resp.json(content_type=None)
                 return resp.status, body
         return self.loop.run_until_complete(go())

@@ -15,7 +15,7 @@ def test_the_daemon_logs_and_its_sip_messages_reach_the_syslog_server(daemons, t
     try:
         syslog = {"server": f"127.0.0.1:{sock.getsockname()[1]}", "protocol": "udp", "level": "info",
                   "sip_messages": True}
-        daemon, cti = daemons(config={"syslog": syslog}, cti=False)
+        daemon, _ = daemons(config={"syslog": syslog}, cti=False)
         got = received(sock, 1.0)                   # the start-up lines
         pinger = OptionsPinger(OptionsTarget.parse(daemon.address), bind="127.0.0.1", timeout=1.0)
         assert pinger.ping().sip_status == 200      # now the services run: this exchange is sent on

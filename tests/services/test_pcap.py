@@ -66,8 +66,8 @@ def test_tshark_decodes_the_file_as_sip(tmp_path, transport, local, remote):
     rows = [line.split("|") for line in out.stdout.splitlines()]
     assert rows == [["INVITE", "", '"张三"', "5060"], ["", "200", "", "5062"]]
     checks = ["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"]
-    bad = subprocess.run([TSHARK, "-r", str(path), *checks, "-Y", "ip.checksum.status == 0 || "
-                          "udp.checksum.status == 0 || tcp.checksum.status == 0"],
+    bad = subprocess.run([TSHARK, "-r", str(path), *checks, "-Y",
+                          "ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0"],
                          capture_output=True, text=True, timeout=60)
     good = subprocess.run([TSHARK, "-r", str(path), *checks, "-Y", f"{transport.lower()}.checksum.status == 1"],
                           capture_output=True, text=True, timeout=60)

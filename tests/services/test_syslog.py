@@ -16,7 +16,7 @@ from tuiphone.services.syslog import SyslogSender, split_server
 INVITE = SipMessage(time=1700000000.0, direction="out", transport="UDP", remote="127.0.0.1:5070",
                     first_line="INVITE sip:200@127.0.0.1 SIP/2.0", call_id="c1",
                     text="INVITE sip:200@127.0.0.1 SIP/2.0\r\nCall-ID: c1\r\n\r\n")
-LINE = re.compile(rb"^<(\d+)>1 (\S+) (\S+) tuiphone (\d+) (\S+) - (.*)$", re.S)
+LINE = re.compile(rb"^<(\d+)>1 (\S+) (\S+) tuiphone (\d+) (\S+) - (.*)$", re.DOTALL)
 
 
 def udp_listener() -> socket.socket:
@@ -33,7 +33,7 @@ def received(sock: socket.socket, wait_s: float = 1.0) -> list[tuple[int, str, s
     while time.monotonic() < deadline:
         try:
             data = sock.recv(65535)
-        except socket.timeout:
+        except TimeoutError:
             continue
         m = LINE.match(data)
         assert m, data
@@ -101,7 +101,7 @@ def test_tcp_frames_are_octet_counted():
         while True:
             try:
                 data = conn.recv(65535)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not data:
                 break
@@ -122,7 +122,7 @@ def test_tcp_frames_are_octet_counted():
         frames.append(rest[:int(length)])
         stream = rest[int(length):]
     assert [LINE.match(f).group(6) for f in frames] == [
-        "tuiphone.test: first\nwith a newline".encode(),
+        b"tuiphone.test: first\nwith a newline",
         b"OUT UDP to 127.0.0.1:5070\nINVITE sip:200@127.0.0.1 SIP/2.0\r\nCall-ID: c1"]
 
 

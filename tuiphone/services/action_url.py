@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -119,8 +120,8 @@ class ActionEvents:
         in_use_before = sum(1 for s in self.lines.values() if s.state in _IN_USE)
         seen = self.lines.get(call.line)
         acts: list[Action] = []
-        about = dict(account=call.account, remote=call.remote_number or call.remote_uri,
-                     display_remote=call.remote_name, call_id=getattr(call, "call_id", ""))
+        about = {"account": call.account, "remote": call.remote_number or call.remote_uri,
+                 "display_remote": call.remote_name, "call_id": getattr(call, "call_id", "")}
         if call.state == LineState.ENDED:
             self.lines.pop(call.line, None)
             if seen is not None:
@@ -157,7 +158,7 @@ class ActionEvents:
 
     @staticmethod
     def _transfer(msg: SipMessage) -> Action:
-        refer_to = re.search(r"^(?:Refer-To|r):\s*(.+)$", msg.text, re.M | re.I)
+        refer_to = re.search(r"^(?:Refer-To|r):\s*(.+)$", msg.text, re.MULTILINE | re.IGNORECASE)
         target = refer_to.group(1).strip() if refer_to else ""
         kind = "attended_transfer" if "replaces" in target.lower() else "blind_transfer"
         name, _, number = split_name_uri(target.split("?", 1)[0].strip("<>") if target else "")
@@ -239,7 +240,7 @@ class ActionUrls:
             async with self._session.get(URL(url), allow_redirects=False) as resp:
                 await resp.read()
                 problem = f"HTTP {resp.status}" if resp.status >= 400 else ""
-        except asyncio.TimeoutError:
+        except TimeoutError:
             problem = f"no answer in {self.timeout_s:g} s"
         except (aiohttp.ClientError, ValueError, OSError) as exc:
             problem = str(exc) or type(exc).__name__

@@ -14,13 +14,21 @@ import ipaddress
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from tuiphone.config import parse_listen_address
 from tuiphone.engine.events import CallState, LineState
-from tuiphone.services.keys import PhoneKeys, Refused, active_line, parse_keys, ringing_line, wait
+from tuiphone.services.keys import (
+    PhoneKeys,
+    Refused,
+    active_line,
+    parse_keys,
+    ringing_line,
+    wait,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +169,7 @@ class CtiServer:
         try:
             return await self._checked(request, handler)
         except web.HTTPException as exc:
-            return refuse(exc.reason or "request refused", exc.status if exc.status >= 400 else 400)
+            return refuse(exc.reason or "request refused", max(exc.status, 400))
         except Exception:          # a bug must not leak a traceback to the network
             log.exception("CTI request %s failed", request.path)
             return refuse("the phone could not carry out this request; see its log file", 500)

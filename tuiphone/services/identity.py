@@ -51,7 +51,7 @@ class PhoneIdentity:
     program_version: str = __version__
 
     @classmethod
-    def of(cls, phone: object) -> "PhoneIdentity":
+    def of(cls, phone: object) -> PhoneIdentity:
         """The identity of a running phone: the address its SIP transport uses, and that interface's MAC."""
         try:
             address = phone.backend.local_address()          # type: ignore[attr-defined]

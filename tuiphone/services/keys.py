@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.engine.events import CallState, LineState
 
@@ -77,7 +78,7 @@ async def wait(future: Future, timeout: float = COMMAND_TIMEOUT_S) -> Any:
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
     except PhoneError as exc:
         raise Refused(str(exc), 422 if exc.result == "blocked_by_dial_plan" else 409) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise Refused("the phone did not carry out the command in time; try again", 503) from None
 
 

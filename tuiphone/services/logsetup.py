@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from tuiphone.paths import ensure_dir, log_dir
 

@@ -20,8 +20,9 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from tuiphone.engine.events import Event, SipMessage
 

@@ -34,7 +34,7 @@ async def fetch(url: str, timeout_s: float = TIMEOUT_S, limit: int = MAX_BYTES) 
                     if len(body) > limit:
                         raise DownloadError(f"{url} is more than the {limit} bytes allowed")
                 return bytes(body)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise DownloadError(f"{url} did not answer in {timeout_s:g} s") from None
     except aiohttp.ClientError as exc:
         raise DownloadError(f"cannot download {url}: {exc}") from None

@@ -11,9 +11,10 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 MAX_BYTES = 5_000_000

@@ -8,8 +8,9 @@ Account indexes of numbers are not stored, so an export writes none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from tuiphone.services.phonebook_io import Contact, PhoneNumber, split_name
 
@@ -55,7 +56,8 @@ class StorePhonebook:
     def import_contacts(self, contacts: Iterable[Contact], *, replace_same_name: bool = True) -> ImportReport:
         """Add every contact; one with the name of a saved contact replaces it (or, with
         `replace_same_name=False`, leaves the saved one as it is)."""
-        from tuiphone.store import Contact as Saved, Number, StoreError
+        from tuiphone.store import Contact as Saved
+        from tuiphone.store import Number, StoreError
 
         report = ImportReport()
         saved_by_name = {c.name: c for c in self.store.contacts()}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.engine.events import Event, SipMessage
 from tuiphone.services.keys import PhoneKeys

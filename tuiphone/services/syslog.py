@@ -17,7 +17,11 @@ import time
 from typing import Any
 
 from tuiphone.engine.events import SipMessage
-from tuiphone.services.logsetup import add_root_handler, level_number, remove_root_handler
+from tuiphone.services.logsetup import (
+    add_root_handler,
+    level_number,
+    remove_root_handler,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ def severity(levelno: int) -> int:
 def rfc5424(severity_code: int, text: str, msgid: str = "-", *, hostname: str, app: str = "tuiphone",
             when: float | None = None, pid: int | None = None) -> bytes:
     """One syslog message: `<PRI>1 TIMESTAMP HOST APP PID MSGID - MSG`."""
-    stamp = dt.datetime.fromtimestamp(time.time() if when is None else when, dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(time.time() if when is None else when, dt.UTC)
     header = (f"<{FACILITY_LOCAL0 * 8 + severity_code}>1 {stamp.isoformat(timespec='milliseconds')} "
               f"{hostname or '-'} {app} {os.getpid() if pid is None else pid} {msgid} - ")
     return (header + text).encode("utf-8", "replace")
@@ -58,7 +62,7 @@ def split_server(server: str) -> tuple[str, int]:
 
 
 class _ToSyslog(logging.Handler):
-    def __init__(self, sender: "SyslogSender", level: int):
+    def __init__(self, sender: SyslogSender, level: int):
         super().__init__(level)
         self.sender = sender
 
@@ -93,7 +97,7 @@ class SyslogSender:
         self._complained = False
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "SyslogSender":
+    def from_config(cls, cfg: Any) -> SyslogSender:
         host, port = split_server(cfg.server)
         return cls(host, port, cfg.protocol, cfg.level, cfg.sip_messages)
 
