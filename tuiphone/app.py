@@ -47,6 +47,7 @@ from tuiphone.messages import (
     RegistrationChanged,
     SipMessageSeen,
     TransferUpdated,
+    VoicemailChanged,
 )
 from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
 from tuiphone.screens.call import CallScreen
@@ -54,6 +55,7 @@ from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.widgets.call_panel import format_duration, party
+from tuiphone.widgets.status_bar import PhoneMarks
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ class PhoneApp(App[int]):
         self.history_changed: Signal[None] = Signal(self, "history_changed")
         self.phonebook_changed: Signal[None] = Signal(self, "phonebook_changed")
         self.missed_unseen = 0                  # missed calls since the history was last opened
+        self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
+        self.locked = False
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
@@ -129,6 +133,7 @@ class PhoneApp(App[int]):
         for call in self.phone.lines():
             self._update_line(call)
         self._saved_blocklist = self.phone_features.blocklist
+        self.voicemail.update(self.phone.voicemail)
         self.reload_names()
         self.status_changed.publish(None)
         self.lines_changed.publish(None)
@@ -189,6 +194,11 @@ class PhoneApp(App[int]):
         self._save_blocklist(message.event.blocklist)
         self.status_changed.publish(None)
 
+    def on_voicemail_changed(self, message: VoicemailChanged) -> None:
+        event = message.event
+        self.voicemail[event.account] = (event.waiting, event.new, event.old)
+        self.status_changed.publish(None)
+
     def on_call_logged(self, message: CallLogged) -> None:
         """Keep a finished call in the history when its account's `call_log` mode says so."""
         entry = message.event
@@ -217,7 +227,7 @@ class PhoneApp(App[int]):
             view.talking_since = self.clock()
 
     def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
-        who = party(call)
+        who = party(call, self.name_for(call.remote_number))
         if view is not None and view.talking_since is not None:
             self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
                         markup=False)
@@ -293,6 +303,15 @@ class PhoneApp(App[int]):
         self.last_dialed = (target, account)
         self.command(self.phone.call(target, account), done=self.show_calls, failed=failed)
 
+    def dial_voicemail(self, account: int | None = None) -> None:
+        """Call an account's voicemail (the first usable account's when None)."""
+        try:
+            future = self.phone.dial_voicemail(account)
+        except PhoneError as exc:       # no account, or no voicemail number: said before any Future
+            self.show_error(str(exc))
+            return
+        self.command(future, done=self.show_calls)
+
     def show_calls(self, line: int | None = None) -> None:
         """Bring the call screen to the top (closing dialers and menus above the idle screen)."""
         if isinstance(self.screen, ModalScreen):
@@ -333,8 +352,37 @@ class PhoneApp(App[int]):
         if self._ringing_screen is None and self.active_lines():
             self.show_calls()
 
+    def can_forward(self) -> bool:
+        """Whether the engine can send a ringing call elsewhere (Phone.forward)."""
+        return callable(getattr(self.phone, "forward", None))
+
+    def forward_call(self, line: int, target: str) -> None:
+        self.command(self.phone.forward(line, target))
+
+    def can_silence(self) -> bool:
+        """Whether something rings here that Silence can stop (no sound device: nothing rings)."""
+        return getattr(self.phone, "local_audio", None) is not None
+
+    def silence_ringer(self) -> None:
+        """Stop the ringtone; the call keeps ringing for the caller and can still be answered."""
+        audio = self.phone.local_audio
+        # the engine starts and stops its sounds on the SIP thread: stop it there too
+        self.command(self.phone.backend.submit(audio.stop_ring))
+
+    def features_now(self) -> FeaturesChanged:
+        """DND, forwarding, call waiting, anonymous and blocklist as the engine last said."""
+        return self.phone_features or self.phone.feature_state()
+
     def dnd_on(self) -> bool:
-        return self.phone_features.dnd if self.phone_features is not None else self.config.features.dnd
+        return self.features_now().dnd
+
+    def phone_marks(self) -> PhoneMarks:
+        """What the status bar shows after the account icons."""
+        f = self.features_now()
+        waiting = [new for on, new, _ in self.voicemail.values() if on]
+        return PhoneMarks(dnd=f.dnd, forward_always=f.forward_always, forward_busy=f.forward_busy,
+                          forward_no_answer=f.forward_no_answer, messages=sum(waiting) if waiting else None,
+                          missed=self.missed_unseen, locked=self.locked, audio=self.audio_state)
 
     def action_toggle_dnd(self) -> None:
         """Do not disturb on or off; the engine keeps it in the config and says so in a notice."""

@@ -53,6 +53,7 @@ class FakePhone:
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}
         self.ghost_calls: dict[str, int] = {}
         self.backend = FakeBackend()
+        self.local_audio = FakeLocalAudio(self.commands)
 
     # ----- the event side ---------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
@@ -222,6 +223,12 @@ class FakePhone:
             self.blocked.remove(entry)
         return self._feature(("unblock", entry), f"{entry} is no longer blocked.")
 
+    def forward(self, line: int, target: str) -> Future:
+        """Send a ringing call to `target` (302), as the engine's forward does."""
+        self.commands.append(("forward", line, target))
+        self.set_state(line, LineState.ENDED, sip_status=302, reason="Moved Temporarily")
+        return done()
+
     def dial_voicemail(self, account: int | None = None, media: Any = None) -> Future:
         index = account if account is not None else 0
         if not self.config.accounts:
@@ -278,10 +285,23 @@ class FakePhone:
 
 
 class FakeBackend:
-    """The bits of the SIP backend the UI reads."""
+    """The bits of the SIP backend the UI uses: its address, and running a job "on the SIP thread"."""
 
     def __init__(self, address: str = "127.0.0.1:5060") -> None:
         self.address = address
 
     def local_address(self, transport: str = "udp") -> str:
         return self.address
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        return done(fn())
+
+
+class FakeLocalAudio:
+    """The user's speaker as far as the UI touches it: the ringer can be stopped."""
+
+    def __init__(self, commands: list[tuple]) -> None:
+        self.commands = commands
+
+    def stop_ring(self) -> None:
+        self.commands.append(("stop_ring",))

@@ -29,8 +29,8 @@ async def test_menu_opens_with_m_and_a_digit_picks_an_entry():
         await pilot.press("m")
         assert isinstance(app.screen, MenuScreen)
         text = screen_text(app)
-        for entry in ("1. Call History", "2. Phonebook", "3. Direct IP Call", "4. Status", "5. Preferences",
-                      "6. SIP Trace"):
+        for entry in ("1. Call History", "2. Phonebook", "3. Direct IP Call", "4. Messages", "5. Call Features",
+                      "6. Status", "7. Preferences", "8. SIP Trace"):
             assert entry in text
         await pilot.press("3")
         assert isinstance(app.screen, DirectIpScreen)
@@ -62,7 +62,7 @@ async def test_direct_ip_shows_dots_and_colon_and_dials_a_good_address():
 async def test_status_accounts_shows_each_registration_live_and_f1_registers_again():
     app, phone = build()
     async with app.run_test(size=(100, 24)) as pilot:
-        await pilot.press("m", "4", "1")
+        await pilot.press("m", "6", "1")
         assert "Not registered" in screen_text(app)
         phone.fire(RegState(account=0, registered=True, sip_status=200, reason="OK", expires=3600,
                             server="127.0.0.1:5090"),
@@ -78,7 +78,7 @@ async def test_status_accounts_shows_each_registration_live_and_f1_registers_aga
 async def test_status_system_shows_the_versions():
     app, _ = build()
     async with app.run_test(size=(100, 24)) as pilot:
-        await pilot.press("m", "4", "2")
+        await pilot.press("m", "6", "2")
         text = screen_text(app)
         assert f"tuiphone{' ' * 10}" in text or "tuiphone" in text
         assert __version__ in text
@@ -109,7 +109,7 @@ async def test_choosing_chinese_in_the_menu_changes_the_soft_key_labels():
     app, _ = build()
     async with app.run_test() as pilot:
         assert soft_keys(app)[3] == "F4 Menu"
-        await pilot.press("m", "5", "1")
+        await pilot.press("m", "7", "1")
         assert "简体中文" in screen_text(app)
         await pilot.press("2")
         await until(pilot, lambda: soft_keys(app)[3] == "F4 返回")

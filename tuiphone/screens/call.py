@@ -12,7 +12,7 @@ from textual.widgets import Static
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen, keypad_bindings, line_key_bindings
-from tuiphone.widgets.call_panel import CallPanel
+from tuiphone.widgets.call_panel import CallPanel, party
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar
@@ -30,6 +30,7 @@ class CallScreen(PhoneScreen):
         Binding("h", "hold_or_resume", "Hold", show=False, id="hold"),
         Binding("t", "transfer", "Transfer", show=False, id="transfer"),
         Binding("u", "mute", "Mute", show=False, id="mute"),
+        Binding("c", "conference", "Conference", show=False, id="conference"),
         Binding("escape", "end", "End", show=False, id="end"),
         Binding("enter", "send", "Send", show=False, id="send"),
         Binding("backspace", "delete", "Delete", show=False, id="delete"),
@@ -41,6 +42,8 @@ class CallScreen(PhoneScreen):
     DEFAULT_CSS = """
     CallScreen #call-body { height: 1fr; }
     CallScreen #calls { width: 1fr; height: 1fr; }
+    CallScreen #conference-members { height: auto; padding: 0 1; color: $accent; text-style: bold; display: none; }
+    CallScreen #conference-members.-open { display: block; }
     CallScreen #transfer-entry { height: auto; border: round $warning; padding: 0 1; display: none; }
     CallScreen #transfer-entry.-open { display: block; }
     """
@@ -56,6 +59,7 @@ class CallScreen(PhoneScreen):
         with Horizontal(id="call-body"):
             yield LineKeys(self.app.phone.max_lines, blink=self.app.blink, selected=self.selected)
             with Vertical(id="calls-column"):
+                yield Static("", id="conference-members", markup=False)
                 yield VerticalScroll(id="calls")
                 yield Static("", id="transfer-entry", markup=False)
                 yield Static(t("call.hint"), classes="hint")
@@ -104,10 +108,23 @@ class CallScreen(PhoneScreen):
             return (SoftKey("key.answer", "answer"), SoftKey("key.reject", "reject"))
         if state not in _IN_CALL:
             return (None, None, None, SoftKey("key.end", "end"))
+        mute = SoftKey("key.unmute" if view.call.muted else "key.mute", "mute")
+        if view.call.conference:
+            members = self.members()
+            held = all(v.call.state == LineState.HELD for v in members)
+            return (SoftKey("key.resume_conf" if held else "key.hold_conf", "hold_conference"),
+                    SoftKey("key.split", "split_conference"), SoftKey("key.end_conf", "end_conference"),
+                    SoftKey("key.leave_conf", "leave_conference"), mute)
         hold = SoftKey("key.resume", "hold_or_resume") if state == LineState.HELD else SoftKey("key.hold",
                                                                                              "hold_or_resume")
-        mute = SoftKey("key.unmute" if view.call.muted else "key.mute", "mute")
+        if len([v for v in self.app.lines.values() if v.call.state in _IN_CALL]) >= 2:
+            return (hold, SoftKey("key.conf", "conference"), SoftKey("key.end", "end"),
+                    SoftKey("key.transfer", "transfer"), mute)
         return (hold, SoftKey("key.transfer", "transfer"), mute, SoftKey("key.end", "end"))
+
+    def members(self) -> list:
+        """The lines in the local conference."""
+        return [v for _, v in sorted(self.app.lines.items()) if v.call.conference]
 
     def redraw(self) -> None:
         """Draw every line from the app's state; leave when no call is left."""
@@ -129,6 +146,13 @@ class CallScreen(PhoneScreen):
                 box.mount(panel)
             panel.show(view, now, line == self.selected)
         self.query_one(LineKeys).select(self.selected)
+        members = self.members()
+        conference = self.query_one("#conference-members", Static)
+        conference.set_class(bool(members), "-open")
+        if members:
+            conference.update(t("call.conference", count=len(members) + 1,
+                                names=", ".join(party(v.call, self.app.name_for(v.call.remote_number))
+                                                for v in members)))
         entry = self.query_one("#transfer-entry", Static)
         entry.set_class(self.transferring, "-open")
         if self.transferring:
@@ -248,6 +272,27 @@ class CallScreen(PhoneScreen):
             self._run(self.app.phone.resume(line))
         elif view.call.state == LineState.RINGING:
             self._run(self.app.phone.answer(line))
+
+    # ----- conference (seed 2.14–2.16) ------------------------------------------------------------------
+    def action_conference(self) -> None:
+        """CONF: join every call (talking or held) into one local conference."""
+        self.app.command(self.app.phone.conference(None))
+
+    def action_split_conference(self) -> None:
+        """Split: each member on its own line again; the chosen one stays talking, the others hold."""
+        self._run(self.app.phone.split_conference(self.selected))
+
+    def action_hold_conference(self) -> None:
+        members = self.members()
+        if members:
+            self._run(self.app.phone.hold_conference(any(v.call.state == LineState.TALKING for v in members)))
+
+    def action_end_conference(self) -> None:
+        self._run(self.app.phone.end_conference())
+
+    def action_leave_conference(self) -> None:
+        """Leave the other two talking to each other (the engine transfers them)."""
+        self._run(self.app.phone.leave_conference())
 
     def action_open_menu(self) -> None:
         from tuiphone.screens.menu import main_menu

@@ -29,6 +29,7 @@ class IdleScreen(PhoneScreen):
         Binding("d", "app.toggle_dnd", "DND", show=False, id="dnd"),
         Binding("l", "history", "Call history", show=False, id="history"),
         Binding("p", "phonebook", "Phonebook", show=False, id="phonebook"),
+        Binding("v", "voicemail", "Voicemail", show=False, id="voicemail"),
     ]
     DEFAULT_CSS = """
     IdleScreen #idle-body { height: 1fr; }
@@ -87,6 +88,9 @@ class IdleScreen(PhoneScreen):
         from tuiphone.screens.direct_ip import DirectIpScreen
 
         self.app.push_screen(DirectIpScreen())
+
+    def action_voicemail(self) -> None:
+        self.app.dial_voicemail()
 
     def action_history(self) -> None:
         from tuiphone.screens.history import HistoryScreen

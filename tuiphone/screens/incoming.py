@@ -13,17 +13,20 @@ from tuiphone.i18n import t
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import account_label
 
-ANSWER, REJECT = "answer", "reject"
+ANSWER, REJECT, FORWARD = "answer", "reject", "forward"
 
 
 class IncomingCallScreen(ModalScreen[str | None]):
-    """Who calls, on which account and line; Answer (F1, Enter) or Reject (F2, Esc). Never blocks the engine."""
+    """Who calls, on which account and line; Answer (F1, Enter), Reject (F2, Esc), Forward (F3) to a number,
+    Silence (F4) the ringer and let it ring on. Never blocks the engine."""
 
     BINDINGS = [
         Binding("f1", "choose('answer')", "Answer", show=False, id="soft-key-1"),
         Binding("enter", "choose('answer')", "Answer", show=False, id="answer"),
         Binding("f2", "choose('reject')", "Reject", show=False, id="soft-key-2"),
         Binding("escape", "choose('reject')", "Reject", show=False, id="reject"),
+        Binding("f3", "forward", "Forward", show=False, id="soft-key-3"),
+        Binding("f4", "silence", "Silence", show=False, id="soft-key-4"),
     ]
     DEFAULT_CSS = """
     IncomingCallScreen { align: center middle; }
@@ -40,6 +43,8 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self.call = call
         self.waiting = waiting
         self.chosen = False
+        self.silenced = False
+        self.asking: ModalScreen | None = None     # the Forward question, while it is open
 
     def compose(self) -> ComposeResult:
         call = self.call
@@ -56,9 +61,13 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self.app.lines_changed.subscribe(self, self._line_changed)
         self.app.language_changed.subscribe(self, lambda _: self._relabel())
 
+    def soft_keys(self) -> list[SoftKey | None]:
+        forward = SoftKey("key.forward", "forward") if self.app.can_forward() else None
+        silence = SoftKey("key.silence", "silence") if self.app.can_silence() and not self.silenced else None
+        return [SoftKey("key.answer", "choose('answer')"), SoftKey("key.reject", "choose('reject')"), forward, silence]
+
     def _label_keys(self) -> None:
-        self.query_one(SoftKeyBar).show_keys([SoftKey("key.answer", "choose('answer')"),
-                                              SoftKey("key.reject", "choose('reject')")])
+        self.query_one(SoftKeyBar).show_keys(self.soft_keys())
 
     async def _relabel(self) -> None:
         await self.recompose()
@@ -93,10 +102,37 @@ class IncomingCallScreen(ModalScreen[str | None]):
     def choose(self, choice: str | None) -> None:
         if not self.chosen:
             self.chosen = True
+            if self.asking is not None and self.app.screen is self.asking:
+                self.asking.dismiss(None)     # dismiss pops the top screen: the question goes first
             self.dismiss(choice)
 
     def action_choose(self, choice: str) -> None:
         self.choose(choice)
 
-    def on_soft_key_bar_pressed(self, message: SoftKeyBar.Pressed) -> None:
-        self.choose(ANSWER if message.index == 1 else REJECT)
+    def action_forward(self) -> None:
+        """Ask where to send the call; the engine redirects it (302) and the prompt closes."""
+        from tuiphone.screens.prompt import TextPromptScreen, check_target
+
+        if not self.app.can_forward() or self.chosen:
+            return
+        features = self.app.features_now()
+        self.asking = TextPromptScreen(t("ring.forward_to"), value=features.forward_no_answer
+                                       or features.forward_busy, check=check_target)
+        self.app.push_screen(self.asking, self._forward_to)
+
+    def _forward_to(self, target: str | None) -> None:
+        self.asking = None
+        if target and not self.chosen:
+            self.app.forward_call(self.call.line, target)
+            self.choose(FORWARD)
+
+    def action_silence(self) -> None:
+        if self.app.can_silence() and not self.silenced:
+            self.silenced = True
+            self.app.silence_ringer()
+            self._label_keys()
+
+    async def on_soft_key_bar_pressed(self, message: SoftKeyBar.Pressed) -> None:
+        key = self.soft_keys()[message.index - 1]
+        if key is not None:
+            await self.run_action(key.action)

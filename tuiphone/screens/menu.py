@@ -50,9 +50,21 @@ class MenuScreen(PhoneScreen):
         yield StatusBar()
         yield Static(t(self.title_key), classes="screen-title")
         self.entries = list(self.entries_of())
-        yield OptionList(*[Option(f"{n}. {e.text()}", id=str(n)) for n, e in enumerate(self.entries, 1)],
-                         id="menu-list")
+        yield OptionList(*self._options(), id="menu-list")
         yield SoftKeyBar()
+
+    def _options(self) -> list[Option]:
+        return [Option(f"{n}. {e.text()}", id=str(n)) for n, e in enumerate(self.entries, 1)]
+
+    def refresh_entries(self) -> None:
+        """Read the entries again (their labels show state that changed), keeping the highlight."""
+        options = self.query_one(OptionList)
+        at = options.highlighted
+        self.entries = list(self.entries_of())
+        options.clear_options()
+        options.add_options(self._options())
+        if self.entries:
+            options.highlighted = min(at or 0, len(self.entries) - 1)
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0
@@ -87,7 +99,9 @@ class MenuScreen(PhoneScreen):
 def main_menu() -> MenuScreen:
     """Menu, in the desk phone's order; the SIP trace (ours, not the phone's) comes last."""
     from tuiphone.screens.direct_ip import DirectIpScreen
+    from tuiphone.screens.features import CallFeaturesScreen
     from tuiphone.screens.history import HistoryScreen
+    from tuiphone.screens.messages import MessagesScreen
     from tuiphone.screens.phonebook import PhonebookScreen
     from tuiphone.screens.trace import TraceScreen
 
@@ -95,6 +109,8 @@ def main_menu() -> MenuScreen:
         MenuEntry("menu.history", lambda app: HistoryScreen()),
         MenuEntry("menu.phonebook", lambda app: PhonebookScreen()),
         MenuEntry("menu.direct_ip", lambda app: DirectIpScreen()),
+        MenuEntry("menu.messages", lambda app: MessagesScreen()),
+        MenuEntry("menu.features", lambda app: CallFeaturesScreen()),
         MenuEntry("menu.status", lambda app: status_menu()),
         MenuEntry("menu.preferences", lambda app: preferences_menu()),
         MenuEntry("menu.trace", lambda app: TraceScreen()),

@@ -18,17 +18,18 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def party(call) -> str:
-    """Who is on the line, in words: the name, else the number (a keypad IP as an address), else the URI."""
-    if call.remote_name:
-        return call.remote_name
+def party(call, phonebook_name: str = "") -> str:
+    """Who is on the line, in words: the phonebook's name, the name the far end sent, else the number
+    (a keypad IP as an address), else the URI."""
+    if phonebook_name or call.remote_name:
+        return phonebook_name or call.remote_name
     number = call.remote_number
     if number and is_direct_ip(number):
         return display_form(number)
     return number or call.remote_uri
 
 
-def call_text(view, now: float) -> Text:
+def call_text(view, now: float, phonebook_name: str = "") -> Text:
     """The panel's lines for a LineView at epoch time `now`."""
     call = view.call
     text = Text()
@@ -39,14 +40,15 @@ def call_text(view, now: float) -> Text:
     codec = call.codec or (view.quality.codec if view.quality else "")
     if codec:
         text.append(f"  {codec}")
-    for on, key, style in ((call.muted, "call.mark_muted", "bold white on red"),
+    for on, key, style in ((call.conference, "call.mark_conference", "bold white on blue"),
+                           (call.muted, "call.mark_muted", "bold white on red"),
                            (call.state == LineState.HELD, "call.mark_held", "bold black on yellow"),
                            (call.remote_hold, "call.mark_remote_hold", "bold black on yellow")):
         if on:
             text.append("  ")
             text.append(f" {t(key)} ", style=style)
-    text.append(f"\n{party(call)}")
-    if call.remote_name and call.remote_number:
+    text.append(f"\n{party(call, phonebook_name)}")
+    if (phonebook_name or call.remote_name) and call.remote_number:
         text.append(f" <{call.remote_number}>")
     text.append(f"  {call.remote_uri}", style="dim")
     q = view.quality
@@ -77,7 +79,7 @@ class CallPanel(Static):
 
     def show(self, view, now: float, selected: bool) -> None:
         self.set_class(selected, "-selected")
-        text = call_text(view, now)
+        text = call_text(view, now, self.app.name_for(view.call.remote_number))
         if text.plain != self.shown:     # redrawn every second: only a changed text costs a layout
             self.shown = text.plain
             self.update(text)

@@ -14,11 +14,11 @@ from tuiphone.widgets.call_panel import party
 BLINK_SECONDS = 0.5
 
 
-def line_caption(number: int, call: CallState | None) -> str:
+def line_caption(number: int, call: CallState | None, phonebook_name: str = "") -> str:
     """What a line key reads: its number, then the state and the other party when there is a call."""
     if call is None:
         return f"{number} {t('line.idle')}"
-    return f"{number} {t('line.' + call.state.value)} {party(call)}"
+    return f"{number} {t('line.' + call.state.value)} {party(call, phonebook_name)}"
 
 
 class LineKey(Static):
@@ -42,9 +42,9 @@ class LineKey(Static):
         self.state = LineState.IDLE
         self.text = ""
 
-    def show_call(self, call: CallState | None, selected: bool) -> None:
+    def show_call(self, call: CallState | None, selected: bool, phonebook_name: str = "") -> None:
         state = call.state if call is not None else LineState.IDLE
-        text = line_caption(self.number, call)
+        text = line_caption(self.number, call, phonebook_name)
         if (state, text, selected) == (self.state, self.text, self.has_class("-selected")) and self.text:
             return
         for old in LineState:
@@ -96,4 +96,6 @@ class LineKeys(Vertical):
     def redraw(self) -> None:
         calls = self.app.calls()
         for key in self.query(LineKey):
-            key.show_call(calls.get(key.number), key.number == self.selected)
+            call = calls.get(key.number)
+            name = self.app.name_for(call.remote_number) if call is not None else ""
+            key.show_call(call, key.number == self.selected, name)

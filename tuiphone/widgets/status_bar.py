@@ -1,7 +1,9 @@
-"""The status bar along the top: one registration icon per account, DND, forwarding, the audio device state."""
+"""The status bar along the top: one registration icon per account, lock, DND, forwarding, voicemail, missed calls,
+the audio device state."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from rich.text import Text
@@ -32,8 +34,26 @@ def account_label(index: int, account) -> str:
     return t("account.numbered", number=index + 1)
 
 
-def status_text(accounts: Sequence, registrations: Mapping[int, RegState], *, dnd: bool,
-                forward: str, audio: str, missed: int = 0) -> Text:
+@dataclass(frozen=True)
+class PhoneMarks:
+    """The phone-wide marks after the account icons."""
+
+    dnd: bool = False
+    forward_always: str = ""
+    forward_busy: str = ""
+    forward_no_answer: str = ""
+    messages: int | None = None       # new voicemail messages; None = no message waiting
+    missed: int = 0
+    locked: bool = False
+    audio: str = ""
+
+
+def _mark(text: Text, label: str, style: str) -> None:
+    text.append(f" {label} ", style=style)
+    text.append("  ")
+
+
+def status_text(accounts: Sequence, registrations: Mapping[int, RegState], marks: PhoneMarks) -> Text:
     """The bar's content: icons for accounts that register, then the phone-wide marks."""
     text = Text()
     for index, account in enumerate(accounts):
@@ -45,17 +65,23 @@ def status_text(accounts: Sequence, registrations: Mapping[int, RegState], *, dn
     if not text:
         text.append(t("status.no_accounts"), style="grey62")
         text.append("  ")
-    if dnd:
-        text.append(f" {t('status.dnd')} ", style="bold white on red")
+    if marks.locked:
+        _mark(text, t("status.locked"), "bold white on blue")
+    if marks.dnd:
+        _mark(text, t("status.dnd"), "bold white on red")
+    if marks.forward_always:
+        _mark(text, t("status.forward", target=marks.forward_always), "bold black on yellow")
+    if marks.forward_busy:
+        _mark(text, t("status.forward_busy", target=marks.forward_busy), "black on yellow")
+    if marks.forward_no_answer:
+        _mark(text, t("status.forward_no_answer", target=marks.forward_no_answer), "black on yellow")
+    if marks.messages is not None:
+        _mark(text, f"✉ {marks.messages}" if marks.messages else "✉", "bold white on dark_green")
+    if marks.missed:
+        text.append(f"✕ {t('idle.missed', count=marks.missed)}", style="bold red")
         text.append("  ")
-    if forward:
-        text.append(f" {t('status.forward', target=forward)} ", style="bold black on yellow")
-        text.append("  ")
-    if missed:
-        text.append(f"✕ {t('idle.missed', count=missed)}", style="bold red")
-        text.append("  ")
-    if audio:
-        text.append(t(f"audio.{audio}"), style="yellow")
+    if marks.audio:
+        text.append(t(f"audio.{marks.audio}"), style="yellow")
     return text
 
 
@@ -72,9 +98,6 @@ class StatusBar(Static):
 
     def redraw(self) -> None:
         app = self.app
-        features = app.phone_features
-        forward = features.forward_always if features is not None else app.config.features.forward_always
-        text = status_text(app.config.accounts, app.registrations, dnd=app.dnd_on(), forward=forward,
-                           audio=app.audio_state, missed=app.missed_unseen)
+        text = status_text(app.config.accounts, app.registrations, app.phone_marks())
         if text != self.content:
             self.update(text)
