@@ -54,6 +54,7 @@ from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
+from tuiphone.screens.lock import LockScreen, StarHold
 from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
 
@@ -112,6 +113,7 @@ class PhoneApp(App[int]):
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self.locked = False
+        self.star_hold = StarHold(config.features.lock_hold_seconds, clock=self.clock)
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
@@ -160,8 +162,9 @@ class PhoneApp(App[int]):
         else:
             self._update_line(call)
         self.lines_changed.publish(call.line)
-        if self.active_lines() and isinstance(self.screen, IdleScreen):
-            self.show_calls(call.line)    # a call the engine started by itself (a REFER we accepted)
+        if self.active_lines() and isinstance(self.screen, (IdleScreen, LockScreen)):
+            # a call answered from the ringing prompt, or one the engine started (a REFER we accepted)
+            self.show_calls(call.line)
 
     def on_call_arrived(self, message: CallArrived) -> None:
         self._incoming.append(message.event)
@@ -316,7 +319,8 @@ class PhoneApp(App[int]):
         """Bring the call screen to the top (closing dialers and menus above the idle screen)."""
         if isinstance(self.screen, ModalScreen):
             return    # the ringing prompt stays; we come back here when it closes
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
+        # close dialers and menus, but never the lock: a call answered while locked shows over it
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, (CallScreen, LockScreen)):
             self.pop_screen()
         if isinstance(self.screen, CallScreen):
             if line is not None:
@@ -408,6 +412,46 @@ class PhoneApp(App[int]):
         except Exception as exc:   # the phone keeps working with the setting in memory
             log.warning("could not save %s: %s", self.config_path, exc)
             self.show_error(t("error.save_config", path=self.config_path, error=exc))
+
+    def set_feature_setting(self, name: str, value: object) -> None:
+        """Change one [features] setting the UI owns (screen lock), keep it in the config file, redraw."""
+        setattr(self.config.features, name, value)
+        self._save_config()
+        self.status_changed.publish(None)
+
+    # ----- screen lock ---------------------------------------------------------------------------------
+    def action_lock(self) -> None:
+        """Lock the phone: menus and dialers close, a call in progress goes on under the lock."""
+        if self.locked:
+            return
+        if isinstance(self.screen, ModalScreen):
+            return      # a question or a ringing call is on screen: answer it first
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
+            self.pop_screen()
+        self.locked = True
+        self.star_hold.reset()
+        self.push_screen(LockScreen())
+        self.status_changed.publish(None)
+
+    def unlock(self) -> None:
+        """Take the lock screen away (it is on top: a call answered while locked has ended by then)."""
+        if self.locked and isinstance(self.screen, LockScreen):
+            self.locked = False
+            self.pop_screen()
+            self.status_changed.publish(None)
+
+    def star_held(self, typed: str) -> bool:
+        """A `*` press in the dialer: True when it completes a hold of `*` begun on the idle screen (and the
+        phone is now locked); False when it is just a digit."""
+        hold = self.star_hold
+        begun_on_idle = hold.started is not None and set(typed) <= {"*"}
+        if not (self.config.features.star_key_lock and begun_on_idle and hold.holding()):
+            hold.reset()
+            return False
+        if hold.press():
+            self.action_lock()
+            return True
+        return False
 
     # ----- app-wide actions ------------------------------------------------------------------------
     def action_quit_phone(self) -> None:

@@ -33,6 +33,7 @@ class PhoneScreen(Screen):
     BINDINGS = [Binding(f"f{n}", f"soft_key({n})", f"F{n}", show=False, id=f"soft-key-{n}")
                 for n in range(1, SOFT_KEY_COUNT + 1)] + [
         Binding("q", "app.quit_phone", "Quit", show=False, id="quit"),
+        Binding("k", "app.lock", "Lock", show=False, id="lock"),
     ]
 
     soft_page = 0     # which page of keys F1–F3 show when a screen has more than four (F4: More)

@@ -265,7 +265,8 @@ class CallScreen(PhoneScreen):
         if view is None:
             from tuiphone.screens.dialer import DialerScreen
 
-            self.app.push_screen(DialerScreen(off_hook=True))
+            if not self.app.locked:     # a locked phone takes calls but makes none
+                self.app.push_screen(DialerScreen(off_hook=True))
             return
         self.select_line(line)
         if view.call.state == LineState.HELD:
@@ -297,7 +298,8 @@ class CallScreen(PhoneScreen):
     def action_open_menu(self) -> None:
         from tuiphone.screens.menu import main_menu
 
-        self.app.push_screen(main_menu())
+        if not self.app.locked:
+            self.app.push_screen(main_menu())
 
     def on_line_keys_pressed(self, message: LineKeys.Pressed) -> None:
         self.action_line_key(message.line)

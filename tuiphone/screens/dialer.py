@@ -169,6 +169,8 @@ class DialerScreen(PhoneScreen):
     def action_digit(self, digit: str) -> None:
         if self.sending:
             return
+        if digit == "*" and self.app.star_held(self.digits):
+            return      # `*` held down since the idle screen: the phone locked and this dialer closed
         account = self.account_config()
         if digit == "#" and self.digits and (account is None or account.pound_sends):
             self.action_send()

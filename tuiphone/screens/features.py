@@ -39,9 +39,6 @@ class CallFeaturesScreen(MenuScreen):
     def __init__(self) -> None:
         super().__init__("menu.features", self.feature_entries)
 
-    def on_mount(self) -> None:     # MenuScreen's on_mount runs too (Textual calls each class's handler)
-        self.app.status_changed.subscribe(self, lambda _: self.refresh_entries())
-
     def feature_entries(self) -> Sequence[MenuEntry]:
         app = self.app
         f = app.features_now()

@@ -69,9 +69,12 @@ class IdleScreen(PhoneScreen):
 
     # ----- actions ---------------------------------------------------------------------------------
     def action_digit(self, digit: str) -> None:
-        """On-hook dialing: the first digit opens the dialer with it."""
+        """On-hook dialing: the first digit opens the dialer with it (a `*` may also begin a hold that locks)."""
         from tuiphone.screens.dialer import DialerScreen
 
+        if digit == "*" and self.app.config.features.star_key_lock:
+            self.app.star_hold.reset()
+            self.app.star_hold.press()
         self.app.push_screen(DialerScreen(digits=digit))
 
     def action_off_hook(self) -> None:

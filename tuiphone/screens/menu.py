@@ -69,6 +69,8 @@ class MenuScreen(PhoneScreen):
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0
         self.refresh_soft_keys()
+        # entries may show state (DND on, lock password set): read them again when it changes
+        self.app.status_changed.subscribe(self, lambda _: self.refresh_entries())
 
     async def relabel(self) -> None:
         await super().relabel()
@@ -127,7 +129,36 @@ def status_menu() -> MenuScreen:
 
 
 def preferences_menu() -> MenuScreen:
-    return MenuScreen("menu.preferences", lambda: (MenuEntry("menu.language", lambda app: language_menu()),))
+    return MenuScreen("menu.preferences", lambda: (
+        MenuEntry("menu.language", lambda app: language_menu()),
+        MenuEntry("menu.screen_lock", lambda app: screen_lock_menu()),
+    ))
+
+
+def screen_lock_menu() -> MenuScreen:
+    """Lock now; holding * to lock on or off; the unlock password."""
+    from tuiphone.screens.prompt import TextPromptScreen
+
+    def ask_password(app: App) -> None:
+        check = lambda text: "" if text.isdigit() or not text else t("lock.digits_only")  # noqa: E731
+        app.push_screen(TextPromptScreen(t("lock.ask_password"), password=True, check=check,
+                                         help_text=t("lock.password_help")),
+                        lambda text: app.set_feature_setting("lock_password", text) if text is not None else None)
+
+    def entries(app: App) -> tuple[MenuEntry, ...]:
+        f = app.config.features
+        return (
+            MenuEntry("lock.lock_now", lambda a: a.action_lock()),
+            MenuEntry(t("lock.star_key", seconds=f.lock_hold_seconds,
+                        state=t("features.on") if f.star_key_lock else t("features.off")),
+                      lambda a: a.set_feature_setting("star_key_lock", not a.config.features.star_key_lock),
+                      literal=True),
+            MenuEntry(t("lock.password_state", state=t("lock.password_set") if f.lock_password
+                        else t("lock.password_none")), ask_password, literal=True),
+        )
+
+    menu = MenuScreen("menu.screen_lock", lambda: entries(menu.app))
+    return menu
 
 
 def language_menu() -> MenuScreen:
