@@ -3,6 +3,7 @@ by its spectrum, tuiphone's by the test's own WAV reader and baresip's by what i
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_tuiphone_calls_baresip_and_each_hears_the_others_tone(baresip, phones, 
     assert report["rx"]["packets"] > 40
     assert report["rx_level_dbfs"] > -20
     assert_tone(ours, 1000)
-    (theirs,) = softphone.received_wavs()
+    (theirs,) = _received(softphone)
     assert_tone(theirs, 440)
     assert "CALL_ESTABLISHED" in softphone.events()
 
@@ -55,5 +56,13 @@ def test_baresip_calls_tuiphone_and_each_hears_the_others_tone(baresip, phones, 
     assert call["remote_number"] == "baresip"
     assert 1.4 <= call["duration_s"] <= 2.2
     assert_tone(ours, 1000)
-    (theirs,) = softphone.received_wavs()
+    (theirs,) = _received(softphone)
     assert_tone(theirs, 600)
+
+
+def _received(softphone, timeout: float = 5.0):
+    """baresip's capture of what it heard; sndfile finishes the file as the call closes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not softphone.received_wavs():
+        time.sleep(0.05)
+    return softphone.received_wavs()

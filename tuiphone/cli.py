@@ -31,6 +31,7 @@ class Common:
     bind: str | None
     log_level: str
     sip_trace: str | None
+    pcap: str | None = None
     local_audio: bool = False       # the TUI and the daemon use the sound devices; scripts use files/tones
 
 
@@ -50,12 +51,16 @@ def _load(common: Common):
         _fail_usage(str(exc))
     if created:
         click.echo(f"tuiphone: wrote a default config to {path}", err=True)
-    return cfg
+    from tuiphone.services.provisioning import provision_at_start
+    return provision_at_start(cfg)
 
 
 @contextmanager
-def running_phone(common: Common) -> Iterator[Any]:
-    """Build the phone from the config and the common options, start it, and always stop it."""
+def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
+    """Build the phone from the config and the common options, start it, and always stop it.
+
+    With `services` the Action URLs, syslog, CTI and phonebook download run beside it on their own
+    thread; the TUI and the daemon run them on their own asyncio loop and pass False."""
     from tuiphone.config import save_config
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
@@ -80,19 +85,40 @@ def running_phone(common: Common) -> Iterator[Any]:
         except OSError as exc:
             _fail_usage(f"cannot write the SIP trace to {common.sip_trace}: {exc.strerror}")
         phone.subscribe(trace)
+    pcap = None
+    if common.pcap:
+        from tuiphone.services.pcap import SipPcapWriter
+        try:
+            pcap = SipPcapWriter(common.pcap, phone.backend.local_address)
+        except OSError as exc:
+            _fail_usage(f"cannot write the capture to {common.pcap}: {exc.strerror}")
+        phone.subscribe(pcap)
     try:
         phone.start()
     except PhoneError as exc:
         click.echo(f"tuiphone: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    runner = None
+    if services:
+        from tuiphone.services.runner import ServiceError, ServicesThread
+        runner = ServicesThread(phone, cfg, data_dir(common.data_dir))
+        try:
+            runner.start()
+        except ServiceError as exc:
+            phone.stop()
+            _fail_usage(str(exc))
     # SIGTERM ends a headless run the same way Ctrl-C does: calls hung up, endpoint destroyed
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         yield phone
     finally:
+        if runner is not None:
+            runner.stop()
         phone.stop()
         if trace is not None:
             trace.close()
+        if pcap is not None:
+            pcap.close()
 
 
 def _finish(code: int, report: dict, as_json: bool, human: str) -> None:
@@ -140,13 +166,14 @@ def _audio_plan(play: str | None, tone: float | None, echo: bool, record: str | 
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True)
 @click.option("--sip-trace", type=click.Path(dir_okay=False), help="Write every SIP message to this file.")
+@click.option("--pcap", type=click.Path(dir_okay=False), help="Write every SIP message to this pcap file.")
 @click.version_option(__version__, prog_name="tuiphone")
 @click.pass_context
-def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace) -> None:
+def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace, pcap) -> None:
     """tuiphone: a SIP phone for the terminal. With no command it opens the phone."""
     logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Common(config, data_dir, port, bind, log_level, sip_trace)
+    ctx.obj = Common(config, data_dir, port, bind, log_level, sip_trace, pcap)
     if ctx.invoked_subcommand is None:
         _run_tui(ctx.obj)
 
@@ -309,6 +336,16 @@ def config_check(common: Common, path: str | None) -> None:
     click.echo(message, err=code != 0)
     sys.exit(code)
 
+
+def _register_commands() -> None:
+    from tuiphone.daemon import daemon, import_gs, phonebook
+
+    main.add_command(daemon)
+    main.add_command(phonebook)
+    config.add_command(import_gs)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,8 @@ def run_daemon(common: Any) -> int:
             click.echo(f"tuiphone: cannot write the log file in {data}: {exc.strerror or exc}; "
                        "choose another folder with --data-dir", err=True)
             return EXIT_USAGE
-        phone = stack.enter_context(running_phone(common))
+        common.local_audio = True       # the sound devices when there are any; null audio (said so) when not
+        phone = stack.enter_context(running_phone(common, services=False))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
         return asyncio.run(_serve(phone, data, log_file))
 

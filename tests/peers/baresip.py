@@ -311,11 +311,12 @@ snd_path		{self.record_dir}
 
     def received_wavs(self) -> list[Path]:
         """Recordings of what baresip received (decoded), one per call."""
-        return sorted(self.record_dir.glob("*-dec.wav"))
+        # sndfile may add the .wav suffix only when it closes the file
+        return sorted(self.record_dir.glob("*-dec.wav")) or sorted(self.record_dir.glob("*-dec"))
 
     def sent_wavs(self) -> list[Path]:
         """Recordings of what baresip sent (before encoding), one per call."""
-        return sorted(self.record_dir.glob("*-enc.wav"))
+        return sorted(self.record_dir.glob("*-enc.wav")) or sorted(self.record_dir.glob("*-enc"))
 
     def log_text(self) -> str:
         try:

@@ -42,6 +42,7 @@ class CallState:
     codec: str = ""
     conference: bool = False     # a member of the local conference
     recording: bool = False
+    call_id: str = ""            # the SIP Call-ID
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class IncomingCall:
     source: str              # "ip:port" the INVITE came from
     ringtone: str = ""       # distinctive ring: the first matching ring rule, else the account's ringtone
     auto_answer: bool = False
+    call_id: str = ""
 
 
 @dataclass(frozen=True)

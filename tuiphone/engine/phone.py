@@ -163,6 +163,7 @@ class Line:
     forwarded: bool = False
     conference: bool = False
     recording: bool = False
+    call_id: str = ""
     dtmf_received: list[str] = field(default_factory=list)
 
     def snapshot(self) -> CallState:
@@ -170,7 +171,7 @@ class Line:
                          remote_uri=self.remote_uri, remote_name=self.remote_name,
                          remote_number=self.remote_number, sip_status=self.sip_status, reason=self.reason,
                          remote_hold=self.remote_hold, muted=self.muted, codec=self.codec,
-                         conference=self.conference, recording=self.recording)
+                         conference=self.conference, recording=self.recording, call_id=self.call_id)
 
 
 @dataclass
@@ -573,7 +574,8 @@ class Phone:
         assert number is not None      # decide() turns callers away when no line is free
         self.backend.answer(cid, 180)   # ringing at once: the UI hears of the call only afterwards
         line = Line(number=number, cid=cid, direction="in", account=account, remote_uri=info.remote_uri,
-                    remote_name=info.remote_name, remote_number=info.remote_number, state=LineState.RINGING)
+                    remote_name=info.remote_name, remote_number=info.remote_number, state=LineState.RINGING,
+                    call_id=info.call_id)
         line.wall_start = time.time()
         self._lines[number] = line
         self._by_cid[cid] = line
@@ -581,7 +583,7 @@ class Phone:
         self._emit(IncomingCall(line=number, account=account, remote_uri=info.remote_uri,
                                 remote_name=info.remote_name, remote_number=info.remote_number,
                                 source=info.source, ringtone=self._ringtone_for(account, info.remote_number),
-                                auto_answer=verdict.auto_answer))
+                                auto_answer=verdict.auto_answer, call_id=info.call_id))
         if verdict.auto_answer:
             self.backend.schedule(AUTO_ANSWER_DELAY_S, lambda: self._auto_answer(line))
         elif verdict.forward_after is not None:
@@ -982,7 +984,7 @@ class Phone:
         return self.backend.submit(lambda: "".join(self._line(line).dtmf_received))
 
     # ----- backend callbacks -----------------------------------------------------------------------
-    def on_call_state(self, cid: int, state: str, sip_status: int, reason: str) -> None:
+    def on_call_state(self, cid: int, state: str, sip_status: int, reason: str, call_id: str = "") -> None:
         if cid in self._service_calls:
             if state == "disconnected":
                 self._service_calls.pop(cid, None)
@@ -991,6 +993,7 @@ class Phone:
         if line is None:
             return
         line.sip_status, line.reason = sip_status, reason
+        line.call_id = call_id or line.call_id
         if state == "confirmed":
             first_answer = line.answered is None
             if first_answer and self.config.features.record == "auto":

@@ -295,7 +295,7 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
         whole = prm.rdata.wholeMsg
         info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
                             request_user=request_user(whole.split("\r\n", 1)[0]),
-                            source=prm.rdata.srcAddress, headers=_parse_headers(whole))
+                            source=prm.rdata.srcAddress, headers=_parse_headers(whole), call_id=ci.callIdString)
         account = None if self.index == DIRECT else self.index
         self.backend.listener.on_incoming_call(prm.callId, account, info)
 
@@ -864,7 +864,7 @@ class PjsuaBackend:
         cid = ci.id
         state = _CALL_STATES.get(ci.state, "calling")
         self._calls.setdefault(cid, call)
-        self.listener.on_call_state(cid, state, ci.lastStatusCode, ci.lastReason)
+        self.listener.on_call_state(cid, state, ci.lastStatusCode, ci.lastReason, ci.callIdString)
         if state == "disconnected":
             self._drop_port(call)
             # deleting the Call inside its own callback is unsafe: drop it on the next loop turn
