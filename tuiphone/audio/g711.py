@@ -12,8 +12,14 @@ from functools import cache
 import numpy as np
 
 __all__ = [
-    "alaw_decode", "alaw_encode", "ulaw_decode", "ulaw_encode",
-    "alaw_encode_sample", "alaw_decode_sample", "ulaw_encode_sample", "ulaw_decode_sample",
+    "alaw_decode",
+    "alaw_decode_sample",
+    "alaw_encode",
+    "alaw_encode_sample",
+    "ulaw_decode",
+    "ulaw_decode_sample",
+    "ulaw_encode",
+    "ulaw_encode_sample",
 ]
 
 _ULAW_BIAS = 0x84

@@ -11,7 +11,7 @@ Packets may be any length (ffmpeg sends ~175 ms per packet); frames are always `
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

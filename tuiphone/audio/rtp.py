@@ -138,6 +138,5 @@ class ReceptionStats:
         if len(self._recent) > 2 * self._WINDOW:
             self._recent = {s for s in self._recent if s > self._highest - self._WINDOW}
         self._unique += 1
-        if ext < self._base:           # an early packet arrived late: it was expected after all
-            self._base = ext
+        self._base = min(self._base, ext)   # an early packet that came late was expected after all
         self._highest = max(self._highest, ext)

@@ -1,0 +1,1 @@
+from tests.paging.netns import netns  # noqa: F401  (the fixture)
