@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from tests.paging.procs import finish, start, tuiphone_argv, wait_for_stderr
 from tuiphone.audio.analysis import has_tone, level_dbfs
-from tuiphone.audio.wav import read_wav
+from tuiphone.audio.tone import sine
+from tuiphone.audio.wav import read_wav, write_wav
 from tuiphone.paging_cmd import listen, page
 
 pytestmark = pytest.mark.timeout(60)
@@ -26,8 +27,12 @@ def test_a_page_is_heard_by_a_listener_for_each_codec(netns, tmp_path):
         listeners[codec] = start(netns, argv)
     for proc in listeners.values():
         wait_for_stderr(proc, "listening to")
-    pagers = {codec: start(netns, tuiphone_argv("page", group, "--tone", str(freq), "--codec", codec,
-                                                "--duration", "1", "--json", config=config))
+    # PCMA pages a 44.1 kHz WAV file, played once; the others a tone for one second
+    write_wav(tmp_path / "announce.wav", sine(1000, 1.0, rate=44100), 44100)
+    what = {"pcma": ["--play", str(tmp_path / "announce.wav")]}
+    pagers = {codec: start(netns, tuiphone_argv("page", group, "--codec", codec, "--json",
+                                                *what.get(codec, ["--tone", str(freq), "--duration", "1"]),
+                                                config=config))
               for codec, group, freq in CODECS}
     for codec, group, freq in CODECS:
         code, sent, _ = finish(pagers[codec])
@@ -51,9 +56,12 @@ def test_listen_with_no_page_says_so_and_fails(netns, tmp_path):
 
 def _run_here(netns, tmp_path, command, args, port=None):
     """Run a paging command in this process (fast), its sockets in the namespace should it open any."""
+    from dataclasses import fields
+
     from tuiphone.cli import Common
 
-    common = Common(str(tmp_path / "config.toml"), None, port, "127.0.0.1", "warning", None)
+    given = {"config": str(tmp_path / "config.toml"), "port": port, "bind": "127.0.0.1", "log_level": "warning"}
+    common = Common(**{f.name: given.get(f.name) for f in fields(Common)})
     with netns.inside():
         return CliRunner().invoke(command, args, obj=common)
 
