@@ -29,12 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tuiphone.audio import g711  # noqa: E402
-from tuiphone.audio.jitter import JitterBuffer  # noqa: E402
-from tuiphone.audio.mixer import Mixer  # noqa: E402
-from tuiphone.audio.paging import CODECS, GroupStats, PagingListener, PagingSender  # noqa: E402
-from tuiphone.audio.rtp import Packetizer, parse_packet  # noqa: E402
-from tuiphone.audio.tone import ToneSource  # noqa: E402
+from tuiphone.audio import g711
+from tuiphone.audio.jitter import JitterBuffer
+from tuiphone.audio.mixer import Mixer
+from tuiphone.audio.paging import CODECS, GroupStats, PagingListener, PagingSender
+from tuiphone.audio.rtp import Packetizer, parse_packet
+from tuiphone.audio.tone import ToneSource
 
 FRAME = 320                      # 20 ms at 16 kHz
 TICKS = 160                      # 20 ms of the 8 kHz RTP clock
