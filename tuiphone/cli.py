@@ -339,8 +339,11 @@ def config_check(common: Common, path: str | None) -> None:
 
 def _register_commands() -> None:
     from tuiphone.daemon import daemon, import_gs, phonebook
+    from tuiphone.paging_cmd import listen, page
 
     main.add_command(daemon)
+    main.add_command(page)
+    main.add_command(listen)
     main.add_command(phonebook)
     config.add_command(import_gs)
 
