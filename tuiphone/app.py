@@ -403,15 +403,22 @@ class PhoneApp(App[int]):
         self.lines_changed.publish(None)
 
     def _save_config(self) -> None:
+        problem = self.save_settings()
+        if problem:       # the phone keeps working with the setting in memory
+            self.show_error(t("error.save_config", path=self.config_path, error=problem))
+
+    def save_settings(self) -> str:
+        """Write the config file (atomically, keeping config.toml.bak); "" or what went wrong."""
         if self.config_path is None:
-            return
-        from tuiphone.config import save_config
+            return ""     # a phone started without a config file keeps its settings in memory
+        from tuiphone.config import ConfigError, save_config
 
         try:
             save_config(self.config, self.config_path)
-        except Exception as exc:   # the phone keeps working with the setting in memory
+        except ConfigError as exc:
             log.warning("could not save %s: %s", self.config_path, exc)
-            self.show_error(t("error.save_config", path=self.config_path, error=exc))
+            return str(exc)
+        return ""
 
     def set_feature_setting(self, name: str, value: object) -> None:
         """Change one [features] setting the UI owns (screen lock), keep it in the config file, redraw."""

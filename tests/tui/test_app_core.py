@@ -17,7 +17,8 @@ PACKAGE = Path(i18n.__file__).parent
 # words that stay as they are in the Chinese UI: protocol and product names
 KEEP_IN_CHINESE = {"SIP", "IP", "DTMF", "MOS", "RTT", "URI", "TLS", "UDP", "TCP", "Python", "Textual",
                    "pjsip", "pjsua", "tuiphone", "OS", "IPv6", "RTP", "SDP", "OK", "AM", "PM",
-                   "Tab", "Esc", "Alt", "End", "ms", "Hz", "dB", "python"}
+                   "Tab", "Esc", "Alt", "End", "DNS", "MAC", "ID",
+                   "NetworkManager", "nmcli", "polkit", "ms", "Hz", "dB", "python"}
 
 
 def test_both_languages_have_the_same_keys():

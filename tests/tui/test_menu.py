@@ -30,7 +30,7 @@ async def test_menu_opens_with_m_and_a_digit_picks_an_entry():
         assert isinstance(app.screen, MenuScreen)
         text = screen_text(app)
         for entry in ("1. Call History", "2. Phonebook", "3. Direct IP Call", "4. Messages", "5. Call Features",
-                      "6. Status", "7. Preferences", "8. SIP Trace"):
+                      "6. Status", "7. Preferences", "8. Settings", "9. SIP Trace"):
             assert entry in text
         await pilot.press("3")
         assert isinstance(app.screen, DirectIpScreen)
@@ -78,7 +78,7 @@ async def test_status_accounts_shows_each_registration_live_and_f1_registers_aga
 async def test_status_system_shows_the_versions():
     app, _ = build()
     async with app.run_test(size=(100, 24)) as pilot:
-        await pilot.press("m", "6", "2")
+        await pilot.press("m", "6", "3")
         text = screen_text(app)
         assert f"tuiphone{' ' * 10}" in text or "tuiphone" in text
         assert __version__ in text

@@ -105,6 +105,7 @@ def main_menu() -> MenuScreen:
     from tuiphone.screens.history import HistoryScreen
     from tuiphone.screens.messages import MessagesScreen
     from tuiphone.screens.phonebook import PhonebookScreen
+    from tuiphone.screens.settings import open_settings
     from tuiphone.screens.trace import TraceScreen
 
     return MenuScreen("menu.title", lambda: (
@@ -115,15 +116,18 @@ def main_menu() -> MenuScreen:
         MenuEntry("menu.features", lambda app: CallFeaturesScreen()),
         MenuEntry("menu.status", lambda app: status_menu()),
         MenuEntry("menu.preferences", lambda app: preferences_menu()),
+        MenuEntry("menu.settings", lambda app: open_settings(app)),
         MenuEntry("menu.trace", lambda app: TraceScreen()),
     ))
 
 
 def status_menu() -> MenuScreen:
+    from tuiphone.screens.network import NetworkStatusScreen
     from tuiphone.screens.status import AccountsStatusScreen, SystemStatusScreen
 
     return MenuScreen("menu.status", lambda: (
         MenuEntry("menu.status_accounts", lambda app: AccountsStatusScreen()),
+        MenuEntry("menu.status_network", lambda app: NetworkStatusScreen()),
         MenuEntry("menu.status_system", lambda app: SystemStatusScreen()),
     ))
 

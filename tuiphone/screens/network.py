@@ -1,0 +1,92 @@
+"""Status › Network: the address SIP uses, gateways, DNS, and each interface with its MAC and IPv4/IPv6 addresses."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.cells import cell_len
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tuiphone.i18n import t
+from tuiphone.screens import netinfo
+from tuiphone.screens.base import PhoneScreen
+from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
+from tuiphone.widgets.status_bar import StatusBar
+
+
+def sip_address(phone) -> str:
+    """The address and port SIP listens on, as the engine's transport says."""
+    try:
+        return phone.backend.local_address()
+    except Exception:       # not started, or the transport went away: say so rather than fail
+        return ""
+
+
+def network_text(facts: netinfo.NetworkFacts, sip: str) -> str:
+    """The facts as aligned lines (labels padded by terminal cells, for Chinese too)."""
+    rows = [("network.sip_address", sip or t("network.unknown")),
+            ("network.gateway", ", ".join(facts.gateways) or t("network.none")),
+            ("network.dns", ", ".join(facts.dns) or t("network.none"))]
+    if facts.search:
+        rows.append(("network.search", " ".join(facts.search)))
+    width = max(cell_len(t(key)) for key, _ in rows)
+    lines = [f"{t(key)}{' ' * (width - cell_len(t(key)))}  {value}" for key, value in rows]
+    for iface in facts.interfaces:
+        lines.append("")
+        lines.append(f"{iface.name}  {iface.state or '-'}  {t('network.mac')} {iface.mac or '-'}")
+        lines += [f"    IPv4 {a}" for a in iface.ipv4] + [f"    IPv6 {a}" for a in iface.ipv6]
+        if not iface.ipv4 and not iface.ipv6:
+            lines.append(f"    {t('network.no_address')}")
+    return "\n".join(lines)
+
+
+class NetworkStatusScreen(PhoneScreen):
+    """Read once on opening (and on F1); the reading runs off the UI thread."""
+
+    BINDINGS = [Binding("escape", "back", "Back", show=False, id="back")]
+    DEFAULT_CSS = """
+    NetworkStatusScreen #network-facts { height: 1fr; padding: 1 2; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.facts: netinfo.NetworkFacts | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Static(t("menu.status_network"), classes="screen-title")
+        with VerticalScroll(id="network-facts"):
+            yield Static(t("network.reading"), id="network-text", markup=False)
+        yield SoftKeyBar()
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+
+    async def relabel(self) -> None:
+        await super().relabel()
+        self.show()
+
+    def action_refresh(self) -> None:
+        self.run_worker(self._gather, thread=True, exclusive=True, group="network", exit_on_error=False)
+
+    def _gather(self) -> None:
+        facts = netinfo.gather()
+        self.app.call_from_thread(self._gathered, facts)
+
+    def _gathered(self, facts: netinfo.NetworkFacts) -> None:
+        self.facts = facts
+        if self.is_attached:
+            self.show()
+
+    def show(self) -> None:
+        if self.facts is not None:
+            self.query_one("#network-text", Static).update(network_text(self.facts, sip_address(self.app.phone)))
+
+    def soft_keys(self) -> Sequence[SoftKey | None]:
+        return (SoftKey("key.refresh", "refresh"), None, None, SoftKey("key.back", "back"))
+
+    def action_back(self) -> None:
+        self.dismiss()
