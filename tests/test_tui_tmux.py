@@ -1,0 +1,199 @@
+"""The real `tuiphone` in a real terminal: tmux types the keys and reads the screen back (capture-pane).
+
+Each phone runs in a detached session on a private tmux socket (`tmux -L <unique>`), so nothing here
+touches anyone's tmux; the server is killed at teardown and the phone's PID checked gone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.phoneproc import sip_port, write_config
+
+pytestmark = pytest.mark.peers
+
+ROOT = Path(__file__).resolve().parents[1]
+POLL = 0.1
+# status off: the pane gets every row; remain-on-exit: a crash stays readable on screen
+TMUX_CONF = "set -g status off\nset -g remain-on-exit on\nset -g default-terminal xterm-256color\n"
+
+
+class TmuxPhone:
+    """One `python -m tuiphone` (the TUI) in a detached tmux session of a fixed size."""
+
+    def __init__(self, workdir: Path, size: tuple[int, int], idle_text: str) -> None:
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is not installed: install the Debian package tmux", pytrace=False)
+        self.socket = f"tuiphone-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.size = size
+        self.port = sip_port()
+        self.data_dir = workdir / "tui-data"
+        self.config_path = write_config(workdir / "tui.toml", {
+            "phone": {"language": "en", "idle_text": idle_text},
+            "audio": {"input_device": "null", "output_device": "null"},
+        })
+        self.tmux_conf = workdir / "tmux.conf"
+        self.tmux_conf.write_text(TMUX_CONF)
+        self.pid: int | None = None
+        self.socket_path: Path | None = None
+
+    def tmux(self, *args: str, check: bool = True) -> str:
+        # -u: UTF-8 whatever the locale, so ↗ and box lines come back as they are drawn
+        proc = subprocess.run(["tmux", "-u", "-L", self.socket, "-f", str(self.tmux_conf), *args],
+                              capture_output=True, timeout=10, env=tmux_environment())
+        if check and proc.returncode != 0:
+            pytest.fail(f"tmux {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
+        return proc.stdout.decode("utf-8", errors="replace")
+
+    def start(self) -> "TmuxPhone":
+        width, height = self.size
+        argv = [sys.executable, "-m", "tuiphone", "--config", str(self.config_path), "--port", str(self.port),
+                "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)]
+        self.tmux("new-session", "-d", "-s", "phone", "-x", str(width), "-y", str(height), "-c", str(ROOT),
+                  "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", *argv)
+        self.socket_path = Path(self.tmux("display-message", "-p", "-t", "phone", "#{socket_path}").strip())
+        self.pid = int(self.tmux("list-panes", "-t", "phone", "-F", "#{pane_pid}").split()[0])
+        return self
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "phone")
+
+    def rows(self) -> list[str]:
+        return self.screen().split("\n")[:self.size[1]]
+
+    def press(self, *keys: str) -> None:
+        """Keys by tmux name: Enter, Escape, F2, l …"""
+        self.tmux("send-keys", "-t", "phone", *keys)
+
+    def type(self, text: str) -> None:
+        """Characters as typed, `#` and `*` included."""
+        self.tmux("send-keys", "-t", "phone", "-l", text)
+
+    def exited(self) -> bool:
+        return self.tmux("list-panes", "-t", "phone", "-F", "#{pane_dead}", check=False).strip() == "1"
+
+    def wait_for(self, what: str, shown: Callable[[str], bool], timeout: float = 10.0) -> str:
+        """Poll the screen until `shown(screen)`; fail with what the screen shows instead."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if shown(screen):
+                return screen
+            if self.exited():
+                pytest.fail(f"tuiphone exited while we waited for {what}; the screen:\n{screen}\n{self.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} on screen after {timeout} s; it shows:\n{screen}\n{self.log()}")
+            time.sleep(POLL)
+
+    def log(self) -> str:
+        path = self.data_dir / "logs" / "tuiphone.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        """Kill our tmux server (the phone gets SIGHUP), then make sure the phone's PID is gone."""
+        self.tmux("kill-server", check=False)
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)    # the server leaves its socket file behind
+        if self.pid is None:
+            return
+        deadline = time.monotonic() + 8
+        while _alive(self.pid):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                time.sleep(0.2)
+                break
+            time.sleep(POLL)
+        assert not _alive(self.pid), f"tuiphone (PID {self.pid}) outlived its tmux server"
+
+
+def tmux_environment() -> dict[str, str]:
+    """Our environment without COLUMNS/LINES: GNU readline (imported under pytest) exports them into the C
+    environment, and a Textual app that inherits them draws at that size, not the pane's."""
+    return {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # the tmux server reaps its panes; a zombie left by a dying server counts as gone
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.fixture
+def tui(tmp_path) -> Iterator[Callable[..., TmuxPhone]]:
+    """Factory: tui(size=(80, 24), idle_text="") -> the TUI started in tmux, stopped at teardown."""
+    started: list[TmuxPhone] = []
+
+    def make(size: tuple[int, int] = (80, 24), idle_text: str = "") -> TmuxPhone:
+        phone = TmuxPhone(tmp_path, size, idle_text)
+        started.append(phone)
+        return phone.start()
+
+    yield make
+    for phone in started:
+        phone.stop()
+
+
+def idle_shown(screen: str) -> bool:
+    return "1 Idle" in screen and "F4 Menu" in screen
+
+
+def test_a_direct_ip_call_typed_in_the_terminal_connects_hangs_up_and_is_in_call_history(tui, phones):
+    callee = phones("callee", ["answer", "--tone", "1000", "--timeout", "30", "--json"], ready=True)
+    phone = tui()
+    phone.wait_for("idle screen", idle_shown, timeout=15)
+
+    phone.press("F2")           # the idle screen's Direct IP soft key
+    phone.wait_for("Direct IP Call screen", lambda s: "Direct IP Call" in s)
+    phone.type(callee.keypad)   # 127*0*0*1#PORT: * is a dot, # a colon
+    address = f"127.0.0.1:{callee.port}"
+    phone.wait_for(f"the address {address}", lambda s: f"Calls sip:{address}" in s)
+
+    phone.press("Enter")
+    talking = re.compile(r"Line 1\s+Talking\s+\d\d:\d\d")
+    screen = phone.wait_for("the call talking", lambda s: bool(talking.search(s)) and address in s)
+    assert re.search(r"^ 1 Talking", screen, re.M), screen    # the line key lights up too
+
+    phone.press("Escape")       # END
+    phone.wait_for("idle screen after hanging up", lambda s: idle_shown(s) and "Talking" not in s)
+    rc, report = callee.result(timeout=10)
+    assert rc == 0 and report["answered"] == 1, (rc, report, callee.stderr())
+    assert report["calls"][0]["result"] == "answered" and report["calls"][0]["duration_s"] > 0, report
+
+    phone.press("l")
+    # outgoing mark, the number (keypad or address form), a direct call, MM-DD HH:MM, a talk time
+    row = re.compile(rf"↗\s+(127\*0\*0\*1#{callee.port}|127\.0\.0\.1:{callee.port})\s+Direct IP\s+"
+                     r"\d\d-\d\d \d\d:\d\d\s+\d\d:\d\d")
+    screen = phone.wait_for("the call in Call History", lambda s: "Call History" in s and bool(row.search(s)))
+    assert len(row.findall(screen)) == 1, screen
+
+
+def test_at_120x36_the_idle_screen_shows_six_line_keys_and_the_soft_keys_along_the_bottom(tui):
+    phone = tui(size=(120, 36), idle_text="tmux says hello")
+    phone.wait_for("idle screen", lambda s: idle_shown(s) and "tmux says hello" in s, timeout=15)
+    rows = phone.rows()
+    assert len(rows) == 36, rows
+
+    line_keys = [r for r in rows if re.match(r"^ [1-6] Idle\b", r)]
+    assert [r.split()[0] for r in line_keys] == ["1", "2", "3", "4", "5", "6"], "\n".join(rows)
+
+    bottom = rows[-1]
+    for label in ("F2 Direct IP", "F3 SIP trace", "F4 Menu"):
+        assert label in bottom, "\n".join(rows)
+    assert bottom.index("F4 Menu") > 80, f"the soft keys do not use the wider screen:\n{bottom}"
