@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from textual.app import App
+from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 
@@ -55,6 +56,7 @@ from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, StarHold
+from tuiphone.screens.palette import PhoneCommands
 from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
 
@@ -82,7 +84,9 @@ class PhoneApp(App[int]):
 
     CSS_PATH = "tuiphone.tcss"
     TITLE = "tuiphone"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {PhoneCommands}
+    BINDINGS = [Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="command-palette")]
 
     def __init__(self, phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
                  config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
@@ -461,6 +465,11 @@ class PhoneApp(App[int]):
         return False
 
     # ----- app-wide actions ------------------------------------------------------------------------
+    def action_command_palette(self) -> None:
+        """Ctrl+P: the phone's commands, by name or by a typed number (not while the phone is locked)."""
+        if not self.locked:
+            super().action_command_palette()
+
     def action_quit_phone(self) -> None:
         if not self.lines:
             self.exit(0)
