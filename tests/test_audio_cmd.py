@@ -24,7 +24,7 @@ ENTRY = "from tuiphone.cli import main; from tuiphone.audio_cmd import audio; ma
 
 def run_audio_test(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", ENTRY, "--config", str(config), "audio", "test", *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
 
 
 def config_with(tmp_path: Path, input_device: str, output_device: str) -> Path:
@@ -75,8 +75,8 @@ def test_a_missing_microphone_fails_with_the_reason(file_devices) -> None:
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert report["result"] == "failed" and report["status"] == "degraded"
-    assert report["problems"] == ["There is no input device called 'No Such Mic': running on null audio for the "
-                                  "microphone, and trying it again until it is back."]
+    assert report["problems"] == [("There is no input device called 'No Such Mic': running on null audio for the "
+                                   "microphone, and trying it again until it is back.")]
     assert report["input_device"] == "null (wanted No Such Mic)"
 
 
@@ -111,7 +111,7 @@ def test_a_broken_config_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "audio.sample_rate" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_through_pulseaudio_the_devices_are_listed_and_the_tone_is_heard(pulse: PulseServer,
+def test_through_pulseaudio_the_devices_are_listed_and_the_tone_is_heard(pulse: PulseServer,  # noqa: F811
                                                                           tmp_path: Path) -> None:
     """The real path: PortAudio → ALSA → PulseAudio null sinks (spk is the speaker, mic's monitor the mic)."""
     wav = tmp_path / "700.wav"

@@ -99,14 +99,14 @@ def _human(report: dict[str, Any]) -> str:
     lines += [
         f"Microphone: {report['input_device']}",
         f"Speaker:    {report['output_device']}",
-        f"Test tone:  {tone['hz']:g} Hz for {tone['seconds']:g} s at {tone['level_dbfs']:g} dBFS; "
-        f"the speaker played {tone['output_dbfs']:g} dBFS",
-        f"Microphone level over {heard['seconds']:g} s: peak {heard['peak_dbfs']:g} dBFS, "
-        f"average {heard['average_dbfs']:g} dBFS",
-        f"Counters:   mic underruns {c['mic_underruns']}, overruns {c['mic_overruns']}, "
-        f"drift corrections {c['mic_corrections']}; speaker underruns {c['speaker_underruns']}, "
-        f"overruns {c['speaker_overruns']}, drift corrections {c['speaker_corrections']}; "
-        f"sound card xruns {c['device_xruns']}, device failures {c['device_failures']}",
+        (f"Test tone:  {tone['hz']:g} Hz for {tone['seconds']:g} s at {tone['level_dbfs']:g} dBFS; "
+         f"the speaker played {tone['output_dbfs']:g} dBFS"),
+        (f"Microphone level over {heard['seconds']:g} s: peak {heard['peak_dbfs']:g} dBFS, "
+         f"average {heard['average_dbfs']:g} dBFS"),
+        (f"Counters:   mic underruns {c['mic_underruns']}, overruns {c['mic_overruns']}, "
+         f"drift corrections {c['mic_corrections']}; speaker underruns {c['speaker_underruns']}, "
+         f"overruns {c['speaker_overruns']}, drift corrections {c['speaker_corrections']}; "
+         f"sound card xruns {c['device_xruns']}, device failures {c['device_failures']}"),
     ]
     lines += [f"Problem: {p}" for p in report["problems"]]
     lines.append("Sound works." if report["result"] == "ok" else "Sound test failed.")
