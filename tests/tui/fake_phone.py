@@ -223,6 +223,11 @@ class FakePhone:
             self.blocked.remove(entry)
         return self._feature(("unblock", entry), f"{entry} is no longer blocked.")
 
+    def record(self, line: int, on: bool = True) -> Future:
+        self.commands.append(("record", line, on))
+        self.set_state(line, self._lines[line].state, recording=on)
+        return done(None if on else f"/data/recordings/line{line}.wav")
+
     def forward(self, line: int, target: str) -> Future:
         """Send a ringing call to `target` (302), as the engine's forward does."""
         self.commands.append(("forward", line, target))

@@ -142,3 +142,16 @@ async def test_quit_asks_first_while_a_call_is_up():
         assert isinstance(app.screen, CallScreen)
         await pilot.press("q", "enter")
         await until(pilot, lambda: app.return_code == 0)
+
+
+async def test_r_records_the_call_with_a_mark_and_says_where_the_file_went():
+    app, phone = build()
+    async with app.run_test(notifications=True) as pilot:
+        await talking(pilot, phone)
+        await pilot.press("r")
+        await until(pilot, lambda: "● REC" in screen_text(app))
+        await pilot.press("r")
+        await until(pilot, lambda: "Recording saved to" in screen_text(app))     # a toast, wrapped
+        assert "line1.wav" in screen_text(app)
+        assert "● REC" not in screen_text(app)
+        assert [c for c in phone.commands if c[0] == "record"] == [("record", 1, True), ("record", 1, False)]

@@ -31,6 +31,7 @@ class CallScreen(PhoneScreen):
         Binding("t", "transfer", "Transfer", show=False, id="transfer"),
         Binding("u", "mute", "Mute", show=False, id="mute"),
         Binding("c", "conference", "Conference", show=False, id="conference"),
+        Binding("r", "record", "Record", show=False, id="record"),
         Binding("escape", "end", "End", show=False, id="end"),
         Binding("enter", "send", "Send", show=False, id="send"),
         Binding("backspace", "delete", "Delete", show=False, id="delete"),
@@ -273,6 +274,15 @@ class CallScreen(PhoneScreen):
             self._run(self.app.phone.resume(line))
         elif view.call.state == LineState.RINGING:
             self._run(self.app.phone.answer(line))
+
+    def action_record(self) -> None:
+        """r: record the selected call to WAV, or stop; the engine says where the file went."""
+        view = self.view()
+        if view is not None and view.call.state in _IN_CALL:
+            on = not view.call.recording
+            self.app.command(self.app.phone.record(view.call.line, on),
+                             done=lambda path: self.app.notify(t("call.recorded", path=path), markup=False)
+                             if path and not on else None)
 
     # ----- conference (seed 2.14–2.16) ------------------------------------------------------------------
     def action_conference(self) -> None:

@@ -44,6 +44,7 @@ class PhoneCommands(Provider):
             if view.call.state in (LineState.TALKING, LineState.HELD):
                 yield t("palette.hold", line=line), screen.action_hold_or_resume, t("palette.hold_help")
                 yield t("palette.mute", line=line), screen.action_mute, ""
+                yield t("palette.record", line=line), screen.action_record, t("palette.record_help")
                 yield t("palette.transfer", line=line), screen.action_transfer, t("palette.transfer_help")
                 yield t("palette.conference"), screen.action_conference, t("palette.conference_help")
             yield t("palette.end", line=line), screen.action_end, ""

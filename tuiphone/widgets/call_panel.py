@@ -40,7 +40,8 @@ def call_text(view, now: float, phonebook_name: str = "") -> Text:
     codec = call.codec or (view.quality.codec if view.quality else "")
     if codec:
         text.append(f"  {codec}")
-    for on, key, style in ((call.conference, "call.mark_conference", "bold white on blue"),
+    for on, key, style in ((call.recording, "call.mark_recording", "bold white on red"),
+                           (call.conference, "call.mark_conference", "bold white on blue"),
                            (call.muted, "call.mark_muted", "bold white on red"),
                            (call.state == LineState.HELD, "call.mark_held", "bold black on yellow"),
                            (call.remote_hold, "call.mark_remote_hold", "bold black on yellow")):
