@@ -50,13 +50,13 @@ from tuiphone.messages import (
     TransferUpdated,
     VoicemailChanged,
 )
-from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, StarHold
 from tuiphone.screens.palette import PhoneCommands
+from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
 from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
 
@@ -424,11 +424,26 @@ class PhoneApp(App[int]):
             return str(exc)
         return ""
 
-    def set_feature_setting(self, name: str, value: object) -> None:
-        """Change one [features] setting the UI owns (screen lock), keep it in the config file, redraw."""
-        setattr(self.config.features, name, value)
-        self._save_config()
+    def change_setting(self, target: Any, name: str, value: object) -> str:
+        """Set one setting of a config section (checked by the schema) and save the config file.
+
+        Returns "" or the sentence saying what is wrong; then the old value stays.
+        """
+        from pydantic import ValidationError
+
+        from tuiphone.config import validation_problems
+
+        old = getattr(target, name)
+        try:
+            setattr(target, name, value)     # the config models validate on assignment
+        except ValidationError as exc:
+            return "; ".join(validation_problems(exc))
+        problem = self.save_settings()
+        if problem:
+            setattr(target, name, old)
+            return problem
         self.status_changed.publish(None)
+        return ""
 
     # ----- screen lock ---------------------------------------------------------------------------------
     def action_lock(self) -> None:

@@ -17,8 +17,8 @@ from tuiphone.store import HISTORY_FILTERS, CallRecord, Contact, Number, StoreEr
 from tuiphone.widgets.call_panel import format_duration
 from tuiphone.widgets.clock import zone_for
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
-from tuiphone.widgets.table import fill_table
 from tuiphone.widgets.status_bar import StatusBar, account_label
+from tuiphone.widgets.table import fill_table
 
 
 def call_icon(record: CallRecord) -> Text:

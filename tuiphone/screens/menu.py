@@ -98,6 +98,13 @@ class MenuScreen(PhoneScreen):
         self.dismiss()
 
 
+def apply_setting(app: App, target: object, name: str, value: object) -> None:
+    """Change a setting from a menu entry; a refusal (schema or disk) is shown as an error."""
+    problem = app.change_setting(target, name, value)
+    if problem:
+        app.show_error(problem)
+
+
 def main_menu() -> MenuScreen:
     """Menu, in the desk phone's order; the SIP trace (ours, not the phone's) comes last."""
     from tuiphone.screens.direct_ip import DirectIpScreen
@@ -147,7 +154,8 @@ def screen_lock_menu() -> MenuScreen:
         check = lambda text: "" if text.isdigit() or not text else t("lock.digits_only")  # noqa: E731
         app.push_screen(TextPromptScreen(t("lock.ask_password"), password=True, check=check,
                                          help_text=t("lock.password_help")),
-                        lambda text: app.set_feature_setting("lock_password", text) if text is not None else None)
+                        lambda text: apply_setting(app, app.config.features, "lock_password", text)
+                        if text is not None else None)
 
     def entries(app: App) -> tuple[MenuEntry, ...]:
         f = app.config.features
@@ -155,7 +163,7 @@ def screen_lock_menu() -> MenuScreen:
             MenuEntry("lock.lock_now", lambda a: a.action_lock()),
             MenuEntry(t("lock.star_key", seconds=f.lock_hold_seconds,
                         state=t("features.on") if f.star_key_lock else t("features.off")),
-                      lambda a: a.set_feature_setting("star_key_lock", not a.config.features.star_key_lock),
+                      lambda a: apply_setting(a, a.config.features, "star_key_lock", not f.star_key_lock),
                       literal=True),
             MenuEntry(t("lock.password_state", state=t("lock.password_set") if f.lock_password
                         else t("lock.password_none")), ask_password, literal=True),

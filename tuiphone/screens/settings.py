@@ -4,7 +4,7 @@ schema and saved atomically (with config.toml.bak) through the app."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from pydantic import ValidationError
 from textual.app import App, ComposeResult
@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from tuiphone.config import AccountConfig, validation_problems
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
-from tuiphone.screens.menu import MenuEntry, MenuScreen
+from tuiphone.screens.menu import MenuEntry, MenuScreen, apply_setting
 from tuiphone.screens.prompt import TextPromptScreen
 from tuiphone.screens.status import account_state
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -61,33 +61,11 @@ def settings_menu() -> MenuScreen:
     ))
 
 
-def change(app: App, target: Any, name: str, value: object) -> str:
-    """Set one validated setting and save the config; "" or the sentence saying what is wrong."""
-    old = getattr(target, name)
-    try:
-        setattr(target, name, value)     # the schema validates on assignment
-    except ValidationError as exc:
-        return "; ".join(validation_problems(exc))
-    problem = app.save_settings()
-    if problem:
-        setattr(target, name, old)
-    else:
-        app.status_changed.publish(None)
-    return problem
-
-
-def flip(app: App, target: Any, name: str, value: object) -> None:
-    """Change a setting from a menu entry; a refusal is shown as an error."""
-    problem = change(app, target, name, value)
-    if problem:
-        app.show_error(problem)
-
-
 def ask_number(app: App, target: Any, name: str, title: str) -> None:
     def check(text: str) -> str:
         if not text.strip().isdigit():
             return t("settings.whole_number")
-        return change(app, target, name, int(text))
+        return app.change_setting(target, name, int(text))
     app.push_screen(TextPromptScreen(title, value=str(getattr(target, name)), check=check))
 
 
@@ -98,22 +76,23 @@ def feature_settings_menu() -> MenuScreen:
     def entries(app: App) -> tuple[MenuEntry, ...]:
         f = app.config.features
         modes = ("off", "manual", "auto")
+
+        def flip(name: str) -> Callable[[App], None]:
+            return lambda a: apply_setting(a, f, name, not getattr(f, name))
         return (
             MenuEntry("settings.features_engine", lambda a: CallFeaturesScreen()),
             MenuEntry(t("settings.no_answer_delay", seconds=f.forward_no_answer_delay),
-                      lambda a: ask_number(a, a.config.features, "forward_no_answer_delay",
-                                           t("settings.ask_no_answer_delay")), literal=True),
-            MenuEntry(t("settings.call_waiting_tone", state=on_off(f.call_waiting_tone)),
-                      lambda a: flip(a, a.config.features, "call_waiting_tone", not f.call_waiting_tone), literal=True),
-            MenuEntry(t("settings.auto_attended", state=on_off(f.auto_attended_transfer)),
-                      lambda a: flip(a, a.config.features, "auto_attended_transfer", not f.auto_attended_transfer),
+                      lambda a: ask_number(a, f, "forward_no_answer_delay", t("settings.ask_no_answer_delay")),
                       literal=True),
+            MenuEntry(t("settings.call_waiting_tone", state=on_off(f.call_waiting_tone)), flip("call_waiting_tone"),
+                      literal=True),
+            MenuEntry(t("settings.auto_attended", state=on_off(f.auto_attended_transfer)),
+                      flip("auto_attended_transfer"), literal=True),
             MenuEntry(t("settings.record", mode=t(f"settings.record_{f.record}")),
-                      lambda a: flip(a, a.config.features, "record", modes[(modes.index(f.record) + 1) % len(modes)]),
+                      lambda a: apply_setting(a, f, "record", modes[(modes.index(f.record) + 1) % len(modes)]),
                       literal=True),
             MenuEntry(t("settings.conference_max", count=f.conference_max),
-                      lambda a: ask_number(a, a.config.features, "conference_max", t("settings.ask_conference_max")),
-                      literal=True),
+                      lambda a: ask_number(a, f, "conference_max", t("settings.ask_conference_max")), literal=True),
         )
 
     menu = MenuScreen("settings.features", lambda: entries(menu.app))
@@ -188,7 +167,7 @@ class AccountsSettingsScreen(PhoneScreen):
             return
         account = self.app.config.accounts[index]
         on = not account.enabled
-        problem = change(self.app, account, "enabled", on)
+        problem = self.app.change_setting(account, "enabled", on)
         if problem:
             self.app.show_error(problem)
             return
