@@ -52,9 +52,12 @@ def test_proc_files_give_the_gateway_ipv6_addresses_and_dns():
     assert netinfo.parse_resolv_conf(RESOLV) == (["10.255.255.53", "2001:db8::53"], ["example.com", "lab.example"])
 
 
-def test_gather_reads_this_machine():
+def test_gather_reads_this_machine_with_ip_or_from_sys(monkeypatch):
     facts = netinfo.gather()
     assert any(i.name == "lo" and "127.0.0.1/8" in i.ipv4 for i in facts.interfaces)
+    monkeypatch.setattr(netinfo.shutil, "which", lambda name: None)      # no iproute2
+    facts = netinfo.gather()
+    assert any(i.name == "lo" and i.ipv4 == ["127.0.0.1"] and "::1/128" in i.ipv6 for i in facts.interfaces)
 
 
 def test_terse_fields_undo_nmcli_escapes():

@@ -104,10 +104,7 @@ class BlocklistScreen(PhoneScreen):
         self.fill()
 
     def fill(self) -> None:
-        features = self.app.features_now()
-        entries = list(features.blocklist)
-        if entries == self.entries and self.query_one(OptionList).option_count == len(entries):
-            return
+        entries = list(self.app.features_now().blocklist)
         self.entries = entries
         options = self.query_one(OptionList)
         at = options.highlighted or 0

@@ -99,12 +99,15 @@ def _read(path: str) -> str:
 
 
 def _from_sys() -> list[Interface]:
-    """Interfaces without iproute2: MAC and state from /sys, IPv6 from /proc; IPv4 of this host's name."""
+    """Interfaces without iproute2: MAC and state from /sys, IPv4 by ioctl (no prefix), IPv6 from /proc."""
+    from tuiphone.services.identity import interface_ipv4
+
     v6 = parse_if_inet6(_read("/proc/net/if_inet6"))
     found = []
     for dev in sorted(Path("/sys/class/net").glob("*")):
+        v4 = interface_ipv4(dev.name)
         found.append(Interface(dev.name, _read(f"{dev}/address").strip(), _read(f"{dev}/operstate").strip().upper(),
-                               [], v6.get(dev.name, [])))
+                               [v4] if v4 else [], v6.get(dev.name, [])))
     return found
 
 
