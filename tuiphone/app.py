@@ -91,9 +91,11 @@ class PhoneApp(App[int]):
     def __init__(self, phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
                  config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
                  blink: bool = True, handle_sigterm: bool = False, store: Store | None = None,
-                 store_problem: str = "") -> None:
+                 store_problem: str = "", services: Any = None) -> None:
+        """`services` (services.runner.Services) start on the app's loop once it runs and stop with it."""
         super().__init__()
         self.phone = phone
+        self.services = services
         self.store = store
         self.store_problem = store_problem      # why there is no database, or entries it could not load
         self.config = config
@@ -145,13 +147,25 @@ class PhoneApp(App[int]):
         self.lines_changed.publish(None)
         if self.store_problem:
             self.show_error(self.store_problem)
+        if self.services is not None:
+            self.run_worker(self._start_services(), group="services", exit_on_error=False)
         if self.handle_sigterm:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
 
-    def on_unmount(self) -> None:
+    async def _start_services(self) -> None:
+        from tuiphone.services.runner import ServiceError
+
+        try:
+            await self.services.start()
+        except ServiceError as exc:    # the phone works on without them; say what to change
+            self.show_error(t("error.services", error=exc))
+
+    async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self.services is not None:
+            await self.services.stop()
 
     # ----- engine events ---------------------------------------------------------------------------
     def on_registration_changed(self, message: RegistrationChanged) -> None:
@@ -459,6 +473,15 @@ class PhoneApp(App[int]):
         self.push_screen(LockScreen())
         self.status_changed.publish(None)
 
+    def remote_lock(self, on: bool) -> None:
+        """LOCK / UNLOCK from the CTI API's send_key (its passcode stands in for the lock password)."""
+        if on:
+            self.action_lock()
+        elif self.locked:
+            while not isinstance(self.screen, LockScreen) and isinstance(self.screen, ModalScreen):
+                self.pop_screen()     # a question asked on the lock screen (unlock?) goes with it
+            self.unlock()
+
     def unlock(self) -> None:
         """Take the lock screen away (it is on top: a call answered while locked has ended by then)."""
         if self.locked and isinstance(self.screen, LockScreen):
@@ -513,13 +536,13 @@ def load_blocklist(phone: Any, store: Store) -> str:
 def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
              config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
              blink: bool = True, handle_sigterm: bool = False, store: Store | None = None,
-             store_problem: str = "") -> PhoneApp:
+             store_problem: str = "", services: Any = None) -> PhoneApp:
     """The one way to build the phone UI, for the CLI and the tests; loads the saved blocklist into `phone`."""
     i18n.set_language(config.phone.language)
     if store is not None:
         store_problem = " ".join(filter(None, (store_problem, load_blocklist(phone, store))))
     return PhoneApp(phone, config, clock=clock, config_path=config_path, keymap=keymap, blink=blink,
-                    handle_sigterm=handle_sigterm, store=store, store_problem=store_problem)
+                    handle_sigterm=handle_sigterm, store=store, store_problem=store_problem, services=services)
 
 
 @contextmanager
@@ -543,14 +566,32 @@ def log_to_file(folder: Path) -> Iterator[Path]:
         logging.captureWarnings(False)
 
 
+class _PhonebookForUi:
+    """Where downloaded phonebooks go: the store, then the screens are told (the download saves off the UI thread)."""
+
+    def __init__(self, app: PhoneApp, store: Store) -> None:
+        from tuiphone.services.phonebook_store import StorePhonebook
+
+        self.app = app
+        self.saved = StorePhonebook(store)
+
+    def replace_downloaded(self, contacts: list, remove_edited: bool) -> Any:
+        report = self.saved.replace_downloaded(contacts, remove_edited)
+        self.app.call_from_thread(self.app.reload_names)
+        return report
+
+
 def run_app(common: Any) -> int:
     """Run the TUI for `tuiphone` with no command; returns the exit code."""
     from tuiphone.cli import running_phone
     from tuiphone.paths import config_path, data_dir, database_path, log_dir
+    from tuiphone.services.keys import PhoneKeys
+    from tuiphone.services.runner import Services
 
     data = data_dir(common.data_dir)
     with log_to_file(log_dir(data)):
-        with running_phone(common) as phone:
+        # the services (CTI, Action URLs, syslog, phonebook download) run on the app's own loop
+        with running_phone(common, services=False) as phone:
             i18n.set_language(phone.config.phone.language)
             store, problem = None, ""
             try:
@@ -561,6 +602,8 @@ def run_app(common: Any) -> int:
             try:
                 app = make_app(phone, phone.config, config_path=config_path(common.config), handle_sigterm=True,
                                store=store, store_problem=problem)
+                app.services = Services(phone, phone.config, data, keys=PhoneKeys(phone, on_lock=app.remote_lock),
+                                        phonebook=_PhonebookForUi(app, store) if store is not None else None)
                 app.run()
             finally:
                 if store is not None:

@@ -18,7 +18,7 @@ PACKAGE = Path(i18n.__file__).parent
 KEEP_IN_CHINESE = {"SIP", "IP", "DTMF", "MOS", "RTT", "URI", "TLS", "UDP", "TCP", "Python", "Textual",
                    "pjsip", "pjsua", "tuiphone", "OS", "IPv6", "RTP", "SDP", "OK", "AM", "PM",
                    "Tab", "Esc", "Alt", "End", "DNS", "MAC", "ID",
-                   "NetworkManager", "nmcli", "polkit", "ms", "Hz", "dB", "python"}
+                   "NetworkManager", "nmcli", "polkit", "CTI", "URL", "Action", "syslog", "ms", "Hz", "dB", "python"}
 
 
 def test_both_languages_have_the_same_keys():
@@ -87,3 +87,36 @@ def test_logs_go_to_a_file_and_not_to_the_terminal(tmp_path, capsys):
     assert root.handlers == before
     assert "registrar went away" in path.read_text(encoding="utf-8")
     assert "registrar went away" not in capsys.readouterr().err
+
+
+class Services:
+    """Stands in for services.runner.Services: records start and stop, or refuses to start."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.refuse = refuse
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        from tuiphone.services.runner import ServiceError
+
+        self.calls.append("start")
+        if self.refuse:
+            raise ServiceError(self.refuse)
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+
+async def test_services_start_on_the_apps_loop_and_stop_with_it():
+    services = Services()
+    app, _ = build(services=services)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: services.calls == ["start"])
+    assert services.calls == ["start", "stop"]
+
+
+async def test_services_that_cannot_start_are_named_and_the_phone_goes_on():
+    app, _ = build(services=Services("the CTI API cannot listen on 127.0.0.1:8088"))
+    async with app.run_test(notifications=True) as pilot:
+        await until(pilot, lambda: "without its services" in screen_text(app))
+        assert "8088" in screen_text(app)

@@ -109,3 +109,16 @@ async def test_screen_lock_preferences_turn_star_lock_on_and_set_the_password():
         await pilot.press("1")
         await until(pilot, lambda: isinstance(app.screen, LockScreen))
         assert len(app.screen_stack) == 2
+
+
+async def test_cti_lock_and_unlock_keys_lock_and_unlock_the_screen():
+    from tuiphone.services.keys import PhoneKeys
+
+    app, phone = build(STAR_LOCK)
+    keys = PhoneKeys(phone, on_lock=app.remote_lock)
+    async with app.run_test() as pilot:
+        await keys.press("LOCK")
+        await until(pilot, lambda: isinstance(app.screen, LockScreen))
+        await keys.press("UNLOCK")
+        await until(pilot, lambda: isinstance(app.screen, IdleScreen))
+        assert not app.locked
