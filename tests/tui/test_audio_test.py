@@ -66,6 +66,7 @@ async def test_the_microphone_meter_and_the_counters_follow_the_sound(sound: Loc
     async with app.run_test(size=(110, 34)) as pilot:
         await open_audio(app, pilot)
         await until(pilot, lambda: abs(meter(app, "mic") + 6) <= 1)
+        await until(pilot, lambda: "Sound card xruns 0" in screen_text(app))
         text = screen_text(app)
         assert meter(app, "speaker") == -120
         assert "Sound on microphone file:" in text and "In use: microphone file:" in text
@@ -85,7 +86,7 @@ async def test_the_test_tone_plays_on_the_speaker_until_the_screen_closes(sound:
         await pilot.press("f1")
         await until(pilot, lambda: abs(meter(app, "speaker") + 12) <= 1)
         assert soft_keys(app)[0] == "F1 Tone off"
-        assert "A 1000 Hz test tone plays on the speaker." in screen_text(app)
+        await until(pilot, lambda: "A 1000 Hz test tone plays on the speaker." in screen_text(app))
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, IdleScreen))
         assert "test-tone" not in sound.mixer.names
@@ -115,7 +116,8 @@ async def test_loopback_plays_the_microphone_on_the_speaker_half_a_second_later(
     async with app.run_test(size=(110, 34)) as pilot:
         await open_audio(app, pilot)
         await pilot.press("l")
-        assert "Loopback: what the microphone hears plays on the speaker 0.5 s later." in screen_text(app)
+        await until(pilot, lambda: "Loopback: what the microphone hears plays on the speaker 0.5 s later."
+                    in screen_text(app))
         assert soft_keys(app)[1] == "F2 Loopback off"
         await until(pilot, lambda: abs(meter(app, "speaker") + 6) <= 1)
         await pilot.press("l")
