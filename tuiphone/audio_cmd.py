@@ -11,11 +11,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tuiphone.cli import EXIT_FAILED, EXIT_OK, Common, _fail_usage, _finish, _load
+if TYPE_CHECKING:
+    from tuiphone.cli import Common
 
 __all__ = ["audio", "measure", "run_audio_test"]
 
@@ -130,6 +131,13 @@ def audio_test(common: Common, input_device: str | None, output_device: str | No
     """List the sound devices, play a test tone, measure the microphone level and report the counters."""
     from tuiphone.audio.device import list_devices
     from tuiphone.audio.local import LocalAudio
+    from tuiphone.cli import (  # here: cli registers this module
+        EXIT_FAILED,
+        EXIT_OK,
+        _fail_usage,
+        _finish,
+        _load,
+    )
 
     if not 20 <= tone_hz <= 7900:
         _fail_usage(f"--tone {tone_hz:g} Hz is outside 20-7900 Hz")
