@@ -223,3 +223,24 @@ async def test_without_a_config_file_a_choice_is_refused_with_a_sentence(pulse: 
             assert app.config.audio.input_device == "default"
     finally:
         audio.stop()
+
+
+async def test_a_config_that_cannot_be_written_keeps_the_old_device_and_says_why(
+    pulse: PulseServer, tmp_path: Path,  # noqa: F811
+) -> None:
+    audio = LocalAudio(input_device="pulse", output_device="null")
+    audio.start()
+    (tmp_path / "a file").write_text("")          # a config path under a file: nothing can be written there
+    app, phone = build(config_path=tmp_path / "a file" / "config.toml")
+    phone.local_audio = audio
+    seen: list = []
+    try:
+        async with app.run_test(size=(110, 34), message_hook=seen.append) as pilot:
+            screen = await open_audio(app, pilot)
+            await until(pilot, lambda: screen.devices)
+            await pilot.press("o")
+            await until(pilot, lambda: notices(seen))
+            assert notices(seen)[0].endswith("a file/config.toml: cannot be saved: File exists; nothing was changed")
+            assert app.config.audio.output_device == "default"
+    finally:
+        audio.stop()

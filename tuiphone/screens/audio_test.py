@@ -337,17 +337,12 @@ class AudioTestScreen(PhoneScreen):
             self.app.show_error(say(f"audio_test.no_{role}", device=device.name))
             return
         role_name = say(f"audio_test.role_{role}")
-        path = self.app.config_path
-        if path is None:
+        if self.app.config_path is None:
             self.app.show_error(say("audio_test.not_kept", device=device.name, role=role_name))
             return
-        from tuiphone.config import ConfigError, save_config
-
-        setattr(self.app.config.audio, f"{role}_device", device.name)
-        try:
-            save_config(self.app.config, path)
-        except ConfigError as exc:   # the choice still holds in memory until the phone quits
-            self.app.show_error(t("error.save_config", path=path, error=exc))
+        problem = self.app.change_setting(self.app.config.audio, f"{role}_device", device.name)
+        if problem:                          # refused by the schema or the disk: the old device stays
+            self.app.show_error(problem)
         else:
             self.app.notify(say("audio_test.chosen", device=device.name, role=role_name), markup=False)
         self.fill_devices()
