@@ -6,7 +6,7 @@ import os
 os.environ.setdefault("TEXTUAL_FPS", "15")
 
 # Pilot waits for "idle" after every key by sleeping in steps of SLEEP_GRANULARITY (20 ms): most of a TUI
-# test's time. Shorter steps keep the same checks (each test waits for what it asserts) at half the wait.
+# test's time. Shorter steps keep the same checks (each test waits for what it asserts) in a quarter of each wait.
 import textual._wait  # noqa: E402
 
 textual._wait.SLEEP_GRANULARITY = 0.005

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 from textual.app import ComposeResult
@@ -133,8 +134,6 @@ class ChoiceScreen(ModalScreen[int | None]):
 
 def check_target(text: str) -> str:
     """"" when `text` looks like something to dial (a number, a feature code or a SIP address), else why not."""
-    import re
-
     if not text:
         return t("prompt.need_number")
     if re.fullmatch(r"[0-9*#+]+|(sips?:)?[^\s@]+@[^\s@]+|sips?:[^\s]+", text):
