@@ -76,8 +76,9 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
     phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
                   port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path),
                   local_audio=local, data_dir=str(data_dir(common.data_dir)))
-    phone.events = queue.Queue()        # subscribed before the port opens: a call arriving at once is not lost
-    phone.subscribe(phone.events.put)
+    if not common.local_audio:          # headless modes drain it; the TUI and daemon subscribe their own
+        phone.events = queue.Queue()    # subscribed before the port opens: a call arriving at once is not lost
+        phone.subscribe(phone.events.put)
     trace = None
     if common.sip_trace:
         try:
@@ -339,11 +340,13 @@ def config_check(common: Common, path: str | None) -> None:
 
 def _register_commands() -> None:
     from tuiphone.daemon import daemon, import_gs, phonebook
+    from tuiphone.audio_cmd import audio
     from tuiphone.paging_cmd import listen, page
 
     main.add_command(daemon)
     main.add_command(page)
     main.add_command(listen)
+    main.add_command(audio)
     main.add_command(phonebook)
     config.add_command(import_gs)
 
