@@ -401,6 +401,7 @@ class PjsuaBackend:
         self._local: _FramePort | None = None
         self._buddies: list[_Buddy] = []
         self._registered: set[int] = set()
+        self._dead_ports: list[tuple[float, _FramePort]] = []
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._wake_addr: tuple[str, int] | None = None
@@ -479,6 +480,7 @@ class PjsuaBackend:
             self._run_due_timers()
             self._drain_jobs()
             self._adopt_new_calls()
+            self._reap_ports()
             ep.libHandleEvents(10)
         self._shutdown_calls()
         self._destroy()
@@ -505,6 +507,11 @@ class PjsuaBackend:
                 fn()
             except Exception:
                 log.exception("SIP timer failed")
+
+    def _reap_ports(self) -> None:
+        now = time.monotonic()
+        while self._dead_ports and self._dead_ports[0][0] <= now:
+            self._dead_ports.pop(0)
 
     def _adopt_new_calls(self) -> None:
         while self._pending_new:
@@ -647,7 +654,9 @@ class PjsuaBackend:
     def _destroy(self) -> None:
         for call in self._calls.values():
             self._drop_port(call)
+        time.sleep(0.05)        # a clock tick or two: no port callback may still be running below
         self._local = None
+        self._dead_ports.clear()
         self._buddies.clear()
         self._wake_addr = None
         self._calls.clear()
@@ -972,3 +981,6 @@ class PjsuaBackend:
                 port.media = CallMedia()
             except Exception:
                 pass
+            # pjmedia's clock thread may be inside this port's callback right now: destroying it here
+            # crashed now and then (SIGSEGV in onFrameReceived); let it go a second later instead
+            self._dead_ports.append((time.monotonic() + 1.0, port))
