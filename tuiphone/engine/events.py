@@ -144,5 +144,15 @@ class Notice:
     level: str = "info"      # info | warning | error
 
 
+@dataclass(frozen=True)
+class PageState:
+    """A multicast page starting or ending (seed 3.5): sent by us ("out") or played from a group ("in")."""
+    direction: str                       # "in" | "out"
+    address: str                         # the group, "addr:port"
+    label: str                           # the group's or paging key's label; "" when none
+    active: bool                         # True while the page plays or is sent
+
+
 Event = (RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice
-         | FeaturesChanged | CallLogEntry | GhostCall | Mwi | Blf)
+         | FeaturesChanged | CallLogEntry | GhostCall | Mwi | Blf
+         | PageState)

@@ -233,6 +233,7 @@ class Phone:
         self._recorders: dict[int, CallRecorder] = {}     # line -> its recording
         self._mic_taps = _MicTaps()                       # what the local microphone says, to recorders
         self._joined: set[int] = set()                    # call ids joined to the local audio
+        self.pager = None                                 # engine.pager.Pager, set by whoever builds the phone
         if local_audio is not None:
             self.subscribe(CallSounds(local_audio, config.features, notice=self._emit))
 
@@ -644,10 +645,33 @@ class Phone:
             return
         reason = {"forward always": "unconditional", "busy: forwarded": "user-busy",
                   "do not disturb: forwarded": "do-not-disturb"}.get(verdict.reason, "no-answer")
+        self._redirect(cid, account, info, verdict.target, uri, reason)
+
+    def _redirect(self, cid: int, account: int | None, info: IncomingInfo, target: str, uri: str,
+                  reason: str) -> None:
+        """Answer 302 with `uri` in Contact and a Diversion (RFC 5806) naming us, and log the call as forwarded."""
         self.backend.answer(cid, 302, headers={"Contact": f"<{uri}>",
                                               "Diversion": f"<{self._own_uri(account)}>;reason={reason}"})
         self._log_call("in", account, info.remote_uri, info.remote_name, info.remote_number, time.time(), 0.0,
-                       "forwarded", f"forwarded to {verdict.target} ({reason})")
+                       "forwarded", f"forwarded to {target} ({reason})")
+
+    def forward(self, line: int, target: str) -> Future:
+        """Send a ringing call elsewhere (302 with a Diversion, reason deflection); the Future gives the URI.
+        A target the dial plan refuses raises PhoneError and the call keeps ringing."""
+        def job() -> str:
+            ln = self._line(line)
+            if ln.state != LineState.RINGING or ln.direction != "in":
+                raise PhoneError(f"Line {line} is not ringing: only a ringing call can be forwarded.", "failed")
+            try:
+                _, uri = self.resolve_target(target, ln.account)
+            except PhoneError as exc:
+                raise PhoneError(f"Cannot forward line {line} to {target.strip() or 'nothing'}: {exc}",
+                                 exc.result) from None
+            info = IncomingInfo(ln.remote_uri, ln.remote_name, ln.remote_number, "", "")
+            ln.forwarded = True     # before the 302, which ends the call: logged here as forwarded, not missed
+            self._redirect(ln.cid, ln.account, info, target.strip(), uri, "deflection")
+            return uri
+        return self.backend.submit(job)
 
     def _forward_unanswered(self, line: Line, target: str) -> None:
         if self._lines.get(line.number) is not line or line.state != LineState.RINGING:
