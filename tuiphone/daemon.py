@@ -43,13 +43,17 @@ def run_daemon(common: Any) -> int:
 
 async def _serve(phone: Any, data: Any, log_file: Any) -> int:
     from tuiphone.services.phonebook_store import StorePhonebook
+    from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    store = _phonebook_store(phone.config, data)
+    store = _open_data_store(data)
+    records = PhoneRecords(phone, store) if store is not None else None
+    if records is not None:
+        records.start()       # the saved blocklist applies before the first call can arrive over CTI
     try:
         return await _run_services(phone, Services(phone, phone.config, data,
                                                    phonebook=store and StorePhonebook(store)), stopping, log_file)
@@ -57,6 +61,8 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
         click.echo(f"tuiphone: {exc}", err=True)
         return EXIT_USAGE
     finally:
+        if records is not None:
+            records.stop()
         if store is not None:
             store.close()
 
@@ -76,17 +82,15 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
     return EXIT_OK
 
 
-def _phonebook_store(config: Any, data: Any) -> Any:
-    """The database a phonebook download goes into (None when nothing is downloaded or it cannot open)."""
-    if not config.phonebook.download_url:
-        return None
+def _open_data_store(data: Any) -> Any:
+    """The phone's database (blocklist, call history, downloaded phonebook); None when it cannot open."""
     from tuiphone.paths import database_path
     from tuiphone.store import Store, StoreError
 
     try:
         return Store(database_path(data))
     except StoreError as exc:
-        log.error("%s The phonebook will not be downloaded.", exc)
+        log.error("%s The daemon runs without it: no saved blocklist, history or phonebook download.", exc)
         return None
 
 
