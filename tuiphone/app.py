@@ -259,8 +259,9 @@ class PhoneApp(App[int]):
     # ----- the database: history, phonebook names, blocklist ---------------------------------------
     def call_log_mode(self, account: int | None) -> str:
         """all | answered | off for an account; direct calls (no account) are all kept."""
-        accounts = self.config.accounts
-        return accounts[account].call_log if account is not None and 0 <= account < len(accounts) else "all"
+        from tuiphone.services.records import call_log_mode
+
+        return call_log_mode(self.config, account)
 
     def _save_blocklist(self, entries: tuple[str, ...]) -> None:
         if self.store is None or entries == self._saved_blocklist:
@@ -520,16 +521,12 @@ def load_blocklist(phone: Any, store: Store) -> str:
 
     Returns "" or a sentence naming the entries the engine refused.
     """
-    problems = []
+    from tuiphone.services.records import load_saved_blocklist
+
     try:
-        entries = store.blocklist()
+        problems = load_saved_blocklist(phone, store)
     except StoreError as exc:
         return str(exc)
-    for entry in entries:
-        try:
-            phone.block(entry).result(timeout=5)
-        except (PhoneError, TimeoutError) as exc:
-            problems.append(f"{entry}: {str(exc).rstrip('.')}")
     return t("error.blocklist_load", problems="; ".join(problems)) if problems else ""
 
 
