@@ -126,8 +126,10 @@ class PhoneApp(App[int]):
         self._ringing_screen: ModalScreen | None = None
         self._unsubscribe: Callable[[], None] | None = None
         i18n.set_language(config.phone.language)
-        if keymap:
-            self.set_keymap(dict(keymap))
+        # [keymap] from the config (checked by the schema), then any the caller gives
+        keys = {**(config.keymap.model_extra or {}), **dict(keymap or {})}
+        if keys:
+            self.set_keymap(keys)
 
     # ----- lifecycle -------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:

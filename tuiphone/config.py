@@ -563,6 +563,25 @@ class KeyConfig(_Section):
         return self
 
 
+class KeymapConfig(_Section):
+    """[keymap] Keys by binding id, like hold = "H" or send = "enter,ctrl+j"; an id left out keeps its key."""
+
+    model_config = ConfigDict(extra="allow", strict=True, validate_assignment=True)
+
+    @model_validator(mode="after")
+    def _known_ids_and_keys(self) -> KeymapConfig:
+        from tuiphone.keymap import id_problem, key_problem
+
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for binding_id, keys in (self.model_extra or {}).items():
+            if not isinstance(keys, str):
+                problems.append(((binding_id,), f'must be keys in quotes, like "H" (got {_shown(keys)})'))
+            elif problem := id_problem(binding_id) or key_problem(keys):
+                problems.append(((binding_id,), problem))
+        _raise_problems(problems)
+        return self
+
+
 class CtiConfig(_Section):
     """[cti] The Grandstream-compatible HTTP API (SPEC §7)."""
 
@@ -657,6 +676,7 @@ class Config(_Section):
     features: FeaturesConfig = _f(FeaturesConfig, "Call features")
     paging: PagingConfig = _f(PagingConfig, "Multicast paging")
     keys: list[KeyConfig] = _f([], "Programmable keys")
+    keymap: KeymapConfig = _f(KeymapConfig, "Key bindings by id")
     cti: CtiConfig = _f(CtiConfig, "CTI HTTP API")
     action_url: ActionUrlConfig = _f(ActionUrlConfig, "Action URLs")
     syslog: SyslogConfig = _f(SyslogConfig, "Syslog")
@@ -962,6 +982,8 @@ def _render(
             out.append(_key_line(name, getattr(model, name), info))
         else:
             nested.append(name)
+    # a free-form table ([keymap]) keeps what the user wrote
+    out += [f"{_key_path((name,))} = {_toml_value(value)}" for name, value in (model.model_extra or {}).items()]
     for name in nested:
         value = getattr(model, name)
         if _kind(fields[name].annotation) == "table":
