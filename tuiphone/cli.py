@@ -108,6 +108,10 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
         except ServiceError as exc:
             phone.stop()
             _fail_usage(str(exc))
+    pager = None
+    if common.local_audio:              # the TUI and the daemon take part in paging; scripts do not
+        from tuiphone.engine.pager import attach_pager
+        pager = attach_pager(phone)
     # SIGTERM ends a headless run the same way Ctrl-C does: calls hung up, endpoint destroyed
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -115,6 +119,8 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
     finally:
         if runner is not None:
             runner.stop()
+        if pager is not None:
+            pager.stop()
         phone.stop()
         if trace is not None:
             trace.close()

@@ -36,7 +36,7 @@ from tuiphone.audio.paging import (
 from tuiphone.audio.ring import DriftCorrector, SampleRing
 from tuiphone.engine.events import CallState, Event, LineState, Notice, PageState
 
-__all__ = ["STREAM", "Pager", "PagerError"]
+__all__ = ["STREAM", "Pager", "PagerError", "attach_pager"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class Pager:
         self._resuming: set[int] = set()       # lines handed back, until they talk again
         self._unsubscribe: Any = None
         self._send_lock = threading.Lock()     # one start/stop of the sender at a time
+        self.problem: str | None = None        # why the groups could not be joined, for the UI to show
 
     # ------------------------------------------------------------ state (any thread)
 
@@ -132,7 +133,9 @@ class Pager:
                 may_start=self._may_start, silence_timeout=self.silence_timeout)
             listener.start()
         except PagingError as exc:
-            raise PagerError(_sentence(str(exc))) from None
+            self.problem = _sentence(str(exc))
+            raise PagerError(self.problem) from None
+        self.problem = None
         self._listener = listener
         log.info("listening to paging groups %s", ", ".join(str(g) for g in groups))
 
@@ -329,6 +332,19 @@ class Pager:
             phone.backend.submit(lambda: phone._emit(event))
         except Exception:
             log.warning("could not report %s", event, exc_info=True)
+
+
+def attach_pager(phone: Any) -> Pager:
+    """Give a started phone its Pager (`phone.pager`) and start it; groups that cannot be joined are
+    logged and noticed, and the phone goes on without listening (it can still send pages)."""
+    pager = Pager(phone)
+    phone.pager = pager
+    try:
+        pager.start()
+    except PagerError as exc:
+        log.warning("paging: %s The phone does not listen to pages.", exc)
+        pager._emit(Notice(f"{exc} The phone does not listen to pages.", "warning"))
+    return pager
 
 
 def _sentence(text: str) -> str:
