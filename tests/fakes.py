@@ -15,6 +15,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from tuiphone.engine.backend import (
     AccountSettings,
     BackendListener,
@@ -287,3 +289,43 @@ class FakeBackend:
     def _state(self, call: FakeCall, state: str, status: int, reason: str | None = None) -> None:
         call.state = state
         self.listener.on_call_state(call.cid, state, status, REASONS.get(status, "") if reason is None else reason)
+
+
+class FakeLocalAudio:
+    """The user's microphone, speaker and ringer as the phone drives them; `ringing` is what the user hears."""
+
+    def __init__(self) -> None:
+        self.mic = SilentSource()
+        self.speaker = DiscardSink()
+        self.ringing: str | None = None          # the ringtone playing now, None when the ringer is quiet
+        self.tones: list[str] = []
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def start_ring(self, ringtone: str = "ring1", volume: float = 1.0) -> str | None:
+        self.ringing = ringtone
+        return None
+
+    def stop_ring(self) -> None:
+        self.ringing = None
+
+    def play_tone(self, name: str, loop: bool | None = None) -> None:
+        self.tones.append(name)
+
+    def stop_tone(self) -> None:
+        pass
+
+
+class SilentSource:
+    def read(self, n: int) -> Any:
+        return np.zeros(n, dtype=np.int16)
+
+
+class DiscardSink:
+    def write(self, frame: Any) -> None:
+        pass

@@ -390,9 +390,7 @@ class PhoneApp(App[int]):
 
     def silence_ringer(self) -> None:
         """Stop the ringtone; the call keeps ringing for the caller and can still be answered."""
-        audio = self.phone.local_audio
-        # the engine starts and stops its sounds on the SIP thread: stop it there too
-        self.command(self.phone.backend.submit(audio.stop_ring))
+        self.phone.silence_ringer()
 
     def features_now(self) -> FeaturesChanged:
         """DND, forwarding, call waiting, anonymous and blocklist as the engine last said."""

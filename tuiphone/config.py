@@ -545,6 +545,10 @@ class KeyConfig(_Section):
     account: int = _f(1, "Account it uses: 1 = the first [[accounts]] block", ge=1)
     label: str = _f("", "Label on screen")
     value: str = _f("", "Number (speed_dial, blf, intercom) or addr:port (paging)")
+    pickup_code: DialTarget = _f(
+        "**", "The server's call pickup prefix, dialed before value when a BLF key is pressed while its extension "
+        'rings; "" = just call it'
+    )
 
     @model_validator(mode="after")
     def _value_fits_mode(self) -> KeyConfig:

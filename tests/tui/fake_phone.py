@@ -234,6 +234,10 @@ class FakePhone:
         self.set_state(line, LineState.ENDED, sip_status=302, reason="Moved Temporarily")
         return done()
 
+    def silence_ringer(self, line: int | None = None) -> None:
+        """Stop the ringtone while the call keeps ringing, as the engine's silence_ringer does."""
+        self.local_audio.stop_ring()
+
     def dial_voicemail(self, account: int | None = None, media: Any = None) -> Future:
         index = account if account is not None else 0
         if not self.config.accounts:

@@ -63,6 +63,7 @@ ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>'
 RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 _AUTH_FAILURES = {401, 403, 407}
+LEAVE_TIMEOUT_S = 5.0         # how long a disabled account may wait for the answer to its un-REGISTER
 
 
 _VOICE_RE = re.compile(r"^Voice-Message\s*:\s*(\d+)\s*/\s*(\d+)", re.I | re.M)
@@ -189,6 +190,7 @@ class _Registration:
     retry: object | None = None
     lost_pings: int = 0
     pinger_stop: threading.Event | None = None
+    leave_timer: object | None = None         # removing a disabled account once its un-REGISTER is answered
 
     @property
     def server(self) -> str:
@@ -218,6 +220,7 @@ class Phone:
         self._by_cid: dict[int, Line] = {}
         self._service_calls: dict[int, CallMedia] = {}   # echo-test calls: answered, never on a line
         self._regs: dict[int, _Registration] = {}
+        self._leaving: dict[int, _Registration] = {}      # disabled accounts waiting for their un-REGISTER
         self._plans: dict[int, DialPlan] = {}
         self._transfer_line: dict[int, int] = {}
         self._server_addrs: dict[int, frozenset[str]] = {}
@@ -233,6 +236,7 @@ class Phone:
         self._recorders: dict[int, CallRecorder] = {}     # line -> its recording
         self._mic_taps = _MicTaps()                       # what the local microphone says, to recorders
         self._joined: set[int] = set()                    # call ids joined to the local audio
+        self._silenced: set[int] = set()                  # ringing lines whose ringtone the user silenced
         self.pager = None                                 # engine.pager.Pager, set by whoever builds the phone
         if local_audio is not None:
             self.subscribe(CallSounds(local_audio, config.features, notice=self._emit))
@@ -250,6 +254,9 @@ class Phone:
                 fn(event)
             except Exception:
                 log.exception("event subscriber failed")
+        if isinstance(event, CallState) and event.state != LineState.RINGING and self._silenced:
+            self._silenced.discard(event.line)
+            self._keep_silent()      # a call that rang over a silenced one has gone: quiet again
 
     def _sync_local(self) -> None:
         """The user hears and speaks on the talking line(s) only: join or leave the local audio port."""
@@ -260,6 +267,25 @@ class Phone:
             if cid in self._by_cid:
                 self.backend.join_local(cid, False)
         self._joined = talking
+
+    # ----- ringer ----------------------------------------------------------------------------------
+    def silence_ringer(self, line: int | None = None) -> None:
+        """Stop the ringtone of `line` (default: every ringing line). The caller still hears ringing and the
+        call can still be answered; a call that comes in later rings again. Safe from any thread."""
+        def job() -> None:
+            ringing = self._ringing_lines()
+            self._silenced |= ringing if line is None else ringing & {line}
+            self._keep_silent()
+        self.backend.submit(job)
+
+    def _ringing_lines(self) -> set[int]:
+        return {ln.number for ln in self._lines.values() if ln.state == LineState.RINGING}
+
+    def _keep_silent(self) -> None:
+        """The ringer stays off while every line still ringing was silenced (CallSounds rings for new calls)."""
+        ringing = self._ringing_lines()
+        if self.local_audio is not None and ringing and ringing <= self._silenced:
+            self.local_audio.stop_ring()
 
     def _notice(self, text: str, level: str = "info") -> None:
         log.log(logging.WARNING if level != "info" else logging.INFO, "%s", text)
@@ -302,30 +328,98 @@ class Phone:
             self.local_audio.stop()
 
     def _add_accounts(self) -> None:
-        for index, acc in enumerate(self.config.accounts):
-            if not acc.enabled:
-                continue
-            try:
-                self._plans[index] = DialPlan.parse(acc.dial_plan)
-            except DialPlanError as exc:
-                self._notice(f"Account {index + 1}: {exc}; numbers on this account cannot be dialed.", "error")
-            if not acc.sip_server:
-                continue
-            cands = [(acc.sip_server, acc.outbound_proxy)]
-            if acc.backup_outbound_proxy:
-                cands.append((acc.sip_server, acc.backup_outbound_proxy))
-            if acc.secondary_sip_server:
-                cands.append((acc.secondary_sip_server, acc.outbound_proxy))
-                if acc.backup_outbound_proxy:
-                    cands.append((acc.secondary_sip_server, acc.backup_outbound_proxy))
-            if acc.accept_only_from_server:      # only guarding accounts need the servers' addresses
-                self._server_addrs[index] = _resolve_hosts(h for pair in cands for h in pair if h)
-            reg = _Registration(index=index, candidates=cands, wanted=acc.register)
-            self._regs[index] = reg
-            self.backend.set_account(self._account_settings(reg))
-            if acc.register and acc.options_keepalive:
-                self._start_keepalive(reg)
+        for index in range(len(self.config.accounts)):
+            self._add_account(index)
         self._watch_blf_keys()
+
+    def _add_account(self, index: int, replacing: bool = False) -> None:
+        """Give the stack account `index` as configured; `replacing`: the stack still has an older one there,
+        which set_account swaps for the new one without registering it, so register here."""
+        acc = self.config.accounts[index]
+        if not acc.enabled:
+            return
+        try:
+            self._plans[index] = DialPlan.parse(acc.dial_plan)
+        except DialPlanError as exc:
+            self._notice(f"Account {index + 1}: {exc}; numbers on this account cannot be dialed.", "error")
+        if not acc.sip_server:
+            return
+        cands = [(acc.sip_server, acc.outbound_proxy)]
+        if acc.backup_outbound_proxy:
+            cands.append((acc.sip_server, acc.backup_outbound_proxy))
+        if acc.secondary_sip_server:
+            cands.append((acc.secondary_sip_server, acc.outbound_proxy))
+            if acc.backup_outbound_proxy:
+                cands.append((acc.secondary_sip_server, acc.backup_outbound_proxy))
+        if acc.accept_only_from_server:      # only guarding accounts need the servers' addresses
+            self._server_addrs[index] = _resolve_hosts(h for pair in cands for h in pair if h)
+        reg = _Registration(index=index, candidates=cands, wanted=acc.register)
+        self._regs[index] = reg
+        self.backend.set_account(self._account_settings(reg))
+        if replacing and acc.register:
+            self.backend.register(index, True)
+        if acc.register and acc.options_keepalive:
+            self._start_keepalive(reg)
+
+    # ----- live reconfiguration ----------------------------------------------------------------------
+    def reconfigure_account(self, index: int, account) -> Future:
+        """Put `account` (an AccountConfig) in place of config.accounts[index] — or add it, when index is
+        len(accounts) — and apply it now: the stack's account is made anew and registers with the new settings;
+        an account now disabled (or with no SIP server) unregisters. RegState events follow as usual.
+        The config is changed in memory only: saving it is the caller's job."""
+        def job() -> None:
+            accounts = self.config.accounts
+            if not 0 <= index <= len(accounts):
+                raise PhoneError(f"There is no account {index + 1} to change: the config has {len(accounts)}, "
+                                 f"so a new one is account {len(accounts) + 1}.", "failed")
+            old = self._regs.pop(index, None)
+            leaving = self._leaving.pop(index, None)
+            for reg in (old, leaving):
+                if reg is not None:
+                    self._retire(reg)
+            if index == len(accounts):
+                accounts.append(account)
+            else:
+                accounts[index] = account
+            self._plans.pop(index, None)
+            self._server_addrs.pop(index, None)
+            self._add_account(index, replacing=old is not None or leaving is not None)
+            if index not in self._regs:
+                gone = old or leaving
+                if gone is not None:
+                    self._leave(gone)
+        return self.backend.submit(job)
+
+    def _retire(self, reg: _Registration) -> None:
+        """Stop what keeps an account's registration going: its retry timer and its OPTIONS keep-alive."""
+        reg.wanted = False
+        self._cancel_retry(reg)
+        if reg.pinger_stop is not None:
+            reg.pinger_stop.set()
+        if reg.leave_timer is not None:
+            self.backend.cancel(reg.leave_timer)
+            reg.leave_timer = None
+
+    def _leave(self, reg: _Registration) -> None:
+        """Unregister an account that is no longer used, then remove it from the stack (bounded wait)."""
+        if not reg.registered:
+            self.backend.remove_account(reg.index)
+            reg.sip_status, reg.reason, reg.expires = 0, "account disabled", 0
+            self._emit(self._reg_event(reg))
+            return
+        self._leaving[reg.index] = reg
+        reg.leave_timer = self.backend.schedule(LEAVE_TIMEOUT_S, lambda: self._left(reg))
+        self.backend.register(reg.index, False)
+
+    def _left(self, reg: _Registration) -> None:
+        if self._leaving.get(reg.index) is not reg:
+            return       # enabled again meanwhile: the stack's account is the new one now
+        del self._leaving[reg.index]
+        reg.leave_timer = None
+        self.backend.remove_account(reg.index)
+        if reg.registered:       # the server never answered the un-REGISTER: say it is gone all the same
+            reg.registered, reg.sip_status, reg.reason, reg.expires = False, 0, "account disabled", 0
+            self._emit(self._reg_event(reg))
 
     def _watch_blf_keys(self) -> None:
         for index, key in enumerate(self.config.keys):
@@ -375,6 +469,13 @@ class Phone:
     def on_reg_state(self, account: int, sip_status: int, reason: str, expires: int) -> None:
         reg = self._regs.get(account)
         if reg is None:
+            leaving = self._leaving.get(account)
+            if leaving is not None:      # the answer to a disabled account's un-REGISTER
+                leaving.sip_status, leaving.reason = sip_status, reason
+                leaving.registered, leaving.expires = False, 0
+                self._emit(self._reg_event(leaving))
+                # not inside the stack's own registration callback: remove the account on the next turn
+                self.backend.schedule(0.0, lambda: self._left(leaving))
             return
         reg.sip_status, reg.reason = sip_status, reason
         ok = 200 <= sip_status < 300
@@ -507,27 +608,32 @@ class Phone:
                     return None
                 dialed, anonymous_once = code.argument, True
             acc, uri = self.resolve_target(dialed, account)
-            number = self._free_line()
-            if number is None:
-                raise PhoneError(f"All {self.max_lines} lines are busy: end a call first.", "failed")
-            m = media or CallMedia()
-            hdrs, from_uri = dict(headers or {}), ""
-            if anonymous_once or (acc is not None and self.config.accounts[acc].anonymous):
-                hdrs["Privacy"] = "id"
-                from_uri = ANONYMOUS_FROM
-            try:
-                cid = self.backend.make_call(acc, uri, hdrs, m, from_uri)
-            except ValueError as exc:
-                raise PhoneError(str(exc), "failed") from None
-            self._hold_others(None)     # only once the new call exists: a refused call leaves the talk alone
-            _, _, user = split_name_uri(uri)
-            line = Line(number=number, cid=cid, direction="out", account=acc, remote_uri=uri,
-                        remote_number=user or target, media=m)
-            self._lines[number] = line
-            self._by_cid[cid] = line
-            self._emit(line.snapshot())
-            return number
+            return self._place_call(acc, uri, target, media, headers, anonymous_once)
         return self.backend.submit(job)
+
+    def _place_call(self, acc: int | None, uri: str, dialed: str, media: CallMedia | None,
+                    headers: dict[str, str] | None, anonymous_once: bool = False) -> int:
+        """Send the INVITE for a resolved target on a free line (SIP thread); the line number."""
+        number = self._free_line()
+        if number is None:
+            raise PhoneError(f"All {self.max_lines} lines are busy: end a call first.", "failed")
+        m = media or CallMedia()
+        hdrs, from_uri = dict(headers or {}), ""
+        if anonymous_once or (acc is not None and self.config.accounts[acc].anonymous):
+            hdrs["Privacy"] = "id"
+            from_uri = ANONYMOUS_FROM
+        try:
+            cid = self.backend.make_call(acc, uri, hdrs, m, from_uri)
+        except ValueError as exc:
+            raise PhoneError(str(exc), "failed") from None
+        self._hold_others(None)     # only once the new call exists: a refused call leaves the talk alone
+        _, _, user = split_name_uri(uri)
+        line = Line(number=number, cid=cid, direction="out", account=acc, remote_uri=uri,
+                    remote_number=user or dialed, media=m)
+        self._lines[number] = line
+        self._by_cid[cid] = line
+        self._emit(line.snapshot())
+        return number
 
     def _local_feature(self, dialed: str, account: int | None) -> FeatureCode | None:
         index = account if account is not None else self._default_account()
@@ -648,12 +754,13 @@ class Phone:
         self._redirect(cid, account, info, verdict.target, uri, reason)
 
     def _redirect(self, cid: int, account: int | None, info: IncomingInfo, target: str, uri: str,
-                  reason: str) -> None:
+                  reason: str, started: float | None = None) -> None:
         """Answer 302 with `uri` in Contact and a Diversion (RFC 5806) naming us, and log the call as forwarded."""
         self.backend.answer(cid, 302, headers={"Contact": f"<{uri}>",
                                               "Diversion": f"<{self._own_uri(account)}>;reason={reason}"})
-        self._log_call("in", account, info.remote_uri, info.remote_name, info.remote_number, time.time(), 0.0,
-                       "forwarded", f"forwarded to {target} ({reason})")
+        self._log_call("in", account, info.remote_uri, info.remote_name, info.remote_number,
+                       time.time() if started is None else started, 0.0, "forwarded",
+                       f"forwarded to {target} ({reason})")
 
     def forward(self, line: int, target: str) -> Future:
         """Send a ringing call elsewhere (302 with a Diversion, reason deflection); the Future gives the URI.
@@ -669,7 +776,7 @@ class Phone:
                                  exc.result) from None
             info = IncomingInfo(ln.remote_uri, ln.remote_name, ln.remote_number, "", "")
             ln.forwarded = True     # before the 302, which ends the call: logged here as forwarded, not missed
-            self._redirect(ln.cid, ln.account, info, target.strip(), uri, "deflection")
+            self._redirect(ln.cid, ln.account, info, target.strip(), uri, "deflection", ln.wall_start)
             return uri
         return self.backend.submit(job)
 
@@ -1105,6 +1212,45 @@ class Phone:
         state = blf_state(status, activity, note)
         self.blf[index] = state
         self._emit(Blf(key=index, extension=self.config.keys[index].value, state=state))
+
+    def key_states(self) -> dict[int, str]:
+        """What each BLF key shows, by key index: idle | ringing | busy | offline | unknown (the last NOTIFY)."""
+        return dict(self.blf)
+
+    def dial_key(self, index: int, media: CallMedia | None = None) -> Future:
+        """Press programmable key `index` (0-based, as in config.keys) in speed_dial, blf or intercom mode.
+        speed_dial calls its number, intercom calls it asking for auto-answer, blf calls it — or, while the
+        monitored extension rings, picks that call up (the key's pickup_code + number). The Future gives the line."""
+        def job() -> int | None:
+            keys = self.config.keys
+            if not 0 <= index < len(keys):
+                raise PhoneError(f"There is no programmable key {index + 1}: the config has {len(keys)}.", "failed")
+            key = keys[index]
+            if key.mode not in ("speed_dial", "blf", "intercom"):
+                raise PhoneError(f"Key {index + 1} is a {key.mode} key, not one that dials: "
+                                 "only speed_dial, blf and intercom keys call a number.", "failed")
+            if not key.value:
+                raise PhoneError(f"Key {index + 1} has no number: set keys[{index}].value.", "failed")
+            account = key.account - 1 if key.account <= len(self.config.accounts) else None
+            if key.mode == "blf" and self.blf.get(index) == "ringing" and key.pickup_code:
+                return self._pickup(key.pickup_code + key.value, account, media)
+            headers = dict(INTERCOM_HEADERS) if key.mode == "intercom" else None
+            return self.call(key.value, account, media, headers).result(0)
+        return self.backend.submit(job)
+
+    def _pickup(self, code: str, account: int | None, media: CallMedia | None) -> int:
+        """Dial the server's pickup code (like **1002) as it is: the admin set it, so the dial plan does not apply."""
+        index = account if account is not None else self._default_account()
+        acc = self.config.accounts[index] if index is not None else None
+        if acc is None or not acc.enabled or not acc.sip_server:
+            raise PhoneError(f"Picking up {code} needs an enabled account with a SIP server.", "failed")
+        try:
+            uri = normalize_target(code, default_domain=acc.sip_server)
+        except DirectIpError as exc:
+            raise PhoneError(str(exc), "failed") from None
+        if acc.transport != "udp":
+            uri += f";transport={acc.transport}"
+        return self._place_call(index, uri, code, media, None)
 
     def intercom(self, target: str, account: int | None = None, media: CallMedia | None = None) -> Future:
         """Call asking the far phone to answer by itself (Call-Info answer-after=0, Alert-Info auto answer)."""

@@ -195,7 +195,8 @@ class PhoneKeys:
         if key.mode in ("speed_dial", "blf", "intercom"):
             if not key.value:
                 raise Refused(f"MPK{number} has no number: set keys[{number - 1}].value", 422)
-            await wait(self.phone.call(key.value, account if account < len(self.phone.config.accounts) else None))
+            # the phone knows what each key does: a BLF key picks up its extension's ringing call
+            await wait(self.phone.dial_key(number - 1))
         elif key.mode == "voicemail":
             from tuiphone.engine.phone import PhoneError
 
