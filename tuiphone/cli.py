@@ -32,6 +32,7 @@ class Common:
     log_level: str
     sip_trace: str | None
     pcap: str | None = None
+    pcap_full: str | None = None    # dumpcap: the phone's SIP and RTP packets
     local_audio: bool = False       # the TUI and the daemon use the sound devices; scripts use files/tones
 
 
@@ -99,6 +100,7 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
     except PhoneError as exc:
         click.echo(f"tuiphone: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    full = _start_full_capture(common, phone) if common.pcap_full else None
     runner = None
     if services:
         from tuiphone.services.runner import ServiceError, ServicesThread
@@ -122,10 +124,27 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
         if pager is not None:
             pager.stop()
         phone.stop()
+        if full is not None:
+            full.stop()
         if trace is not None:
             trace.close()
         if pcap is not None:
             pcap.close()
+
+
+def _start_full_capture(common: Common, phone: Any) -> Any:
+    """`--pcap-full FILE`: dumpcap records the phone's SIP and RTP packets; a capture that cannot start stops
+    the phone with a sentence saying why (not installed, no permission)."""
+    from tuiphone.services.pcap import CaptureError, DumpcapCapture, split_address
+
+    address, port = split_address(phone.backend.local_address("udp"))
+    capture = DumpcapCapture(common.pcap_full, address, port)
+    try:
+        capture.start()
+    except CaptureError as exc:
+        phone.stop()
+        _fail_usage(f"cannot capture to {common.pcap_full}: {exc}")
+    return capture
 
 
 def _finish(code: int, report: dict, as_json: bool, human: str) -> None:
@@ -174,13 +193,15 @@ def _audio_plan(play: str | None, tone: float | None, echo: bool, record: str | 
               show_default=True)
 @click.option("--sip-trace", type=click.Path(dir_okay=False), help="Write every SIP message to this file.")
 @click.option("--pcap", type=click.Path(dir_okay=False), help="Write every SIP message to this pcap file.")
+@click.option("--pcap-full", type=click.Path(dir_okay=False),
+              help="Record the phone's SIP and RTP packets with dumpcap into this pcapng file.")
 @click.version_option(__version__, prog_name="tuiphone")
 @click.pass_context
-def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace, pcap) -> None:
+def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full) -> None:
     """tuiphone: a SIP phone for the terminal. With no command it opens the phone."""
     logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Common(config, data_dir, port, bind, log_level, sip_trace, pcap)
+    ctx.obj = Common(config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full)
     if ctx.invoked_subcommand is None:
         _run_tui(ctx.obj)
 

@@ -122,3 +122,20 @@ def test_a_real_call_written_by_the_phone_and_recorded_by_dumpcap(tmp_path, phon
     rtp = tshark(tmp_path / "full.pcapng", "-o", "rtp.heuristic_rtp:TRUE", "-Y", "rtp", "-T", "fields",
                  "-e", "rtp.p_type")
     assert len(rtp) > 50, "the full capture holds the call's RTP"
+
+
+@pytest.mark.peers
+@needs_tshark
+def test_pcap_full_on_the_command_line_records_the_calls_sip_and_rtp(tmp_path, phones):
+    if shutil.which("dumpcap") is None:
+        pytest.skip("dumpcap is not installed (Debian package wireshark-common)")
+    callee = phones("callee", ["answer", "--tone", "800", "--timeout", "30"], ready=True)
+    full = tmp_path / "call.pcapng"
+    caller = phones("caller", ["--pcap-full", str(full), "call", callee.keypad, "--duration", "1.5", "--json"])
+    rc, report = caller.result()
+    assert (rc, report["result"]) == (0, "answered")
+    out = subprocess.run([TSHARK, "-r", str(full), "-o", "rtp.heuristic_rtp:TRUE", "-Y", "sip or rtp", "-T",
+                          "fields", "-e", "sip.Method", "-e", "rtp.p_type"], capture_output=True, text=True, timeout=60)
+    rows = [row.split("\t") for row in out.stdout.splitlines()]
+    assert {"INVITE", "BYE"} <= {method for method, _ in rows}
+    assert sum(1 for _, payload_type in rows if payload_type) > 40, "1.5 s of RTP both ways"

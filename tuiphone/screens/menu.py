@@ -35,6 +35,7 @@ class MenuScreen(PhoneScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", show=False, id="back"),
         *[Binding(str(n), f"pick({n})", show=False, id=f"keypad-{n}") for n in range(1, 10)],
+        Binding("0", "pick(10)", show=False, id="keypad-0"),     # the tenth entry, as on a keypad
     ]
     DEFAULT_CSS = """
     MenuScreen OptionList { height: 1fr; border: none; padding: 0 1; }
@@ -54,7 +55,8 @@ class MenuScreen(PhoneScreen):
         yield SoftKeyBar()
 
     def _options(self) -> list[Option]:
-        return [Option(f"{n}. {e.text()}", id=str(n)) for n, e in enumerate(self.entries, 1)]
+        return [Option(f"{n % 10}. {e.text()}" if n <= 10 else f"   {e.text()}", id=str(n))
+                for n, e in enumerate(self.entries, 1)]
 
     def refresh_entries(self) -> None:
         """Read the entries again (their labels show state that changed), keeping the highlight."""
@@ -107,6 +109,7 @@ def apply_setting(app: App, target: object, name: str, value: object) -> None:
 
 def main_menu() -> MenuScreen:
     """Menu, in the desk phone's order; the SIP trace (ours, not the phone's) comes last."""
+    from tuiphone.screens.capture import CaptureScreen
     from tuiphone.screens.direct_ip import DirectIpScreen
     from tuiphone.screens.features import CallFeaturesScreen
     from tuiphone.screens.history import HistoryScreen
@@ -125,6 +128,7 @@ def main_menu() -> MenuScreen:
         MenuEntry("menu.preferences", lambda app: preferences_menu()),
         MenuEntry("menu.settings", lambda app: open_settings(app)),
         MenuEntry("menu.trace", lambda app: TraceScreen()),
+        MenuEntry("menu.capture", lambda app: CaptureScreen()),
     ))
 
 

@@ -159,6 +159,9 @@ def read_pcap(path: str | Path) -> list[tuple[float, bytes]]:
     return out
 
 
+STOP_GRACE_S = 0.5
+
+
 class CaptureError(Exception):
     """A capture that cannot start; `str()` says why and what to do."""
 
@@ -203,6 +206,9 @@ class DumpcapCapture:
     def stop(self, timeout: float = 5.0) -> None:
         if self._proc is None or self._proc.poll() is not None:
             return
+        # the last packets (a BYE just sent) wait in the kernel's capture buffer for a moment before dumpcap
+        # reads them; it drops what it has not read when it is told to stop
+        time.sleep(STOP_GRACE_S)
         os.kill(self._proc.pid, signal.SIGTERM)
         try:
             self._proc.wait(timeout)

@@ -1,4 +1,4 @@
-"""The services that run beside a phone: CTI API, Action URLs, syslog, phonebook download.
+"""The services that run beside a phone: CTI API, Action URLs, syslog, phonebook download, packet capture.
 
 `Services(phone, config, data_dir)` runs them on an asyncio loop: `await services.start()` inside the
 loop (the TUI, the daemon), `await services.stop()` before the loop ends. `ServicesThread` gives
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tuiphone.engine.events import Event, SipMessage
+from tuiphone.paths import captures_dir
+from tuiphone.services.capture import PhoneCapture
 from tuiphone.services.keys import PhoneKeys
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class Services:
         self.action_urls: Any = None
         self.syslog: Any = None
         self.downloader: Any = None
+        # Menu › Packet Capture: started and stopped by the user, stopped with the services
+        self.capture = PhoneCapture(phone, captures_dir(self.data_dir))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._handlers: list[Callable[[Event], None]] = []
@@ -100,6 +104,7 @@ class Services:
             await self.action_urls.stop()
             self.action_urls = None
         self._handlers.clear()
+        await asyncio.to_thread(self.capture.stop)
         if self.syslog is not None:
             self.syslog.stop()
             self.syslog = None
