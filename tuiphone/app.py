@@ -43,6 +43,7 @@ from tuiphone.messages import (
     DtmfHeard,
     EngineBridge,
     FeaturesUpdated,
+    GhostCallRefused,
     LineChanged,
     NoticePosted,
     RegistrationChanged,
@@ -216,6 +217,9 @@ class PhoneApp(App[int]):
         self.phone_features = message.event
         self._save_blocklist(message.event.blocklist)
         self.status_changed.publish(None)
+
+    def on_ghost_call_refused(self, _: GhostCallRefused) -> None:
+        self.status_changed.publish(None)      # Status › Accounts shows the counts
 
     def on_voicemail_changed(self, message: VoicemailChanged) -> None:
         event = message.event

@@ -8,7 +8,7 @@ import textual
 
 from tests.tui.conftest import build, screen_text, until
 from tuiphone import __version__
-from tuiphone.engine.events import RegState, SipMessage
+from tuiphone.engine.events import GhostCall, RegState, SipMessage
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.direct_ip import DirectIpScreen
 from tuiphone.screens.idle import IdleScreen
@@ -73,6 +73,18 @@ async def test_status_accounts_shows_each_registration_live_and_f1_registers_aga
         await pilot.press("f1")
         await until(pilot, lambda: phone.commands)
         assert phone.commands == [("register", 0, True)]
+
+
+async def test_status_accounts_counts_the_invites_ghost_call_protection_refused():
+    app, phone = build()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.press("m", "6", "1")
+        assert "Ghost-call protection has refused no INVITE" in screen_text(app)
+        phone.ghost_calls.update({"192.0.2.7:5060": 3, "198.51.100.1:5060": 1})   # what the engine counted
+        phone.fire(GhostCall(account=0, source="192.0.2.7:5060", sip_status=403, reason="not from the server",
+                             total=4))
+        await until(pilot, lambda: "refused 4 INVITEs" in screen_text(app))
+        assert "3 from 192.0.2.7:5060, 1 from 198.51.100.1:5060" in screen_text(app)
 
 
 async def test_status_system_shows_the_versions():

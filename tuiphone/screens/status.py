@@ -36,6 +36,19 @@ def account_state(account, reg: RegState | None) -> str:
     return t("status.not_registered")
 
 
+GHOST_SOURCES_SHOWN = 5
+
+
+def ghost_call_text(counts: dict[str, int]) -> str:
+    """Ghost-call protection (seed 3.4): how many INVITEs it refused, the busiest sources first."""
+    counts = dict(counts)      # the SIP thread adds to it
+    if not counts:
+        return t("status.ghost_none")
+    busiest = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:GHOST_SOURCES_SHOWN]
+    sources = ", ".join(t("status.ghost_source", count=n, source=source) for source, n in busiest)
+    return t("status.ghost_refused", total=sum(counts.values()), sources=sources)
+
+
 class AccountsStatusScreen(PhoneScreen):
     """A row per account: name, user, registrar in use, state, expiry; F1 registers the chosen one again."""
 
@@ -48,6 +61,7 @@ class AccountsStatusScreen(PhoneScreen):
         yield StatusBar()
         yield Static(t("menu.status_accounts"), classes="screen-title")
         yield DataTable(id="accounts-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="ghost-calls", markup=False)
         yield SoftKeyBar()
 
     def on_mount(self) -> None:
@@ -72,6 +86,7 @@ class AccountsStatusScreen(PhoneScreen):
                           account_state(account, reg), expires, key=str(index))
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
+        self.query_one("#ghost-calls", Static).update(ghost_call_text(getattr(self.app.phone, "ghost_calls", {})))
         self.refresh_soft_keys()
 
     def chosen_account(self) -> int | None:
