@@ -22,6 +22,7 @@ from tuiphone.engine.events import (
     IncomingCall,
     Mwi,
     Notice,
+    PageState,
     RegState,
     SipMessage,
     TransferProgress,
@@ -118,6 +119,14 @@ class GhostCallRefused(Message):
         self.event = event
 
 
+class PageChanged(Message):
+    """A page started or ended: one we send, or one from a group we listen to."""
+
+    def __init__(self, event: PageState) -> None:
+        super().__init__()
+        self.event = event
+
+
 _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     RegState: RegistrationChanged,
     CallState: LineChanged,
@@ -130,6 +139,7 @@ _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     CallLogEntry: CallLogged,
     Mwi: VoicemailChanged,
     GhostCall: GhostCallRefused,
+    PageState: PageChanged,
 }
 
 
