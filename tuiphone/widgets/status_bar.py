@@ -46,6 +46,7 @@ class PhoneMarks:
     missed: int = 0
     locked: bool = False
     audio: str = ""
+    paging: str = ""                 # "in" while a page plays, "out" while we page one
 
 
 def _mark(text: Text, label: str, style: str) -> None:
@@ -80,6 +81,8 @@ def status_text(accounts: Sequence, registrations: Mapping[int, RegState], marks
     if marks.missed:
         text.append(f"✕ {t('idle.missed', count=marks.missed)}", style="bold red")
         text.append("  ")
+    if marks.paging:
+        _mark(text, t(f"page.mark_{marks.paging}"), "bold white on dark_magenta")
     if marks.audio:
         text.append(t(f"audio.{marks.audio}"), style="yellow")
     return text
