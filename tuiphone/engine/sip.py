@@ -395,6 +395,9 @@ class PjsuaBackend:
         self._transports: dict[str, int] = {}
         self._local_names: dict[str, str] = {}
         self._accounts: dict[int, _Account] = {}
+        self._settings_of: dict[int, AccountSettings] = {}
+        self._anonymous: dict[int, _Account] = {}       # account -> its twin for anonymous calls
+        self._retired: list[_Account] = []              # twins replaced while their calls went on
         self._calls: dict[int, _Call] = {}
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
@@ -661,12 +664,14 @@ class PjsuaBackend:
         self._wake_addr = None
         self._calls.clear()
         self._pending_new.clear()
-        for acc in self._accounts.values():
+        for acc in (*self._accounts.values(), *self._anonymous.values(), *self._retired):
             try:
                 acc.shutdown()
             except pj.Error:
                 pass
         self._accounts.clear()
+        self._anonymous.clear()
+        self._retired.clear()
         gc.collect()
         # A Call still referenced elsewhere (say, by a traceback) must not run its C++ destructor
         # after libDestroy: pjsua asserts. Let such survivors leak instead.
@@ -689,6 +694,28 @@ class PjsuaBackend:
 
     # ----- accounts --------------------------------------------------------------------------
     def set_account(self, a: AccountSettings) -> None:
+        self._drop_anonymous(a.index)          # an anonymous twin made from the old settings
+        self._settings_of[a.index] = a
+        cfg = self._account_config(a)
+        old = self._accounts.get(a.index)
+        if old is not None:
+            cfg.regConfig.registerOnAdd = False         # the phone registers when it decides to (failover)
+            cfg.regConfig.disableRegOnModify = True
+            if any(c.getInfo().accId == old.getId() for c in self._calls.values()):
+                old.modify(cfg)                         # keep the account its calls belong to
+                return
+            # A fresh account drops a REGISTER still pending at the old server, which would keep
+            # pjsua busy for the 32 s transaction timeout and block registering at the new one.
+            self._accounts.pop(a.index)
+            old.shutdown()
+            # destroy it now: pjsua reuses the account id, and a late destructor would delete the new one
+            del old
+            gc.collect()
+        acc = _Account(self, a.index)
+        acc.create(cfg)
+        self._accounts[a.index] = acc
+
+    def _account_config(self, a: AccountSettings) -> pj.AccountConfig:
         cfg = pj.AccountConfig()
         tp = f";transport={a.transport}" if a.transport != "udp" else ""
         scheme = "sip"
@@ -715,28 +742,47 @@ class PjsuaBackend:
         cfg.mwiConfig.enabled = a.mwi and bool(a.registrar)
         cfg.mwiConfig.expirationSec = a.reg_expires
         self._media_bind(cfg)
-        old = self._accounts.get(a.index)
-        if old is not None:
-            cfg.regConfig.registerOnAdd = False         # the phone registers when it decides to (failover)
-            cfg.regConfig.disableRegOnModify = True
-            if any(c.getInfo().accId == old.getId() for c in self._calls.values()):
-                old.modify(cfg)                         # keep the account its calls belong to
-                return
-            # A fresh account drops a REGISTER still pending at the old server, which would keep
-            # pjsua busy for the 32 s transaction timeout and block registering at the new one.
-            self._accounts.pop(a.index)
-            old.shutdown()
-            # destroy it now: pjsua reuses the account id, and a late destructor would delete the new one
-            del old
-            gc.collect()
-        acc = _Account(self, a.index)
-        acc.create(cfg)
-        self._accounts[a.index] = acc
+        return cfg
 
     def remove_account(self, index: int) -> None:
+        self._drop_anonymous(index)
+        self._settings_of.pop(index, None)
         acc = self._accounts.pop(index, None)
         if acc is not None:
             acc.shutdown()
+
+    def _anonymous_account(self, index: int, from_uri: str) -> _Account:
+        """A twin of account `index` that never registers and whose Contact user is "anonymous": pjsua builds
+        a call's Contact from its account's user, so an anonymous call from the real account would still
+        show the user ID there. In-dialog requests still reach us (they match the dialog, not the user)."""
+        twin = self._anonymous.get(index)
+        if twin is not None:
+            return twin
+        a = self._settings_of[index]
+        cfg = self._account_config(AccountSettings(
+            index=index, user_id="anonymous", auth_id=a.auth_id or a.user_id, password=a.password,
+            display_name="", domain=a.domain, registrar="", proxy=a.proxy, transport=a.transport, srtp=a.srtp,
+            reg_expires=a.reg_expires, register=False, mwi=False))
+        # no display name: pjsua copies it into the Contact, where some peers take it for the request target
+        cfg.idUri = from_uri[from_uri.find("<"):] if "<" in from_uri else from_uri
+        twin = _Account(self, index)
+        try:
+            twin.create(cfg)
+        except pj.Error as exc:
+            raise ValueError(f"cannot call anonymously: {exc.reason}") from None
+        self._anonymous[index] = twin
+        return twin
+
+    def _drop_anonymous(self, index: int) -> None:
+        twin = self._anonymous.pop(index, None)
+        if twin is None:
+            return
+        if any(c.getInfo().accId == twin.getId() for c in self._calls.values()):
+            self._retired.append(twin)      # its calls go on; it is shut down with the endpoint
+            return
+        twin.shutdown()
+        del twin
+        gc.collect()
 
     def register(self, index: int, on: bool) -> None:
         acc = self._accounts[index]
@@ -750,7 +796,7 @@ class PjsuaBackend:
 
     def _account_of(self, call: _Call) -> _Account:
         acc_id = call.getInfo().accId
-        for acc in self._accounts.values():
+        for acc in (*self._accounts.values(), *self._anonymous.values(), *self._retired):
             if acc.getId() == acc_id:
                 return acc
         return self._accounts[DIRECT]
@@ -762,6 +808,8 @@ class PjsuaBackend:
     def make_call(self, account: int | None, uri: str, headers: dict[str, str], media: CallMedia,
                   from_uri: str = "") -> int:
         acc = self._accounts[DIRECT if account is None else account]
+        if from_uri and account is not None:
+            acc = self._anonymous_account(account, from_uri)     # a Contact that hides the user ID too
         call = _Call(self, acc)
         call.media = media
         prm = pj.CallOpParam(True)
