@@ -38,6 +38,7 @@ from tuiphone.engine.phone import PhoneError
 from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
 from tuiphone.messages import (
+    BlfChanged,
     CallArrived,
     CallLogged,
     DtmfHeard,
@@ -117,6 +118,8 @@ class PhoneApp(App[int]):
         self.language_changed: Signal[str] = Signal(self, "language_changed")
         self.history_changed: Signal[None] = Signal(self, "history_changed")
         self.phonebook_changed: Signal[None] = Signal(self, "phonebook_changed")
+        self.keys_changed: Signal[None] = Signal(self, "keys_changed")
+        self.blf: dict[int, str] = {}           # [[keys]] index -> the watched extension's state
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self.locked = False
@@ -225,6 +228,10 @@ class PhoneApp(App[int]):
         event = message.event
         self.voicemail[event.account] = (event.waiting, event.new, event.old)
         self.status_changed.publish(None)
+
+    def on_blf_changed(self, message: BlfChanged) -> None:
+        self.blf[message.event.key] = message.event.state
+        self.keys_changed.publish(None)
 
     def on_call_logged(self, message: CallLogged) -> None:
         """Keep a finished call in the history when its account's `call_log` mode says so."""

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from tuiphone.engine.events import (
+    Blf,
     CallLogEntry,
     CallState,
     DtmfReceived,
@@ -119,6 +120,14 @@ class GhostCallRefused(Message):
         self.event = event
 
 
+class BlfChanged(Message):
+    """The extension a BLF key watches changed state (idle, ringing, busy, offline)."""
+
+    def __init__(self, event: Blf) -> None:
+        super().__init__()
+        self.event = event
+
+
 class PageChanged(Message):
     """A page started or ended: one we send, or one from a group we listen to."""
 
@@ -140,6 +149,7 @@ _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     Mwi: VoicemailChanged,
     GhostCall: GhostCallRefused,
     PageState: PageChanged,
+    Blf: BlfChanged,
 }
 
 

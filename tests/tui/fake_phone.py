@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from tuiphone.engine.events import (
+    Blf,
     CallLogEntry,
     CallState,
     Event,
@@ -54,6 +55,8 @@ class FakePhone:
         self.ghost_calls: dict[str, int] = {}
         self.backend = FakeBackend()
         self.local_audio = FakeLocalAudio(self.commands)
+        self.pager: FakePager | None = None          # the real phone has one only when paging is set up
+        self.blf_states: dict[int, str] = {}        # [[keys]] index -> the watched extension's state
 
     # ----- the event side ---------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
@@ -72,7 +75,9 @@ class FakePhone:
         thread.join()
 
     def _remember(self, event: Event) -> None:
-        if isinstance(event, RegState):
+        if isinstance(event, Blf):
+            self.blf_states[event.key] = event.state
+        elif isinstance(event, RegState):
             self._regs[event.account] = event
         elif isinstance(event, CallState):
             if event.state == LineState.ENDED:
@@ -245,6 +250,22 @@ class FakePhone:
         self.commands.append(("dial_voicemail", account))
         return self.call(self.config.accounts[index].voicemail, index)
 
+    def dial_key(self, index: int, media: Any = None) -> Future:
+        """A speed dial, BLF or intercom key as the engine dials it: BLF picks up (pickup code + extension) while
+        the extension rings; intercom asks the far end to answer by itself."""
+        key = self.config.keys[index]
+        self.commands.append(("dial_key", index))
+        if key.mode == "blf" and self.blf_states.get(index) == "ringing":
+            return self.call(getattr(key, "pickup_code", "**") + key.value, key.account - 1)
+        if key.mode == "intercom":
+            return self.call(key.value, key.account - 1, headers={"Call-Info": "answer-after=0"})
+        return self.call(key.value, key.account - 1)
+
+    def reconfigure_account(self, index: int, account: Any) -> Future:
+        """Take an edited account at once: the engine re-registers it with the new settings."""
+        self.commands.append(("reconfigure_account", index, account.sip_server, account.user_id))
+        return done()
+
     # ----- conference ----------------------------------------------------------------------------------
     def _members(self) -> list[CallState]:
         return [c for c in self._lines.values() if c.conference]
@@ -311,6 +332,34 @@ class FakeLocalAudio:
 
     def __init__(self, commands: list[tuple]) -> None:
         self.commands = commands
+        self.volume = 1.0
+
+    def set_volume(self, volume: float) -> None:
+        self.volume = min(max(volume, 0.0), 1.0)
+        self.commands.append(("set_volume", round(self.volume, 2)))
+
+    def start_ring(self, ringtone: str = "ring1", volume: float = 1.0) -> str | None:
+        self.commands.append(("start_ring", ringtone))
+        return None
 
     def stop_ring(self) -> None:
         self.commands.append(("stop_ring",))
+
+
+class FakePager:
+    """The pager's sending side as the paging keys use it; `refuse` makes the next start fail with that sentence."""
+
+    def __init__(self, commands: list[tuple]) -> None:
+        self.commands = commands
+        self.sending: str | None = None
+        self.refuse = ""
+
+    def start_sending(self, target: str, codec: str | None = None) -> None:
+        if self.refuse:
+            raise RuntimeError(self.refuse)
+        self.commands.append(("page", target))
+        self.sending = target
+
+    def stop_sending(self) -> None:
+        self.commands.append(("stop_page", self.sending))
+        self.sending = None

@@ -12,7 +12,7 @@ from tuiphone.widgets.soft_keys import SOFT_KEY_COUNT, SoftKey, SoftKeyBar
 KEYPAD = "0123456789*#"
 _KEY_NAMES = {"*": "asterisk", "#": "number_sign"}
 _KEY_IDS = {"*": "star", "#": "pound"}
-MAX_LINE_KEY_BINDINGS = 9
+MAX_LINE_KEY_BINDINGS = 10      # alt+1 … alt+9, then alt+0 for the tenth key
 
 
 def keypad_bindings(action: str = "digit") -> list[Binding]:
@@ -22,8 +22,8 @@ def keypad_bindings(action: str = "digit") -> list[Binding]:
 
 
 def line_key_bindings() -> list[Binding]:
-    """alt+1 … alt+9 press line keys 1 … 9."""
-    return [Binding(f"alt+{n}", f"line_key({n})", show=False, id=f"line-key-{n}")
+    """alt+1 … alt+9 and alt+0 press keys 1 … 10 of the line key column (line or programmable keys)."""
+    return [Binding(f"alt+{n % 10}", f"line_key({n})", show=False, id=f"line-key-{n}")
             for n in range(1, MAX_LINE_KEY_BINDINGS + 1)]
 
 
@@ -34,6 +34,8 @@ class PhoneScreen(Screen):
                 for n in range(1, SOFT_KEY_COUNT + 1)] + [
         Binding("q", "app.quit_phone", "Quit", show=False, id="quit"),
         Binding("k", "app.lock", "Lock", show=False, id="lock"),
+        Binding("+", "volume(1)", "Volume up", show=False, id="volume-up"),
+        Binding("-", "volume(-1)", "Volume down", show=False, id="volume-down"),
     ]
 
     soft_page = 0     # which page of keys F1–F3 show when a screen has more than four (F4: More)
@@ -52,6 +54,11 @@ class PhoneScreen(Screen):
         self.soft_page %= pages
         page = keys[self.soft_page * per_page:(self.soft_page + 1) * per_page]
         return page + [None] * (per_page - len(page)) + [SoftKey("key.more", "soft_more")]
+
+    def action_volume(self, step: int) -> None:
+        from tuiphone.screens.keys import change_volume
+
+        change_volume(self.app, step)
 
     def action_soft_more(self) -> None:
         self.soft_page += 1

@@ -12,6 +12,7 @@ from textual.widgets import Static
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen, keypad_bindings, line_key_bindings
+from tuiphone.screens.keys import ask_forward_call, open_forwarding, press_key
 from tuiphone.widgets.call_panel import CallPanel, party
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -39,6 +40,7 @@ class CallScreen(PhoneScreen):
         Binding("down", "move(1)", "Next line", show=False, id="next-line"),
         Binding("m", "open_menu", "Menu", show=False, id="menu"),
         Binding("d", "app.toggle_dnd", "DND", show=False, id="dnd"),
+        Binding("f", "forward", "Forward", show=False, id="forward"),
     ]
     DEFAULT_CSS = """
     CallScreen #call-body { height: 1fr; }
@@ -251,10 +253,12 @@ class CallScreen(PhoneScreen):
         if lines and self.selected in lines:
             self.select_line(lines[(lines.index(self.selected) + step) % len(lines)])
 
-    def action_line_key(self, line: int) -> None:
+    def action_line_key(self, position: int) -> None:
+        """alt+N or a click: key N of the column does what its mode says."""
+        press_key(self.app, position, self.press_line)
+
+    def press_line(self, line: int) -> None:
         """A line key: attended transfer to it while transferring, else switch to it (the others hold)."""
-        if line > self.app.phone.max_lines:
-            return
         view = self.app.lines.get(line)
         current = self.view()
         if self.transferring and current is not None and view is not None and line != current.call.line:
@@ -304,6 +308,14 @@ class CallScreen(PhoneScreen):
     def action_leave_conference(self) -> None:
         """Leave the other two talking to each other (the engine transfers them)."""
         self._run(self.app.phone.leave_conference())
+
+    def action_forward(self) -> None:
+        """f: send the selected ringing call elsewhere; with no call ringing, the forwarding settings."""
+        view = self.view()
+        if view is not None and view.call.state == LineState.RINGING:
+            ask_forward_call(self.app, view.call.line)
+        elif not self.app.locked:
+            open_forwarding(self.app)
 
     def action_open_menu(self) -> None:
         from tuiphone.screens.menu import main_menu

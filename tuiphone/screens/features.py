@@ -33,6 +33,19 @@ def ask_forward(app, kind: str) -> None:
         lambda target: app.command(app.phone.set_forward(kind, target)) if target is not None else None)
 
 
+def forward_menu() -> MenuScreen:
+    """The forward key (f on idle): the three kinds of forwarding and where each sends calls now."""
+    def entries(app) -> list[MenuEntry]:
+        f = app.features_now()
+        seconds = app.config.features.forward_no_answer_delay
+        return [MenuEntry(t(f"features.forward_{kind}", target=getattr(f, f"forward_{kind}") or t("features.off"),
+                            seconds=seconds), lambda a, k=kind: ask_forward(a, k), literal=True)
+                for kind in FORWARD_KINDS]
+
+    menu = MenuScreen("keys.forward_title", lambda: entries(menu.app))
+    return menu
+
+
 class CallFeaturesScreen(MenuScreen):
     """Each feature with its state; Enter (or its digit) toggles it or asks for a number."""
 

@@ -12,6 +12,7 @@ from textual.widgets import Static
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen, keypad_bindings, line_key_bindings
+from tuiphone.screens.keys import open_forwarding, press_key
 from tuiphone.widgets.clock import BigClock
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -30,6 +31,7 @@ class IdleScreen(PhoneScreen):
         Binding("l", "history", "Call history", show=False, id="history"),
         Binding("p", "phonebook", "Phonebook", show=False, id="phonebook"),
         Binding("v", "voicemail", "Voicemail", show=False, id="voicemail"),
+        Binding("f", "forwarding", "Forward", show=False, id="forward"),
     ]
     DEFAULT_CSS = """
     IdleScreen #idle-body { height: 1fr; }
@@ -115,10 +117,16 @@ class IdleScreen(PhoneScreen):
 
         self.app.push_screen(main_menu())
 
-    def action_line_key(self, line: int) -> None:
+    def action_forwarding(self) -> None:
+        """f on idle: where calls are forwarded (always, busy, no answer)."""
+        open_forwarding(self.app)
+
+    def action_line_key(self, position: int) -> None:
+        """alt+N or a click: key N of the column does what its mode says."""
+        press_key(self.app, position, self.press_line)
+
+    def press_line(self, line: int) -> None:
         """A line key on idle: answer it when it rings, show its call, or go off hook on a free line."""
-        if line > self.app.phone.max_lines:
-            return
         view = self.app.lines.get(line)
         if view is None:
             self.action_off_hook()

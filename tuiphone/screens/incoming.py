@@ -26,6 +26,7 @@ class IncomingCallScreen(ModalScreen[str | None]):
         Binding("f2", "choose('reject')", "Reject", show=False, id="soft-key-2"),
         Binding("escape", "choose('reject')", "Reject", show=False, id="reject"),
         Binding("f3", "forward", "Forward", show=False, id="soft-key-3"),
+        Binding("f", "forward", "Forward", show=False, id="forward"),
         Binding("f4", "silence", "Silence", show=False, id="soft-key-4"),
     ]
     DEFAULT_CSS = """

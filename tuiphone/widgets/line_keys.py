@@ -1,6 +1,13 @@
-"""Line keys 1..N with their lights: idle dark, ringing blinking, talking steady, held blinking another colour."""
+"""The line keys (the GXP1760W's multi-purpose keys) with their lights.
+
+With no `[[keys]]` in the config every key is a line key: idle dark, ringing blinking, talking steady, held
+blinking another colour. With `[[keys]]` each entry is one key in file order: a `line` key shows the next line,
+a `blf` key the monitored extension (idle, ringing blinking, busy, offline), the other modes their label.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -12,6 +19,37 @@ from tuiphone.i18n import t
 from tuiphone.widgets.call_panel import party
 
 BLINK_SECONDS = 0.5
+BLF_STATES = ("idle", "ringing", "busy", "offline")
+_LIGHTS = tuple(f"-{s.value}" for s in LineState) + tuple(f"-blf-{s}" for s in (*BLF_STATES, "unknown")) + (
+    "-feature", "-on")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key of the column: its place (alt+place presses it) and what it is for."""
+
+    position: int                 # 1-based place in the column
+    mode: str                     # a KeyConfig mode: line, speed_dial, blf, paging, ...
+    line: int | None = None       # a line key's line
+    index: int | None = None      # its [[keys]] entry (0-based); None for the plain line keys
+    label: str = ""
+    value: str = ""
+    account: int | None = None    # 0-based account it uses
+
+
+def key_layout(config, max_lines: int) -> list[KeySpec]:
+    """The keys the phone shows: one line key per line, or the `[[keys]]` entries in file order."""
+    if not config.keys:
+        return [KeySpec(n, "line", line=n) for n in range(1, max_lines + 1)]
+    specs, lines = [], 0
+    for index, key in enumerate(config.keys):
+        line = None
+        if key.mode == "line":
+            lines += 1
+            line = lines
+        specs.append(KeySpec(index + 1, key.mode, line=line, index=index, label=key.label, value=key.value,
+                             account=key.account - 1))
+    return specs
 
 
 def line_caption(number: int, call: CallState | None, phonebook_name: str = "") -> str:
@@ -21,8 +59,29 @@ def line_caption(number: int, call: CallState | None, phonebook_name: str = "") 
     return f"{number} {t('line.' + call.state.value)} {party(call, phonebook_name)}"
 
 
+def key_name(spec: KeySpec) -> str:
+    """A key's label, or the name of its mode (with its number for speed dial, BLF and intercom)."""
+    if spec.label:
+        return spec.label
+    name = t(f"keys.mode_{spec.mode}")
+    return f"{name} {spec.value}" if spec.mode in ("speed_dial", "blf", "intercom") else name
+
+
+def key_lit(app, spec: KeySpec) -> bool:
+    """Whether a feature key's light is on: DND while it is on, forward while calls are forwarded, a paging key
+    while it sends its page."""
+    if spec.mode == "dnd":
+        return app.dnd_on()
+    if spec.mode == "forward":
+        return bool(app.features_now().forward_always)
+    if spec.mode == "paging":
+        pager = getattr(app.phone, "pager", None)
+        return pager is not None and getattr(pager, "sending", None) == spec.value
+    return False
+
+
 class LineKey(Static):
-    """One line key; its CSS class carries the light's state."""
+    """One key; its CSS classes carry the light's state."""
 
     DEFAULT_CSS = """
     LineKey { height: 1; width: 100%; padding: 0 1; background: $surface; text-wrap: nowrap;
@@ -31,43 +90,71 @@ class LineKey(Static):
     LineKey.-talking { background: $success; color: $text; text-style: bold; }
     LineKey.-ringing { background: $success; color: $text; text-style: bold; }
     LineKey.-held { background: $warning-darken-1; color: $text; }
-    LineKeys.-blink-off LineKey.-ringing, LineKeys.-blink-off LineKey.-held { background: $surface; }
+    LineKey.-blf-idle { background: $success-darken-2; }
+    LineKey.-blf-ringing { background: $error; color: $text; text-style: bold; }
+    LineKey.-blf-busy { background: $error-darken-1; color: $text; }
+    LineKey.-blf-offline, LineKey.-blf-unknown { color: $text-muted; }
+    LineKey.-feature { color: $text-muted; }
+    LineKey.-on { background: $accent-darken-1; color: $text; }
+    LineKeys.-blink-off LineKey.-ringing, LineKeys.-blink-off LineKey.-held,
+    LineKeys.-blink-off LineKey.-blf-ringing { background: $surface; }
     LineKey.-selected { text-style: bold reverse; }
     LineKey:hover { text-style: underline; }
     """
 
-    def __init__(self, number: int) -> None:
-        super().__init__("", id=f"line-key-{number}", markup=False)
-        self.number = number
+    def __init__(self, spec: KeySpec | int) -> None:
+        spec = spec if isinstance(spec, KeySpec) else KeySpec(spec, "line", line=spec)
+        super().__init__("", id=f"line-key-{spec.position}", markup=False)
+        self.spec = spec
+        self.number = spec.position
         self.state = LineState.IDLE
         self.text = ""
+        self.light = ""
+
+    def show(self, text: str, light: str, selected: bool = False) -> None:
+        """Set the caption and the light (one of the CSS classes above); nothing is redrawn when neither changed."""
+        if (text, light, selected) == (self.text, self.light, self.has_class("-selected")) and self.text:
+            return
+        self.remove_class(*_LIGHTS)
+        self.add_class(*light.split())
+        self.set_class(selected, "-selected")
+        self.text, self.light = text, light
+        self.update(text)
 
     def show_call(self, call: CallState | None, selected: bool, phonebook_name: str = "") -> None:
-        state = call.state if call is not None else LineState.IDLE
-        text = line_caption(self.number, call, phonebook_name)
-        if (state, text, selected) == (self.state, self.text, self.has_class("-selected")) and self.text:
-            return
-        for old in LineState:
-            self.remove_class(f"-{old.value}")
-        self.add_class(f"-{state.value}")
-        self.set_class(selected, "-selected")
-        self.state = state
-        self.text = text
-        self.update(text)
+        """A line key: the line's state and who is on it."""
+        self.state = call.state if call is not None else LineState.IDLE
+        spec = self.spec
+        if spec.label or spec.position != spec.line:     # a [[keys]] line key reads as the user named it
+            text = line_caption(spec.position, call, phonebook_name).replace(
+                f"{spec.position} ", f"{spec.position} {spec.label or t('call.line', line=spec.line)} ", 1)
+        else:
+            text = line_caption(spec.position, call, phonebook_name)
+        self.show(text, f"-{self.state.value}", selected)
+
+    def show_blf(self, state: str) -> None:
+        """A BLF key: the watched extension's state ("unknown" until the server says)."""
+        known = state if state in BLF_STATES else "unknown"
+        word = t(f"blf.{known}") if known != "unknown" else ""
+        self.show(f"{self.spec.position} {key_name(self.spec)} {word}".rstrip(), f"-blf-{known}")
+
+    def show_feature(self, on: bool = False) -> None:
+        """Any other key: its label; lit while what it turns on is on (DND, forwarding, a page being sent)."""
+        self.show(f"{self.spec.position} {key_name(self.spec)}", "-feature -on" if on else "-feature")
 
     def on_click(self) -> None:
         self.post_message(LineKeys.Pressed(self.number))
 
 
 class LineKeys(Vertical):
-    """The column of line keys; it reads the app's lines and blinks ringing and held keys."""
+    """The column of keys; it reads the app's lines and BLF states and blinks ringing and held keys."""
 
     DEFAULT_CSS = """
     LineKeys { width: 26; height: auto; padding: 0 1 0 0; }
     """
 
     class Pressed(Message):
-        """A line key was clicked."""
+        """A key was clicked (`line` is its place in the column, as alt+N)."""
 
         def __init__(self, line: int) -> None:
             super().__init__()
@@ -80,11 +167,13 @@ class LineKeys(Vertical):
         self.selected = selected
 
     def compose(self) -> ComposeResult:
-        for number in range(1, self.count + 1):
-            yield LineKey(number)
+        for spec in key_layout(self.app.config, self.count):
+            yield LineKey(spec)
 
     def on_mount(self) -> None:
         self.app.lines_changed.subscribe(self, lambda _: self.redraw())
+        self.app.status_changed.subscribe(self, lambda _: self.redraw())     # DND, forwarding, paging lights
+        self.app.keys_changed.subscribe(self, lambda _: self.redraw())       # BLF states
         if self.blink:
             self.set_interval(BLINK_SECONDS, lambda: self.toggle_class("-blink-off"))
         self.redraw()
@@ -94,8 +183,15 @@ class LineKeys(Vertical):
         self.redraw()
 
     def redraw(self) -> None:
-        calls = self.app.calls()
+        app = self.app
+        calls = app.calls()
         for key in self.query(LineKey):
-            call = calls.get(key.number)
-            name = self.app.name_for(call.remote_number) if call is not None else ""
-            key.show_call(call, key.number == self.selected, name)
+            spec = key.spec
+            if spec.mode == "line":
+                call = calls.get(spec.line) if spec.line is not None else None
+                name = app.name_for(call.remote_number) if call is not None else ""
+                key.show_call(call, spec.line is not None and spec.line == self.selected, name)
+            elif spec.mode == "blf":
+                key.show_blf(app.blf.get(spec.index, "unknown"))
+            else:
+                key.show_feature(key_lit(app, spec))
