@@ -47,6 +47,7 @@ from tuiphone.messages import (
     GhostCallRefused,
     LineChanged,
     NoticePosted,
+    PageChanged,
     RegistrationChanged,
     SipMessageSeen,
     TransferUpdated,
@@ -88,7 +89,8 @@ class PhoneApp(App[int]):
     TITLE = "tuiphone"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = {PhoneCommands}
-    BINDINGS = [Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="command-palette")]
+    BINDINGS = [Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="command-palette"),
+                Binding("e", "end_page", "End page", show=False, id="end-page")]   # only while a page plays
 
     def __init__(self, phone: Any, config: Any, *, clock: Callable[[], float] | None = None,
                  config_path: Path | None = None, keymap: Mapping[str, str] | None = None,
@@ -123,6 +125,8 @@ class PhoneApp(App[int]):
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self.locked = False
+        self.page_in: Any = None                # PageState of the page playing now
+        self.page_out: Any = None               # PageState of the page we send now
         self.star_hold = StarHold(config.features.lock_hold_seconds, clock=self.clock)
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
@@ -247,6 +251,31 @@ class PhoneApp(App[int]):
             self.missed_unseen += 1
             self.status_changed.publish(None)
         self.history_changed.publish(None)
+
+    def on_page_changed(self, message: PageChanged) -> None:
+        """A page started or ended: the status bar mark, a notice when one arrives, the end-page key."""
+        event = message.event
+        if event.direction == "in":
+            self.page_in = event if event.active else None
+            if event.active:
+                text = (t("page.arrived", label=event.label, address=event.address) if event.label
+                        else t("page.arrived_group", address=event.address))
+                self.notify(text, markup=False)
+        else:
+            self.page_out = event if event.active else None
+        self.refresh_bindings()
+        self.status_changed.publish(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "end_page":
+            return self.page_in is not None     # the key does nothing (and is free) when no page plays
+        return True
+
+    def action_end_page(self) -> None:
+        """Stop listening to the page playing now; calls it held come back."""
+        pager = getattr(self.phone, "pager", None)
+        if pager is not None:
+            pager.end_page()
 
     def on_notice_posted(self, message: NoticePosted) -> None:
         severity = {"error": "error", "warning": "warning"}.get(message.event.level, "information")
@@ -416,7 +445,8 @@ class PhoneApp(App[int]):
         waiting = [new for on, new, _ in self.voicemail.values() if on]
         return PhoneMarks(dnd=f.dnd, forward_always=f.forward_always, forward_busy=f.forward_busy,
                           forward_no_answer=f.forward_no_answer, messages=sum(waiting) if waiting else None,
-                          missed=self.missed_unseen, locked=self.locked, audio=self.audio_state)
+                          missed=self.missed_unseen, locked=self.locked, audio=self.audio_state,
+                          paging="in" if self.page_in else "out" if self.page_out else "")
 
     def action_toggle_dnd(self) -> None:
         """Do not disturb on or off; the engine keeps it in the config and says so in a notice."""

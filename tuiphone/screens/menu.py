@@ -114,6 +114,7 @@ def main_menu() -> MenuScreen:
     from tuiphone.screens.features import CallFeaturesScreen
     from tuiphone.screens.history import HistoryScreen
     from tuiphone.screens.messages import MessagesScreen
+    from tuiphone.screens.page import PageScreen
     from tuiphone.screens.phonebook import PhonebookScreen
     from tuiphone.screens.settings import open_settings
     from tuiphone.screens.trace import TraceScreen
@@ -128,6 +129,7 @@ def main_menu() -> MenuScreen:
         MenuEntry("menu.preferences", lambda app: preferences_menu()),
         MenuEntry("menu.settings", lambda app: open_settings(app)),
         MenuEntry("menu.trace", lambda app: TraceScreen()),
+        MenuEntry("menu.page", lambda app: PageScreen()),
         MenuEntry("menu.capture", lambda app: CaptureScreen()),
     ))
 
