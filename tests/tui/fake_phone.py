@@ -328,7 +328,7 @@ class FakeBackend:
 
 
 class FakeLocalAudio:
-    """The user's speaker as far as the UI touches it: the ringer can be stopped."""
+    """The user's speaker as far as the UI touches it: the ringer can be stopped, the volume set."""
 
     def __init__(self, commands: list[tuple]) -> None:
         self.commands = commands

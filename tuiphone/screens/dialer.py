@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -13,13 +14,15 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tuiphone.engine.dialplan import DialPlan, DialPlanError
-from tuiphone.engine.directip import DirectIpError, is_direct_ip, keypad_to_uri
+from tuiphone.engine.directip import DirectIpError, display_form, is_direct_ip, keypad_to_uri
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen, keypad_bindings
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 
 COUNTDOWN_TICK = 0.1
+# four octets typed with * between them and no port yet: the next # is the port's colon, not SEND
+_IPV4_TYPED = re.compile(r"[0-9]{1,3}(?:\*[0-9]{1,3}){3}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ def dial_verdict(number: str, account) -> DialVerdict:
     """Judge `number` as dialed so far through `account` (None: no account, direct calls only)."""
     if not number:
         return DialVerdict("empty", t("dial.enter_number"))
+    if number.endswith("#") and _IPV4_TYPED.fullmatch(number[:-1]):
+        return DialVerdict("incomplete", t("dial.direct_ip_port", address=display_form(number)))
     if is_direct_ip(number):
         try:
             return DialVerdict("incomplete", t("dial.direct_ip", uri=keypad_to_uri(number)))
@@ -57,6 +62,13 @@ def dial_verdict(number: str, account) -> DialVerdict:
         key = "dial.allowed_as" if verdict.number != number else "dial.allowed"
         return DialVerdict("incomplete", t(key, rule=verdict.rule, number=verdict.number))
     return DialVerdict("incomplete", t("dial.keep_dialing"))
+
+
+def shown_number(digits: str) -> str:
+    """The number as the phone shows and logs it: a typed IP address as 127.0.0.1:5062, not 127*0*0*1#5062."""
+    if is_direct_ip(digits) or (digits.endswith("#") and _IPV4_TYPED.fullmatch(digits[:-1])):
+        return display_form(digits)
+    return digits
 
 
 class DialerScreen(PhoneScreen):
@@ -130,7 +142,7 @@ class DialerScreen(PhoneScreen):
         self.query_one("#dial-account", Static).update(
             t("dial.account", account=account_label(self.account, account)) if account is not None
             else t("dial.account_none"))
-        self.query_one("#dial-number", Static).update(self.digits or "_")
+        self.query_one("#dial-number", Static).update(shown_number(self.digits) or "_")
         verdict = self.verdict()
         widget = self.query_one("#dial-verdict", Static)
         widget.update(verdict.text)
@@ -172,7 +184,9 @@ class DialerScreen(PhoneScreen):
         if digit == "*" and self.app.star_held(self.digits):
             return      # `*` held down since the idle screen: the phone locked and this dialer closed
         account = self.account_config()
-        if digit == "#" and self.digits and (account is None or account.pound_sends):
+        if digit == "#" and _IPV4_TYPED.fullmatch(self.digits):
+            pass      # 127*0*0*1# : the port comes next
+        elif digit == "#" and self.digits and (account is None or account.pound_sends):
             self.action_send()
             return
         self.digits += digit
@@ -212,7 +226,7 @@ class DialerScreen(PhoneScreen):
         self.sending = True
         self.deadline = None
         self.redraw()
-        self.app.place_call(self.digits, self.account, failed=self._call_failed)
+        self.app.place_call(shown_number(self.digits), self.account, failed=self._call_failed)
 
     def _call_failed(self, text: str) -> None:
         self.sending = False

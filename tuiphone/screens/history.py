@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from tuiphone.engine.directip import display_form, is_direct_ip
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
 from tuiphone.store import HISTORY_FILTERS, CallRecord, Contact, Number, StoreError
@@ -46,6 +47,8 @@ def who(record: CallRecord, phonebook_name: str) -> str:
     """The phonebook's name, else the name the caller sent, with the number; or the number alone."""
     name = phonebook_name or record.remote_name
     number = record.remote_number or record.remote_uri
+    if is_direct_ip(number):      # kept as typed on the keypad by older versions: show it as an address
+        number = display_form(number)
     return f"{name} ({number})" if name and name != number else number
 
 

@@ -255,11 +255,21 @@ class AccountEditScreen(PhoneScreen):
             config.accounts[self.index] = old
             self._error(problem)
             return
-        restart = [f for f in _SIP_FIELDS if getattr(new, f) != getattr(old, f)]
-        self.app.notify(t("settings.saved_restart" if restart else "settings.saved", number=self.index + 1),
-                        markup=False)
+        self._apply(new, old)
         self.app.status_changed.publish(None)
         self.dismiss()
+
+    def _apply(self, new: AccountConfig, old: AccountConfig) -> None:
+        """Hand the saved account to the engine at once: it registers again with the new settings."""
+        app, index = self.app, self.index
+        reconfigure = getattr(app.phone, "reconfigure_account", None)
+        if reconfigure is None:      # an engine that reads accounts only at start
+            restart = [f for f in _SIP_FIELDS if getattr(new, f) != getattr(old, f)]
+            app.notify(t("settings.saved_restart" if restart else "settings.saved", number=index + 1), markup=False)
+            return
+        app.command(reconfigure(index, new),
+                    done=lambda _: app.notify(t("settings.saved_applied", number=index + 1), markup=False),
+                    failed=lambda text: app.show_error(t("settings.apply_failed", number=index + 1, error=text)))
 
     def _error(self, text: str) -> None:
         self.query_one("#account-error", Static).update(text)
