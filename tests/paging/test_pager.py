@@ -201,6 +201,19 @@ def test_with_barge_zero_no_page_interrupts_a_call(netns, rigs):
     assert rig.sip.sent("hold") == [] and rig.pager._listener.stats[0].waiting > 20
 
 
+def test_a_call_answered_during_a_page_that_may_not_barge_ends_the_page(netns, rigs):
+    rig = rigs({"listen": LISTEN, "barge": 2})
+    page = RemotePage(netns, WAREHOUSE, 800, seconds=5)        # priority 2: may not interrupt a call
+    try:
+        started = rig.wait_for(page_is("in", WAREHOUSE, True))
+        line = rig.talking()
+        rig.wait_for(page_is("in", WAREHOUSE, False), after=started)
+        assert not any(isinstance(e, PageState) and e.active for e in rig.drain(0.6))   # nor comes back
+        assert rig.phone.lines()[0].state == LineState.TALKING and line == 1
+    finally:
+        page.stop()
+
+
 def test_barge_action_hangup_ends_the_call(netns, rigs):
     rig = rigs({"listen": LISTEN, "barge": 11, "barge_action": "hangup"})
     line = rig.talking()

@@ -6,6 +6,7 @@
   page still plays, to nothing, and still counts for barging.
 - `paging.barge` against calls: 0 = a page waits while a call is up; N = pages of priority 1..N-1
   hold the talking call (or hang it up, `barge_action = "hangup"`) and it is resumed when the page ends.
+  A call that starts talking ends a page that could not have interrupted it.
 - Sends the microphone to a group (`start_sending`/`stop_sending`, for the paging keys and the Page
   screen); a call that starts talking takes the microphone back and ends the page.
 - Emits `PageState` through the phone's event stream whenever a page starts or ends, either way.
@@ -315,9 +316,16 @@ class Pager:
             if state != LineState.HELD:
                 self._resuming.discard(n)
             self._lines = lines
-        if state == LineState.TALKING and self._sender is not None:
+        if state != LineState.TALKING:
+            return
+        if self._sender is not None:
             # the call needs the microphone: end the page off the SIP thread
             threading.Thread(target=self._call_took_mic, args=(n,), name="page-stop", daemon=True).start()
+        listener = self._listener
+        playing = listener.active if listener is not None else None
+        if playing is not None and n not in self._held and not barge_level(playing.group.priority,
+                                                                            self.settings.barge):
+            listener.end_page()        # a page that may not interrupt a call does not play over one
 
     def _call_took_mic(self, line: int) -> None:
         target = self._sending
