@@ -221,6 +221,9 @@ class FakeBackend:
         self.commands.append(("watch", account, uri))
         return len(self.watched) - 1
 
+    def unwatch(self, handle: int) -> None:
+        self.commands.append(("unwatch", handle))
+
     def set_local_media(self, media: CallMedia) -> None:
         self.local_media = media
         self.commands.append(("set_local_media",))

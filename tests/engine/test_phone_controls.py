@@ -315,3 +315,23 @@ def test_a_call_in_progress_survives_reconfiguring_its_account() -> None:
     rig.phone.reconfigure_account(0, AccountConfig(**{**ACCOUNT, "display_name": "Desk"})).result()
     assert [(c.line, c.state) for c in rig.phone.lines()] == [(line, LineState.TALKING)]
     assert not [e for e in rig.of(CallState) if e.state == LineState.ENDED]
+
+
+def test_blf_keys_of_a_reconfigured_account_watch_its_new_server() -> None:
+    rig = make_phone(keys=[{"mode": "blf", "value": "1002"}])
+    blf_says(rig, 0, "Ringing")
+    rig.phone.reconfigure_account(0, AccountConfig(sip_server="192.0.2.20", user_id="1001")).result()
+    assert rig.sip.sent("unwatch") == [("unwatch", 0)]
+    assert rig.sip.sent("watch")[-1] == ("watch", 0, "sip:1002@192.0.2.20")
+    assert rig.phone.key_states() == {0: "unknown"}          # the old server's "ringing" no longer holds
+    assert rig.of(Blf)[-1] == Blf(key=0, extension="1002", state="unknown")
+    rig.sip.listener.on_buddy_state(1, "online", "", "")      # the new subscription's first NOTIFY
+    assert rig.phone.key_states() == {0: "idle"}
+
+
+def test_blf_keys_of_a_disabled_account_stop_watching() -> None:
+    rig = make_phone(keys=[{"mode": "blf", "value": "1002"}])
+    rig.phone.reconfigure_account(0, AccountConfig(**ACCOUNT, enabled=False)).result()
+    assert rig.sip.sent("unwatch") == [("unwatch", 0)]
+    assert len(rig.sip.sent("watch")) == 1
+    assert rig.phone.key_states() == {}

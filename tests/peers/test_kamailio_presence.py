@@ -125,3 +125,18 @@ def test_the_voicemail_servers_message_summary_reaches_the_phone_through_kamaili
             ("Messages-Waiting: no", "Voice-Message: 0/4 (0/0)"), replacing=etag)
     cleared = wait_for(p, lambda e: isinstance(e, Mwi) and not e.waiting)
     assert (cleared.new, cleared.old) == (0, 4)
+
+
+def test_a_blf_key_keeps_following_its_extension_after_the_account_is_reconfigured(
+        presence_server, sipp, phone) -> None:
+    p = phone({"accounts": [account(presence_server, "1001", mwi=False)],
+               "keys": [{"mode": "blf", "account": 1, "label": "Bob", "value": "1002"}]})
+    wait_for(p, lambda e: isinstance(e, RegState) and e.registered)
+    new = Config.model_validate({"accounts": [account(presence_server, "1003", mwi=False)]}).accounts[0]
+    p.reconfigure_account(0, new).result(5)
+    wait_for(p, lambda e: isinstance(e, RegState) and e.registered)
+    publish(sipp, presence_server, "1002", "presence", "application/pidf+xml", RINGING_PIDF)
+    wait_for(p, lambda e: isinstance(e, Blf) and e.state == "ringing")
+    subscribes = [m.text for m in p.seen if isinstance(m, SipMessage) and m.direction == "out"
+                  and m.first_line.startswith("SUBSCRIBE sip:1002@")]
+    assert any("sip:1003@" in m.split("\r\n\r\n")[0] for m in subscribes)      # the new subscription is 1003's

@@ -388,7 +388,21 @@ class Phone:
                 gone = old or leaving
                 if gone is not None:
                     self._leave(gone)
+            self._rewatch_blf_keys(index)
         return self.backend.submit(job)
+
+    def _rewatch_blf_keys(self, account: int) -> None:
+        """The account's server or identity may have changed: subscribe its BLF keys anew."""
+        for handle, key_index in list(self._blf_keys.items()):
+            if self.config.keys[key_index].account - 1 == account:
+                self.backend.unwatch(handle)
+                del self._blf_keys[handle]
+                self.blf.pop(key_index, None)
+        if any(k.mode == "blf" and k.account - 1 == account for k in self.config.keys):
+            self._watch_blf_keys(account)
+            for index, key in enumerate(self.config.keys):
+                if key.mode == "blf" and key.account - 1 == account:   # what it showed came from the old account
+                    self._emit(Blf(key=index, extension=key.value, state=self.blf.get(index, "unknown")))
 
     def _retire(self, reg: _Registration) -> None:
         """Stop what keeps an account's registration going: its retry timer and its OPTIONS keep-alive."""
@@ -421,13 +435,15 @@ class Phone:
             reg.registered, reg.sip_status, reg.reason, reg.expires = False, 0, "account disabled", 0
             self._emit(self._reg_event(reg))
 
-    def _watch_blf_keys(self) -> None:
+    def _watch_blf_keys(self, account: int | None = None) -> None:
+        """Subscribe to the presence of every BLF key's extension (only the keys of `account`, when given)."""
         for index, key in enumerate(self.config.keys):
-            if key.mode != "blf":
+            if key.mode != "blf" or (account is not None and key.account - 1 != account):
                 continue
             acc_index = key.account - 1
             if acc_index not in self._regs:
-                self._notice(f"BLF key {index + 1} ({key.value}): account {key.account} has no SIP server.", "warning")
+                self._notice(f"BLF key {index + 1} ({key.value}): account {key.account} is disabled or has no "
+                             "SIP server.", "warning")
                 continue
             uri = f"sip:{key.value}@{self.config.accounts[acc_index].sip_server}"
             try:

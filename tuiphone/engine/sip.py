@@ -402,7 +402,7 @@ class PjsuaBackend:
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
         self._local: _FramePort | None = None
-        self._buddies: list[_Buddy] = []
+        self._buddies: list[_Buddy | None] = []         # by watch handle; None once unwatched
         self._registered: set[int] = set()
         self._dead_ports: list[tuple[float, _FramePort]] = []
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -974,6 +974,17 @@ class PjsuaBackend:
         buddy.create(self._accounts[account], cfg)
         self._buddies.append(buddy)
         return handle
+
+    def unwatch(self, handle: int) -> None:
+        """End a presence subscription (its buddy is deleted, which unsubscribes); unknown handles are ignored."""
+        if 0 <= handle < len(self._buddies) and self._buddies[handle] is not None:
+            buddy, self._buddies[handle] = self._buddies[handle], None
+            try:
+                buddy.subscribePresence(False)
+            except pj.Error:
+                pass
+            del buddy
+            gc.collect()
 
     # ----- the phone's own audio and conferences ------------------------------------------------
     def set_local_media(self, media: CallMedia) -> None:
