@@ -68,7 +68,6 @@ BINDING_IDS: dict[str, str] = {
     "audio-echo-test": "audio test: echo test call (e)",
     "audio-use-input": "audio test: use the chosen microphone (i)",
     "audio-use-output": "audio test: use the chosen speaker (o)",
-    "timezone-search": "time zone list: search (/)",
 }
 
 MODIFIERS = ("ctrl", "alt", "shift", "super", "meta", "hyper")

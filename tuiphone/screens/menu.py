@@ -146,8 +146,13 @@ def status_menu() -> MenuScreen:
 
 
 def preferences_menu() -> MenuScreen:
+    from tuiphone.screens.datetime_prefs import date_time_menu
+    from tuiphone.screens.ringtone import ringtone_menu
+
     return MenuScreen("menu.preferences", lambda: (
         MenuEntry("menu.language", lambda app: language_menu()),
+        MenuEntry("menu.date_time", lambda app: date_time_menu()),
+        MenuEntry("menu.ringtone", lambda app: ringtone_menu()),
         MenuEntry("menu.screen_lock", lambda app: screen_lock_menu()),
     ))
 

@@ -69,6 +69,15 @@ class BigClock(Vertical):
     def on_mount(self) -> None:
         self.tick()
         self.set_interval(1.0, self.tick)
+        # Preferences › Date & Time changes the format or zone: show it at once
+        self.app.status_changed.subscribe(self, lambda _: self.follow_settings())
+
+    def follow_settings(self) -> None:
+        phone = self.app.config.phone
+        zone = zone_for(phone.timezone)
+        if (phone.time_format, zone) != (self.time_format, self.zone):
+            self.time_format, self.zone = phone.time_format, zone
+            self.tick()
 
     def tick(self) -> None:
         face = clock_face(self.clock(), self.time_format, self.zone)
