@@ -50,8 +50,8 @@ class Phones:
         path.write_text(tomli_w.dumps(config))
         argv = [sys.executable, "-m", "tuiphone", "--config", str(path), "--data-dir", str(self.workdir / name),
                 "--port", str(port), "--bind", "127.0.0.1", *args]
-        err = open(self.workdir / f"{name}.err", "wb")
-        return self.netns.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        with open(self.workdir / f"{name}.err", "wb") as err:     # the child keeps its own copy
+            return self.netns.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
 
     def stderr(self, name: str) -> str:
         return (self.workdir / f"{name}.err").read_text(errors="replace")[-2000:]

@@ -285,8 +285,8 @@ def test_start_sending_pages_the_microphone_to_the_group(netns, rigs, sound):
 @pytest.mark.parametrize("target, codec, message", [
     ("224.1.1.1", None, "Paging group '224.1.1.1' must be a multicast address and port, like 224.1.1.1:4009"),
     ("10.0.0.1:4000", None, "outside the paging range 224.0.1.0–238.255.255.255"),
-    ("224.1.1.1:5060", None, "Paging group 224.1.1.1:5060 uses port 5060, which sip.port already uses; "
-                             "pick another port."),
+    ("224.1.1.1:5060", None, ("Paging group 224.1.1.1:5060 uses port 5060, which sip.port already uses; "
+                              "pick another port.")),
     ("224.1.1.1:4009", "opus", "'opus' is not a paging codec; choose PCMU, PCMA or G722."),
 ])
 def test_bad_targets_are_refused_with_a_sentence(netns, rigs, sound, target, codec, message):
