@@ -11,7 +11,15 @@ import pytest
 
 from tests.fakes import FakeBackend, FakeLocalAudio
 from tuiphone.config import AccountConfig, Config
-from tuiphone.engine.events import Blf, CallLogEntry, CallState, Event, IncomingCall, LineState, RegState
+from tuiphone.engine.events import (
+    Blf,
+    CallLogEntry,
+    CallState,
+    Event,
+    IncomingCall,
+    LineState,
+    RegState,
+)
 from tuiphone.engine.phone import INTERCOM_HEADERS, LEAVE_TIMEOUT_S, Phone, PhoneError
 from tuiphone.services.keys import PhoneKeys, Refused
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.peers.kamailio import KAMAILIO, Kamailio
+from tests.peers.kamailio import Kamailio
 
 PRESENCE_CONFIG = Path(__file__).parent / "kamailio" / "kamailio-presence.cfg"
 MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
@@ -15,18 +15,18 @@ PACKAGE = "kamailio-presence-modules"
 
 # db_text headers of the tables the presence modules check at start (from Kamailio 5.6's schema)
 _TABLES = {
-    "presentity": (5, "id(int,auto) username(string) domain(string) event(string) etag(string) expires(int) "
-                      "received_time(int) body(string) sender(string) priority(int) ruid(string,null) "),
-    "active_watchers": (12, "id(int,auto) presentity_uri(string) watcher_username(string) watcher_domain(string) "
-                            "to_user(string) to_domain(string) event(string) event_id(string,null) to_tag(string) "
-                            "from_tag(string) callid(string) local_cseq(int) remote_cseq(int) contact(string) "
-                            "record_route(string,null) expires(int) status(int) reason(string,null) version(int) "
-                            "socket_info(string) local_contact(string) from_user(string) from_domain(string) "
-                            "updated(int) updated_winfo(int) flags(int) user_agent(string,null) "),
-    "watchers": (3, "id(int,auto) presentity_uri(string) watcher_username(string) watcher_domain(string) "
-                    "event(string) status(int) reason(string,null) inserted_time(int) "),
-    "xcap": (4, "id(int,auto) username(string) domain(string) doc(string) doc_type(int) etag(string) source(int) "
-                "doc_uri(string) port(int) "),
+    "presentity": (5, ("id(int,auto) username(string) domain(string) event(string) etag(string) expires(int) "
+                       "received_time(int) body(string) sender(string) priority(int) ruid(string,null) ")),
+    "active_watchers": (12, ("id(int,auto) presentity_uri(string) watcher_username(string) watcher_domain(string) "
+                             "to_user(string) to_domain(string) event(string) event_id(string,null) to_tag(string) "
+                             "from_tag(string) callid(string) local_cseq(int) remote_cseq(int) contact(string) "
+                             "record_route(string,null) expires(int) status(int) reason(string,null) version(int) "
+                             "socket_info(string) local_contact(string) from_user(string) from_domain(string) "
+                             "updated(int) updated_winfo(int) flags(int) user_agent(string,null) ")),
+    "watchers": (3, ("id(int,auto) presentity_uri(string) watcher_username(string) watcher_domain(string) "
+                     "event(string) status(int) reason(string,null) inserted_time(int) ")),
+    "xcap": (4, ("id(int,auto) username(string) domain(string) doc(string) doc_type(int) etag(string) source(int) "
+                 "doc_uri(string) port(int) ")),
 }
 
 

@@ -14,7 +14,15 @@ import pytest
 from tests.peers.sipp import SippResult
 from tests.phoneproc import sip_port
 from tuiphone.config import AccountConfig, Config
-from tuiphone.engine.events import Blf, CallLogEntry, CallState, IncomingCall, LineState, RegState, SipMessage
+from tuiphone.engine.events import (
+    Blf,
+    CallLogEntry,
+    CallState,
+    IncomingCall,
+    LineState,
+    RegState,
+    SipMessage,
+)
 from tuiphone.engine.phone import ANONYMOUS_FROM, Phone
 from tuiphone.engine.sip import PjsuaBackend
 
@@ -110,7 +118,7 @@ def test_a_normal_call_after_an_anonymous_one_shows_the_user_again(sipp, phone) 
     p = phone({"accounts": [{**ACCOUNT, "sip_server": uas.address}]})
     for dialed in ("*67100", "100"):
         line = p.call(dialed).result(5)
-        wait_for(p, lambda e: isinstance(e, CallState) and e.line == line and e.state == LineState.ENDED)
+        wait_for(p, lambda e, n=line: isinstance(e, CallState) and e.line == n and e.state == LineState.ENDED)
     result = uas.wait()
     assert result.passed, result.explain()
     contacts = [header_values(m.text, "Contact", "m")[0] for m in result.find("received", method="INVITE")]

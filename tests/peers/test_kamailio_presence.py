@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.peers.kamailio_presence import PACKAGE, PresenceKamailio, presence_modules_installed
+from tests.peers.kamailio_presence import (
+    PACKAGE,
+    PresenceKamailio,
+    presence_modules_installed,
+)
 from tests.phoneproc import sip_port
 from tuiphone.config import Config
 from tuiphone.engine.events import Blf, CallState, LineState, Mwi, RegState, SipMessage
@@ -21,11 +25,11 @@ from tuiphone.engine.sip import PjsuaBackend
 
 pytestmark = pytest.mark.peers
 
-RINGING_PIDF = ('<?xml version="1.0" encoding="UTF-8"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
-                'entity="sip:1002@127.0.0.1">',
+RINGING_PIDF = (('<?xml version="1.0" encoding="UTF-8"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
+                 'entity="sip:1002@127.0.0.1">'),
                 '<tuple id="t1"><status><basic>open</basic></status><note>Ringing</note></tuple></presence>')
-IDLE_PIDF = ('<?xml version="1.0" encoding="UTF-8"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
-             'entity="sip:1002@127.0.0.1">',
+IDLE_PIDF = (('<?xml version="1.0" encoding="UTF-8"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
+              'entity="sip:1002@127.0.0.1">'),
              '<tuple id="t1"><status><basic>open</basic></status></tuple></presence>')
 
 
