@@ -2,8 +2,9 @@
 
 One SIP thread creates the Endpoint (so it is pjsua's main thread), polls it, and runs every command
 handed to it through `submit`. pjsua2 callbacks become calls on the `BackendListener`, always on the SIP
-thread. Audio reaches calls through one `AudioMediaPort` per call that copies 20 ms frames between
-pjmedia and numpy sources/sinks.
+thread. Audio reaches calls through `AudioMediaPort`s that copy 20 ms frames between pjmedia and numpy
+sources/sinks: the local port (the phone's microphone and speaker) joined in the bridge to the calls the user
+talks on, and a port of a call's own only while its media has a source or sinks (recording, a file, a tone).
 """
 
 from __future__ import annotations
@@ -185,33 +186,110 @@ def _pick_vector_reader() -> Callable[[Any], bytes]:
 
 _vector_bytes = _pick_vector_reader()
 
+_POINTER_PAIR = ctypes.c_void_p * 2
+_FRAME_BUF_OFFSET = 8        # pj::MediaFrame is {pjmedia_frame_type type; ByteVector buf; unsigned size;}
+
+
+def _frame_layout_known() -> bool:
+    """True when a MediaFrame's buf can be read in place at _FRAME_BUF_OFFSET (checked on a real frame)."""
+    probe = bytes(range(256)) * 2 + bytes(128)
+    try:
+        frame = pj.MediaFrame()
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(probe)
+        begin, end = _POINTER_PAIR.from_address(int(frame.this) + _FRAME_BUF_OFFSET)
+        return end - begin == len(probe) and ctypes.string_at(begin, len(probe)) == probe
+    except Exception:
+        return False
+
+
+_FRAME_LAYOUT_KNOWN = _frame_layout_known()
+
+
+def _vector_view(vec: Any) -> np.ndarray | None:
+    """The int16 samples of a std::vector<unsigned char> as a numpy view of its memory (None when the layout
+    is not libstdc++'s); valid while the vector lives and is not resized."""
+    try:
+        addr = int(vec.this)
+        begin = ctypes.c_void_p.from_address(addr).value
+        end = ctypes.c_void_p.from_address(addr + ctypes.sizeof(ctypes.c_void_p)).value
+        n = vec.size()
+        if begin is None or end is None or end - begin != n:
+            return None
+        view = np.frombuffer((ctypes.c_char * n).from_address(begin), dtype=np.int16)
+        view[:1] = 0x0102
+        ok = vec[0] in (1, 2)
+        view[:1] = 0
+        return view if ok else None
+    except Exception:
+        return None
+
+
+_thread_state_kept = threading.local()     # empty on every thread state Python has not kept yet
+
+
+def _keep_thread_state() -> None:
+    """Give the calling non-Python thread a lasting Python thread state.
+
+    pjmedia's clock thread is not Python's: SWIG's PyGILState_Ensure/Release would create and free a thread
+    state (and map and unmap its frame stack) around every frame callback, 100 times a second per port. One
+    extra Ensure that is never released keeps it for the thread's life; the endpoint keeps that thread for
+    its own (sndAutoCloseTime -1), so one state is kept, not one per call.
+    """
+    if not getattr(_thread_state_kept, "yes", False):
+        ctypes.pythonapi.PyGILState_Ensure()
+        _thread_state_kept.yes = True
+
 
 class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
-    """Copies 20 ms frames between pjsua's bridge and a CallMedia. Runs on pjmedia's clock thread."""
+    """Copies 20 ms frames between pjsua's bridge and a CallMedia. Runs on pjmedia's clock thread.
+
+    Nothing is allocated per frame: the outgoing frame is written into one preallocated vector
+    (which pjsua2 copies), the incoming one is read in place.
+    """
 
     def __init__(self, media: CallMedia):
         super().__init__()
         self.media = media
         self.muted = False
-        self._silence = bytes(FRAME_SAMPLES * 2)
+        self._vector = pj.ByteVector(FRAME_SAMPLES * 2)
+        self._samples = _vector_view(self._vector)     # None: fall back to a new vector per frame
+        self._silence = pj.ByteVector(FRAME_SAMPLES * 2)
+        self._received = np.zeros(FRAME_SAMPLES, dtype=np.int16)     # sinks copy what they keep
+        self._received_at = self._received.ctypes.data
 
     def onFrameRequested(self, frame: Any) -> None:
+        _keep_thread_state()
         src = self.media.source
-        data = self._silence
+        vector = self._silence
         if src is not None and not self.muted:
             try:
-                data = np.asarray(src.read(FRAME_SAMPLES), dtype=np.int16).tobytes()
+                pcm = src.read(FRAME_SAMPLES)
+                if self._samples is not None:
+                    n = min(len(pcm), FRAME_SAMPLES)
+                    self._samples[:n] = pcm[:n]
+                    self._samples[n:] = 0
+                    vector = self._vector
+                else:
+                    vector = pj.ByteVector(np.asarray(pcm, dtype=np.int16).tobytes())
             except Exception:  # a broken source must not stop the call's audio
                 log.exception("audio source failed; sending silence")
                 self.media.source = None
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = pj.ByteVector(data)
-        frame.size = len(data)
+        frame.buf = vector
+        frame.size = FRAME_SAMPLES * 2
 
     def onFrameReceived(self, frame: Any) -> None:
+        _keep_thread_state()
         if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or not self.media.sinks:
             return
-        pcm = np.frombuffer(_vector_bytes(frame.buf), dtype=np.int16)
+        if _FRAME_LAYOUT_KNOWN:
+            begin, end = _POINTER_PAIR.from_address(int(frame.this) + _FRAME_BUF_OFFSET)
+            n = min(end - begin, FRAME_SAMPLES * 2)
+            ctypes.memmove(self._received_at, begin, n)
+            pcm = self._received if n == FRAME_SAMPLES * 2 else self._received[: n // 2]
+        else:
+            pcm = np.frombuffer(_vector_bytes(frame.buf), dtype=np.int16)
         for sink in tuple(self.media.sinks):
             try:
                 sink.write(pcm)
@@ -232,6 +310,7 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         self.connected_media: Any = None
         self.local = False                  # joined to the phone's local audio port
         self.links: set[int] = set()        # call ids it is conferenced with
+        self.muted = False                  # kept for a port made later (see _attach_port)
 
     def onCallState(self, prm: Any) -> None:
         self.backend._on_call_state(self)
@@ -551,6 +630,7 @@ class PjsuaBackend:
         cfg.medConfig.sndClockRate = CLOCK_RATE
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
+        cfg.medConfig.sndAutoCloseTime = -1     # one media clock thread for good (see _keep_thread_state)
         ep.libInit(cfg)
         self._create_transports(ep, s)
         ep.audDevManager().setNullDev()
@@ -876,13 +956,17 @@ class PjsuaBackend:
 
     def set_mute(self, cid: int, on: bool) -> None:
         call = self._calls[cid]
+        call.muted = on
         if call.port is not None:
             call.port.muted = on
 
     def set_media(self, cid: int, media: CallMedia) -> None:
         call = self._calls[cid]
         call.media = media
-        if call.port is not None:
+        am = _audio_of(call) if call.connected_media is not None else None
+        if am is not None:
+            self._attach_port(call, am)
+        elif call.port is not None:
             call.port.media = media
 
     def send_dtmf(self, cid: int, digits: str, method: str) -> None:
@@ -947,11 +1031,8 @@ class PjsuaBackend:
 
     def _connect_port(self, call: _Call) -> None:
         am = call.getAudioMedia(-1)
-        if call.port is None:
-            call.port = _make_port(f"call{call.getId()}", call.media, self)
         # always (re)connect: a re-INVITE may rebuild the stream and drop the bridge links
-        call.port.startTransmit(am)
-        am.startTransmit(call.port)
+        self._attach_port(call, am)
         call.connected_media = am
         if call.local and self._local is not None:
             _start(self._local, am)
@@ -1027,6 +1108,39 @@ class PjsuaBackend:
             _stop(am_a, am_b)
             _stop(am_b, am_a)
 
+    def _attach_port(self, call: _Call, am: Any) -> None:
+        """Give the call a Python port only for what its media needs: every port costs pjmedia's clock two
+        Python callbacks a frame, and a call that only talks through the local port needs none."""
+        media, port = call.media, call.port
+        if media.source is None and not media.sinks:
+            if port is not None:
+                call.port = None
+                _stop(port, am)
+                _stop(am, port)
+                self._retire_port(port)
+            return
+        if port is None:
+            port = call.port = _make_port(f"call{call.getId()}", media, self)
+            port.muted = call.muted
+        port.media = media
+        if media.source is not None:
+            _start(port, am)
+        else:
+            _stop(port, am)
+        if media.sinks:
+            _start(am, port)
+        else:
+            _stop(am, port)
+
+    def _retire_port(self, port: _FramePort) -> None:
+        try:
+            port.media = CallMedia()
+        except Exception:
+            pass
+        # pjmedia's clock thread may be inside this port's callback right now: destroying it here
+        # crashed now and then (SIGSEGV in onFrameReceived); let it go a second later instead
+        self._dead_ports.append((time.monotonic() + 1.0, port))
+
     def _drop_port(self, call: _Call) -> None:
         port, call.port = call.port, None
         call.connected_media = None
@@ -1036,10 +1150,4 @@ class PjsuaBackend:
                 other.links.discard(call.getId())
         call.links.clear()
         if port is not None:
-            try:
-                port.media = CallMedia()
-            except Exception:
-                pass
-            # pjmedia's clock thread may be inside this port's callback right now: destroying it here
-            # crashed now and then (SIGSEGV in onFrameReceived); let it go a second later instead
-            self._dead_ports.append((time.monotonic() + 1.0, port))
+            self._retire_port(port)
