@@ -193,3 +193,17 @@ def test_disabling_an_account_unregisters_it_at_the_registrar(kamailio, sipp, ph
     result = run.wait()
     assert result.passed, result.explain()
     assert not [e for e in p.seen if isinstance(e, IncomingCall)]
+
+
+def test_an_anonymous_call_from_a_registered_account_goes_through_its_registrar(kamailio, phone) -> None:
+    p = phone({"accounts": [{**kamailio_account(kamailio, "1001").model_dump(), "anonymous": True}]})
+    wait_for(p, lambda e: isinstance(e, RegState) and e.registered)
+    line = p.call("1003").result(5)
+    ended = wait_for(p, lambda e: isinstance(e, CallState) and e.line == line and e.state == LineState.ENDED)
+    assert ended.sip_status == 480            # Kamailio looked 1003 up: the INVITE got through as a call
+    (invite,) = [m.text for m in p.seen if isinstance(m, SipMessage) and m.direction == "out"
+                 and m.first_line.startswith("INVITE")]
+    head = invite.split("\r\n\r\n")[0]
+    assert header_values(head, "Contact", "m")[0].startswith("<sip:anonymous@127.0.0.1:")
+    assert "1001" not in head
+    assert p.registrations()[0].registered           # the account itself stays registered
