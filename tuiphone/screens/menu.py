@@ -129,8 +129,8 @@ def main_menu() -> MenuScreen:
         MenuEntry("menu.preferences", lambda app: preferences_menu()),
         MenuEntry("menu.settings", lambda app: open_settings(app)),
         MenuEntry("menu.trace", lambda app: TraceScreen()),
-        MenuEntry("menu.page", lambda app: PageScreen()),
         MenuEntry("menu.capture", lambda app: CaptureScreen()),
+        MenuEntry("menu.page", lambda app: PageScreen()),     # eleventh: 0 keeps picking the tenth
     ))
 
 
