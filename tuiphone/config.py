@@ -405,6 +405,8 @@ class AudioConfig(_Section):
     ringer_device: OptionalDevice = _f("", 'Device that rings; "" = the output device')
     sample_rate: Literal[8000, 16000, 32000, 44100, 48000] = _f(16000, "Device sample rate in Hz")
     tone_region: Literal["us", "cn", "uk"] = _f("us", 'Dial, ringback and busy tones: "us", "cn" or "uk"')
+    speaker_volume: int = _f(100, "Speaker volume for calls and tones at start, 0-100 %", ge=0, le=100)
+    ring_volume: int = _f(100, "Ringtone volume, 0-100 %", ge=0, le=100)
 
 
 # `register` is a SPEC key; it shadows only ABCMeta.register on the class, never the instance value.
