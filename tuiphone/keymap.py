@@ -37,6 +37,7 @@ BINDING_IDS: dict[str, str] = {
     "volume-down": "volume down (-)",
     "quit": "quit (q)",
     "command-palette": "command palette (ctrl+p)",
+    "end-page": "end the page that is playing (e)",
     "previous-line": "previous line in a call (up)",
     "next-line": "next line in a call (down)",
     "next-account": "next account in the dialer (tab)",

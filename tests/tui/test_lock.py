@@ -96,7 +96,7 @@ async def test_a_call_is_answered_while_locked_and_the_lock_is_back_when_it_ends
 async def test_screen_lock_preferences_turn_star_lock_on_and_set_the_password():
     app, _ = build()
     async with app.run_test() as pilot:
-        await pilot.press("m", "7", "2")
+        await pilot.press("m", "7", "4")
         assert "2. Hold * for 4 s to lock: Off" in screen_text(app)
         assert "3. Unlock password: none (Enter unlocks)" in screen_text(app)
         await pilot.press("2")
