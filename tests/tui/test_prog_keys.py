@@ -122,7 +122,7 @@ async def test_voicemail_and_dnd_keys():
 
 
 async def test_forward_call_log_and_menu_keys_open_their_screens():
-    app, phone = build(KEYS)
+    app, _ = build(KEYS)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("alt+8")
         await until(pilot, lambda: "Forward always: Off" in screen_text(app))
@@ -156,7 +156,7 @@ async def test_paging_key_says_why_a_page_was_refused():
 
 
 async def test_paging_key_without_a_pager_says_paging_is_not_available():
-    app, phone = build(KEYS)
+    app, _ = build(KEYS)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         await pilot.press("alt+7")
         await until(pilot, lambda: "Paging is not available" in screen_text(app))

@@ -7,8 +7,9 @@ every other mode is the same on any screen: dial through the engine, toggle DND,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.engine.phone import PhoneError
 from tuiphone.i18n import t
@@ -50,7 +51,7 @@ def page(app: Any, spec: KeySpec) -> None:
         return
     try:
         result = pager.stop_sending() if pager.sending == spec.value else pager.start_sending(spec.value)
-    except Exception as exc:    # the pager's errors are sentences (no microphone, a call has it, bad port)
+    except Exception as exc:  # noqa: BLE001 - PagerError and the like are sentences (no mic, a call has it)
         log.info("page to %s refused: %s", spec.value, exc)
         app.show_error(t("keys.paging_failed", error=str(exc).rstrip(".")))
         return
