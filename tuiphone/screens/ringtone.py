@@ -57,7 +57,8 @@ def ask_wav(app: App, index: int) -> None:
     from tuiphone.screens.prompt import TextPromptScreen
 
     current = app.config.accounts[index].ringtone
-    app.push_screen(TextPromptScreen(t("ringtone.ask_wav", ext=".wav"), value="" if current in BUILTIN_RINGTONES else current,
+    typed = "" if current in BUILTIN_RINGTONES else current
+    app.push_screen(TextPromptScreen(t("ringtone.ask_wav", ext=".wav"), value=typed,
                                      placeholder="/usr/share/sounds/ring.wav", check=wav_problem),
                     lambda path: choose(app, index, path) if path else None)
 
