@@ -1,6 +1,7 @@
 """Settings › Audio: the meters follow the real LocalAudio at 10 Hz, the test tone and the loopback come out of
 the speaker and stop when the screen closes, the echo test calls *43, the counters show, and a chosen device is
-kept in the config. The phone is the fake one; its sound is a real LocalAudio on WAV-file devices (or PulseAudio)."""
+used at once and kept in the config. The phone is the fake one; its sound is a real LocalAudio on WAV-file devices
+(or PulseAudio)."""
 
 from __future__ import annotations
 
@@ -66,12 +67,12 @@ async def test_the_microphone_meter_and_the_counters_follow_the_sound(sound: Loc
     async with app.run_test(size=(110, 34)) as pilot:
         await open_audio(app, pilot)
         await until(pilot, lambda: abs(meter(app, "mic") + 6) <= 1)
-        await until(pilot, lambda: "Sound card xruns 0" in screen_text(app))
+        await until(pilot, lambda: "Sound card under/overflows 0" in screen_text(app))
         text = screen_text(app)
         assert meter(app, "speaker") == -120
         assert "Sound on microphone file:" in text and "In use: microphone file:" in text
         assert "Speaker buffer 0 ms · underruns 0 · overruns 0 · drift corrections 0" in text
-        assert "Sound card xruns 0 · device failures 0 · limited samples 0" in text
+        assert "Sound card under/overflows 0 · device failures 0 · limited samples 0" in text
         mic_line = next(line for line in text.splitlines() if line.strip().startswith("Microphone  "))
         assert "█" in mic_line and mic_line.rstrip().endswith("-6 dBFS")
         assert soft_keys(app)[:3] == ["F1 Tone", "F2 Loopback", "F3 Echo test"]
@@ -174,8 +175,9 @@ async def test_the_screen_speaks_chinese_after_a_switch(sound: LocalAudio) -> No
         assert "麦克风" in screen_text(app)
 
 
-async def test_devices_are_listed_and_a_chosen_one_is_kept_in_the_config(pulse: PulseServer,  # noqa: F811
-                                                                         tmp_path: Path) -> None:
+async def test_devices_are_listed_and_a_chosen_one_is_used_at_once_and_kept_in_the_config(
+    pulse: PulseServer, tmp_path: Path,  # noqa: F811
+) -> None:
     audio = LocalAudio(input_device="pulse", output_device="null")
     audio.start()                                    # the phone's start lists the devices anew
     config_path = tmp_path / "config.toml"
@@ -196,9 +198,12 @@ async def test_devices_are_listed_and_a_chosen_one_is_kept_in_the_config(pulse: 
             await pilot.press("i")
             await until(pilot, lambda: app.config.audio.input_device == "pulse")
             await until(pilot, lambda: notices(seen))
-            assert notices(seen) == ["pulse is saved as the microphone; the phone uses it from its next start."]
+            assert notices(seen) == ["pulse is now the microphone, and the config keeps it."]
+            assert audio.stats().output_device == "null"
             await pilot.press("o")
-            await until(pilot, lambda: app.config.audio.output_device == "pulse")
+            await until(pilot, lambda: audio.stats().output_device == "pulse")   # no restart needed
+            assert app.config.audio.output_device == "pulse" and audio.status == "ok"
+            await until(pilot, lambda: "In use: microphone pulse, speaker pulse" in screen_text(app))
             pulse_row = next(line for line in screen_text(app).splitlines() if " pulse " in line)
             assert "mic speaker" in pulse_row
     finally:
@@ -207,8 +212,8 @@ async def test_devices_are_listed_and_a_chosen_one_is_kept_in_the_config(pulse: 
     assert saved["audio"]["input_device"] == "pulse" and saved["audio"]["output_device"] == "pulse"
 
 
-async def test_without_a_config_file_a_choice_is_refused_with_a_sentence(pulse: PulseServer) -> None:  # noqa: F811
-    audio = LocalAudio(input_device="pulse", output_device="null")
+async def test_without_a_config_file_a_choice_is_used_but_not_kept(pulse: PulseServer) -> None:  # noqa: F811
+    audio = LocalAudio(input_device="null", output_device="null")
     audio.start()
     app, phone = build()
     phone.local_audio = audio
@@ -219,8 +224,9 @@ async def test_without_a_config_file_a_choice_is_refused_with_a_sentence(pulse: 
             await until(pilot, lambda: screen.devices)
             await pilot.press("i")
             await until(pilot, lambda: notices(seen))
-            assert notices(seen) == ["The phone has no config file, so pulse cannot be kept as the microphone."]
-            assert app.config.audio.input_device == "default"
+            assert notices(seen) == ["pulse is now the microphone; the phone has no config file, so it is not "
+                                     "kept for the next start."]
+            assert audio.stats().input_device == "pulse" and app.config.audio.input_device == "pulse"
     finally:
         audio.stop()
 
@@ -241,6 +247,40 @@ async def test_a_config_that_cannot_be_written_keeps_the_old_device_and_says_why
             await pilot.press("o")
             await until(pilot, lambda: notices(seen))
             assert notices(seen)[0].endswith("a file/config.toml: cannot be saved: File exists; nothing was changed")
-            assert app.config.audio.output_device == "default"
+            assert app.config.audio.output_device == "default" and audio.stats().output_device == "null"
+    finally:
+        audio.stop()
+
+
+async def test_settings_lists_audio_and_it_opens_the_audio_screen() -> None:
+    app, phone = build()
+    phone.local_audio = None
+    async with app.run_test(size=(110, 34)) as pilot:
+        from tuiphone.screens.settings import settings_menu
+
+        app.push_screen(settings_menu())
+        await until(pilot, lambda: "4. Audio" in screen_text(app))
+        await pilot.press("4")
+        await until(pilot, lambda: isinstance(app.screen, AudioTestScreen))
+
+
+async def test_a_device_that_will_not_open_runs_on_null_audio_and_says_so(
+    pulse: PulseServer, tmp_path: Path,  # noqa: F811
+) -> None:
+    audio = LocalAudio(input_device="null", output_device="null")
+    audio.start()
+    app, phone = build(config_path=tmp_path / "config.toml")
+    phone.local_audio = audio
+    seen: list = []
+    try:
+        async with app.run_test(size=(110, 34), message_hook=seen.append) as pilot:
+            screen = await open_audio(app, pilot)
+            await until(pilot, lambda: screen.devices)
+            pulse.stop()                              # the sound server goes away after the list was shown
+            await pilot.press("o")
+            await until(pilot, lambda: notices(seen))
+            assert notices(seen) == ["pulse would not open as the speaker: the speaker runs on null audio until "
+                                     "it does."]
+            assert audio.status == "degraded" and audio.stats().output_device == "null (wanted pulse)"
     finally:
         audio.stop()

@@ -156,8 +156,10 @@ class LocalAudio:
         on_change: Callable[[str, str], None] | None = None,
         retry_s: float = 2.0,
         target_ms: int = 60,
+        ring_volume: float = 1.0,
     ):
         self.sample_rate = sample_rate
+        self.ring_volume = ring_volume         # 0.0-1.0, for rings started without a volume of their own
         self.tone_region = tone_region
         self.on_change = on_change
         self.retry_s = retry_s
@@ -173,6 +175,7 @@ class LocalAudio:
         self.speaker = SpeakerSink(self._spk_ring)
         self.mixer = Mixer()
         self.mixer.add("call", self._speaker_corrector)
+        self._ringer_spec = ringer_device
         self._separate_ringer = bool(ringer_device) and ringer_device != output_device
         self._ringer_mixer = Mixer() if self._separate_ringer else self.mixer
         self._roles = {
@@ -190,9 +193,12 @@ class LocalAudio:
 
     @classmethod
     def from_config(cls, audio: Any, on_change: Callable[[str, str], None] | None = None) -> LocalAudio:
-        """Build from the config's [audio] section (input_device, output_device, ...)."""
-        return cls(audio.input_device, audio.output_device, audio.ringer_device,
-                   audio.sample_rate, audio.tone_region, on_change)
+        """Build from the config's [audio] section (input_device, output_device, ..., speaker_volume and
+        ring_volume in %)."""
+        local = cls(audio.input_device, audio.output_device, audio.ringer_device, audio.sample_rate,
+                    audio.tone_region, on_change, ring_volume=audio.ring_volume / 100)
+        local.set_volume(audio.speaker_volume / 100)
+        return local
 
     # life
 
@@ -234,6 +240,54 @@ class LocalAudio:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def use_devices(self, input: str | None = None, output: str | None = None,
+                    ringer: str | None = None) -> dict[str, str]:
+        """Move to other devices now, without stopping a call: its audio waits in the rings for the
+        moment a stream takes to reopen. None keeps a role's device; `ringer=""` rings on the speaker.
+
+        Returns {role: sentence} for each of "input", "output", "ringer" whose device would not open;
+        that role runs on null audio and is tried again, as at start (`reason` says so too).
+        """
+        problems: dict[str, str] = {}
+        with self._lock:
+            started = self._supervisor is not None
+            if ringer is not None or output is not None:
+                self._arrange_ringer(self._ringer_spec if ringer is None else ringer,
+                                     self._roles["output"].spec if output is None else output)
+            wanted = {"input": input, "output": output, "ringer": ringer}
+            for key, role in self._roles.items():
+                spec = wanted[key]
+                if spec is None:
+                    if not (started and role.endpoint is None):
+                        continue           # not asked to move (a ringer of its own just made is opened)
+                    spec = role.spec
+                elif spec == role.spec and role.endpoint is not None and not role.on_fallback:
+                    continue               # already playing there
+                role.spec, role.lost_midstream = spec, False
+                if started:
+                    self._close(role)
+                    if not self._open(key, role):
+                        problems[key] = role.problem or f"the {role.name} device {spec!r} would not open"
+        self._update_status()
+        return problems
+
+    def _arrange_ringer(self, ringer: str, output: str) -> None:
+        """A ringer device of its own (with its own mixer) when it differs from the speaker; else the
+        ring plays through the speaker's mixer. A ringtone playing moves along."""
+        self._ringer_spec = ringer
+        separate = bool(ringer) and ringer != output
+        if separate == self._separate_ringer:
+            return
+        old, new = self._ringer_mixer, (Mixer() if separate else self.mixer)
+        if separate:
+            self._roles["ringer"] = _Role("ringer", ringer, "output")     # opened by the caller
+        else:
+            self._close(self._roles.pop("ringer"))
+        ring = old.remove("ring")
+        self._ringer_mixer, self._separate_ringer = new, separate
+        if ring is not None:
+            new.add("ring", ring)
+
     # sounds
 
     def play_tone(self, name: str, loop: bool | None = None) -> None:
@@ -253,10 +307,10 @@ class LocalAudio:
         """Key feedback: the key's DTMF pair for 100 ms, alongside any tone."""
         self.mixer.add("key", make_tone(f"dtmf:{key}", self.tone_region))
 
-    def start_ring(self, ringtone: str = "ring1", volume: float = 1.0) -> str | None:
-        """Ring (on the ringer device when one is set). Returns a sentence when a WAV ringtone
-        could not be played and ring1 rings instead, else None."""
-        ring, problem = make_ringtone(ringtone, volume)
+    def start_ring(self, ringtone: str = "ring1", volume: float | None = None) -> str | None:
+        """Ring (on the ringer device when one is set) at `volume`, or at `ring_volume` when None.
+        Returns a sentence when a WAV ringtone could not be played and ring1 rings instead, else None."""
+        ring, problem = make_ringtone(ringtone, self.ring_volume if volume is None else volume)
         self._ringer_mixer.add("ring", ring)
         return problem
 

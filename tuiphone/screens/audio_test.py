@@ -1,8 +1,8 @@
 """Settings › Audio: the sound devices, the microphone and speaker levels (10 Hz), a test tone, a
 loopback test (mic → speaker after a delay), the echo test call and the underrun/drift counters.
 
-The tests run on the phone's own LocalAudio (`app.phone.local_audio`), the one calls use. Choosing
-a device keeps it in the config's [audio] section; the phone opens it at its next start.
+The tests run on the phone's own LocalAudio (`app.phone.local_audio`), the one calls use. A chosen
+device is used at once (a call goes on through the switch) and kept in the config's [audio] section.
 """
 
 from __future__ import annotations
@@ -16,107 +16,19 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Static
 
-from tuiphone import i18n
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
 from tuiphone.widgets.level_meter import LevelMeter
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar
 
-__all__ = ["STRINGS", "AudioTestScreen", "say"]
+__all__ = ["AudioTestScreen", "device_marks", "local_audio_of"]
 
 TEST_TONE_HZ = 1000
 TEST_TONE_DBFS = -12.0
 LOOPBACK_DELAY_S = 0.5
 SAMPLE_S = 0.1                     # the meters and counters follow LocalAudio at 10 Hz
 TONE_STREAM = "test-tone"
-
-# The screen's strings until they are merged into tuiphone/locale/*.json under the same keys.
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "audio_test.title": "Audio",
-        "audio_test.no_audio": ("The phone runs without its own microphone and speaker here: only the echo test "
-                                "call can be tried."),
-        "audio_test.now": "In use: microphone {input}, speaker {output}, ringer {ringer}.",
-        "audio_test.listing": "Looking for sound devices…",
-        "audio_test.no_devices": "No sound devices found.",
-        "audio_test.col_use": "Use",
-        "audio_test.col_device": "Device",
-        "audio_test.col_in": "In",
-        "audio_test.col_out": "Out",
-        "audio_test.col_rate": "Rate",
-        "audio_test.mark_input": "mic",
-        "audio_test.mark_output": "speaker",
-        "audio_test.meter_mic": "Microphone",
-        "audio_test.meter_speaker": "Speaker",
-        "audio_test.counters_mic": ("Microphone buffer {fill} ms · underruns {underruns} · overruns {overruns} · "
-                                    "drift corrections {corrections}"),
-        "audio_test.counters_speaker": ("Speaker buffer {fill} ms · underruns {underruns} · overruns {overruns} · "
-                                        "drift corrections {corrections}"),
-        "audio_test.counters_device": "Sound card xruns {xruns} · device failures {failures} · limited samples {limited}",
-        "audio_test.key_tone": "Tone",
-        "audio_test.key_tone_off": "Tone off",
-        "audio_test.key_loopback": "Loopback",
-        "audio_test.key_loopback_off": "Loopback off",
-        "audio_test.key_echo": "Echo test",
-        "audio_test.key_use_input": "Use as mic",
-        "audio_test.key_use_output": "Use as speaker",
-        "audio_test.tone_on": "A {hz} Hz test tone plays on the speaker.",
-        "audio_test.loopback_on": "Loopback: what the microphone hears plays on the speaker {delay} s later.",
-        "audio_test.role_input": "microphone",
-        "audio_test.role_output": "speaker",
-        "audio_test.no_input": "{device} has no microphone input: choose another device.",
-        "audio_test.no_output": "{device} has no speaker output: choose another device.",
-        "audio_test.chosen": "{device} is saved as the {role}; the phone uses it from its next start.",
-        "audio_test.not_kept": "The phone has no config file, so {device} cannot be kept as the {role}.",
-        "audio_test.hint": ("t test tone · l loopback · e echo test call · i / o use the highlighted device as "
-                            "microphone / speaker · Esc back"),
-    },
-    "zh_CN": {
-        "audio_test.title": "音频",
-        "audio_test.no_audio": "本机在此没有自己的麦克风和扬声器：只能试回声测试呼叫。",
-        "audio_test.now": "使用中：麦克风 {input}，扬声器 {output}，振铃 {ringer}。",
-        "audio_test.listing": "正在查找音频设备…",
-        "audio_test.no_devices": "未找到音频设备。",
-        "audio_test.col_use": "用途",
-        "audio_test.col_device": "设备",
-        "audio_test.col_in": "输入",
-        "audio_test.col_out": "输出",
-        "audio_test.col_rate": "采样率",
-        "audio_test.mark_input": "麦克风",
-        "audio_test.mark_output": "扬声器",
-        "audio_test.meter_mic": "麦克风",
-        "audio_test.meter_speaker": "扬声器",
-        "audio_test.counters_mic": "麦克风缓冲 {fill} 毫秒 · 欠载 {underruns} · 溢出 {overruns} · 漂移校正 {corrections}",
-        "audio_test.counters_speaker": "扬声器缓冲 {fill} 毫秒 · 欠载 {underruns} · 溢出 {overruns} · 漂移校正 {corrections}",
-        "audio_test.counters_device": "声卡 xrun {xruns} · 设备故障 {failures} · 限幅采样 {limited}",
-        "audio_test.key_tone": "测试音",
-        "audio_test.key_tone_off": "停测试音",
-        "audio_test.key_loopback": "回环",
-        "audio_test.key_loopback_off": "停回环",
-        "audio_test.key_echo": "回声测试",
-        "audio_test.key_use_input": "设为麦克风",
-        "audio_test.key_use_output": "设为扬声器",
-        "audio_test.tone_on": "扬声器正在播放 {hz} Hz 测试音。",
-        "audio_test.loopback_on": "回环：麦克风听到的声音在 {delay} 秒后从扬声器播放。",
-        "audio_test.role_input": "麦克风",
-        "audio_test.role_output": "扬声器",
-        "audio_test.no_input": "{device} 没有麦克风输入：请选择其他设备。",
-        "audio_test.no_output": "{device} 没有扬声器输出：请选择其他设备。",
-        "audio_test.chosen": "{device} 已保存为{role}；本机下次启动时使用。",
-        "audio_test.not_kept": "本机没有配置文件，无法保存 {device} 作为{role}。",
-        "audio_test.hint": "t 测试音 · l 回环 · e 回声测试呼叫 · i / o 将选中的设备设为麦克风 / 扬声器 · Esc 返回",
-    },
-}
-
-
-def say(key: str, **fields: object) -> str:
-    """`t(key)` once the locale tables hold the key; until then this screen's own table."""
-    if key in i18n.table(i18n.language()) or key in i18n.table(i18n.DEFAULT_LANGUAGE):
-        return t(key, **fields)
-    text = STRINGS.get(i18n.language(), {}).get(key) or STRINGS["en"][key]
-    return text.format(**fields) if fields else text
-
 
 def local_audio_of(phone: Any) -> Any:
     """The phone's LocalAudio, or None when it runs without local sound."""
@@ -131,9 +43,9 @@ def device_marks(device: Any, input_spec: str, output_spec: str) -> list[str]:
 
     marks = []
     if device.inputs and named(input_spec, device.is_default_input):
-        marks.append(say("audio_test.mark_input"))
+        marks.append(t("audio_test.mark_input"))
     if device.outputs and named(output_spec, device.is_default_output):
-        marks.append(say("audio_test.mark_output"))
+        marks.append(t("audio_test.mark_output"))
     return marks
 
 
@@ -165,16 +77,16 @@ class AudioTestScreen(PhoneScreen):
         return local_audio_of(self.app.phone)
 
     def compose(self) -> ComposeResult:
-        labels = (say("audio_test.meter_mic"), say("audio_test.meter_speaker"))
+        labels = (t("audio_test.meter_mic"), t("audio_test.meter_speaker"))
         width = max(cell_len(label) for label in labels)
         yield StatusBar()
-        yield Static(say("audio_test.title"), classes="screen-title")
+        yield Static(t("audio_test.title"), classes="screen-title")
         yield Static("", id="audio-state", markup=False)
         yield DataTable(id="audio-devices", cursor_type="row", zebra_stripes=True)
         yield LevelMeter(labels[0], label_width=width, id="mic-meter")
         yield LevelMeter(labels[1], label_width=width, id="speaker-meter")
         yield Static("", id="audio-counters", markup=False)
-        yield Static(say("audio_test.hint"), classes="hint", markup=False)
+        yield Static(t("audio_test.hint"), classes="hint", markup=False)
         yield SoftKeyBar()
 
     def on_mount(self) -> None:
@@ -218,11 +130,11 @@ class AudioTestScreen(PhoneScreen):
         table = self.query_one("#audio-devices", DataTable)
         row = table.cursor_row
         table.clear(columns=True)
-        table.add_columns(say("audio_test.col_use"), "#", say("audio_test.col_device"), say("audio_test.col_in"),
-                          say("audio_test.col_out"), say("audio_test.col_rate"))
+        table.add_columns(t("audio_test.col_use"), "#", t("audio_test.col_device"), t("audio_test.col_in"),
+                          t("audio_test.col_out"), t("audio_test.col_rate"))
         if self.devices is None or not self.devices:
             key = "audio_test.listing" if self.devices is None else "audio_test.no_devices"
-            table.add_row("", "", say(key), "", "", "")
+            table.add_row("", "", t(key), "", "", "")
         else:
             cfg = self.app.config.audio
             for d in self.devices:
@@ -249,24 +161,24 @@ class AudioTestScreen(PhoneScreen):
         audio = self.audio
         state = self.query_one("#audio-state", Static)
         if audio is None:
-            self._show(state, say("audio_test.no_audio"))
+            self._show(state, t("audio_test.no_audio"))
             return
         levels, s = audio.levels(), audio.stats()
         self.query_one("#mic-meter", LevelMeter).show(levels.mic_dbfs)
         self.query_one("#speaker-meter", LevelMeter).show(levels.speaker_dbfs)
-        lines = [s.reason, say("audio_test.now", input=s.input_device, output=s.output_device,
-                                ringer=s.ringer_device)]
+        lines = [s.reason, t("audio_test.now", input=s.input_device, output=s.output_device, ringer=s.ringer_device),
+                 t("audio_test.volumes", speaker=round(audio.volume * 100), ring=round(audio.ring_volume * 100))]
         if self.tone_on:
-            lines.append(say("audio_test.tone_on", hz=TEST_TONE_HZ))
+            lines.append(t("audio_test.tone_on", hz=TEST_TONE_HZ))
         if self.loopback_on:
-            lines.append(say("audio_test.loopback_on", delay=f"{LOOPBACK_DELAY_S:g}"))
+            lines.append(t("audio_test.loopback_on", delay=f"{LOOPBACK_DELAY_S:g}"))
         self._show(state, "\n".join(lines))
         self._show(self.query_one("#audio-counters", Static), "\n".join((
-            say("audio_test.counters_mic", fill=f"{s.mic_fill_ms:.0f}", underruns=s.mic_underruns,
+            t("audio_test.counters_mic", fill=f"{s.mic_fill_ms:.0f}", underruns=s.mic_underruns,
                 overruns=s.mic_overruns, corrections=s.mic_corrections),
-            say("audio_test.counters_speaker", fill=f"{s.speaker_fill_ms:.0f}", underruns=s.speaker_underruns,
+            t("audio_test.counters_speaker", fill=f"{s.speaker_fill_ms:.0f}", underruns=s.speaker_underruns,
                 overruns=s.speaker_overruns, corrections=s.speaker_corrections),
-            say("audio_test.counters_device", xruns=s.device_xruns, failures=s.device_failures,
+            t("audio_test.counters_device", xruns=s.device_xruns, failures=s.device_failures,
                 limited=s.limited_samples))))
 
     def _show(self, widget: Static, text: str) -> None:
@@ -279,13 +191,13 @@ class AudioTestScreen(PhoneScreen):
     def soft_keys(self) -> Sequence[SoftKey | None]:
         keys: list[SoftKey | None] = []
         if self.audio is not None:
-            keys += [SoftKey(say("audio_test.key_tone_off" if self.tone_on else "audio_test.key_tone"), "tone"),
-                     SoftKey(say("audio_test.key_loopback_off" if self.loopback_on else "audio_test.key_loopback"),
+            keys += [SoftKey(t("audio_test.key_tone_off" if self.tone_on else "audio_test.key_tone"), "tone"),
+                     SoftKey(t("audio_test.key_loopback_off" if self.loopback_on else "audio_test.key_loopback"),
                              "loopback")]
-        keys.append(SoftKey(say("audio_test.key_echo"), "echo_test"))
+        keys.append(SoftKey(t("audio_test.key_echo"), "echo_test"))
         if self.chosen_device() is not None:
-            keys += [SoftKey(say("audio_test.key_use_input"), "use_device('input')"),
-                     SoftKey(say("audio_test.key_use_output"), "use_device('output')")]
+            keys += [SoftKey(t("audio_test.key_use_input"), "use_device('input')"),
+                     SoftKey(t("audio_test.key_use_output"), "use_device('output')")]
         if len(keys) < 4:
             keys += [None] * (3 - len(keys))         # Back on F4, like every screen that fits on one page
         keys.append(SoftKey("key.back", "back"))
@@ -329,23 +241,42 @@ class AudioTestScreen(PhoneScreen):
         self.app.place_call(ECHO_CODE)
 
     def action_use_device(self, role: str) -> None:
-        """Keep the highlighted device as the microphone (`input`) or speaker (`output`) in the config."""
+        """Use the highlighted device as the microphone (`input`) or speaker (`output`) now, and keep it
+        in the config when there is a config file."""
         device = self.chosen_device()
         if device is None:
             return
         if (device.inputs if role == "input" else device.outputs) == 0:
-            self.app.show_error(say(f"audio_test.no_{role}", device=device.name))
+            self.app.show_error(t(f"audio_test.no_{role}", device=device.name))
             return
-        role_name = say(f"audio_test.role_{role}")
+        role_name = t(f"audio_test.role_{role}")
+        audio_cfg = self.app.config.audio
         if self.app.config_path is None:
-            self.app.show_error(say("audio_test.not_kept", device=device.name, role=role_name))
-            return
-        problem = self.app.change_setting(self.app.config.audio, f"{role}_device", device.name)
-        if problem:                          # refused by the schema or the disk: the old device stays
-            self.app.show_error(problem)
+            setattr(audio_cfg, f"{role}_device", device.name)    # for this run only (checked by the schema)
+            kept = False
         else:
-            self.app.notify(say("audio_test.chosen", device=device.name, role=role_name), markup=False)
+            problem = self.app.change_setting(audio_cfg, f"{role}_device", device.name)
+            if problem:                      # refused by the schema or the disk: the old device stays
+                self.app.show_error(problem)
+                return
+            kept = True
         self.fill_devices()
+        audio = self.audio
+        if audio is None:
+            self.app.notify(t("audio_test.saved_for_next_start", device=device.name, role=role_name), markup=False)
+            return
+        # opening a stream can take a moment (a dead device up to seconds): not on the UI thread
+        self.run_worker(lambda: self._switch(audio, role, device.name, role_name, kept), thread=True,
+                        group="audio-switch", exit_on_error=False)
+
+    def _switch(self, audio: Any, role: str, name: str, role_name: str, kept: bool) -> None:
+        problems = audio.use_devices(**{role: name})
+        if role in problems:
+            self.app.call_from_thread(self.app.show_error,
+                                      t("audio_test.would_not_open", device=name, role=role_name))
+        else:
+            key = "audio_test.chosen" if kept else "audio_test.not_kept"
+            self.app.call_from_thread(self.app.notify, t(key, device=name, role=role_name), markup=False)
 
     def action_back(self) -> None:
         self.dismiss()

@@ -52,12 +52,14 @@ def open_settings(app: App) -> None:
 
 
 def settings_menu() -> MenuScreen:
+    from tuiphone.screens.audio_test import AudioTestScreen
     from tuiphone.screens.wifi import WifiScreen
 
     return MenuScreen("menu.settings", lambda: (
         MenuEntry("settings.accounts", lambda app: AccountsSettingsScreen()),
         MenuEntry("settings.features", lambda app: feature_settings_menu()),
         MenuEntry("settings.wifi", lambda app: WifiScreen()),
+        MenuEntry("settings.audio", lambda app: AudioTestScreen()),
     ))
 
 
