@@ -109,11 +109,12 @@ class GcPauses:
             return
         if phase == "start":
             self._began = time.perf_counter()
-        else:
+        elif self._began:            # not a collection that began before start()
             self.pauses.append((info["generation"], (time.perf_counter() - self._began) * 1000))
+            self._began = 0.0
 
     def start(self) -> None:
-        self.pauses, self.on = [], True
+        self.pauses, self._began, self.on = [], 0.0, True
 
     def stop(self) -> dict[str, Any]:
         self.on = False
@@ -322,15 +323,20 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
     ready = threading.Event()
     out: dict[str, Any] = {"fps_asked": MAX_FPS}
     app = RedrawingApp(phone, config, store=Store(":memory:"))
+    app.tuned_for_audio = not args.untuned          # as run_app ships it, unless measuring without
 
     def drive() -> None:
         try:
             if not ready.wait(30):
                 out["error"] = "the app did not start"
                 return
-            if args.gc_freeze:
-                time.sleep(SETTLE_S)
-                gc.freeze()          # what is alive now (the phone, the app) leaves the collector's scans
+            if args.switch_interval:
+                sys.setswitchinterval(args.switch_interval / 1000)     # over the app's own choice
+            deadline = time.monotonic() + 10
+            while app.tuned_for_audio and not gc.get_freeze_count() and time.monotonic() < deadline:
+                time.sleep(0.1)      # the app freezes its startup objects 2 s after mount: not inside the call
+            out["switch_interval_ms"] = sys.getswitchinterval() * 1000
+            out["frozen_objects"] = gc.get_freeze_count()
             line = phone.call(args.callee).result(CALL_TIMEOUT_S)
             if not _wait_state(events, line, LineState.TALKING):
                 out["error"] = "the call was not answered"
@@ -365,9 +371,11 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
 
 
 def serve_worker(args: argparse.Namespace) -> int:
+    import faulthandler
     import logging
 
     logging.basicConfig(filename=args.log, level=logging.WARNING)
+    faulthandler.enable(open(args.log, "a"))     # a crash in C leaves the Python stacks in the log  # noqa: SIM115
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval / 1000)
     result = run_bare(args) if args.worker == "bare" else run_ours(args)
@@ -433,7 +441,7 @@ def run_worker(kind: str, args: argparse.Namespace, callee: str, tmp: Path, time
     argv = [sys.executable, str(HERE / "audio_path.py"), "--worker", kind, "--callee", callee, "--out", str(out),
             "--log", str(log), "--window", str(args.window), "--rounds", str(args.rounds),
             "--seconds", str(args.seconds), "--devices", args.devices, "--record-dir", str(tmp / "recordings"),
-            "--switch-interval", str(args.switch_interval), "--record", args.record, *(["--gc-freeze"] if args.gc_freeze else [])]
+            "--switch-interval", str(args.switch_interval), "--record", args.record, *(["--untuned"] if args.untuned else [])]
     drain = None
     with open(tmp / f"{kind}.stdout", "wb") as stdout:
         if kind == "ours":
@@ -520,8 +528,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 if o["per_call_pct"] is not None and b["per_call_pct"] else None)
     result["ratio_busy"] = round(o["busy_pct"] / b["busy_pct"], 2) if o["busy_pct"] and b["busy_pct"] else None
     result["window_s"] = args.window
-    result["switch_interval_ms"] = args.switch_interval or sys.getswitchinterval() * 1000
-    result["gc_freeze"] = args.gc_freeze
+    result["untuned"] = args.untuned
     result["record"] = args.record
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     return result
@@ -540,8 +547,7 @@ def table(r: dict[str, Any]) -> str:
             f"{'the call itself (minus no call)':34}{num(o['per_call_pct'], ' %'):>10}"
             f"{num(b['per_call_pct'], ' %'):>10}{num(r['ratio_per_call']):>11}",
             f"ours: {o['audio']} Recording {r['record']}, files of {o['recordings_bytes']} bytes.", "",
-            f"GIL switch interval {r['switch_interval_ms']:g} ms; gc.freeze() once the app is up: "
-            f"{'yes' if r['gc_freeze'] else 'no'}"]
+            "the app " + ("untuned (--untuned)" if r["untuned"] else "as run_app ships it (tuned_for_audio)")]
     quiet = next((x for x in reversed(o["rounds"]) if x["ok"]), None)
     if quiet is not None:
         rows += [f"a {r['window_s']:g} s call with no UI (the last CPU round)", *_timing_rows(quiet)]
@@ -549,7 +555,8 @@ def table(r: dict[str, Any]) -> str:
         rows.append(f"TUI call: {t['error']}")
     else:
         rows += [f"a {t['seconds']:g} s call, the PhoneApp redrawing every widget on a pty ({t['redraws_per_s']} "
-                 f"redraws/s of {t['fps_asked']} asked), process CPU {t['cpu_pct']:.1f} %", *_timing_rows(t)]
+                 f"redraws/s of {t['fps_asked']} asked), process CPU {t['cpu_pct']:.1f} %; switch interval "
+                 f"{t['switch_interval_ms']:g} ms, {t['frozen_objects']} objects frozen", *_timing_rows(t)]
     rows += ["", f"mixer ({m['streams']} streams, 20 ms frames): {m['x_real_time']:g}x real time on one core, "
                  f"{m['us_per_frame']:g} µs per frame"]
     return "\n".join(rows)
@@ -580,11 +587,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", choices=["pulse", "null"], default=None,
                     help="pulse: a private PulseAudio with null sinks (the default when installed); null: no device")
     ap.add_argument("--switch-interval", type=float, default=0.0,
-                    help="the ours worker's GIL switch interval in ms (default: Python's, 5 ms)")
+                    help="the ours worker's GIL switch interval in ms (default: Python's 5 ms for the calls "
+                         "with no UI, the app's own choice for the call with the TUI)")
     ap.add_argument("--record", choices=["auto", "off"], default="auto",
                     help="record every call of ours (default auto: the recorder is part of the path measured)")
-    ap.add_argument("--gc-freeze", action="store_true",
-                    help="the ours worker calls gc.freeze() once the app is up (a remedy under test)")
+    ap.add_argument("--untuned", action="store_true",
+                    help="run the app without run_app's audio remedies (no gc.freeze after startup, Python's "
+                         "5 ms switch interval), to see what they buy")
     ap.add_argument("--mixer-frames", type=int, default=20000, help="frames in the mixer test (default 20000)")
     ap.add_argument("--json", action="store_true", help="print one JSON object with every number")
     for hidden in ("--worker", "--callee", "--out", "--log", "--record-dir"):

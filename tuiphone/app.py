@@ -107,6 +107,7 @@ class PhoneApp(App[int]):
         self.config_path = config_path
         self.blink = blink
         self.handle_sigterm = handle_sigterm
+        self.tuned_for_audio = False    # run_app: freeze startup garbage, shorter GIL hand-overs (audio.realtime)
         self.registrations: dict[int, RegState] = {}
         self.lines: dict[int, LineView] = {}
         self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
@@ -161,6 +162,11 @@ class PhoneApp(App[int]):
             self.run_worker(self._start_services(), group="services", exit_on_error=False)
         if self.handle_sigterm:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+        if self.tuned_for_audio:
+            from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
+
+            hand_over_sooner()
+            self.set_timer(2.0, freeze_what_lives)     # once the first screens and the services are up
 
     async def _start_services(self) -> None:
         from tuiphone.services.runner import ServiceError
@@ -642,6 +648,7 @@ def run_app(common: Any) -> int:
                                store=store, store_problem=problem)
                 app.services = Services(phone, phone.config, data, keys=PhoneKeys(phone, on_lock=app.remote_lock),
                                         phonebook=_PhonebookForUi(app, store) if store is not None else None)
+                app.tuned_for_audio = True
                 app.run()
             finally:
                 if store is not None:

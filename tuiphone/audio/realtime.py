@@ -1,0 +1,32 @@
+"""Keep the audio callbacks on time while a UI shares the interpreter.
+
+Every audio callback (PortAudio's, pjmedia's clock) needs the GIL for its few microseconds of copying.
+Two things hold the GIL far longer than a 20 ms frame while the Textual UI redraws:
+- the cyclic garbage collector walking every live widget, style and cached segment: full collections
+  of the running app took up to ~200 ms (bench/audio_path.py). Freezing what lives once the app is up
+  moves it out of the collector's walks, so only what the UI makes afterwards is walked;
+- the interpreter's switch interval: a callback that wants the GIL while the UI thread runs Python
+  waits up to one interval (5 ms by default) for each hand-over, several times per frame.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+__all__ = ["SWITCH_INTERVAL_S", "freeze_what_lives", "hand_over_sooner"]
+
+SWITCH_INTERVAL_S = 0.001
+
+
+def hand_over_sooner(interval_s: float = SWITCH_INTERVAL_S) -> None:
+    """A thread that wants the GIL gets it within `interval_s` of asking (Python's default is 5 ms)."""
+    sys.setswitchinterval(interval_s)
+
+
+def freeze_what_lives() -> None:
+    """Collect once, then keep every object alive now out of future collections (they stay alive anyway:
+    the app, its screens and widgets, the phone). Call it once the app is up, not in tests: frozen objects
+    are never freed."""
+    gc.collect()
+    gc.freeze()
