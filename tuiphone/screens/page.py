@@ -46,6 +46,7 @@ class PageScreen(PhoneScreen):
     PageScreen #page { padding: 1 2; height: 1fr; }
     PageScreen #page-target { margin: 1 0 0 0; }
     PageScreen #page-groups { height: auto; max-height: 12; border: none; margin: 1 0 0 0; }
+    PageScreen #page-codec, PageScreen #page-state, PageScreen #page-error { padding: 0 1; }
     PageScreen #page-state { margin: 1 0 0 0; text-style: bold; }
     """
 
