@@ -462,7 +462,9 @@ def run_worker(kind: str, args: argparse.Namespace, callee: str, tmp: Path, time
         except subprocess.TimeoutExpired:
             raise BenchError(f"the {kind} worker did not finish in {timeout:.0f} s; its log: {_tail(log)}") from None
         if proc.returncode != 0 or not out.exists():
-            raise BenchError(f"the {kind} worker failed (exit code {proc.returncode}); its log: {_tail(log)} "
+            crashed = proc.returncode is not None and proc.returncode < 0
+            raise BenchError(f"the {kind} worker failed (exit code {proc.returncode}); its log: "
+                             f"{_tail(log, 12000 if crashed else 1500)} "
                              f"{_tail(tmp / f'{kind}.stdout')}")
         return json.loads(out.read_text())
     finally:
@@ -471,9 +473,9 @@ def run_worker(kind: str, args: argparse.Namespace, callee: str, tmp: Path, time
             _stop(drain, 2)
 
 
-def _tail(path: Path) -> str:
+def _tail(path: Path, chars: int = 1500) -> str:
     try:
-        return path.read_text(errors="replace").strip()[-1500:] or "(empty)"
+        return path.read_text(errors="replace").strip()[-chars:] or "(empty)"
     except FileNotFoundError:
         return "(none)"
 

@@ -225,20 +225,27 @@ def _vector_view(vec: Any) -> np.ndarray | None:
         return None
 
 
-_thread_state_kept = threading.local()     # empty on every thread state Python has not kept yet
+_thread_state_kept = threading.local()     # .state: what our own PyGILState_Ensure returned on this thread
+_QUIET_TICKS = 25                           # 0.5 s of frames with no audio: the port is idle
 
 
 def _keep_thread_state() -> None:
-    """Give the calling non-Python thread a lasting Python thread state.
+    """Give the calling non-Python thread a lasting Python thread state while its audio flows.
 
     pjmedia's clock thread is not Python's: SWIG's PyGILState_Ensure/Release would create and free a thread
-    state (and map and unmap its frame stack) around every frame callback, 100 times a second per port. One
-    extra Ensure that is never released keeps it for the thread's life; the endpoint keeps that thread for
-    its own (sndAutoCloseTime -1), so one state is kept, not one per call.
+    state (and map and unmap its frame stack) around every frame callback, 100 times a second per port.
+    One extra Ensure keeps it; _let_thread_state_go gives it back when the audio stops, before pjsua closes
+    the clock thread (1 s after the last connection), so a finished thread leaves no state behind.
     """
-    if not getattr(_thread_state_kept, "yes", False):
-        ctypes.pythonapi.PyGILState_Ensure()
-        _thread_state_kept.yes = True
+    if getattr(_thread_state_kept, "state", None) is None:
+        _thread_state_kept.state = ctypes.pythonapi.PyGILState_Ensure()
+
+
+def _let_thread_state_go() -> None:
+    state = getattr(_thread_state_kept, "state", None)
+    if state is not None:
+        _thread_state_kept.state = None
+        ctypes.pythonapi.PyGILState_Release(state)     # SWIG's own Release, after this callback, frees it
 
 
 class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
@@ -257,9 +264,11 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
         self._silence = pj.ByteVector(FRAME_SAMPLES * 2)
         self._received = np.zeros(FRAME_SAMPLES, dtype=np.int16)     # sinks copy what they keep
         self._received_at = self._received.ctypes.data
+        self._quiet = 0                    # frames in a row with no audio either way
 
     def onFrameRequested(self, frame: Any) -> None:
         _keep_thread_state()
+        self._quiet = 0
         src = self.media.source
         vector = self._silence
         if src is not None and not self.muted:
@@ -280,8 +289,14 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
         frame.size = FRAME_SAMPLES * 2
 
     def onFrameReceived(self, frame: Any) -> None:
+        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
+            self._quiet += 1               # the bridge's heartbeat to a port nothing sends to
+            if self._quiet == _QUIET_TICKS:
+                _let_thread_state_go()
+            return
         _keep_thread_state()
-        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or not self.media.sinks:
+        self._quiet = 0
+        if not self.media.sinks:
             return
         if _FRAME_LAYOUT_KNOWN:
             begin, end = _POINTER_PAIR.from_address(int(frame.this) + _FRAME_BUF_OFFSET)
@@ -484,6 +499,7 @@ class PjsuaBackend:
         self._buddies: list[_Buddy | None] = []         # by watch handle; None once unwatched
         self._registered: set[int] = set()
         self._dead_ports: list[tuple[float, _FramePort]] = []
+        self._spare_ports: list[_FramePort] = []     # call ports no call uses now (see _retire_port)
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._wake_addr: tuple[str, int] | None = None
@@ -630,7 +646,6 @@ class PjsuaBackend:
         cfg.medConfig.sndClockRate = CLOCK_RATE
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
-        cfg.medConfig.sndAutoCloseTime = -1     # one media clock thread for good (see _keep_thread_state)
         ep.libInit(cfg)
         self._create_transports(ep, s)
         ep.audDevManager().setNullDev()
@@ -737,8 +752,14 @@ class PjsuaBackend:
     def _destroy(self) -> None:
         for call in self._calls.values():
             self._drop_port(call)
+        if self._ep is not None:
+            try:
+                self._ep.audDevManager().setNoDev()    # stops the media clock: no port callback runs after this
+            except pj.Error:
+                pass
         time.sleep(0.05)        # a clock tick or two: no port callback may still be running below
         self._local = None
+        self._spare_ports.clear()
         self._dead_ports.clear()
         self._buddies.clear()
         self._wake_addr = None
@@ -1120,7 +1141,8 @@ class PjsuaBackend:
                 self._retire_port(port)
             return
         if port is None:
-            port = call.port = _make_port(f"call{call.getId()}", media, self)
+            port = self._spare_ports.pop() if self._spare_ports else _make_port(f"callport{id(call)}", media, self)
+            call.port = port
             port.muted = call.muted
         port.media = media
         if media.source is not None:
@@ -1133,13 +1155,14 @@ class PjsuaBackend:
             _stop(am, port)
 
     def _retire_port(self, port: _FramePort) -> None:
-        try:
-            port.media = CallMedia()
-        except Exception:
-            pass
-        # pjmedia's clock thread may be inside this port's callback right now: destroying it here
-        # crashed now and then (SIGSEGV in onFrameReceived); let it go a second later instead
-        self._dead_ports.append((time.monotonic() + 1.0, port))
+        """Keep a port no call uses for the next call that needs one, silent meanwhile.
+
+        Destroying it while the media clock runs is not safe: pjsua removes a port from the bridge on a
+        later clock tick but frees it at once, so a tick in progress (or the next) calls into freed memory
+        (SIGSEGV in onFrameReceived). Ports are destroyed only in _destroy, once the clock has stopped."""
+        port.media = CallMedia()
+        port.muted = False
+        self._spare_ports.append(port)
 
     def _drop_port(self, call: _Call) -> None:
         port, call.port = call.port, None
