@@ -96,15 +96,10 @@ def screen_text(app: PhoneApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def pytest_addoption(parser):
-    parser.addoption("--snapshot-update", action="store_true", default=False,
-                     help="write the TUI screen snapshots under tests/tui/snapshots/ instead of comparing them")
-
-
 @pytest.fixture
 def snapshot_update(request) -> bool:
     """True when the run was asked to rewrite the screen snapshots (--snapshot-update, or TUIPHONE_SNAPSHOT_UPDATE=1
-    where the option is not registered because pytest started above tests/tui)."""
+    as an environment variable)."""
     import os
 
     return bool(request.config.getoption("--snapshot-update", default=False)
