@@ -32,7 +32,7 @@ TMUX_CONF = "set -g status off\nset -g remain-on-exit on\nset -g default-termina
 class TmuxPhone:
     """One `python -m tuiphone` (the TUI) in a detached tmux session of a fixed size."""
 
-    def __init__(self, workdir: Path, size: tuple[int, int], idle_text: str) -> None:
+    def __init__(self, workdir: Path, size: tuple[int, int], idle_text: str, extra: dict | None = None) -> None:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is not installed: install the Debian package tmux", pytrace=False)
         self.socket = f"tuiphone-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -42,6 +42,7 @@ class TmuxPhone:
         self.config_path = write_config(workdir / "tui.toml", {
             "phone": {"language": "en", "idle_text": idle_text},
             "audio": {"input_device": "null", "output_device": "null"},
+            **(extra or {}),
         })
         self.tmux_conf = workdir / "tmux.conf"
         self.tmux_conf.write_text(TMUX_CONF)
@@ -137,11 +138,11 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def tui(tmp_path) -> Iterator[Callable[..., TmuxPhone]]:
-    """Factory: tui(size=(80, 24), idle_text="") -> the TUI started in tmux, stopped at teardown."""
+    """Factory: tui(size=(80, 24), idle_text="", extra=None) -> the TUI started in tmux, stopped at teardown."""
     started: list[TmuxPhone] = []
 
-    def make(size: tuple[int, int] = (80, 24), idle_text: str = "") -> TmuxPhone:
-        phone = TmuxPhone(tmp_path, size, idle_text)
+    def make(size: tuple[int, int] = (80, 24), idle_text: str = "", extra: dict | None = None) -> TmuxPhone:
+        phone = TmuxPhone(tmp_path, size, idle_text, extra)
         started.append(phone)
         return phone.start()
 
@@ -177,8 +178,8 @@ def test_a_direct_ip_call_typed_in_the_terminal_connects_hangs_up_and_is_in_call
     assert report["calls"][0]["result"] == "answered" and report["calls"][0]["duration_s"] > 0, report
 
     phone.press("l")
-    # outgoing mark, the number (keypad or address form), a direct call, MM-DD HH:MM, a talk time
-    row = re.compile(rf"↗\s+(127\*0\*0\*1#{callee.port}|127\.0\.0\.1:{callee.port})\s+Direct IP\s+"
+    # outgoing mark, the address as an address (not the keypad form), a direct call, MM-DD HH:MM, a talk time
+    row = re.compile(rf"↗\s+127\.0\.0\.1:{callee.port}\s+Direct IP\s+"
                      r"\d\d-\d\d \d\d:\d\d\s+\d\d:\d\d")
     screen = phone.wait_for("the call in Call History", lambda s: "Call History" in s and bool(row.search(s)))
     assert len(row.findall(screen)) == 1, screen
@@ -197,3 +198,14 @@ def test_at_120x36_the_idle_screen_shows_six_line_keys_and_the_soft_keys_along_t
     for label in ("F2 Direct IP", "F3 SIP trace", "F4 Menu"):
         assert label in bottom, "\n".join(rows)
     assert bottom.index("F4 Menu") > 80, f"the soft keys do not use the wider screen:\n{bottom}"
+
+
+def test_alt_and_a_digit_presses_a_programmable_key_in_a_real_terminal(tui):
+    # a terminal sends alt+1 as ESC 1, which Textual reads as "¡": only a real terminal shows it works
+    phone = tui(extra={"keys": [{"mode": "dnd", "label": "Quiet"}, {"mode": "line"}]})
+    phone.wait_for("idle screen with the DND key", lambda s: "1 Quiet" in s and "F4 Menu" in s, timeout=15)
+    assert "DND" not in phone.rows()[0]
+    phone.press("M-1")
+    phone.wait_for("DND on in the status bar", lambda s: "DND" in s.split("\n")[0])
+    phone.press("M-1")
+    phone.wait_for("DND off again", lambda s: "DND" not in s.split("\n")[0])

@@ -21,9 +21,18 @@ def keypad_bindings(action: str = "digit") -> list[Binding]:
             for d in KEYPAD]
 
 
+# Most terminals send alt+digit as ESC digit, which Textual reads as the character macOS's Option+digit
+# types (ESC 1 -> "¡"): bind those characters too, or alt+1 … alt+0 never arrive outside tests.
+_ALT_DIGIT_AS_TEXTUAL_READS_IT = {
+    1: "inverted_exclamation_mark", 2: "trade_mark_sign", 3: "pound_sign", 4: "cent_sign", 5: "infinity",
+    6: "section_sign", 7: "pilcrow_sign", 8: "bullet", 9: "ª", 10: "º",
+}
+
+
 def line_key_bindings() -> list[Binding]:
     """alt+1 … alt+9 and alt+0 press keys 1 … 10 of the line key column (line or programmable keys)."""
-    return [Binding(f"alt+{n % 10}", f"line_key({n})", show=False, id=f"line-key-{n}")
+    return [Binding(f"alt+{n % 10},{_ALT_DIGIT_AS_TEXTUAL_READS_IT[n]}", f"line_key({n})", show=False,
+                    id=f"line-key-{n}")
             for n in range(1, MAX_LINE_KEY_BINDINGS + 1)]
 
 
