@@ -61,14 +61,20 @@ class SampleRing:
     def write(self, samples: np.ndarray) -> int:
         """Store samples; what does not fit is dropped and counted. Returns the samples stored."""
         n = len(samples)
-        room = self.capacity - (self._written - self._read)
+        written, capacity = self._written, self.capacity
+        room = capacity - (written - self._read)
         if n > room:
             self.overruns += 1
             self.dropped += n - room
             n = room
+            samples = samples[:n]
         if n:
-            self._copy_in(samples[:n], self._written % self.capacity)
-            self._written += n     # publish only after the samples are in place
+            start = written % capacity
+            if start + n <= capacity:           # the usual case: no wrap, one copy
+                self._buf[start : start + n] = samples
+            else:
+                self._copy_in(samples, start)
+            self._written = written + n     # publish only after the samples are in place
         return n
 
     def write_over(self, samples: np.ndarray) -> None:
@@ -215,7 +221,8 @@ class DriftCorrector:
         n = len(out)
         if self._gap_open:
             self._watch_gap(n)
-        fill = self.ring.fill
+        ring = self.ring
+        fill = ring._written - ring._read
         if self.priming:
             if fill < self.target or fill < n:
                 out[:] = 0
@@ -225,15 +232,19 @@ class DriftCorrector:
         if fill < n:
             self._run_dry(out)
             return
-        self.avg_fill += (fill - self.avg_fill) * self._alpha
-        if self.avg_fill > self.resync_above:
-            self.ring.discard(fill - self.target)
+        avg = self.avg_fill = self.avg_fill + (fill - self.avg_fill) * self._alpha
+        if avg > self.resync_above:
+            ring.discard(fill - self.target)
             fill = self.target
-            self.avg_fill = float(self.target)
+            avg = self.avg_fill = float(self.target)
             self.resyncs += 1
+        # the usual case, inside the deadband: a plain copy (this runs on the audio clock, keep it short)
+        if abs(avg - self.target) <= self.deadband or n < 8:
+            ring.read_into(out)
+            return
         k = min(self._step(n), fill - n)
-        if k == 0 or n < 8:
-            self.ring.read_into(out)
+        if k == 0:
+            ring.read_into(out)
             return
         self._stretch(out, n + k)
         self.avg_fill -= k         # the fill drops by k now; do not wait for the average to see it

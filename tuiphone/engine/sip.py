@@ -186,19 +186,22 @@ def _pick_vector_reader() -> Callable[[Any], bytes]:
 
 _vector_bytes = _pick_vector_reader()
 
-_POINTER_PAIR = ctypes.c_void_p * 2
-_FRAME_BUF_OFFSET = 8        # pj::MediaFrame is {pjmedia_frame_type type; ByteVector buf; unsigned size;}
+class _FrameHead(ctypes.Structure):
+    """The start of a pj::MediaFrame {pjmedia_frame_type type; ByteVector buf; ...} with libstdc++'s vector."""
+
+    _fields_ = [("type", ctypes.c_int), ("begin", ctypes.c_void_p), ("end", ctypes.c_void_p)]
 
 
 def _frame_layout_known() -> bool:
-    """True when a MediaFrame's buf can be read in place at _FRAME_BUF_OFFSET (checked on a real frame)."""
+    """True when a MediaFrame can be read in place as a _FrameHead (checked on a real frame)."""
     probe = bytes(range(256)) * 2 + bytes(128)
     try:
         frame = pj.MediaFrame()
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         frame.buf = pj.ByteVector(probe)
-        begin, end = _POINTER_PAIR.from_address(int(frame.this) + _FRAME_BUF_OFFSET)
-        return end - begin == len(probe) and ctypes.string_at(begin, len(probe)) == probe
+        head = _FrameHead.from_address(int(frame.this))
+        return (head.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and head.end - head.begin == len(probe)
+                and ctypes.string_at(head.begin, len(probe)) == probe)
     except Exception:
         return False
 
@@ -225,7 +228,13 @@ def _vector_view(vec: Any) -> np.ndarray | None:
         return None
 
 
-_thread_state_kept = threading.local()     # .state: what our own PyGILState_Ensure returned on this thread
+class _KeptState(threading.local):
+    state: int | None = None       # what our own PyGILState_Ensure returned on this thread
+
+
+_thread_state_kept = _KeptState()
+_AUDIO_FRAME = pj.PJMEDIA_FRAME_TYPE_AUDIO
+FRAME_BYTES = FRAME_SAMPLES * 2
 _QUIET_TICKS = 25                           # 0.5 s of frames with no audio: the port is idle
 
 
@@ -237,12 +246,12 @@ def _keep_thread_state() -> None:
     One extra Ensure keeps it; _let_thread_state_go gives it back when the audio stops, before pjsua closes
     the clock thread (1 s after the last connection), so a finished thread leaves no state behind.
     """
-    if getattr(_thread_state_kept, "state", None) is None:
+    if _thread_state_kept.state is None:
         _thread_state_kept.state = ctypes.pythonapi.PyGILState_Ensure()
 
 
 def _let_thread_state_go() -> None:
-    state = getattr(_thread_state_kept, "state", None)
+    state = _thread_state_kept.state
     if state is not None:
         _thread_state_kept.state = None
         ctypes.pythonapi.PyGILState_Release(state)     # SWIG's own Release, after this callback, frees it
@@ -267,45 +276,52 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
         self._quiet = 0                    # frames in a row with no audio either way
 
     def onFrameRequested(self, frame: Any) -> None:
-        _keep_thread_state()
+        if _thread_state_kept.state is None:
+            _keep_thread_state()
         self._quiet = 0
         src = self.media.source
         vector = self._silence
         if src is not None and not self.muted:
             try:
                 pcm = src.read(FRAME_SAMPLES)
-                if self._samples is not None:
-                    n = min(len(pcm), FRAME_SAMPLES)
-                    self._samples[:n] = pcm[:n]
-                    self._samples[n:] = 0
+                samples = self._samples
+                if samples is None:
+                    vector = pj.ByteVector(np.asarray(pcm, dtype=np.int16).tobytes())
+                elif len(pcm) == FRAME_SAMPLES:
+                    np.copyto(samples, pcm)
                     vector = self._vector
                 else:
-                    vector = pj.ByteVector(np.asarray(pcm, dtype=np.int16).tobytes())
+                    n = min(len(pcm), FRAME_SAMPLES)
+                    samples[:n] = pcm[:n]
+                    samples[n:] = 0
+                    vector = self._vector
             except Exception:  # a broken source must not stop the call's audio
                 log.exception("audio source failed; sending silence")
                 self.media.source = None
-        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.type = _AUDIO_FRAME
         frame.buf = vector
-        frame.size = FRAME_SAMPLES * 2
+        frame.size = FRAME_BYTES
 
     def onFrameReceived(self, frame: Any) -> None:
-        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
+        head = _FrameHead.from_address(int(frame.this)) if _FRAME_LAYOUT_KNOWN else frame
+        if head.type != _AUDIO_FRAME:
             self._quiet += 1               # the bridge's heartbeat to a port nothing sends to
             if self._quiet == _QUIET_TICKS:
                 _let_thread_state_go()
             return
-        _keep_thread_state()
+        if _thread_state_kept.state is None:
+            _keep_thread_state()
         self._quiet = 0
-        if not self.media.sinks:
+        sinks = self.media.sinks
+        if not sinks:
             return
-        if _FRAME_LAYOUT_KNOWN:
-            begin, end = _POINTER_PAIR.from_address(int(frame.this) + _FRAME_BUF_OFFSET)
-            n = min(end - begin, FRAME_SAMPLES * 2)
-            ctypes.memmove(self._received_at, begin, n)
-            pcm = self._received if n == FRAME_SAMPLES * 2 else self._received[: n // 2]
+        if head is not frame:
+            n = min(head.end - head.begin, FRAME_BYTES)
+            ctypes.memmove(self._received_at, head.begin, n)
+            pcm = self._received if n == FRAME_BYTES else self._received[: n // 2]
         else:
             pcm = np.frombuffer(_vector_bytes(frame.buf), dtype=np.int16)
-        for sink in tuple(self.media.sinks):
+        for sink in tuple(sinks):
             try:
                 sink.write(pcm)
             except Exception:
