@@ -119,8 +119,10 @@ class GcPauses:
     def stop(self) -> dict[str, Any]:
         self.on = False
         ms = [p for _, p in self.pauses]
+        by_generation = [round(max((p for g, p in self.pauses if g == gen), default=0.0), 1) for gen in range(3)]
         return {"collections": len(ms), "oldest_generation": sum(g == 2 for g, _ in self.pauses),
-                "max_ms": round(max(ms), 1) if ms else 0.0, "total_ms": round(sum(ms), 1)}
+                "max_ms": round(max(ms), 1) if ms else 0.0, "total_ms": round(sum(ms), 1),
+                "max_ms_by_generation": by_generation}
 
 
 class CallbackClock:
@@ -343,6 +345,7 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
                 return
             time.sleep(SETTLE_S)
             r0 = app.redraws
+            rss0 = _rss_mb()
             probe = _Probe(audio, frames, blocks)
             c0, w0 = cpu_seconds(), time.monotonic()
             time.sleep(args.seconds)
@@ -350,6 +353,7 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
             wall = time.monotonic() - w0
             out["cpu_pct"] = cpu_pct(cpu_seconds() - c0, wall)
             out["redraws_per_s"] = round((app.redraws - r0) / wall, 1)
+            out["rss_growth_mb"] = round(_rss_mb() - rss0, 1)
             out["seconds"] = round(wall, 1)
             phone.hangup(line).result(CALL_TIMEOUT_S)
             _wait_state(events, line, LineState.ENDED)
@@ -368,6 +372,14 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
     if "seconds" not in out and "error" not in out:
         out["error"] = f"the app ended before the call did (exit code {app.return_code})"
     return out
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now, in MB (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def serve_worker(args: argparse.Namespace) -> int:
@@ -558,7 +570,8 @@ def table(r: dict[str, Any]) -> str:
     else:
         rows += [f"a {t['seconds']:g} s call, the PhoneApp redrawing every widget on a pty ({t['redraws_per_s']} "
                  f"redraws/s of {t['fps_asked']} asked), process CPU {t['cpu_pct']:.1f} %; switch interval "
-                 f"{t['switch_interval_ms']:g} ms, {t['frozen_objects']} objects frozen", *_timing_rows(t)]
+                 f"{t['switch_interval_ms']:g} ms, {t['frozen_objects']} objects frozen; resident memory grew "
+                 f"{t.get('rss_growth_mb', 0):g} MB", *_timing_rows(t)]
     rows += ["", f"mixer ({m['streams']} streams, 20 ms frames): {m['x_real_time']:g}x real time on one core, "
                  f"{m['us_per_frame']:g} µs per frame"]
     return "\n".join(rows)
@@ -576,7 +589,8 @@ def _timing_rows(t: dict[str, Any]) -> list[str]:
     rows.append("  counters: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in t["counters"].items()))
     g = t["gc"]
     rows.append(f"  Python's garbage collector: {g['collections']} collections ({g['oldest_generation']} of the oldest "
-                f"generation), longest {g['max_ms']:g} ms, {g['total_ms']:g} ms in all")
+                f"generation), longest {g['max_ms']:g} ms (by generation 0/1/2: "
+                f"{'/'.join(f'{x:g}' for x in g.get('max_ms_by_generation', []))} ms), {g['total_ms']:g} ms in all")
     return rows
 
 
