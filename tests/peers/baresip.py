@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -177,6 +178,10 @@ class Baresip:
         self.config_dir = workdir / f"baresip-{user}-{self.sip_port}"
         self.record_dir = self.config_dir / "recordings"
         self.record_dir.mkdir(parents=True, exist_ok=True)
+        # baresip's sndfile cuts file names at 128 bytes (the -dec.wav suffix goes first), so it writes
+        # through a short link to the recordings folder; the link goes at stop()
+        self._short_link = Path(tempfile.mkdtemp(prefix="bs-")) / "r"
+        self._short_link.symlink_to(self.record_dir)
         self.tone_path = write_tone_wav(
             self.config_dir / "tone.wav", tone_hz, seconds=30.0, rate=sample_rate
         )
@@ -237,7 +242,7 @@ module_tmp		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		{self.host}:{self.ctrl_port}
-snd_path		{self.record_dir}
+snd_path		{self._short_link}
 """
         (self.config_dir / "config").write_text(config)
         (self.config_dir / "accounts").write_text(self.account_line())
@@ -331,3 +336,4 @@ snd_path		{self.record_dir}
             self.control = None
         if self._process is not None:
             self._process.stop(grace=1.0)
+        shutil.rmtree(self._short_link.parent, ignore_errors=True)

@@ -17,6 +17,10 @@ def test_the_daemon_logs_and_its_sip_messages_reach_the_syslog_server(daemons, t
                   "sip_messages": True}
         daemon, _ = daemons(config={"syslog": syslog}, cti=False)
         got = received(sock, 1.0)                   # the start-up lines
+        for _ in range(10):                         # a busy machine: wait until syslog says the daemon runs
+            if any("daemon started" in text for _, _, text in got):
+                break
+            got += received(sock, 1.0)
         pinger = OptionsPinger(OptionsTarget.parse(daemon.address), bind="127.0.0.1", timeout=1.0)
         assert pinger.ping().sip_status == 200      # now the services run: this exchange is sent on
         got += received(sock, 1.0)
