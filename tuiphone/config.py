@@ -511,6 +511,17 @@ class PagingListen(_Section):
     label: str = _f("", "Name shown when a page arrives")
 
 
+def _interface_address(text: str) -> str:
+    """"" or the IPv4 address of a local interface (multicast joins and sends name interfaces by address)."""
+    if text:
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            raise ValueError("must be the IPv4 address of one of this machine's interfaces, like 192.168.1.20") \
+                from None
+    return text
+
+
 class PagingConfig(_Section):
     """[paging] Multicast paging (seed 3.5)."""
 
@@ -523,6 +534,9 @@ class PagingConfig(_Section):
         "hold", "What a barging page does to the call: hold | hangup"
     )
     priority_active: bool = _f(True, "A higher-priority page replaces a lower one being played")
+    interface: Annotated[str, AfterValidator(_interface_address)] = _f(
+        "", "IPv4 address of the network interface pages are sent and heard on; \"\" = the default route's"
+    )
     listen: list[PagingListen] = _f([], "Groups to listen to (at most 10)", max_length=MAX_PAGING_LISTEN)
 
     @model_validator(mode="after")

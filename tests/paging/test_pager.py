@@ -332,3 +332,27 @@ def test_groups_that_cannot_be_joined_are_a_sentence_and_sending_still_works(net
     finally:
         pager.stop()
         phone.stop()
+
+
+def test_the_phone_pages_and_listens_on_the_configured_interface(netns):
+    from tuiphone.engine.pager import attach_pager
+
+    config = Config.model_validate({"sip": {"port": 5060}, "accounts": [ACCOUNT],
+                                    "paging": {"interface": "127.0.0.1", "listen": LISTEN[:1]}})
+    phone = Phone(config, FakeBackend())
+    phone.start()
+    try:
+        with netns.inside():
+            pager = attach_pager(phone)
+        assert phone.pager is pager and pager.interface == "127.0.0.1" and pager.listening
+    finally:
+        pager.stop()
+        phone.stop()
+
+
+def test_a_paging_interface_that_is_not_an_address_is_refused_with_a_sentence():
+    from tuiphone.config import ConfigError, parse_config_text
+
+    with pytest.raises(ConfigError, match=r"paging\.interface: must be the IPv4 address of one of this "
+                                          r"machine's interfaces, like 192\.168\.1\.20 \(got 'eth0'\)"):
+        parse_config_text('[paging]\ninterface = "eth0"\n')

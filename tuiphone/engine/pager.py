@@ -345,7 +345,7 @@ class Pager:
 def attach_pager(phone: Any) -> Pager:
     """Give a started phone its Pager (`phone.pager`) and start it; groups that cannot be joined are
     logged and noticed, and the phone goes on without listening (it can still send pages)."""
-    pager = Pager(phone)
+    pager = Pager(phone, interface=phone.config.paging.interface)
     phone.pager = pager
     try:
         pager.start()
