@@ -514,7 +514,6 @@ class PjsuaBackend:
         self._local: _FramePort | None = None
         self._buddies: list[_Buddy | None] = []         # by watch handle; None once unwatched
         self._registered: set[int] = set()
-        self._dead_ports: list[tuple[float, _FramePort]] = []
         self._spare_ports: list[_FramePort] = []     # call ports no call uses now (see _retire_port)
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
@@ -594,7 +593,6 @@ class PjsuaBackend:
             self._run_due_timers()
             self._drain_jobs()
             self._adopt_new_calls()
-            self._reap_ports()
             ep.libHandleEvents(10)
         self._shutdown_calls()
         self._destroy()
@@ -621,11 +619,6 @@ class PjsuaBackend:
                 fn()
             except Exception:
                 log.exception("SIP timer failed")
-
-    def _reap_ports(self) -> None:
-        now = time.monotonic()
-        while self._dead_ports and self._dead_ports[0][0] <= now:
-            self._dead_ports.pop(0)
 
     def _adopt_new_calls(self) -> None:
         while self._pending_new:
@@ -776,7 +769,6 @@ class PjsuaBackend:
         time.sleep(0.05)        # a clock tick or two: no port callback may still be running below
         self._local = None
         self._spare_ports.clear()
-        self._dead_ports.clear()
         self._buddies.clear()
         self._wake_addr = None
         self._calls.clear()
