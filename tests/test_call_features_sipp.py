@@ -3,20 +3,21 @@ ghost calls (403 / 404), anonymous callers (433), anonymous outgoing calls (From
 
 from __future__ import annotations
 
-import queue
-import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
+from tests.inprocess import phone_factory, wait_for
 from tests.peers.procs import free_port
 from tests.peers.sipp import SippResult
-from tests.phoneproc import sip_port
-from tuiphone.config import Config
-from tuiphone.engine.events import CallLogEntry, CallState, GhostCall, IncomingCall, LineState
+from tuiphone.engine.events import (
+    CallLogEntry,
+    CallState,
+    GhostCall,
+    IncomingCall,
+    LineState,
+)
 from tuiphone.engine.phone import Phone
-from tuiphone.engine.sip import PjsuaBackend
 
 pytestmark = pytest.mark.peers
 
@@ -40,36 +41,9 @@ def invite_answers(result: SippResult) -> list[int]:
 
 
 @pytest.fixture
-def phone() -> Iterator[Callable[..., Any]]:
-    """In-process phones on real pjsua: phone(config_dict) -> started Phone with `.events` (a queue),
-    `.seen` (every event) and `.port`; stopped at teardown."""
-    started: list[Phone] = []
-
-    def make(config: dict) -> Phone:
-        port = sip_port()
-        p = Phone(Config.model_validate(config), PjsuaBackend(), port=port, bind="127.0.0.1")
-        p.port, p.events, p.seen = port, queue.Queue(), []
-        p.subscribe(p.events.put)
-        p.subscribe(p.seen.append)
-        p.start()
-        started.append(p)
-        return p
-
-    yield make
-    for p in started:
-        p.stop()
-
-
-def wait_for(p: Phone, pred: Callable[[Any], bool], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            ev = p.events.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        if pred(ev):
-            return ev
-    raise AssertionError(f"no matching event in {timeout} s; saw {p.seen[-8:]}")
+def phone() -> Iterator[Callable[[dict], Phone]]:
+    with phone_factory() as make:
+        yield make
 
 
 # ----- forwarding -----------------------------------------------------------------------------------

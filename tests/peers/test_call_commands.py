@@ -4,16 +4,13 @@ reconfigured while the phone runs."""
 
 from __future__ import annotations
 
-import queue
-import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
+from tests.inprocess import phone_factory, wait_for
 from tests.peers.sipp import SippResult
-from tests.phoneproc import sip_port
-from tuiphone.config import AccountConfig, Config
+from tuiphone.config import AccountConfig
 from tuiphone.engine.events import (
     Blf,
     CallLogEntry,
@@ -24,7 +21,6 @@ from tuiphone.engine.events import (
     SipMessage,
 )
 from tuiphone.engine.phone import ANONYMOUS_FROM, Phone
-from tuiphone.engine.sip import PjsuaBackend
 
 pytestmark = pytest.mark.peers
 
@@ -34,35 +30,9 @@ ACCOUNT = {"sip_server": PBX_SERVER, "user_id": "1001", "register": False, "mwi"
 
 
 @pytest.fixture
-def phone() -> Iterator[Callable[..., Phone]]:
-    """phone(config_dict) -> a started in-process Phone on real pjsua with `.events` (a queue), `.seen` and `.port`."""
-    started: list[Phone] = []
-
-    def make(config: dict) -> Phone:
-        port = sip_port()
-        p = Phone(Config.model_validate(config), PjsuaBackend(), port=port, bind="127.0.0.1")
-        p.port, p.events, p.seen = port, queue.Queue(), []
-        p.subscribe(p.events.put)
-        p.subscribe(p.seen.append)
-        p.start()
-        started.append(p)
-        return p
-
-    yield make
-    for p in started:
-        p.stop()
-
-
-def wait_for(p: Phone, pred: Callable[[Any], bool], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            ev = p.events.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        if pred(ev):
-            return ev
-    raise AssertionError(f"no matching event in {timeout} s; saw {[e for e in p.seen if not isinstance(e, SipMessage)][-8:]}")
+def phone() -> Iterator[Callable[[dict], Phone]]:
+    with phone_factory() as make:
+        yield make
 
 
 def header_values(text: str, *names: str) -> list[str]:

@@ -3,25 +3,22 @@ presence_mwi. A SIPp PUBLISH plays the monitored phone (PIDF) or the voicemail s
 
 from __future__ import annotations
 
-import queue
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.inprocess import phone_factory, wait_for
 from tests.peers.kamailio_presence import (
     PACKAGE,
     PresenceKamailio,
     presence_modules_installed,
 )
-from tests.phoneproc import sip_port
 from tuiphone.config import Config
 from tuiphone.engine.events import Blf, CallState, LineState, Mwi, RegState, SipMessage
 from tuiphone.engine.phone import Phone
-from tuiphone.engine.sip import PjsuaBackend
 
 pytestmark = pytest.mark.peers
 
@@ -46,34 +43,9 @@ def presence_server(tmp_path: Path) -> Iterator[PresenceKamailio]:
 
 
 @pytest.fixture
-def phone() -> Iterator[Callable[..., Phone]]:
-    started: list[Phone] = []
-
-    def make(config: dict) -> Phone:
-        p = Phone(Config.model_validate(config), PjsuaBackend(), port=sip_port(), bind="127.0.0.1")
-        p.events, p.seen = queue.Queue(), []
-        p.subscribe(p.events.put)
-        p.subscribe(p.seen.append)
-        p.start()
-        started.append(p)
-        return p
-
-    yield make
-    for p in started:
-        p.stop()
-
-
-def wait_for(p: Phone, pred: Callable[[Any], bool], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            ev = p.events.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        if pred(ev):
-            return ev
-    raise AssertionError(f"no matching event in {timeout} s; saw "
-                         f"{[e for e in p.seen if not isinstance(e, SipMessage)][-8:]}")
+def phone() -> Iterator[Callable[[dict], Phone]]:
+    with phone_factory() as make:
+        yield make
 
 
 def account(server: PresenceKamailio, user: str, **extra: Any) -> dict:
