@@ -4,17 +4,27 @@ while ffmpeg receives and decodes from an SDP file. G.722 checks the 8 kHz RTP c
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
-from tests.paging.procs import finish, start, tuiphone_argv, wait_for_stderr, wait_joined
+from tests.paging.procs import (
+    finish,
+    start,
+    tuiphone_argv,
+    wait_for_stderr,
+    wait_joined,
+)
+from tests.tools import require_tool
 from tuiphone.audio.analysis import has_tone, level_dbfs
 from tuiphone.audio.wav import read_wav, wav_info
 
-pytestmark = [pytest.mark.timeout(60),
-              pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg (Debian package ffmpeg)")]
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def ffmpeg() -> str:
+    return require_tool("ffmpeg", "ffmpeg")
 
 # (codec, ffmpeg encoder, payload type, rtpmap, audio rate for ffmpeg, tone)
 CASES = [("PCMU", "pcm_mulaw", 0, "PCMU/8000", 8000, 700.0), ("G722", "g722", 9, "G722/8000", 16000, 5000.0)]

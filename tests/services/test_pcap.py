@@ -10,11 +10,19 @@ import time
 
 import pytest
 
+from tests.tools import require_tool
 from tuiphone.engine.events import SipMessage
 from tuiphone.services.pcap import DumpcapCapture, SipPcapWriter, _checksum, read_pcap
 
 TSHARK = shutil.which("tshark")
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (Debian package tshark)")
+
+
+@pytest.fixture
+def tshark_installed() -> None:
+    require_tool("tshark", "tshark")
+
+
+needs_tshark = pytest.mark.usefixtures("tshark_installed")
 
 INVITE = ("INVITE sip:200@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
           "From: \"张三\" <sip:100@10.0.0.1>;tag=a\r\nTo: <sip:200@10.0.0.2>\r\nCall-ID: c1@10.0.0.1\r\n"
@@ -127,8 +135,7 @@ def test_a_real_call_written_by_the_phone_and_recorded_by_dumpcap(tmp_path, phon
 @pytest.mark.peers
 @needs_tshark
 def test_pcap_full_on_the_command_line_records_the_calls_sip_and_rtp(tmp_path, phones):
-    if shutil.which("dumpcap") is None:
-        pytest.skip("dumpcap is not installed (Debian package wireshark-common)")
+    require_tool("dumpcap", "wireshark-common")
     callee = phones("callee", ["answer", "--tone", "800", "--timeout", "30"], ready=True)
     full = tmp_path / "call.pcapng"
     caller = phones("caller", ["--pcap-full", str(full), "call", callee.keypad, "--duration", "1.5", "--json"])

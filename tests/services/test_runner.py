@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import sys
 
 import pytest
 
 from tests.fakes import FakeBackend
 from tests.services.helpers import wait_for
+from tests.tools import require_tool
 from tuiphone.config import Config
 from tuiphone.engine.phone import Phone
 from tuiphone.services import pcap
@@ -79,10 +79,8 @@ def test_a_full_capture_without_dumpcap_says_what_to_install(tmp_path, monkeypat
         pcap.DumpcapCapture(tmp_path / "x.pcapng", "127.0.0.1", 5060).start()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="capture interfaces are Linux names")
 def test_a_capture_dumpcap_cannot_open_is_refused(tmp_path):
-    if pcap.shutil.which("dumpcap") is None:
-        pytest.skip("dumpcap is not installed (Debian package wireshark-common)")
+    require_tool("dumpcap", "wireshark-common")
     capture = pcap.DumpcapCapture(tmp_path / "x.pcapng", "127.0.0.1", 5060, interface="no-such-if0")
     with pytest.raises(pcap.CaptureError, match="dumpcap could not capture on no-such-if0"):
         capture.start()
