@@ -99,3 +99,19 @@ class PhoneScreen(Screen):
 
     async def on_soft_key_bar_pressed(self, message: SoftKeyBar.Pressed) -> None:
         await self.action_soft_key(message.index)
+
+
+class StateScreen(PhoneScreen):
+    """A screen that shows the phone's state: `fill()` draws it at mount, on every status change (a
+    registration, a feature, a voicemail count) and after a language switch."""
+
+    def on_mount(self) -> None:
+        self.app.status_changed.subscribe(self, lambda _: self.fill())
+        self.fill()
+
+    async def relabel(self) -> None:
+        await super().relabel()
+        self.fill()
+
+    def fill(self) -> None:
+        raise NotImplementedError

@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 from tuiphone.engine.blocklist import Blocklist, BlocklistError
 from tuiphone.engine.featurestate import FORWARD_KINDS
 from tuiphone.i18n import t
-from tuiphone.screens.base import PhoneScreen
+from tuiphone.screens.base import StateScreen
 from tuiphone.screens.menu import MenuEntry, MenuScreen
 from tuiphone.screens.prompt import TextPromptScreen, check_target
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -84,7 +84,7 @@ def check_block_entry(text: str) -> str:
     return ""
 
 
-class BlocklistScreen(PhoneScreen):
+class BlocklistScreen(StateScreen):
     """The numbers and patterns whose calls are refused (603); add and remove them here."""
 
     BINDINGS = [
@@ -107,14 +107,6 @@ class BlocklistScreen(PhoneScreen):
         yield Static(t("features.blocklist_empty"), id="blocklist-empty")
         yield Static(t("features.blocklist_help"), classes="hint")
         yield SoftKeyBar()
-
-    def on_mount(self) -> None:
-        self.app.status_changed.subscribe(self, lambda _: self.fill())
-        self.fill()
-
-    async def relabel(self) -> None:
-        await super().relabel()
-        self.fill()
 
     def fill(self) -> None:
         entries = list(self.app.features_now().blocklist)

@@ -9,13 +9,13 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from tuiphone.i18n import t
-from tuiphone.screens.base import PhoneScreen
+from tuiphone.screens.base import StateScreen
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 from tuiphone.widgets.table import fill_table
 
 
-class MessagesScreen(PhoneScreen):
+class MessagesScreen(StateScreen):
     """One row per account that can have a mailbox; the counts follow the MWI notifications live."""
 
     BINDINGS = [
@@ -37,14 +37,6 @@ class MessagesScreen(PhoneScreen):
         yield DataTable(id="messages-table", cursor_type="row", zebra_stripes=True)
         yield Static(t("messages.no_accounts"), id="messages-empty")
         yield SoftKeyBar()
-
-    def on_mount(self) -> None:
-        self.app.status_changed.subscribe(self, lambda _: self.fill())
-        self.fill()
-
-    async def relabel(self) -> None:
-        await super().relabel()
-        self.fill()
 
     def fill(self) -> None:
         app = self.app

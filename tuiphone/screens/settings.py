@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from tuiphone.config import AccountConfig, validation_problems
 from tuiphone.i18n import t
-from tuiphone.screens.base import PhoneScreen
+from tuiphone.screens.base import PhoneScreen, StateScreen
 from tuiphone.screens.menu import MenuEntry, MenuScreen, apply_setting
 from tuiphone.screens.prompt import TextPromptScreen
 from tuiphone.screens.status import account_state
@@ -101,7 +101,7 @@ def feature_settings_menu() -> MenuScreen:
     return menu
 
 
-class AccountsSettingsScreen(PhoneScreen):
+class AccountsSettingsScreen(StateScreen):
     """Every account with its state; F1 edits, F2 enables or disables, F3 registers again."""
 
     BINDINGS = [Binding("escape", "back", "Back", show=False, id="back")]
@@ -117,15 +117,7 @@ class AccountsSettingsScreen(PhoneScreen):
         yield Static(t("settings.no_accounts"), id="accounts-empty")
         yield SoftKeyBar()
 
-    def on_mount(self) -> None:
-        self.app.status_changed.subscribe(self, lambda _: self.fill())
-        self.fill()
-
     def on_screen_resume(self) -> None:
-        self.fill()
-
-    async def relabel(self) -> None:
-        await super().relabel()
         self.fill()
 
     def fill(self) -> None:

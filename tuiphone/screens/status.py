@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from tuiphone import __version__
 from tuiphone.engine.events import RegState
 from tuiphone.i18n import t
-from tuiphone.screens.base import PhoneScreen
+from tuiphone.screens.base import PhoneScreen, StateScreen
 from tuiphone.widgets.call_panel import format_duration
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import FAILED, REGISTERED, StatusBar, account_label, registration_mark
@@ -49,7 +49,7 @@ def ghost_call_text(counts: dict[str, int]) -> str:
     return t("status.ghost_refused", total=sum(counts.values()), sources=sources)
 
 
-class AccountsStatusScreen(PhoneScreen):
+class AccountsStatusScreen(StateScreen):
     """A row per account: name, user, registrar in use, state, expiry; F1 registers the chosen one again."""
 
     BINDINGS = [Binding("escape", "back", "Back", show=False, id="back")]
@@ -63,14 +63,6 @@ class AccountsStatusScreen(PhoneScreen):
         yield DataTable(id="accounts-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="ghost-calls", markup=False)
         yield SoftKeyBar()
-
-    def on_mount(self) -> None:
-        self.app.status_changed.subscribe(self, lambda _: self.fill())
-        self.fill()
-
-    async def relabel(self) -> None:
-        await super().relabel()
-        self.fill()
 
     def fill(self) -> None:
         table = self.query_one(DataTable)
