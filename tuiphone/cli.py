@@ -43,7 +43,7 @@ def _fail_usage(message: str) -> None:
 
 def _load(common: Common):
     from tuiphone.config import ConfigError, load_or_create
-    from tuiphone.paths import config_path, data_dir
+    from tuiphone.paths import config_path
 
     path = config_path(common.config)
     try:
@@ -135,10 +135,9 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
 def _start_full_capture(common: Common, phone: Any) -> Any:
     """`--pcap-full FILE`: dumpcap records the phone's SIP and RTP packets; a capture that cannot start stops
     the phone with a sentence saying why (not installed, no permission)."""
-    from tuiphone.services.pcap import CaptureError, DumpcapCapture, split_address
+    from tuiphone.services.pcap import CaptureError, DumpcapCapture
 
-    address, port = split_address(phone.backend.local_address("udp"))
-    capture = DumpcapCapture(common.pcap_full, address, port)
+    capture = DumpcapCapture.of_phone(common.pcap_full, phone)
     try:
         capture.start()
     except CaptureError as exc:

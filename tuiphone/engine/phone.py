@@ -49,7 +49,6 @@ from tuiphone.engine.events import (
     TransferProgress,
 )
 from tuiphone.engine.options import OptionsPinger, OptionsTarget
-from tuiphone.engine.quality import CallQuality
 from tuiphone.engine.sounds import CallSounds
 from tuiphone.engine.sipuri import split_name_uri
 

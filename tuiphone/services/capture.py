@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from tuiphone.services.pcap import CaptureError, DumpcapCapture, SipPcapWriter, split_address
+from tuiphone.services.pcap import CaptureError, DumpcapCapture, SipPcapWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,7 @@ class PhoneCapture:
             dumpcap = None
             if full:
                 try:
-                    address, port = split_address(self.phone.backend.local_address("udp"))
-                    dumpcap = DumpcapCapture(self.folder / f"full-{stamp}.pcapng", address, port)
+                    dumpcap = DumpcapCapture.of_phone(self.folder / f"full-{stamp}.pcapng", self.phone)
                     dumpcap.start()
                 except (CaptureError, ValueError) as exc:
                     writer.close()

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tuiphone.engine.events import Event, SipMessage
 
@@ -202,6 +202,12 @@ class DumpcapCapture:
             if self.path.exists() and self.path.stat().st_size > 0:
                 return          # the file header is written: it is capturing
             time.sleep(0.05)
+
+    @classmethod
+    def of_phone(cls, path: str | Path, phone: Any) -> DumpcapCapture:
+        """A capture of `phone`'s own SIP port and RTP, on the interface of its SIP address."""
+        address, port = split_address(phone.backend.local_address("udp"))
+        return cls(path, address, port)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._proc is None or self._proc.poll() is not None:
