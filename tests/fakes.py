@@ -224,6 +224,9 @@ class FakeBackend:
     def unwatch(self, handle: int) -> None:
         self.commands.append(("unwatch", handle))
 
+    def open_local_port(self) -> None:
+        return None                # no C port here: the phone gives the local port media instead
+
     def set_local_media(self, media: CallMedia) -> None:
         self.local_media = media
         self.commands.append(("set_local_media",))

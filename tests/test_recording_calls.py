@@ -98,3 +98,31 @@ def test_cli_stereo_recording(tmp_path, phones):
     stereo = read_channels(tmp_path / "both.wav")[16000:]
     assert abs(dominant_frequency(stereo[:, 0], 16000) - 440) < 20
     assert abs(dominant_frequency(stereo[:, 1], 16000) - 1000) < 20
+
+
+def test_a_held_line_records_nothing_of_the_line_talking_now(tmp_path, phones):
+    first = phones("first", ["answer", "--tone", "1000", "--timeout", "20"], ready=True)
+    second = phones("second", ["answer", "--tone", "1400", "--timeout", "20"], ready=True)
+    audio = MemoryAudio(700)
+    phone = make_phone(tmp_path, {"record": "manual", "record_dir": str(tmp_path / "rec"), "record_stereo": True},
+                       audio)
+    try:
+        line1 = phone.call(first.keypad).result(5)
+        wait_for(phone.events, is_state(line1, LineState.TALKING))
+        path = phone.record(line1, True).result(5)
+        time.sleep(1.0)
+        phone.hold(line1).result(5)
+        wait_for(phone.events, is_state(line1, LineState.HELD))
+        line2 = phone.call(second.keypad).result(5)
+        wait_for(phone.events, is_state(line2, LineState.TALKING))
+        time.sleep(2.0)
+        assert phone.record(line1, False).result(10) == path
+        phone.hangup(line2).result(5)
+        phone.hangup(line1).result(5)
+    finally:
+        phone.stop()
+        audio.stop()
+    stereo = read_channels(path)
+    assert 0.7 < len(stereo) / 16000 < 1.8          # only the second line 1 talked, not line 2's two
+    assert band_energy_ratio(stereo[:, 1], 16000, 1400, width_hz=40) < 0.05
+    assert abs(dominant_frequency(stereo[4000:, 1], 16000) - 1000) < 20

@@ -330,3 +330,57 @@ def test_a_sound_server_that_dies_mid_call_falls_back_to_null_and_is_used_again(
     played = _recorded_tone(pulse, tmp_path / "back.raw", recording)
     assert has_tone(played, RATE, 1000, min_ratio=0.8)    # the call is heard again (a reopen may click)
     assert pulse_audio.stats().device_failures == 2       # microphone and speaker, once each
+
+
+class FakeBridge:
+    """Stands in for the engine's C local port: keeps what is sent, answers receives with a tone."""
+
+    frame_samples = FRAME
+
+    def __init__(self, says: float = 1000):
+        self.active = False
+        self.says = ToneSource(says, level_dbfs=-6)
+        self.sent: list[np.ndarray] = []
+
+    def send(self, frame: np.ndarray) -> None:
+        assert len(frame) == FRAME and frame.dtype == np.int16
+        if self.active:
+            self.sent.append(frame.copy())
+
+    def receive(self, out: np.ndarray) -> bool:
+        if not self.active:
+            return False
+        out[:] = self.says.read(FRAME)
+        return True
+
+
+def test_with_the_c_port_the_devices_drive_whole_frames_both_ways(files: tuple[Path, Path]) -> None:
+    mic, speaker = files
+    audio = LocalAudio(input_device=f"file:{mic}", output_device=f"file:{speaker}")
+    bridge, taps = FakeBridge(), {"tx": 0, "rx": 0}
+    audio.attach_bridge(bridge, tx_tap=lambda f: taps.__setitem__("tx", taps["tx"] + 1),
+                        rx_tap=lambda f: taps.__setitem__("rx", taps["rx"] + 1))
+    audio.start()
+    time.sleep(0.3)
+    assert bridge.sent == []                     # no call joined: the mic is not sent
+    bridge.active = True
+    time.sleep(1.0)
+    played = _speaker_file(audio, speaker)
+    sent = np.concatenate(bridge.sent)
+    assert 40 <= len(bridge.sent) <= 60 and taps["tx"] == len(bridge.sent) and taps["rx"] >= 40
+    assert has_tone(sent[RATE // 10 :], RATE, 700, min_ratio=0.95)
+    loud = np.flatnonzero(np.abs(played) > 1000)
+    assert has_tone(played[loud[0] :], RATE, 1000, min_ratio=0.95)
+    assert audio.stats().bridge_port == "c" and audio.stats().speaker_underruns == 0
+
+
+def test_with_the_c_port_mute_sends_silence(files: tuple[Path, Path]) -> None:
+    mic, speaker = files
+    audio = LocalAudio(input_device=f"file:{mic}", output_device=f"file:{speaker}")
+    bridge = FakeBridge()
+    audio.attach_bridge(bridge)
+    bridge.active = True
+    audio.mute(True)
+    with audio:
+        time.sleep(0.5)
+    assert len(bridge.sent) > 15 and not np.concatenate(bridge.sent).any()

@@ -1,9 +1,17 @@
 """LocalAudio: the phone's own side of the sound — microphone, speaker, tones, ringer.
 
-    mic device ─► InputAdapter ─► mic ring ─► DriftCorrector ─► `mic.read(n)`   (the call sends it)
-    `speaker.write(frame)` (the call says it) ─► speaker ring ─► DriftCorrector ─┐
-    tones, key feedback, ringtone, paging streams ──────────────────────────────┴► Mixer ─► speaker device
+With the engine's local port in C (`attach_bridge`), the sound card's callbacks drive the exchange:
+
+    mic device ─► InputAdapter ─► mic ring ─► whole 20 ms frames ─► `link.send` ─► the bridge
+    the bridge ─► `link.receive` ─► speaker ring ─┐   (drift is corrected in pjmedia's delay buffer)
+    tones, key feedback, ringtone, paging streams ─┴► Mixer ─► speaker device
     ringtone ─► ringer Mixer ─► ringer device (when one is set)
+
+With a local port in Python instead, pjmedia's clock pulls and pushes, and our drift correctors
+keep the rings near their target:
+
+    mic device ─► InputAdapter ─► mic ring ─► DriftCorrector ─► `mic.read(n)`   (the call sends it)
+    `speaker.write(frame)` (the call says it) ─► speaker ring ─► DriftCorrector ─► Mixer
 
 Threads: the device callbacks (PortAudio's, or our 20 ms clock for null/file) and pjmedia's
 clock thread only copy between the rings; `start`/`stop`/tones/volume run on any one control
@@ -18,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,7 +47,7 @@ from tuiphone.audio.ring import DriftCorrector, SampleRing
 from tuiphone.audio.ringtones import make_ringtone
 from tuiphone.audio.tones import make_tone
 
-__all__ = ["AudioLevels", "AudioStats", "LocalAudio"]
+__all__ = ["AudioLevels", "AudioStats", "BridgeLink", "LocalAudio"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,8 @@ class AudioStats:
     device_xruns: int              # under/overflows the sound card itself reported
     device_failures: int           # times a device stopped and null audio took over
     limited_samples: int           # samples the mixer's limiter had to bend
+    bridge_port: str = "python"    # "c": the engine's local port in C drives nothing on pjmedia's clock (drift is
+                                   # corrected in pjmedia's delay buffer); "python": our drift correctors do it
 
 
 class MicSource:
@@ -105,6 +115,67 @@ class MicSource:
         c = self._corrector
         c.ring.discard(c.ring.fill)
         c.priming = True
+
+
+class BridgeLink(Protocol):
+    """The engine's local port when it is C (engine/localport.py): whole frames, from the device threads.
+
+    `active` is true while a call is joined; `send` and `receive` do nothing (False) otherwise."""
+
+    frame_samples: int
+    active: bool
+
+    def send(self, frame: np.ndarray) -> None: ...
+    def receive(self, out: np.ndarray) -> bool: ...
+
+
+class _BridgeMic:
+    """The microphone's side of a C local port: cuts what the device delivers into whole frames and sends
+    them while a call is joined (silence when muted); `tap(frame)` sees each frame sent (recorders)."""
+
+    def __init__(self, link: BridgeLink, ring: SampleRing, mic: MicSource,
+                 tap: Callable[[np.ndarray], None] | None):
+        self.link, self.ring, self.mic, self.tap = link, ring, mic, tap
+        self._tx = np.zeros(link.frame_samples, dtype=np.int16)
+
+    def push(self, frame: np.ndarray) -> None:
+        ring, link, tx = self.ring, self.link, self._tx
+        if not link.active:
+            if ring.fill:
+                ring.discard(ring.fill)     # nothing the mic heard between calls is sent
+            return
+        ring.write(frame)
+        while ring.fill >= len(tx):
+            ring.read_into(tx)
+            if self.mic.muted:
+                tx.fill(0)
+            tap = self.tap
+            if tap is not None:
+                tap(tx)
+            link.send(tx)
+
+
+class _BridgeSpeaker:
+    """The mixer's "call" stream from a C local port: frames taken from the bridge as the speaker asks;
+    `tap(frame)` sees each frame taken (recorders). A read that finds too little while a call is joined is
+    padded and counted as an underrun."""
+
+    def __init__(self, link: BridgeLink, ring: SampleRing, tap: Callable[[np.ndarray], None] | None):
+        self.link, self.ring, self.tap = link, ring, tap
+        self._rx = np.zeros(link.frame_samples, dtype=np.int16)
+
+    def read(self, n: int) -> np.ndarray:
+        ring, link, rx = self.ring, self.link, self._rx
+        if not link.active:
+            if ring.fill:
+                ring.discard(ring.fill)
+            return np.zeros(n, dtype=np.int16)
+        while ring.fill < n and link.receive(rx):
+            ring.write(rx)
+            tap = self.tap
+            if tap is not None:
+                tap(rx)
+        return ring.read(n)
 
 
 class SpeakerSink:
@@ -186,6 +257,8 @@ class LocalAudio:
             self._roles["ringer"] = _Role("ringer", ringer_device, "output")
         self.device_failures = 0
         self._loopback: SampleRing | None = None
+        self._bridge: _BridgeMic | None = None
+        self._bridge_speaker: _BridgeSpeaker | None = None
         self._lock = threading.Lock()          # control threads only; never the audio threads
         self._status_lock = threading.Lock()   # start() and the supervisor may both update status
         self._stop = threading.Event()
@@ -199,6 +272,14 @@ class LocalAudio:
                     audio.tone_region, on_change, ring_volume=audio.ring_volume / 100)
         local.set_volume(audio.speaker_volume / 100)
         return local
+
+    def attach_bridge(self, link: BridgeLink, tx_tap: Callable[[np.ndarray], None] | None = None,
+                      rx_tap: Callable[[np.ndarray], None] | None = None) -> None:
+        """Speak and listen through a C local port from now on (see the module docstring); `tx_tap` sees
+        every frame sent, `rx_tap` every frame heard. `mic` and `speaker` are then not used."""
+        self._bridge_speaker = _BridgeSpeaker(link, self._spk_ring, rx_tap)
+        self.mixer.add("call", self._bridge_speaker)
+        self._bridge = _BridgeMic(link, self._mic_ring, self.mic, tx_tap)
 
     # life
 
@@ -372,6 +453,7 @@ class LocalAudio:
         roles = self._roles
         endpoints = [r.endpoint for r in roles.values() if r.endpoint is not None]
         mic_c, spk_c = self.mic.corrector, self._speaker_corrector
+        bridged = self._bridge is not None
         return AudioStats(
             status=self.status, reason=self.reason,
             input_device=self._describe(roles["input"]),
@@ -381,11 +463,13 @@ class LocalAudio:
             speaker_fill_ms=self._spk_ring.fill * 1000 / RATE,
             mic_underruns=mic_c.underruns, mic_overruns=self._mic_ring.overruns,
             mic_corrections=mic_c.corrections,
-            speaker_underruns=spk_c.underruns, speaker_overruns=self._spk_ring.overruns,
+            speaker_underruns=self._spk_ring.underruns if bridged else spk_c.underruns,
+            speaker_overruns=self._spk_ring.overruns,
             speaker_corrections=spk_c.corrections,
             device_xruns=sum(e.xruns for e in endpoints),
             device_failures=self.device_failures,
             limited_samples=self.mixer.limited + (self._ringer_mixer.limited if self._separate_ringer else 0),
+            bridge_port="c" if bridged else "python",
         )
 
     # device callbacks: copy only
@@ -395,7 +479,10 @@ class LocalAudio:
         loopback = self._loopback
         if loopback is not None:
             loopback.write(frame)
-        if time.monotonic() - self.mic.last_read < _IDLE_S:
+        bridge = self._bridge
+        if bridge is not None:
+            bridge.push(frame)
+        elif time.monotonic() - self.mic.last_read < _IDLE_S:
             self._mic_ring.write(frame)
 
     def _pull_speaker(self, buf: np.ndarray) -> None:

@@ -112,23 +112,48 @@ def _resolve_hosts(hostports) -> frozenset[str]:
     return frozenset(addrs)
 
 
-class _MicTaps:
-    """The local port's source: the microphone, with what it says copied to the recorders of talking lines."""
+class _LocalTaps:
+    """What the local microphone says (and, with the C local port, what the local speaker hears from the
+    calls), copied to the recorders of the lines joined to the local audio — never to a held line's.
+
+    With the local port in Python it is also that port's source (`read`). Its dicts are replaced whole:
+    the audio threads iterate a stable one.
+    """
 
     def __init__(self) -> None:
         self.source = None
-        self._taps: dict[int, CallRecorder] = {}
+        self.hears_calls = False       # rx frames come through `rx` (C port), not through call ports
+        self._recorders: dict[int, CallRecorder] = {}
+        self._joined: frozenset[int] = frozenset()
+        self._live: tuple[CallRecorder, ...] = ()
 
     def add(self, cid: int, rec: CallRecorder) -> None:
-        self._taps = {**self._taps, cid: rec}      # replaced whole: the clock thread iterates a stable dict
+        self._recorders = {**self._recorders, cid: rec}
+        self._refresh()
 
     def remove(self, cid: int) -> None:
-        if cid in self._taps:
-            self._taps = {k: v for k, v in self._taps.items() if k != cid}
+        if cid in self._recorders:
+            self._recorders = {k: v for k, v in self._recorders.items() if k != cid}
+            self._refresh()
+
+    def set_joined(self, cids: set[int]) -> None:
+        self._joined = frozenset(cids)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._live = tuple(rec for cid, rec in self._recorders.items() if cid in self._joined)
+
+    def tx(self, frame) -> None:
+        for rec in self._live:
+            rec.tx(frame)
+
+    def rx(self, frame) -> None:
+        for rec in self._live:
+            rec.rx(frame)
 
     def read(self, n: int):
         frame = self.source.read(n)
-        for rec in self._taps.values():
+        for rec in self._live:
             rec.tx(frame)
         return frame
 
@@ -233,7 +258,7 @@ class Phone:
         self.local_audio = local_audio
         self.data_dir = data_dir
         self._recorders: dict[int, CallRecorder] = {}     # line -> its recording
-        self._mic_taps = _MicTaps()                       # what the local microphone says, to recorders
+        self._taps = _LocalTaps()                         # what the local audio says and hears, to recorders
         self._joined: set[int] = set()                    # call ids joined to the local audio
         self._silenced: set[int] = set()                  # ringing lines whose ringtone the user silenced
         self.pager = None                                 # engine.pager.Pager, set by whoever builds the phone
@@ -266,6 +291,7 @@ class Phone:
             if cid in self._by_cid:
                 self.backend.join_local(cid, False)
         self._joined = talking
+        self._taps.set_joined(talking)
 
     # ----- ringer ----------------------------------------------------------------------------------
     def silence_ringer(self, line: int | None = None) -> None:
@@ -312,9 +338,14 @@ class Phone:
             raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
         if self.local_audio is not None:
             self.local_audio.start()
-            self._mic_taps.source = self.local_audio.mic
-            media = CallMedia(source=self._mic_taps, sinks=[self.local_audio.speaker])
-            self.backend.submit(lambda: self.backend.set_local_media(media)).result(10)
+            link = self.backend.submit(self.backend.open_local_port).result(10)
+            if link is not None:
+                self.local_audio.attach_bridge(link, tx_tap=self._taps.tx, rx_tap=self._taps.rx)
+                self._taps.hears_calls = True
+            else:
+                self._taps.source = self.local_audio.mic
+                media = CallMedia(source=self._taps, sinks=[self.local_audio.speaker])
+                self.backend.submit(lambda: self.backend.set_local_media(media)).result(10)
         self.backend.submit(self._add_accounts).result(10)
         self._emit(self.features.snapshot())
 
@@ -977,10 +1008,11 @@ class Phone:
             self._notice(f"Cannot record line {ln.number}: {exc}", "warning")
             return None
         self._recorders[ln.number] = rec
-        media = CallMedia(source=ln.media.source, sinks=[*ln.media.sinks, rec.rx_sink])
         if self.local_audio is not None:
-            self._mic_taps.add(ln.cid, rec)
-        else:
+            self._taps.add(ln.cid, rec)
+        hears_locally = self.local_audio is not None and self._taps.hears_calls
+        media = CallMedia(source=ln.media.source, sinks=[*ln.media.sinks, *(() if hears_locally else (rec.rx_sink,))])
+        if self.local_audio is None:
             media.source = rec.tx_tap(ln.media.source) if ln.media.source is not None else None
         ln.media = media
         self.backend.set_media(ln.cid, media)
@@ -992,7 +1024,7 @@ class Phone:
         rec = self._recorders.pop(ln.number, None)
         if rec is None:
             return None
-        self._mic_taps.remove(ln.cid)
+        self._taps.remove(ln.cid)
         media = CallMedia(source=ln.media.source, sinks=[s for s in ln.media.sinks if s is not rec.rx_sink])
         ln.media = media
         if ln.state != LineState.ENDED:

@@ -2,9 +2,10 @@
 
 One SIP thread creates the Endpoint (so it is pjsua's main thread), polls it, and runs every command
 handed to it through `submit`. pjsua2 callbacks become calls on the `BackendListener`, always on the SIP
-thread. Audio reaches calls through `AudioMediaPort`s that copy 20 ms frames between pjmedia and numpy
-sources/sinks: the local port (the phone's microphone and speaker) joined in the bridge to the calls the user
-talks on, and a port of a call's own only while its media has a source or sinks (recording, a file, a tone).
+thread. The phone's microphone and speaker meet the calls the user talks on through the local port, a C
+port (localport.py) that the sound card's callbacks drive, so pjmedia's clock never waits for Python. A
+call gets an `AudioMediaPort` of its own, copying 20 ms frames between pjmedia and numpy sources/sinks, only
+while its media has a source or sinks (a file, a tone, a recording with no local audio).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tuiphone.engine.backend import (
     TransportSettings,
 )
 from tuiphone.engine.events import SipMessage
+from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.quality import CallQuality, estimate_mos
 from tuiphone.engine.sipuri import request_user, split_name_uri
 
@@ -511,7 +513,8 @@ class PjsuaBackend:
         self._calls: dict[int, _Call] = {}
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
-        self._local: _FramePort | None = None
+        self._local: _FramePort | None = None           # the local port in Python (when no C one: see open_local_port)
+        self._native: LocalPort | None = None           # the local port in C
         self._buddies: list[_Buddy | None] = []         # by watch handle; None once unwatched
         self._registered: set[int] = set()
         self._spare_ports: list[_FramePort] = []     # call ports no call uses now (see _retire_port)
@@ -759,6 +762,9 @@ class PjsuaBackend:
             self._drain_jobs()
 
     def _destroy(self) -> None:
+        if self._native is not None:
+            self._native.close()       # the sound card's callbacks stop using it before pjsua goes
+            self._native = None
         for call in self._calls.values():
             self._drop_port(call)
         if self._ep is not None:
@@ -988,6 +994,10 @@ class PjsuaBackend:
         call.muted = on
         if call.port is not None:
             call.port.muted = on
+        if call.local and call.connected_media is not None:
+            am = _audio_of(call)
+            if am is not None:
+                self._join_local_media(call, am, True)      # the microphone stops (or starts) reaching it
 
     def set_media(self, cid: int, media: CallMedia) -> None:
         call = self._calls[cid]
@@ -1063,9 +1073,8 @@ class PjsuaBackend:
         # always (re)connect: a re-INVITE may rebuild the stream and drop the bridge links
         self._attach_port(call, am)
         call.connected_media = am
-        if call.local and self._local is not None:
-            _start(self._local, am)
-            _start(am, self._local)
+        if call.local:
+            self._join_local_media(call, am, True)
         for other_id in call.links:
             other = self._calls.get(other_id)
             other_am = _audio_of(other) if other is not None and other.connected_media is not None else None
@@ -1097,8 +1106,23 @@ class PjsuaBackend:
             gc.collect()
 
     # ----- the phone's own audio and conferences ------------------------------------------------
+    def open_local_port(self) -> LocalPort | None:
+        """The phone's local port in C, for the sound card's callbacks to speak into and listen from.
+
+        None when this pjsua2 cannot make one, or when TUIPHONE_LOCAL_PORT=python asks for the port in
+        Python (the benchmark compares both): then `set_local_media` gives the port its source and sinks."""
+        if os.environ.get("TUIPHONE_LOCAL_PORT", "").lower() == "python":
+            return None
+        if self._native is None:
+            try:
+                self._native = LocalPort(ctypes.CDLL(pj._pjsua2.__file__), CLOCK_RATE, FRAME_SAMPLES)
+            except (LocalPortError, OSError, AttributeError) as exc:
+                log.warning("%s; the local port runs in Python instead", exc)
+                return None
+        return self._native
+
     def set_local_media(self, media: CallMedia) -> None:
-        """The phone's microphone (source) and speaker (sinks): one port joined to the calls the user talks on."""
+        """The phone's microphone (source) and speaker (sinks) on a local port in Python (no C port)."""
         if self._local is None:
             self._local = _make_port("local", media, self)
         else:
@@ -1108,14 +1132,34 @@ class PjsuaBackend:
         call = self._calls[cid]
         call.local = on
         am = _audio_of(call) if call.connected_media is not None else None
-        if am is None or self._local is None:
+        if am is None:
+            self._update_local_active()
             return       # connected when its media becomes active
-        if on:
-            _start(self._local, am)
-            _start(am, self._local)
-        else:
-            _stop(self._local, am)
-            _stop(am, self._local)
+        self._join_local_media(call, am, on)
+
+    def _join_local_media(self, call: _Call, am: Any, on: bool) -> None:
+        """Join the local port and a call's audio both ways (the microphone not while the call is muted),
+        or part them."""
+        speak = on and not call.muted
+        native = self._native
+        if native is not None:
+            if on:
+                native.activate()             # before the bridge sends: what is left from before goes first
+            slot, peer = native.slot, am.getPortId()
+            native.connect(peer, slot, on)
+            native.connect(slot, peer, speak)
+            self._update_local_active()
+        elif self._local is not None:
+            (_start if on else _stop)(am, self._local)
+            (_start if speak else _stop)(self._local, am)
+
+    def _update_local_active(self) -> None:
+        """Tell the sound card's side whether any call is joined to the C local port."""
+        if self._native is not None:
+            if any(c.local and c.connected_media is not None for c in self._calls.values()):
+                self._native.activate()
+            else:
+                self._native.deactivate()
 
     def link(self, cid: int, other_cid: int, on: bool) -> None:
         """Conference two calls in the bridge: each hears the other (and the local port, when joined)."""
@@ -1182,3 +1226,4 @@ class PjsuaBackend:
         call.links.clear()
         if port is not None:
             self._retire_port(port)
+        self._update_local_active()

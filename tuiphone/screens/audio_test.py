@@ -179,7 +179,8 @@ class AudioTestScreen(PhoneScreen):
             t("audio_test.counters_speaker", fill=f"{s.speaker_fill_ms:.0f}", underruns=s.speaker_underruns,
                 overruns=s.speaker_overruns, corrections=s.speaker_corrections),
             t("audio_test.counters_device", xruns=s.device_xruns, failures=s.device_failures,
-                limited=s.limited_samples))))
+                limited=s.limited_samples),
+            t("audio_test.bridge_c" if s.bridge_port == "c" else "audio_test.bridge_python"))))
 
     def _show(self, widget: Static, text: str) -> None:
         """Update only on a change: the counters rarely move, and an update costs a layout."""
