@@ -696,11 +696,12 @@ class Phone:
                 return n
         return None
 
-    def _hold_others(self, keep: int | None) -> None:
-        """One active line: every other talking line goes on hold (a whole conference, when `keep` is a member)."""
+    def _hold_others(self, keep: int | None, spare: frozenset[int] = frozenset()) -> None:
+        """One active line: every other talking line goes on hold (a whole conference, when `keep` is a member;
+        never the lines in `spare`)."""
         keep_conf = keep is not None and self._lines.get(keep) is not None and self._lines[keep].conference
         for line in self._lines.values():
-            if line.number == keep or (keep_conf and line.conference):
+            if line.number == keep or line.number in spare or (keep_conf and line.conference):
                 continue
             if line.state == LineState.TALKING:
                 self.backend.hold(line.cid)
@@ -1058,7 +1059,9 @@ class Phone:
             for ln in members:
                 if ln.state not in (LineState.TALKING, LineState.HELD):
                     raise PhoneError(f"Line {ln.number} is not in a call yet.", "failed")
-            self._hold_others(None)
+            # a talking member stays up: holding it and resuming it at once raced two re-INVITEs, and the
+            # resume could lose (the member then sat on hold, hearing no one)
+            self._hold_others(None, spare=frozenset(ln.number for ln in members))
             for i, a in enumerate(members):
                 for b in members[i + 1:]:
                     self.backend.link(a.cid, b.cid, True)
