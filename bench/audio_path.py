@@ -9,17 +9,21 @@ Processes besides this one, all stopped by PID at the end:
   bare        this file, `--worker bare`: pjsua2 alone, a C tone generator into the call and the call into
               pjsua's null sound device: no Python port anywhere;
   ours        this file, `--worker ours`: a tuiphone Phone with LocalAudio on the devices (mic → bridge,
-              bridge → mixer → speaker), recording every call (features.record = "auto"), then the same
-              with the real PhoneApp running on a pseudo-terminal and redrawing every widget 60 times a second.
+              bridge → mixer → speaker) through its local port in C, recording every call (features.record =
+              "auto"), then the same with the real PhoneApp running on a pseudo-terminal and redrawing every
+              widget 60 times a second;
+  ours-python the same CPU rounds with the local port in Python (TUIPHONE_LOCAL_PORT=python), for comparison
+              (--port both, the default; no TUI call).
 
 What the numbers mean:
   CPU        process CPU (user + system, all threads, getrusage) in % of one core, over a window with no call,
              then over a window during one established call; "the call itself" is the difference. Medians over
              --rounds. Ours with no call already runs its sound devices, the mixer and the device supervisor.
-  intervals  time between two calls of the same callback: pjmedia's clock writing a received frame into
-             LocalAudio.speaker (every 20 ms when on time; "late" = more than 40 ms after the one before) and
-             the speaker device's callback reading the mixer ("late" = its block length + 20 ms); median,
-             p99 and max; first for a call with no UI (the last CPU round), then with the TUI redrawing.
+  intervals  time between two 20 ms frames the call says reaching LocalAudio ("late" = more than 40 ms after
+             the one before): taken from the C port by the speaker's callback, or written by pjmedia's clock
+             into a Python port; and between two calls of the speaker device's callback reading the mixer
+             ("late" = its block length + 20 ms); median, p99 and max; first for a call with no UI (the last
+             CPU round), then with the TUI redrawing.
   counters   LocalAudio.stats() changes during that call: underruns, overruns, drift corrections, sound card
              xruns. The garbage collector line says how long Python's cyclic collector held the GIL.
   mixer      20 ms frames of four streams (a call through its drift corrector, a tone, a ringtone and a
@@ -93,6 +97,26 @@ class TimedSink:
         self.frames += 1
         self.stamps.add(len(frame))
         self.inner.write(frame)
+
+
+class TimedLink:
+    """Wraps the C local port: stamps every frame the speaker's callback takes from the bridge."""
+
+    def __init__(self, inner: Any, stamps: Stamps):
+        self.inner, self.stamps, self.frame_samples = inner, stamps, inner.frame_samples
+
+    @property
+    def active(self) -> bool:
+        return self.inner.active
+
+    def send(self, frame: np.ndarray) -> None:
+        self.inner.send(frame)
+
+    def receive(self, out: np.ndarray) -> bool:
+        got = self.inner.receive(out)
+        if got:
+            self.stamps.add(len(out))
+        return got
 
 
 class GcPauses:
@@ -220,9 +244,22 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     audio = LocalAudio.from_config(config.audio)
     frames = Stamps(int((args.seconds + 10) * 1000 / FRAME_MS))
     blocks = Stamps(int((args.seconds + 10) * 1000 / 5))
-    audio.speaker = TimedSink(audio.speaker, frames)      # before start: the Phone hands it to the bridge
+    backend = PjsuaBackend()
+    if args.local_port == "python":
+        os.environ["TUIPHONE_LOCAL_PORT"] = "python"
+        audio.speaker = TimedSink(audio.speaker, frames)      # before start: the Phone hands it to the bridge
+    else:
+        opener = backend.open_local_port
+
+        def open_timed() -> Any:
+            link = opener()
+            if link is None:
+                raise RuntimeError("the C local port could not be made (see the log)")
+            return TimedLink(link, frames)
+
+        backend.open_local_port = open_timed                  # type: ignore[method-assign]
     audio.add_stream("bench-clock", CallbackClock(blocks))
-    phone = Phone(config, PjsuaBackend(), port=0, bind="127.0.0.1", local_audio=audio,
+    phone = Phone(config, backend, port=0, bind="127.0.0.1", local_audio=audio,
                   data_dir=args.record_dir)
     events: queue.Queue = queue.Queue()
     phone.subscribe(events.put)
@@ -231,7 +268,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
                               "audio_status": audio.status, "audio_reason": audio.reason}
     try:
         result["rounds"] = [_cpu_round(phone, events, args, audio, frames, blocks) for _ in range(args.rounds)]
-        result["tui"] = _tui_call(phone, config, events, args, audio, frames, blocks)
+        if args.local_port == "c":
+            result["tui"] = _tui_call(phone, config, events, args, audio, frames, blocks)
     finally:
         phone.stop()
     result["recordings"] = sorted(p.stat().st_size for p in Path(args.record_dir).rglob("*.wav"))
@@ -391,6 +429,7 @@ def serve_worker(args: argparse.Namespace) -> int:
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval / 1000)
     result = run_bare(args) if args.worker == "bare" else run_ours(args)
+    result["local_port"] = args.local_port
     Path(args.out).write_text(json.dumps(result))
     return 0
 
@@ -453,7 +492,10 @@ def run_worker(kind: str, args: argparse.Namespace, callee: str, tmp: Path, time
     argv = [sys.executable, str(HERE / "audio_path.py"), "--worker", kind, "--callee", callee, "--out", str(out),
             "--log", str(log), "--window", str(args.window), "--rounds", str(args.rounds),
             "--seconds", str(args.seconds), "--devices", args.devices, "--record-dir", str(tmp / "recordings"),
-            "--switch-interval", str(args.switch_interval), "--record", args.record, *(["--untuned"] if args.untuned else [])]
+            "--switch-interval", str(args.switch_interval), "--record", args.record, *(["--untuned"] if args.untuned else []),
+            "--local-port", "python" if kind == "ours-python" else "c"]
+    kind_flag = argv.index("--worker") + 1
+    argv[kind_flag] = "ours" if kind.startswith("ours") else kind
     drain = None
     with open(tmp / f"{kind}.stdout", "wb") as stdout:
         if kind == "ours":
@@ -526,6 +568,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"tuiphone ({args.devices} devices, recording {args.record}): the same, then a {args.seconds:g} s call "
                      "with the TUI redrawing")
             ours = run_worker("ours", args, uri, tmp, budget + args.seconds + 60)
+            ours_python = None
+            if args.port == "both":
+                progress("tuiphone with its local port in Python: the same CPU rounds")
+                ours_python = run_worker("ours-python", args, uri, tmp, budget)
         finally:
             if callee is not None:
                 callee.stop()
@@ -537,6 +583,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        "audio": f"{ours['audio_status']}: {ours['audio_reason']}",
                        "recordings_bytes": ours["recordings"]},
               "tui_call": ours["tui"], "mixer": mixer_throughput(args.mixer_frames)}
+    if ours_python is not None:
+        result["ours_python"] = {**_cpu_summary(ours_python["rounds"]), "rounds": ours_python["rounds"]}
+        py = result["ours_python"]
+        result["ratio_python_per_call"] = (round(py["per_call_pct"] / b_per_call, 2)
+                                           if (b_per_call := result["bare"]["per_call_pct"]) and py["per_call_pct"]
+                                           else None)
     b, o = result["bare"], result["ours"]
     result["ratio_per_call"] = (round(o["per_call_pct"] / b["per_call_pct"], 2)
                                 if o["per_call_pct"] is not None and b["per_call_pct"] else None)
@@ -553,13 +605,17 @@ def table(r: dict[str, Any]) -> str:
         return "-" if v is None else f"{v:.1f}{unit}" if isinstance(v, float) else f"{v}{unit}"
 
     b, o, t, m = r["bare"], r["ours"], r["tui_call"], r["mixer"]
+    py = r.get("ours_python")
     rows = [f"CPU of one call ({o['rounds_ok']} ours, {b['rounds_ok']} bare rounds; % of one core)",
-            f"{'':34}{'ours':>10}{'bare':>10}{'ours/bare':>11}",
-            f"{'process with no call':34}{num(o['idle_pct'], ' %'):>10}{num(b['idle_pct'], ' %'):>10}",
+            f"{'':34}{'ours':>10}{'bare':>10}{'ours/bare':>11}" + (f"{'Python port':>13}{'its/bare':>10}" if py else ""),
+            f"{'process with no call':34}{num(o['idle_pct'], ' %'):>10}{num(b['idle_pct'], ' %'):>10}"
+            + (f"{'':11}{num(py['idle_pct'], ' %'):>13}" if py else ""),
             f"{'process during the call':34}{num(o['busy_pct'], ' %'):>10}{num(b['busy_pct'], ' %'):>10}"
-            f"{num(r['ratio_busy']):>11}",
+            f"{num(r['ratio_busy']):>11}" + (f"{num(py['busy_pct'], ' %'):>13}" if py else ""),
             f"{'the call itself (minus no call)':34}{num(o['per_call_pct'], ' %'):>10}"
-            f"{num(b['per_call_pct'], ' %'):>10}{num(r['ratio_per_call']):>11}",
+            f"{num(b['per_call_pct'], ' %'):>10}{num(r['ratio_per_call']):>11}"
+            + (f"{num(py['per_call_pct'], ' %'):>13}{num(r['ratio_python_per_call']):>10}" if py else ""),
+            "ours: the local port in C; Python port: the same phone with TUIPHONE_LOCAL_PORT=python",
             f"ours: {o['audio']} Recording {r['record']}, files of {o['recordings_bytes']} bytes.", "",
             "the app " + ("untuned (--untuned)" if r["untuned"] else "as run_app ships it (tuned_for_audio)")]
     quiet = next((x for x in reversed(o["rounds"]) if x["ok"]), None)
@@ -582,7 +638,7 @@ def _timing_rows(t: dict[str, Any]) -> list[str]:
         return "-" if v is None else f"{v:g}{unit}"
 
     rows = [f"  {'callback interval':32}{'median':>9}{'p99':>10}{'max':>10}{'late':>6}{'count':>7}"]
-    for key, label in (("pjmedia", "pjmedia clock (20 ms frames)"), ("device", "speaker device callbacks")):
+    for key, label in (("pjmedia", "20 ms frames from the bridge"), ("device", "speaker device callbacks")):
         s = t[key]
         rows.append(f"  {label:32}{num(s['median_ms'], ' ms'):>9}{num(s['p99_ms'], ' ms'):>10}"
                     f"{num(s['max_ms'], ' ms'):>10}{num(s['late']):>6}{s['callbacks']:>7}")
@@ -610,9 +666,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--untuned", action="store_true",
                     help="run the app without run_app's audio remedies (no gc.freeze after startup, Python's "
                          "5 ms switch interval), to see what they buy")
+    ap.add_argument("--port", choices=["c", "both"], default="both",
+                    help="both (default): also run the CPU rounds with the local port in Python, to compare")
     ap.add_argument("--mixer-frames", type=int, default=20000, help="frames in the mixer test (default 20000)")
     ap.add_argument("--json", action="store_true", help="print one JSON object with every number")
-    for hidden in ("--worker", "--callee", "--out", "--log", "--record-dir"):
+    for hidden in ("--worker", "--callee", "--out", "--log", "--record-dir", "--local-port"):
         ap.add_argument(hidden, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.devices is None:

@@ -11,7 +11,7 @@ from tests.phoneproc import sip_port
 from tuiphone.audio.analysis import dominant_frequency
 from tuiphone.audio.wav import read_wav
 from tuiphone.config import Config
-from tuiphone.engine.events import CallState, LineState, RegState
+from tuiphone.engine.events import LineState, RegState
 from tuiphone.engine.phone import Phone
 from tuiphone.engine.sip import PjsuaBackend
 
@@ -99,7 +99,7 @@ KEEPALIVE = {"options_keepalive": True, "options_interval": 1, "options_max_lost
 
 
 def test_registrar_outage_keeps_the_call_and_reregisters_when_it_returns(kamailio, phone_factory, phones):
-    callee = phones("callee", ["answer", "--tone", "1000", "--timeout", "40"],
+    _callee = phones("callee", ["answer", "--tone", "1000", "--timeout", "40"],
                     config={"accounts": [account(kamailio, "1002")]}, ready=True)
     phone = phone_factory({"accounts": [account(kamailio, "1001", **KEEPALIVE)]})
     wait_reg(phone, lambda r: r.registered, 10)

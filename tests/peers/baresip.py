@@ -8,7 +8,6 @@ import shutil
 import socket
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
