@@ -23,7 +23,9 @@ What the numbers mean:
              the one before): taken from the C port by the speaker's callback, or written by pjmedia's clock
              into a Python port; and between two calls of the speaker device's callback reading the mixer
              ("late" = its block length + 20 ms); median, p99 and max; first for a call with no UI (the last
-             CPU round), then with the TUI redrawing.
+             CPU round), then with the TUI redrawing. With the C port pjmedia's clock never waits for Python:
+             frames are late only when the speaker's callback is, and the delay buffers absorb that; the
+             speaker's blocks (about 14 ms with PulseAudio) take 20 ms frames unevenly, 0 to 2 per block.
   counters   LocalAudio.stats() changes during that call: underruns, overruns, drift corrections, sound card
              xruns. The garbage collector line says how long Python's cyclic collector held the GIL.
   mixer      20 ms frames of four streams (a call through its drift corrector, a tone, a ringtone and a
@@ -638,7 +640,7 @@ def _timing_rows(t: dict[str, Any]) -> list[str]:
         return "-" if v is None else f"{v:g}{unit}"
 
     rows = [f"  {'callback interval':32}{'median':>9}{'p99':>10}{'max':>10}{'late':>6}{'count':>7}"]
-    for key, label in (("pjmedia", "20 ms frames from the bridge"), ("device", "speaker device callbacks")):
+    for key, label in (("pjmedia", "20 ms frames reaching LocalAudio"), ("device", "speaker device callbacks")):
         s = t[key]
         rows.append(f"  {label:32}{num(s['median_ms'], ' ms'):>9}{num(s['p99_ms'], ' ms'):>10}"
                     f"{num(s['max_ms'], ' ms'):>10}{num(s['late']):>6}{s['callbacks']:>7}")
