@@ -160,3 +160,9 @@ def test_any_text_is_either_a_uri_or_a_direct_ip_error(text: str, domain: str | 
             assert uri.startswith(("sip:", "sips:"))
             # A target we accept is accepted again unchanged: nothing is dialled half-parsed.
             assert normalize_target(uri, default_domain=None) == uri
+
+
+def test_a_port_that_is_not_a_number_is_refused_with_a_sentence():
+    for text in ("0@A::", "1001@pbx:x1", "1001@pbx:²"):
+        with pytest.raises(DirectIpError, match="a port is a number"):
+            normalize_target(text, default_domain=None)

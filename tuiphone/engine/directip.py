@@ -68,6 +68,8 @@ def _port(port: str | None, shown: str) -> int | None:
         return None
     if port == "":
         raise DirectIpError(f"{shown} has no port after the colon (#): type one, 1-65535.")
+    if not (port.isascii() and port.isdigit()):
+        raise DirectIpError(f"The port in {shown} is \"{_shown(port)}\": a port is a number, 1-65535.")
     if len(port) > 1 and port.startswith("0"):
         raise DirectIpError(f"The port in {shown} has a leading zero: type {int(port)}, not {port}.")
     if len(port) > 5 or not 1 <= int(port) <= 65535:
