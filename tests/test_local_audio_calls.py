@@ -44,20 +44,19 @@ class MemoryAudio:
 
     def _run(self):
         link = self._link
-        rx = np.zeros(link.frame_samples, dtype=np.int16)
         next_at = time.monotonic()
         while not self._stop.is_set():
             next_at += 0.02
             self._stop.wait(max(0.0, next_at - time.monotonic()))
             if link.active:
-                tx = np.ascontiguousarray(self.mic.read(link.frame_samples), dtype=np.int16)
+                link.tx[:] = self.mic.read(link.frame_samples)
                 if self._tx_tap:
-                    self._tx_tap(tx)
-                link.send(tx)
-                if link.receive(rx):
+                    self._tx_tap(link.tx)
+                link.send()
+                if link.receive():
                     if self._rx_tap:
-                        self._rx_tap(rx)
-                    self.speaker.write(rx)
+                        self._rx_tap(link.rx)
+                    self.speaker.write(link.rx)
 
     def start(self):
         pass

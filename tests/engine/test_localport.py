@@ -34,16 +34,15 @@ def _sound_card(port, seconds: float, tone: ToneSource | None) -> np.ndarray:
     heard: list[np.ndarray] = []
 
     def run() -> None:
-        rx = np.zeros(port.frame_samples, dtype=np.int16)
-        silence = np.zeros(port.frame_samples, dtype=np.int16)
         next_at = time.monotonic()
         end = next_at + seconds
         while next_at < end:
             next_at += 0.02
             time.sleep(max(0.0, next_at - time.monotonic()))
-            port.send(np.ascontiguousarray(tone.read(port.frame_samples)) if tone else silence)
-            if port.receive(rx):
-                heard.append(rx.copy())
+            port.tx[:] = tone.read(port.frame_samples) if tone else 0
+            port.send()
+            if port.receive():
+                heard.append(port.rx.copy())
 
     t = threading.Thread(target=run)       # not the SIP thread: it registers itself with pjlib
     t.start()
@@ -91,6 +90,5 @@ def test_a_closed_port_is_inert(backend):
     _loop(backend, port, True)
     backend.submit(port.close).result(5)
     assert not port.active
-    out = np.zeros(port.frame_samples, dtype=np.int16)
-    port.send(out)
-    assert port.receive(out) is False and port.sent == 0
+    port.send()
+    assert port.receive() is False and port.sent == 0

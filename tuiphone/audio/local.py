@@ -118,15 +118,18 @@ class MicSource:
 
 
 class BridgeLink(Protocol):
-    """The engine's local port when it is C (engine/localport.py): whole frames, from the device threads.
+    """The engine's local port when it is C (engine/localport.py), used from the device threads: `send()`
+    sends the frame in `tx`, `receive()` puts one in `rx` (both `frame_samples` int16, the link's own).
 
     `active` is true while a call is joined; `send` and `receive` do nothing (False) otherwise."""
 
     frame_samples: int
     active: bool
+    tx: np.ndarray
+    rx: np.ndarray
 
-    def send(self, frame: np.ndarray) -> None: ...
-    def receive(self, out: np.ndarray) -> bool: ...
+    def send(self) -> None: ...
+    def receive(self) -> bool: ...
 
 
 class _BridgeMic:
@@ -136,23 +139,31 @@ class _BridgeMic:
     def __init__(self, link: BridgeLink, ring: SampleRing, mic: MicSource,
                  tap: Callable[[np.ndarray], None] | None):
         self.link, self.ring, self.mic, self.tap = link, ring, mic, tap
-        self._tx = np.zeros(link.frame_samples, dtype=np.int16)
 
     def push(self, frame: np.ndarray) -> None:
-        ring, link, tx = self.ring, self.link, self._tx
+        ring, link = self.ring, self.link
         if not link.active:
             if ring.fill:
                 ring.discard(ring.fill)     # nothing the mic heard between calls is sent
             return
+        tx = link.tx
+        n = len(tx)
+        if len(frame) == n and not ring.fill:
+            tx[:] = frame                  # the usual case with 20 ms device blocks: no ring
+            self._send(tx)
+            return
         ring.write(frame)
-        while ring.fill >= len(tx):
+        while ring.fill >= n:
             ring.read_into(tx)
-            if self.mic.muted:
-                tx.fill(0)
-            tap = self.tap
-            if tap is not None:
-                tap(tx)
-            link.send(tx)
+            self._send(tx)
+
+    def _send(self, tx: np.ndarray) -> None:
+        if self.mic.muted:
+            tx.fill(0)
+        tap = self.tap
+        if tap is not None:
+            tap(tx)
+        self.link.send()
 
 
 class _BridgeSpeaker:
@@ -162,15 +173,21 @@ class _BridgeSpeaker:
 
     def __init__(self, link: BridgeLink, ring: SampleRing, tap: Callable[[np.ndarray], None] | None):
         self.link, self.ring, self.tap = link, ring, tap
-        self._rx = np.zeros(link.frame_samples, dtype=np.int16)
 
     def read(self, n: int) -> np.ndarray:
-        ring, link, rx = self.ring, self.link, self._rx
+        ring, link = self.ring, self.link
         if not link.active:
             if ring.fill:
                 ring.discard(ring.fill)
             return np.zeros(n, dtype=np.int16)
-        while ring.fill < n and link.receive(rx):
+        rx = link.rx
+        if n == len(rx) and not ring.fill:
+            if link.receive():             # the usual case with 20 ms device blocks: no ring
+                if self.tap is not None:
+                    self.tap(rx)
+                return rx
+            return ring.read(n)            # counted as an underrun
+        while ring.fill < n and link.receive():
             ring.write(rx)
             tap = self.tap
             if tap is not None:

@@ -14,6 +14,11 @@ corrects the drift between the sound card's clock and pjmedia's (WSOLA), all in 
 Threads: `open`, `activate`, `deactivate` and `close` run on the SIP thread (pjsua's). `send` and `receive`
 run on the device threads; each registers itself with pjlib the first time, as pjlib requires of any
 thread that calls it. A lock keeps `close` from pulling the port away under a frame in flight.
+
+The device side runs every 20 ms with cold caches, where each Python step costs tens of microseconds, so
+the path is short: the frames are the port's own preallocated `tx` and `rx` arrays, their pjmedia_frame
+structs are filled once, and a thread is checked for registration with a thread-local flag, not a call
+into pjlib (not by thread ident: a new thread may get the ident of one that ended).
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ def _fn(f, restype, argtypes):
     return f
 
 
+_known = threading.local()                 # .pj: this thread is registered with pjlib
 _thread_descs: list[ctypes.Array] = []     # pj_thread_desc of every registered thread: pjlib keeps pointers to them
 
 
@@ -99,10 +105,13 @@ class LocalPort:
         slot = ctypes.c_int(-1)
         _check(pj.conf_add(self._pool, self._channel, ctypes.byref(slot)), "join the bridge")
         self.slot = slot.value
-        # the device threads' frames: one each way, preallocated
-        self._tx = _Frame(type=_AUDIO, size=frame_samples * 2)
-        self._rx = _Frame(type=_AUDIO, size=frame_samples * 2)
+        # the device threads' frames, one each way: the samples go in `tx` and come out of `rx`
+        self.tx = np.zeros(frame_samples, dtype=np.int16)
+        self.rx = np.zeros(frame_samples, dtype=np.int16)
+        self._tx = _Frame(type=_AUDIO, buf=self.tx.ctypes.data, size=frame_samples * 2)
+        self._rx = _Frame(type=_AUDIO, buf=self.rx.ctypes.data, size=frame_samples * 2)
         self._tx_ref, self._rx_ref = ctypes.byref(self._tx), ctypes.byref(self._rx)
+        self._put, self._get = self._pj.put_frame, self._pj.get_frame
         # the SIP thread's, for draining and priming
         self._scratch = np.zeros(frame_samples, dtype=np.int16)
         self._own = _Frame(type=_AUDIO, buf=self._scratch.ctypes.data, size=frame_samples * 2)
@@ -153,39 +162,38 @@ class LocalPort:
             self._pj.conf_remove(self.slot)
 
     # ----- device threads ----------------------------------------------------------------------
-    def send(self, frame: np.ndarray) -> None:
-        """One frame (`frame_samples` int16, C-contiguous) from the microphone to the bridge."""
+    def send(self) -> None:
+        """The frame in `tx` (the microphone's) to the bridge."""
         if not self.active:
             return
         with self._lock:
             if self._closed:
                 return
-            if not self._pj.is_registered():
+            if not getattr(_known, "pj", False):
                 self._register()
-            tx = self._tx
-            tx.type, tx.buf, tx.size = _AUDIO, frame.ctypes.data, self.frame_samples * 2
-            self._pj.put_frame(self._splitcomb, self._tx_ref)
+            self._put(self._splitcomb, self._tx_ref)        # splitcomb's put_frame leaves the struct alone
             self.sent += 1
 
-    def receive(self, out: np.ndarray) -> bool:
-        """One frame from the bridge into `out` (`frame_samples` int16); False (and `out` untouched) when
-        no call is joined or the bridge had nothing."""
+    def receive(self) -> bool:
+        """A frame from the bridge into `rx`; False (and `rx` untouched) when no call is joined."""
         if not self.active:
             return False
         with self._lock:
             if self._closed:
                 return False
-            if not self._pj.is_registered():
+            if not getattr(_known, "pj", False):
                 self._register()
             rx = self._rx
-            rx.type, rx.buf, rx.size = _AUDIO, out.ctypes.data, self.frame_samples * 2
-            self._pj.get_frame(self._splitcomb, self._rx_ref)
+            self._get(self._splitcomb, self._rx_ref)        # sets type and size; buf stays
             if rx.type != _AUDIO:
                 return False
             self.received += 1
             return True
 
     def _register(self) -> None:
+        if self._pj.is_registered():
+            _known.pj = True
+            return
         desc = (ctypes.c_long * 64)()           # pj_thread_desc
         handle = ctypes.c_void_p()
         name = f"audio{len(_thread_descs)}".encode()
@@ -193,6 +201,7 @@ class LocalPort:
         if status != 0:
             raise LocalPortError(f"pjlib refused to register the audio thread (status {status})")
         _thread_descs.append(desc)
+        _known.pj = True
 
 
 def _check(status: int, what: str) -> None:
