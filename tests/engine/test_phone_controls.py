@@ -15,6 +15,7 @@ from tuiphone.engine.events import (
     Blf,
     CallLogEntry,
     CallState,
+    FeaturesChanged,
     Event,
     IncomingCall,
     LineState,
@@ -245,6 +246,12 @@ def test_reconfiguring_an_account_makes_it_anew_and_registers_the_new_user() -> 
     assert rig.sip.names()[-2:] == ["set_account", "register"]
     rig.sip.reg_result(0, 200)
     assert rig.phone.registrations()[0].registered
+
+
+def test_reconfiguring_an_account_tells_the_ui_its_anonymous_flag() -> None:
+    rig = make_phone()
+    rig.phone.reconfigure_account(1, AccountConfig(sip_server=SERVER, user_id="1002", anonymous=True)).result()
+    assert rig.of(FeaturesChanged)[-1].anonymous == (False, True)
 
 
 def test_a_wrong_password_after_reconfiguring_shows_the_403() -> None:

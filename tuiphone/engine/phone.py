@@ -419,6 +419,7 @@ class Phone:
                 if gone is not None:
                     self._leave(gone)
             self._rewatch_blf_keys(index)
+            self._emit(self.features.snapshot())       # the account's anonymous flag may have changed
         return self.backend.submit(job)
 
     def _rewatch_blf_keys(self, account: int) -> None:
