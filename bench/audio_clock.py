@@ -4,13 +4,16 @@
 
 One pjsua2 endpoint (null sound device, 16 kHz bridge, 20 ms frames) plays a 700 Hz C tone generator into
 the null speaker, and the CPU of the thread pjmedia calls "clock" (it runs the bridge and every port's
-callbacks) is read from /proc over --seconds, for three set-ups:
+callbacks) is read from /proc over --seconds, with the whole process's CPU next to it, for four set-ups:
 
   bare     tone -> null speaker: the bridge alone, no Python anywhere;
   port     tone -> tuiphone's _FramePort (no source, no sinks: it sends silence) -> null speaker: two Python
            callbacks per 20 ms frame that do next to nothing;
-  local    tone -> _FramePort with LocalAudio (null devices) as source and sink, as the phone's local port:
-           the mic read through its drift corrector, the speaker ring written.
+  local    tone -> _FramePort with LocalAudio (null devices) as source and sink, as the phone's local port
+           in Python (TUIPHONE_LOCAL_PORT=python): the mic read through its drift corrector, the speaker
+           ring written;
+  cport    tone -> the C local port (engine/localport.py) with the same LocalAudio driving it from its device
+           threads, as the phone runs now: nothing on the clock thread calls Python.
 
 Each measurement is a child process of its own (a port once in the bridge stays there until the endpoint
 goes, and would tax the next set-up); the set-ups take turns. Medians over --runs, % of one core. Every
@@ -29,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
-SETUPS = ("bare", "port", "local")
+SETUPS = ("bare", "port", "local", "cport")
 
 
 def clock_ticks() -> int:
@@ -42,14 +45,24 @@ def clock_ticks() -> int:
     return 0
 
 
-def measure(ep, setup: str, seconds: float) -> float:
+def process_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(ep, setup: str, seconds: float) -> tuple[float, float]:
+    import ctypes
+
     import pjsua2 as pj
 
     from tuiphone.audio.local import LocalAudio
     from tuiphone.engine.backend import CallMedia
+    from tuiphone.engine.localport import LocalPort
     from tuiphone.engine.sip import _make_port
 
-    audio = LocalAudio("null", "null") if setup == "local" else None
+    audio = LocalAudio("null", "null") if setup in ("local", "cport") else None
     if audio is not None:
         audio.start()
     tone = pj.ToneGenerator()
@@ -61,9 +74,15 @@ def measure(ep, setup: str, seconds: float) -> float:
     tones.append(desc)
     tone.play(tones, True)
     speaker = ep.audDevManager().getPlaybackDevMedia()
-    port = None
+    port = cport = None
     if setup == "bare":
         tone.startTransmit(speaker)
+    elif setup == "cport":
+        cport = LocalPort(ctypes.CDLL(pj._pjsua2.__file__), 16000, 320)
+        audio.attach_bridge(cport)
+        cport.activate()
+        cport.connect(tone.getPortId(), cport.slot)          # what a call says, to the speaker side
+        cport.connect(cport.slot, speaker.getPortId())       # the microphone, to where a call would take it
     else:
         media = CallMedia(source=audio.mic, sinks=[audio.speaker]) if audio is not None else CallMedia()
         port = _make_port(f"bench-{setup}", media, None)
@@ -73,12 +92,15 @@ def measure(ep, setup: str, seconds: float) -> float:
         until = time.monotonic() + 1.0
         while time.monotonic() < until:        # let the clock start and settle
             ep.libHandleEvents(10)
-        t0, w0 = clock_ticks(), time.monotonic()
+        t0, c0, w0 = clock_ticks(), process_seconds(), time.monotonic()
         while time.monotonic() - w0 < seconds:
             ep.libHandleEvents(10)
-        return (clock_ticks() - t0) / (time.monotonic() - w0)    # ticks/s = % of one core
+        wall = time.monotonic() - w0
+        return (clock_ticks() - t0) / wall, 100 * (process_seconds() - c0) / wall   # % of one core
     finally:
-        if port is not None:
+        if cport is not None:
+            cport.close()
+        elif port is not None:
             port.media = CallMedia()
             port.stopTransmit(speaker)
             tone.stopTransmit(port)
@@ -92,7 +114,7 @@ def measure(ep, setup: str, seconds: float) -> float:
 hold: list = []
 
 
-def run_setup(setup: str, seconds: float) -> float:
+def run_setup(setup: str, seconds: float) -> tuple[float, float]:
     """In this (child) process: one endpoint, one set-up, one measurement."""
     import pjsua2 as pj
 
@@ -126,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_setup(args.setup, args.seconds)))
         return 0
     samples: dict[str, list[float]] = {s: [] for s in SETUPS}
+    process: dict[str, list[float]] = {s: [] for s in SETUPS}
     for _ in range(args.runs):
         for setup in SETUPS:
             child = subprocess.run([sys.executable, __file__, "--setup", setup, "--seconds", str(args.seconds)],
@@ -134,16 +157,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"audio_clock: the {setup} run failed (exit code {child.returncode}): "
                       f"{child.stderr.strip()[-800:]}", file=sys.stderr)
                 return 1
-            samples[setup].append(json.loads(child.stdout.strip().splitlines()[-1]))
+            clock, whole = json.loads(child.stdout.strip().splitlines()[-1])
+            samples[setup].append(clock)
+            process[setup].append(whole)
     result: dict = {s: round(statistics.median(v), 2) for s, v in samples.items()}
+    result["process"] = {s: round(statistics.median(v), 2) for s, v in process.items()}
     result["runs"] = samples
+    result["process_runs"] = process
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"pjmedia clock thread, % of one core (median of {args.runs} x {args.seconds:g} s)")
-        print(f"  bridge alone (tone -> null speaker)          {result['bare']:5.2f} %")
-        print(f"  + a Python port that sends silence           {result['port']:5.2f} %")
-        print(f"  + LocalAudio behind it (the phone's port)    {result['local']:5.2f} %")
+        pr = result["process"]
+        print(f"% of one core (median of {args.runs} x {args.seconds:g} s)      clock thread   whole process")
+        print(f"  bridge alone (tone -> null speaker)          {result['bare']:8.2f} %   {pr['bare']:10.2f} %")
+        print(f"  + a Python port that sends silence           {result['port']:8.2f} %   {pr['port']:10.2f} %")
+        print(f"  + LocalAudio behind it (the Python port)     {result['local']:8.2f} %   {pr['local']:10.2f} %")
+        print(f"  the C local port, LocalAudio driving it      {result['cport']:8.2f} %   {pr['cport']:10.2f} %")
     return 0
 
 

@@ -106,18 +106,19 @@ class TimedLink:
 
     def __init__(self, inner: Any, stamps: Stamps):
         self.inner, self.stamps, self.frame_samples = inner, stamps, inner.frame_samples
+        self.tx, self.rx = inner.tx, inner.rx
 
     @property
     def active(self) -> bool:
         return self.inner.active
 
-    def send(self, frame: np.ndarray) -> None:
-        self.inner.send(frame)
+    def send(self) -> None:
+        self.inner.send()
 
-    def receive(self, out: np.ndarray) -> bool:
-        got = self.inner.receive(out)
+    def receive(self) -> bool:
+        got = self.inner.receive()
         if got:
-            self.stamps.add(len(out))
+            self.stamps.add(self.frame_samples)
         return got
 
 
@@ -176,6 +177,26 @@ def timing(times: np.ndarray, sizes: np.ndarray, late_after_ms: Callable[[np.nda
 def cpu_seconds() -> float:
     from bare_pjsua import cpu_seconds as cpu
     return cpu()
+
+
+def thread_ticks() -> dict[str, int]:
+    """CPU ticks (1/100 s) of each thread of this process by name: Python's thread names where Python
+    knows the thread, else the kernel's (pjsip names its own: "clock", "media", ...); same names summed."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    ticks: dict[str, int] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue                 # the thread ended meanwhile
+        name = names.get(int(task.name)) or stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks[name] = ticks.get(name, 0) + int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def per_thread_pct(before: dict[str, int], after: dict[str, int], wall_s: float) -> dict[str, float]:
+    return {name: round((t - before.get(name, 0)) / wall_s, 2) for name, t in after.items()}
 
 
 def cpu_pct(cpu_s: float, wall_s: float) -> float:
@@ -298,17 +319,21 @@ def _cpu_round(phone: Any, events: queue.Queue, args: argparse.Namespace, audio:
     from tuiphone.engine.events import LineState
 
     time.sleep(SETTLE_S)
-    c0, w0 = cpu_seconds(), time.monotonic()
+    c0, w0, t0 = cpu_seconds(), time.monotonic(), thread_ticks()
     time.sleep(args.window)
     idle = (cpu_seconds() - c0, time.monotonic() - w0)
+    idle_threads = per_thread_pct(t0, thread_ticks(), idle[1])
     line = phone.call(args.callee).result(CALL_TIMEOUT_S)
     ok = _wait_state(events, line, LineState.TALKING)
     time.sleep(SETTLE_S)
     probe = _Probe(audio, frames, blocks)
-    c0, w0 = cpu_seconds(), time.monotonic()
+    c0, w0, t0 = cpu_seconds(), time.monotonic(), thread_ticks()
     time.sleep(args.window)
     busy = (cpu_seconds() - c0, time.monotonic() - w0)
+    busy_threads = per_thread_pct(t0, thread_ticks(), busy[1])
     timings = probe.done()
+    timings["threads"] = {name: [idle_threads.get(name, 0.0), pct] for name, pct in busy_threads.items()
+                          if pct or idle_threads.get(name)}
     phone.hangup(line).result(CALL_TIMEOUT_S)
     ok = _wait_state(events, line, LineState.ENDED) and ok
     return {"ok": ok, "idle_pct": cpu_pct(*idle), "busy_pct": cpu_pct(*busy), **timings}
@@ -623,6 +648,10 @@ def table(r: dict[str, Any]) -> str:
     quiet = next((x for x in reversed(o["rounds"]) if x["ok"]), None)
     if quiet is not None:
         rows += [f"a {r['window_s']:g} s call with no UI (the last CPU round)", *_timing_rows(quiet)]
+        if quiet.get("threads"):
+            busiest = sorted(quiet["threads"].items(), key=lambda kv: kv[1][0] - kv[1][1])[:8]
+            rows.append("  threads, % of a core with no call -> during it: " + ", ".join(
+                f"{name} {a:g} -> {b:g}" for name, (a, b) in busiest))
     if "error" in t:
         rows.append(f"TUI call: {t['error']}")
     else:
