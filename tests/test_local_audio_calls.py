@@ -6,7 +6,6 @@ import queue
 import threading
 import time
 
-import numpy as np
 
 import pytest
 
