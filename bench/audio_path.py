@@ -101,25 +101,81 @@ class TimedSink:
         self.inner.write(frame)
 
 
-class TimedLink:
-    """Wraps the C local port: stamps every frame the speaker's callback takes from the bridge."""
+class Series:
+    """Floats in a preallocated array (no allocation on the audio thread)."""
 
-    def __init__(self, inner: Any, stamps: Stamps):
+    def __init__(self, capacity: int):
+        self.values = np.zeros(capacity)
+        self.count = 0
+        self.on = False
+
+    def add(self, value: float) -> None:
+        i = self.count
+        if self.on and i < len(self.values):
+            self.values[i] = value
+            self.count = i + 1
+
+    def start(self) -> None:
+        self.count, self.on = 0, True
+
+    def stop(self) -> np.ndarray:
+        self.on = False
+        return self.values[: self.count].copy()
+
+
+class TimedLink:
+    """Wraps the C local port: stamps every frame the speaker's callback takes from the bridge, and holds
+    each frame exchanged against the bridge's clock. pjmedia's clock here is the null sound device's, which
+    keeps the system's monotonic time (as PulseAudio's null sinks do), so 20 ms of monotonic time is one
+    bridge frame, read fresh by the thread that exchanges the frame:
+
+    mic lead         frames sent minus bridge frames elapsed: how far the microphone is ahead of the bridge
+                     taking its frames (what waits in the delay buffer, plus a constant);
+    speaker backlog  bridge frames elapsed minus frames taken: what waits for the speaker, plus a constant.
+
+    A frame is late against the bridge's clock when the lead falls, or the backlog rises, more than two
+    frames (40 ms) past its median: the sound card's side was that much behind its usual pace, which the
+    delay buffers must cover or the bridge makes up (or drops) audio."""
+
+    def __init__(self, inner: Any, stamps: Stamps, capacity: int):
         self.inner, self.stamps, self.frame_samples = inner, stamps, inner.frame_samples
         self.tx, self.rx = inner.tx, inner.rx
+        self.mic_lead, self.speaker_backlog = Series(capacity), Series(capacity)
+        self.sent = self.taken = 0
+        self.t0 = time.monotonic()
 
     @property
     def active(self) -> bool:
         return self.inner.active
 
     def send(self) -> None:
-        self.inner.send()
+        if self.inner.active:
+            self.inner.send()
+            self.sent += 1
+            self.mic_lead.add(self.sent - (time.monotonic() - self.t0) / 0.02)
 
     def receive(self) -> bool:
         got = self.inner.receive()
         if got:
+            self.taken += 1
             self.stamps.add(self.frame_samples)
+            self.speaker_backlog.add((time.monotonic() - self.t0) / 0.02 - self.taken)
         return got
+
+
+def against_bridge(lead: np.ndarray, backlog: np.ndarray) -> dict[str, Any]:
+    """Frames late against pjmedia's clock (see TimedLink), from the two series of one window."""
+    if len(lead) < 3 or len(backlog) < 3:
+        return {"frames": 0}
+    lead_dev = lead - np.median(lead)
+    backlog_dev = backlog - np.median(backlog)
+    return {"frames": int(len(lead) + len(backlog)),
+            "mic_late": int(np.count_nonzero(lead_dev < -2)), "mic_worst_ms": round(float(-lead_dev.min()) * 20, 1),
+            "speaker_late": int(np.count_nonzero(backlog_dev > 2)),
+            "speaker_worst_ms": round(float(backlog_dev.max()) * 20, 1)}
+
+
+_LINK: TimedLink | None = None      # the C port's wrapper, when ours runs with it
 
 
 class GcPauses:
@@ -275,10 +331,12 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
         opener = backend.open_local_port
 
         def open_timed() -> Any:
+            global _LINK
             link = opener()
             if link is None:
                 raise RuntimeError("the C local port could not be made (see the log)")
-            return TimedLink(link, frames)
+            _LINK = TimedLink(link, frames, len(frames.times))
+            return _LINK
 
         backend.open_local_port = open_timed                  # type: ignore[method-assign]
     audio.add_stream("bench-clock", CallbackClock(blocks))
@@ -352,13 +410,19 @@ class _Probe:
         _Probe.gc_pauses.start()
         frames.start()
         blocks.start()
+        if _LINK is not None:
+            _LINK.mic_lead.start()
+            _LINK.speaker_backlog.start()
 
     def done(self) -> dict[str, Any]:
         f, b = self.frames.stop(), self.blocks.stop()
+        bridge = (against_bridge(_LINK.mic_lead.stop(), _LINK.speaker_backlog.stop()) if _LINK is not None
+                  else None)
         after = self.audio.stats()
         return {"gc": _Probe.gc_pauses.stop(),"pjmedia": timing(*f, lambda sizes: np.full(len(sizes), LATE_MS)),
                 "device": timing(*b, lambda sizes: sizes / 16.0 + FRAME_MS),
-                "counters": {k: getattr(after, k) - getattr(self.before, k) for k in COUNTERS}}
+                "counters": {k: getattr(after, k) - getattr(self.before, k) for k in COUNTERS},
+                **({"bridge": bridge} if bridge is not None else {})}
 
 
 COUNTERS = ("mic_underruns", "mic_overruns", "mic_corrections", "speaker_underruns", "speaker_overruns",
@@ -673,6 +737,11 @@ def _timing_rows(t: dict[str, Any]) -> list[str]:
         s = t[key]
         rows.append(f"  {label:32}{num(s['median_ms'], ' ms'):>9}{num(s['p99_ms'], ' ms'):>10}"
                     f"{num(s['max_ms'], ' ms'):>10}{num(s['late']):>6}{s['callbacks']:>7}")
+    br = t.get("bridge")
+    if br and br.get("frames"):
+        rows.append(f"  against pjmedia's clock ({br['frames']} frames): microphone frames late (> 40 ms behind "
+                    f"their usual pace) {br['mic_late']}, worst {br['mic_worst_ms']:g} ms; speaker frames late "
+                    f"{br['speaker_late']}, worst {br['speaker_worst_ms']:g} ms")
     rows.append("  counters: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in t["counters"].items()))
     g = t["gc"]
     rows.append(f"  Python's garbage collector: {g['collections']} collections ({g['oldest_generation']} of the oldest "

@@ -1,12 +1,14 @@
 """Keep the audio callbacks on time while a UI shares the interpreter.
 
-Every audio callback (PortAudio's, pjmedia's clock) needs the GIL for its few microseconds of copying.
-Two things hold the GIL far longer than a 20 ms frame while the Textual UI redraws:
-- the cyclic garbage collector walking every live widget, style and cached segment: full collections
-  of the running app took up to ~200 ms (bench/audio_path.py). Freezing what lives once the app is up
-  moves it out of the collector's walks, so only what the UI makes afterwards is walked (full collections
-  still take up to ~30 ms while it redraws at full rate: turning them off stops that, but the UI's cyclic
-  garbage then grows by ~90 MB a minute);
+pjmedia's clock no longer needs Python (the local port is C), but the sound card's callbacks do: each
+needs the GIL for its few microseconds of copying. Two things hold the GIL far longer than a 20 ms frame
+while the Textual UI redraws:
+- the cyclic garbage collector: full collections of the running app walked every live widget, style and
+  cached segment, up to ~200 ms (bench/audio_path.py). Freezing what lives once the app is up moves it out
+  of the collector's walks. What the full collections still cost then is freeing the UI's cyclic garbage
+  (~9000 objects, 12-40 ms, with Python's own cadence); collecting it five times as often, a fifth at a
+  time, keeps each pause under ~20 ms. Turning full collections off stops the pauses, but the UI's cyclic
+  garbage then grows by ~90 MB a minute;
 - the interpreter's switch interval: a callback that wants the GIL while the UI thread runs Python
   waits up to one interval (5 ms by default) for each hand-over, several times per frame.
 """
@@ -19,7 +21,7 @@ import sys
 __all__ = ["SWITCH_INTERVAL_S", "freeze_what_lives", "hand_over_sooner"]
 
 SWITCH_INTERVAL_S = 0.001
-GC_THRESHOLDS = (2000, 10, 10)        # young collections 3x rarer: less UI garbage reaches the full ones
+GC_THRESHOLDS = (1000, 5, 2)          # full collections 5x as often as with (2000, 10, 10), each a fifth as long
 
 
 def hand_over_sooner(interval_s: float = SWITCH_INTERVAL_S) -> None:
@@ -29,8 +31,8 @@ def hand_over_sooner(interval_s: float = SWITCH_INTERVAL_S) -> None:
 
 def freeze_what_lives() -> None:
     """Collect once, then keep every object alive now out of future collections (they stay alive anyway:
-    the app, its screens and widgets, the phone), and collect the young generation less often, so fewer
-    of the UI's short-lived objects live long enough to reach (and lengthen) the full collections.
+    the app, its screens and widgets, the phone), and collect the old generation more often, in smaller,
+    shorter pieces.
     Call it once the app is up, not in tests: frozen objects are never freed."""
     gc.collect()
     gc.freeze()
