@@ -123,3 +123,44 @@ def test_an_incoming_call_rings_on_the_ringer_device_and_not_on_the_speaker(
     assert np.abs(rang).max() == pytest.approx(0.5 * 32767, rel=0.1)          # ring1 at -6 dBFS, volume 1
     assert band_energy_ratio(burst, RATE, 800, 60) + band_energy_ratio(burst, RATE, 1000, 60) > 0.8
     assert level_dbfs(spoke) < -60, "the ringtone rang on the speaker too"
+
+
+def test_a_real_call_moves_between_two_sound_cards_through_the_c_port(
+    pulse: PulseServer, phones, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The far end's tone leaves the first sink and comes out of the second at once; the new device's
+    callback thread registers itself with pjlib on its first frame."""
+    from tuiphone.audio.device import rescan
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text("pcm.sink_spk { type pulse device spk }\npcm.sink_ring { type pulse device ring }\n")
+    monkeypatch.setenv("HOME", str(home))
+    rescan()
+    config = Config.model_validate({"audio": {"input_device": "null", "output_device": "sink_spk"}})
+    audio = LocalAudio.from_config(config.audio)
+    phone = Phone(config, PjsuaBackend(), port=sip_port(), bind="127.0.0.1", local_audio=audio)
+    phone.events = queue.Queue()
+    phone.subscribe(phone.events.put)
+    remote = phones("remote", ["answer", "--tone", "1000", "--timeout", "20"], ready=True)
+    phone.start()
+    try:
+        assert audio.stats().bridge_port == "c" and audio.status == "ok", audio.reason
+        line = phone.call(remote.keypad).result(5)
+        wait_for(phone.events, is_state(line, LineState.TALKING))
+        first = pulse.recorder("spk.monitor", tmp_path / "spk.raw")
+        time.sleep(1.2)
+        assert audio.use_devices(output="sink_ring") == {}
+        second = pulse.recorder("ring.monitor", tmp_path / "ring.raw")
+        time.sleep(1.5)
+        stats = audio.stats()
+        phone.hangup(line).result(5)
+        on_first = PulseServer.stop_recording(first, tmp_path / "spk.raw")
+        on_second = PulseServer.stop_recording(second, tmp_path / "ring.raw")
+    finally:
+        phone.stop()
+        audio.stop()
+    assert stats.output_device == "sink_ring" and stats.device_failures == 0 and stats.speaker_underruns < 3
+    heard_first, heard_second = loud_part(on_first), loud_part(on_second)
+    assert len(heard_first) > RATE // 2 and has_tone(heard_first[800:-800], RATE, 1000, min_ratio=0.9)
+    assert len(heard_second) > RATE and has_tone(heard_second[800:-800], RATE, 1000, min_ratio=0.9)
