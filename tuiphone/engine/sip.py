@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 CLOCK_RATE = 16000
 FRAME_SAMPLES = 320          # 20 ms at 16 kHz
 DIRECT = -1                  # account index of the built-in direct-IP account
+IDLE_POLL_MS = 100           # the SIP thread's longest wait for network events when nothing else is due
 
 _TRANSPORT_TYPES = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
 _SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
@@ -533,7 +534,7 @@ class PjsuaBackend:
             self._wake()
 
     def _wake(self) -> None:
-        """Cut short the SIP thread's 10 ms wait: a CRLF keep-alive to our own UDP port (pjsip ignores it)."""
+        """Cut short the SIP thread's wait: a CRLF keep-alive to our own UDP port (pjsip ignores it)."""
         if self._wake_addr is not None:
             try:
                 self._wake_sock.sendto(b"\r\n\r\n", self._wake_addr)
@@ -559,6 +560,7 @@ class PjsuaBackend:
         return fut
 
     def schedule(self, delay: float, fn: Callable[[], None]) -> object:
+        """Run fn on the SIP thread after `delay` seconds (call it on the SIP thread)."""
         seq = next(self._timer_seq)
         heapq.heappush(self._timers, (time.monotonic() + delay, seq, fn))
         return seq
@@ -596,9 +598,22 @@ class PjsuaBackend:
             self._run_due_timers()
             self._drain_jobs()
             self._adopt_new_calls()
-            ep.libHandleEvents(10)
+            ep.libHandleEvents(self._poll_ms())
         self._shutdown_calls()
         self._destroy()
+
+    def _poll_ms(self) -> int:
+        """How long pjsua may wait for network events: until our next timer, at most IDLE_POLL_MS (pjsua's own
+        timers cut it short themselves); work from other threads wakes it at once (`_wake`). With no UDP
+        transport to wake it through, 10 ms."""
+        if self._wake_addr is None:
+            return 10
+        if not self._jobs.empty() or self._pending_new:
+            return 0
+        wait_ms = IDLE_POLL_MS
+        if self._timers:
+            wait_ms = min(wait_ms, max(0, int((self._timers[0][0] - time.monotonic()) * 1000) + 1))
+        return wait_ms
 
     def _drain_jobs(self) -> None:
         for _ in range(200):
@@ -744,6 +759,7 @@ class PjsuaBackend:
         if self._thread is None:
             return
         self._stopping.set()
+        self._wake()
         self._done.result(15)
         self._thread = None
         self._wake_sock.close()
