@@ -92,3 +92,15 @@ def test_a_closed_port_is_inert(backend):
     assert not port.active
     port.send()
     assert port.receive() is False and port.sent == 0
+
+
+def test_a_pjsua2_without_the_c_functions_falls_back_to_the_python_port(backend, monkeypatch, caplog):
+    from tuiphone.engine import sip
+    from tuiphone.engine.localport import LocalPortError
+
+    def refuse(*args, **kwargs):
+        raise LocalPortError("this pjsua2 build lacks a pjmedia function the local port needs (pjmedia_x)")
+
+    monkeypatch.setattr(sip, "LocalPort", refuse)
+    assert backend.submit(backend.open_local_port).result(5) is None
+    assert "runs in Python instead" in caplog.text
