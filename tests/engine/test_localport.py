@@ -104,3 +104,4 @@ def test_a_pjsua2_without_the_c_functions_falls_back_to_the_python_port(backend,
     monkeypatch.setattr(sip, "LocalPort", refuse)
     assert backend.submit(backend.open_local_port).result(5) is None
     assert "runs in Python instead" in caplog.text
+
