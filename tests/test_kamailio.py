@@ -7,13 +7,11 @@ import time
 
 import pytest
 
-from tests.phoneproc import sip_port
+from tests.inprocess import phone_factory as inprocess_phones
 from tuiphone.audio.analysis import dominant_frequency
 from tuiphone.audio.wav import read_wav
-from tuiphone.config import Config
 from tuiphone.engine.events import LineState, RegState
 from tuiphone.engine.phone import Phone
-from tuiphone.engine.sip import PjsuaBackend
 
 pytestmark = pytest.mark.peers
 
@@ -69,18 +67,8 @@ def test_number_not_registered_gets_480(kamailio, phones):
 
 @pytest.fixture
 def phone_factory():
-    made: list[Phone] = []
-
-    def make(config: dict) -> Phone:
-        p = Phone(Config.model_validate(config), PjsuaBackend(), port=sip_port(), bind="127.0.0.1")
-        p.events = queue.Queue()
-        p.subscribe(p.events.put)
-        p.start()
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.stop()
+    with inprocess_phones() as make:
+        yield make
 
 
 def wait_reg(phone: Phone, pred, timeout: float) -> RegState:
