@@ -275,7 +275,6 @@ class LocalAudio:
         self.device_failures = 0
         self._loopback: SampleRing | None = None
         self._bridge: _BridgeMic | None = None
-        self._bridge_speaker: _BridgeSpeaker | None = None
         self._lock = threading.Lock()          # control threads only; never the audio threads
         self._status_lock = threading.Lock()   # start() and the supervisor may both update status
         self._stop = threading.Event()
@@ -294,8 +293,7 @@ class LocalAudio:
                       rx_tap: Callable[[np.ndarray], None] | None = None) -> None:
         """Speak and listen through a C local port from now on (see the module docstring); `tx_tap` sees
         every frame sent, `rx_tap` every frame heard. `mic` and `speaker` are then not used."""
-        self._bridge_speaker = _BridgeSpeaker(link, self._spk_ring, rx_tap)
-        self.mixer.add("call", self._bridge_speaker)
+        self.mixer.add("call", _BridgeSpeaker(link, self._spk_ring, rx_tap))
         self._bridge = _BridgeMic(link, self._mic_ring, self.mic, tx_tap)
 
     # life

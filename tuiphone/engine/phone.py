@@ -1012,8 +1012,9 @@ class Phone:
         self._recorders[ln.number] = rec
         if self.local_audio is not None:
             self._taps.add(ln.cid, rec)
-        hears_locally = self.local_audio is not None and self._taps.hears_calls
-        media = CallMedia(source=ln.media.source, sinks=[*ln.media.sinks, *(() if hears_locally else (rec.rx_sink,))])
+        # with the C local port the taps hear the call too; otherwise the call's own port feeds the recorder
+        media = CallMedia(source=ln.media.source,
+                          sinks=[*ln.media.sinks, *(() if self._taps.hears_calls else (rec.rx_sink,))])
         if self.local_audio is None:
             media.source = rec.tx_tap(ln.media.source) if ln.media.source is not None else None
         ln.media = media

@@ -1164,7 +1164,8 @@ class PjsuaBackend:
             slot, peer = native.slot, am.getPortId()
             native.connect(peer, slot, on)
             native.connect(slot, peer, speak)
-            self._update_local_active()
+            if not on:
+                self._update_local_active()   # the last call parted: the device side stops exchanging
         elif self._local is not None:
             (_start if on else _stop)(am, self._local)
             (_start if speak else _stop)(self._local, am)
