@@ -40,6 +40,7 @@ from tuiphone.i18n import t
 from tuiphone.messages import (
     BlfChanged,
     CallArrived,
+    CallBegan,
     CallLogged,
     DtmfHeard,
     EngineBridge,
@@ -59,7 +60,8 @@ from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, StarHold
 from tuiphone.screens.palette import PhoneCommands
-from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
+from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
+from tuiphone.store import MISSED, Store, StoreError, plain_number
 from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
 
@@ -134,6 +136,8 @@ class PhoneApp(App[int]):
         self._incoming: deque[IncomingCall] = deque()
         self._ringing_screen: ModalScreen | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._history: CallHistory | None = (CallHistory(store, self.call_log_mode, on_error=self.show_error)
+                                             if store is not None else None)
         i18n.set_language(config.phone.language)
         # [keymap] from the config (checked by the schema), then any the caller gives
         keys = {**(config.keymap.model_extra or {}), **dict(keymap or {})}
@@ -158,6 +162,8 @@ class PhoneApp(App[int]):
         self.lines_changed.publish(None)
         if self.store_problem:
             self.show_error(self.store_problem)
+        if self._history is not None:
+            self.set_interval(HEARTBEAT_S, self._history.touch)    # what a crash leaves of a call's talk time
         if self.services is not None:
             self.run_worker(self._start_services(), group="services", exit_on_error=False)
         if self.handle_sigterm:
@@ -190,6 +196,8 @@ class PhoneApp(App[int]):
 
     def on_line_changed(self, message: LineChanged) -> None:
         call = message.event
+        if self._history is not None and self._history.line_changed(call):
+            self.history_changed.publish(None)
         if call.state == LineState.ENDED:
             view = self.lines.pop(call.line, None)
             self._tell_call_ended(call, view)
@@ -243,16 +251,16 @@ class PhoneApp(App[int]):
         self.blf[message.event.key] = message.event.state
         self.keys_changed.publish(None)
 
+    def on_call_began(self, message: CallBegan) -> None:
+        """A call's history row is written as it starts, so a crash cannot lose the call."""
+        if self._history is not None and self._history.started(message.event):
+            self.history_changed.publish(None)
+
     def on_call_logged(self, message: CallLogged) -> None:
         """Keep a finished call in the history when its account's `call_log` mode says so."""
         entry = message.event
-        if self.store is None or not keeps(entry.disposition, self.call_log_mode(entry.account)):
-            return
-        try:
-            self.store.add_log_entry(entry)
-        except StoreError as exc:
-            self.show_error(str(exc))
-            return
+        if self._history is None or not self._history.ended(entry):
+            return      # not kept, or the store failed (said so)
         if entry.direction == "in" and entry.disposition in MISSED:
             self.missed_unseen += 1
             self.status_changed.publish(None)

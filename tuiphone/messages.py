@@ -15,6 +15,7 @@ from textual.message_pump import MessagePump
 from tuiphone.engine.events import (
     Blf,
     CallLogEntry,
+    CallStarted,
     CallState,
     DtmfReceived,
     Event,
@@ -96,6 +97,14 @@ class NoticePosted(Message):
         self.event = event
 
 
+class CallBegan(Message):
+    """A call got a line: its history row is written now (a crash cannot lose it)."""
+
+    def __init__(self, event: CallStarted) -> None:
+        super().__init__()
+        self.event = event
+
+
 class CallLogged(Message):
     """A call finished (or was turned away): a line for the call history."""
 
@@ -145,6 +154,7 @@ _WRAPPERS: dict[type, Callable[[Event], Message]] = {
     SipMessage: SipMessageSeen,
     Notice: NoticePosted,
     FeaturesChanged: FeaturesUpdated,
+    CallStarted: CallBegan,
     CallLogEntry: CallLogged,
     Mwi: VoicemailChanged,
     GhostCall: GhostCallRefused,

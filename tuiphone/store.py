@@ -1,12 +1,15 @@
 """SQLite in the data dir: call history, phonebook (contacts with several numbers, groups) and the blocklist.
 
 The database runs in WAL mode with `synchronous=FULL`, so a transaction that has returned is on disk:
-a crash (or a power cut) never loses a committed entry. The schema carries a version
+a crash (or a power cut) never loses a committed entry. A call's history row is written when the call starts
+("in_progress") and finished when it ends; a row still in progress whose phone process is gone when the
+database opens again becomes "interrupted", with the talk time known so far. The schema carries a version
 (`PRAGMA user_version`) and is migrated forward step by step when the phone starts.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -15,10 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-SCHEMA_VERSION = 1
+from tuiphone.engine.sipuri import network_text
+from tuiphone.liveness import still_running, this_process
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 HISTORY_KEEP = 1000                  # newest calls kept; older ones are dropped as new ones come
 HISTORY_FILTERS = ("all", "missed", "incoming", "outgoing")
 MISSED = ("missed", "dnd", "busy")   # incoming calls nobody took: the desk phone lists them as missed
+IN_PROGRESS = "in_progress"          # the call has not ended yet (its row was written when it started)
+INTERRUPTED = "interrupted"          # the phone stopped (crash, kill -9, power cut) before the call ended
 NUMBER_KINDS = ("work", "mobile", "home", "other")
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -65,6 +75,12 @@ _MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 1 -> 2: rows written when a call starts, found again by the engine's history key when it ends
+    """
+    ALTER TABLE calls ADD COLUMN call_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE calls ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE INDEX calls_key ON calls(call_key);
+    """,
 )
 
 
@@ -85,6 +101,7 @@ class CallRecord:
     started: float
     duration_s: float
     disposition: str        # answered | missed | rejected | busy | forwarded | dnd | blocked | failed
+    #                         | in_progress (not ended yet) | interrupted (the phone stopped during the call)
     reason: str = ""
 
     @property
@@ -165,6 +182,8 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
             self._refresh_search_keys()
+            self._owner = this_process()
+            self._close_interrupted_calls()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"Cannot open the phone's database {self.path}: {exc}. Check that the data dir "
                              "is writable, or move the file aside to start a new one.") from None
@@ -215,23 +234,65 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('search_keys', ?)", (how,))
 
     # ----- call history --------------------------------------------------------------------------
+    _CALL_COLUMNS = ("direction, account, remote_uri, remote_name, remote_number, started, duration_s, disposition, "
+                     "reason, call_key, owner")
+
+    def _insert_call(self, db: _Transaction, row: Sequence[object]) -> int:
+        cur = db.execute(f"INSERT INTO calls({self._CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        db.execute("DELETE FROM calls WHERE id NOT IN (SELECT id FROM calls ORDER BY started DESC, id DESC "
+                   "LIMIT ?)", (HISTORY_KEEP,))
+        return int(cur.lastrowid)
+
     def add_call(self, direction: str, account: int | None, remote_uri: str, remote_name: str, remote_number: str,
-                 started: float, duration_s: float, disposition: str, reason: str = "") -> int:
-        """Keep one finished call; the oldest calls beyond HISTORY_KEEP go."""
+                 started: float, duration_s: float, disposition: str, reason: str = "", key: str = "") -> int:
+        """Keep one finished call; the oldest calls beyond HISTORY_KEEP go. With the `key` of a row
+        `start_call` wrote, that row is finished instead (one row per call)."""
+        text = [network_text(v) for v in (remote_uri, remote_name, remote_number, reason)]
         with self._write() as db:
-            cur = db.execute(
-                "INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s,"
-                " disposition, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (direction, account, remote_uri, remote_name, remote_number, started, duration_s, disposition,
-                 reason))
-            db.execute("DELETE FROM calls WHERE id NOT IN (SELECT id FROM calls ORDER BY started DESC, id DESC "
-                       "LIMIT ?)", (HISTORY_KEEP,))
-            return int(cur.lastrowid)
+            if key:
+                found = db.execute("SELECT id FROM calls WHERE call_key = ?", (key,)).fetchone()
+                if found:
+                    db.execute("UPDATE calls SET remote_uri = ?, remote_name = ?, remote_number = ?, duration_s = ?,"
+                               " disposition = ?, reason = ? WHERE id = ?",
+                               (*text[:3], duration_s, disposition, text[3], found[0]))
+                    return int(found[0])
+            return self._insert_call(db, (direction, account, text[0], text[1], text[2], started, duration_s,
+                                          disposition, text[3], key, self._owner))
 
     def add_log_entry(self, entry) -> int:
-        """Keep an engine CallLogEntry."""
+        """Keep an engine CallLogEntry (finishing the row its call's start wrote, when there is one)."""
         return self.add_call(entry.direction, entry.account, entry.remote_uri, entry.remote_name,
-                             entry.remote_number, entry.started, entry.duration_s, entry.disposition, entry.reason)
+                             entry.remote_number, entry.started, entry.duration_s, entry.disposition, entry.reason,
+                             getattr(entry, "key", ""))
+
+    def start_call(self, key: str, direction: str, account: int | None, remote_uri: str, remote_name: str,
+                   remote_number: str, started: float) -> int:
+        """Write the row of a call that starts now ("in_progress"), found again by `key` when it ends."""
+        with self._write() as db:
+            found = db.execute("SELECT id FROM calls WHERE call_key = ?", (key,)).fetchone()
+            if found:
+                return int(found[0])
+            return self._insert_call(db, (direction, account, network_text(remote_uri), network_text(remote_name),
+                                          network_text(remote_number), started, 0.0, IN_PROGRESS, "", key,
+                                          self._owner))
+
+    def touch_calls(self, talk_s: dict[str, float]) -> None:
+        """Write the talk time so far of calls in progress (key -> seconds): what a crash leaves in history."""
+        if not talk_s:
+            return
+        with self._write() as db:
+            db.executemany("UPDATE calls SET duration_s = ? WHERE call_key = ? AND disposition = ?",
+                           [(round(seconds, 2), key, IN_PROGRESS) for key, seconds in talk_s.items()])
+
+    def _close_interrupted_calls(self) -> None:
+        """Calls still in progress whose phone process is gone were cut off by a crash: mark them so."""
+        rows = self._read("SELECT id, owner FROM calls WHERE disposition = ?", (IN_PROGRESS,))
+        gone = [(INTERRUPTED, cid) for cid, owner in rows if not still_running(owner)]
+        if gone:
+            with self._write() as db:
+                db.executemany("UPDATE calls SET disposition = ? WHERE id = ?", gone)
+            log.info("%d call(s) were in progress when the phone last stopped; kept in history as interrupted",
+                     len(gone))
 
     @staticmethod
     def _where(kind: str) -> str:

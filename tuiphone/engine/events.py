@@ -97,6 +97,20 @@ class FeaturesChanged:
 
 
 @dataclass(frozen=True)
+class CallStarted:
+    """A call got a line (ringing in, or dialed out): its history row can be written now, so a crash
+    cannot lose it. The CallLogEntry that ends the call carries the same `key`."""
+    key: str                             # the line's history key, unique per call
+    line: int
+    direction: str                       # "in" | "out"
+    account: int | None
+    remote_uri: str
+    remote_name: str
+    remote_number: str
+    started: float                       # wall-clock time the call began
+
+
+@dataclass(frozen=True)
 class CallLogEntry:
     """One finished call for the history: emitted when a line ends or a call is turned away."""
     direction: str                       # "in" | "out"
@@ -108,6 +122,7 @@ class CallLogEntry:
     duration_s: float                    # talk time; 0 when never answered
     disposition: str                     # answered | missed | rejected | busy | forwarded | dnd | blocked | failed
     reason: str = ""
+    key: str = ""                        # the CallStarted of this call; "" for a call turned away (it had no line)
 
 
 @dataclass(frozen=True)
@@ -154,5 +169,5 @@ class PageState:
 
 
 Event = (RegState | CallState | IncomingCall | DtmfReceived | TransferProgress | SipMessage | Notice
-         | FeaturesChanged | CallLogEntry | GhostCall | Mwi | Blf
+         | FeaturesChanged | CallStarted | CallLogEntry | GhostCall | Mwi | Blf
          | PageState)

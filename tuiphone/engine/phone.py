@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -35,6 +36,7 @@ from tuiphone.engine.policy import IncomingContext, Verdict, decide
 from tuiphone.engine.directip import DirectIpError, is_direct_ip, keypad_to_uri, normalize_target
 from tuiphone.engine.events import (
     CallLogEntry,
+    CallStarted,
     CallState,
     DtmfReceived,
     Event,
@@ -190,6 +192,7 @@ class Line:
     recording: bool = False
     call_id: str = ""
     dtmf_received: list[str] = field(default_factory=list)
+    history_key: str = field(default_factory=lambda: uuid.uuid4().hex)   # one history row per call
 
     def snapshot(self) -> CallState:
         return CallState(line=self.number, state=self.state, direction=self.direction, account=self.account,
@@ -680,6 +683,7 @@ class Phone:
         self._lines[number] = line
         self._by_cid[cid] = line
         self._emit(line.snapshot())
+        self._call_started(line)
         return number
 
     def _local_feature(self, dialed: str, account: int | None) -> FeatureCode | None:
@@ -735,6 +739,7 @@ class Phone:
         self._lines[number] = line
         self._by_cid[cid] = line
         self._emit(line.snapshot())
+        self._call_started(line)
         self._emit(IncomingCall(line=number, account=account, remote_uri=info.remote_uri,
                                 remote_name=info.remote_name, remote_number=info.remote_number,
                                 source=info.source, ringtone=self._ringtone_for(account, info.remote_number),
@@ -790,7 +795,7 @@ class Phone:
         if verdict.code in (603, 486) and disposition in ("blocked", "dnd"):
             self._notice(f"{verdict.reason.capitalize()}: call from {caller} refused.")
 
-    def _forward(self, cid: int, account: int | None, info: IncomingInfo, verdict: Verdict) -> None:
+    def _forward(self, cid: int, account: int | None, info: IncomingInfo, verdict: Verdict, key: str = "") -> None:
         try:
             _, uri = self.resolve_target(verdict.target, account)
         except PhoneError as exc:
@@ -799,16 +804,16 @@ class Phone:
             return
         reason = {"forward always": "unconditional", "busy: forwarded": "user-busy",
                   "do not disturb: forwarded": "do-not-disturb"}.get(verdict.reason, "no-answer")
-        self._redirect(cid, account, info, verdict.target, uri, reason)
+        self._redirect(cid, account, info, verdict.target, uri, reason, key=key)
 
     def _redirect(self, cid: int, account: int | None, info: IncomingInfo, target: str, uri: str,
-                  reason: str, started: float | None = None) -> None:
+                  reason: str, started: float | None = None, key: str = "") -> None:
         """Answer 302 with `uri` in Contact and a Diversion (RFC 5806) naming us, and log the call as forwarded."""
         self.backend.answer(cid, 302, headers={"Contact": f"<{uri}>",
                                               "Diversion": f"<{self._own_uri(account)}>;reason={reason}"})
         self._log_call("in", account, info.remote_uri, info.remote_name, info.remote_number,
                        time.time() if started is None else started, 0.0, "forwarded",
-                       f"forwarded to {target} ({reason})")
+                       f"forwarded to {target} ({reason})", key)
 
     def forward(self, line: int, target: str) -> Future:
         """Send a ringing call elsewhere (302 with a Diversion, reason deflection); the Future gives the URI.
@@ -824,7 +829,8 @@ class Phone:
                                  exc.result) from None
             info = IncomingInfo(ln.remote_uri, ln.remote_name, ln.remote_number, "", "")
             ln.forwarded = True     # before the 302, which ends the call: logged here as forwarded, not missed
-            self._redirect(ln.cid, ln.account, info, target.strip(), uri, "deflection", ln.wall_start)
+            self._redirect(ln.cid, ln.account, info, target.strip(), uri, "deflection", ln.wall_start,
+                           ln.history_key)
             return uri
         return self.backend.submit(job)
 
@@ -833,7 +839,8 @@ class Phone:
             return
         info = IncomingInfo(line.remote_uri, line.remote_name, line.remote_number, "", "")
         line.forwarded = True     # before the 302: it ends the call at once, and this call is logged as forwarded
-        self._forward(line.cid, line.account, info, Verdict("forward", 302, "no answer", target=target))
+        self._forward(line.cid, line.account, info, Verdict("forward", 302, "no answer", target=target),
+                      line.history_key)
 
     def _auto_answer(self, line: Line) -> None:
         if self._lines.get(line.number) is line and line.state == LineState.RINGING:
@@ -847,10 +854,16 @@ class Phone:
         return f"sip:{acc.user_id}@{acc.sip_server}"
 
     def _log_call(self, direction: str, account: int | None, uri: str, name: str, number: str, started: float,
-                  duration: float, disposition: str, reason: str = "") -> None:
+                  duration: float, disposition: str, reason: str = "", key: str = "") -> None:
         self._emit(CallLogEntry(direction=direction, account=account, remote_uri=uri, remote_name=name,
                                 remote_number=number, started=started, duration_s=round(duration, 2),
-                                disposition=disposition, reason=reason))
+                                disposition=disposition, reason=reason, key=key))
+
+    def _call_started(self, line: Line) -> None:
+        """A line took a call: its history row can be written now (the CallLogEntry at its end has the key)."""
+        self._emit(CallStarted(key=line.history_key, line=line.number, direction=line.direction,
+                               account=line.account, remote_uri=line.remote_uri, remote_name=line.remote_name,
+                               remote_number=line.remote_number, started=line.wall_start))
 
     def on_new_call(self, cid: int, account: int | None, remote_uri: str, replaces: int | None) -> None:
         """A call pjsua made for us: the target of a REFER we accepted, or an INVITE that Replaces one of ours."""
@@ -870,6 +883,7 @@ class Phone:
             line = Line(number=number, cid=cid, direction="out", account=account, remote_uri=uri,
                         remote_name=name, remote_number=user)
             self._lines[number] = line
+            self._call_started(line)
         self._by_cid[cid] = line
         self._emit(line.snapshot())
 
@@ -1213,7 +1227,8 @@ class Phone:
         else:
             disposition = "failed"
         self._log_call(line.direction, line.account, line.remote_uri, line.remote_name, line.remote_number,
-                       line.wall_start, talk, disposition, f"{line.sip_status} {line.reason}".strip())
+                       line.wall_start, talk, disposition, f"{line.sip_status} {line.reason}".strip(),
+                       line.history_key)
 
     def on_media_state(self, cid: int, active: bool, remote_hold: bool, codec: str) -> None:
         line = self._by_cid.get(cid)

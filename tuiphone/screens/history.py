@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from tuiphone.engine.directip import display_form, is_direct_ip
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
-from tuiphone.store import HISTORY_FILTERS, CallRecord, Contact, Number, StoreError
+from tuiphone.store import HISTORY_FILTERS, IN_PROGRESS, INTERRUPTED, CallRecord, Contact, Number, StoreError
 from tuiphone.widgets.call_panel import format_duration
 from tuiphone.widgets.clock import zone_for
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -23,7 +23,12 @@ from tuiphone.widgets.table import fill_table
 
 
 def call_icon(record: CallRecord) -> Text:
-    """↙ answered incoming, ↗ outgoing, ✕ missed (red), ⊘ turned away (rejected, blocked, forwarded…)."""
+    """↙ answered incoming, ↗ outgoing, ✕ missed (red), ⊘ turned away (rejected, blocked, forwarded…),
+    ● in progress now, ! interrupted (the phone stopped during the call)."""
+    if record.disposition == IN_PROGRESS:
+        return Text("●", style="bold green")
+    if record.disposition == INTERRUPTED:
+        return Text("!", style="bold yellow")
     if record.missed:
         return Text("✕", style="bold red")
     if record.direction == "out":
