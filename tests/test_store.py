@@ -190,3 +190,75 @@ def test_an_unreadable_file_is_refused_with_what_to_do(tmp_path: Path):
     path.write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(StoreError, match="move the file aside"):
         Store(path)
+
+
+# ----- history that survives a crash --------------------------------------------------------------
+
+def test_text_from_the_network_is_kept_whatever_its_bytes(store: Store):
+    # a From display name of bytes ff fe c3 28, as pjsua2 hands it over (lone surrogates), and a user part
+    # with a surrogate that stands for no byte at all
+    store.add_call("in", None, "sip:u@host", '\udcff\udcfe\udcc3(', "u\ud800", 1.0, 0.0, "missed")
+    store.start_call("k1", "in", None, "sip:\udce9@host", "Zoë \udcc3", "\udce9", 2.0)
+    first, second = store.calls()
+    assert (first.remote_name, first.remote_number, first.remote_uri) == ("Zoë \ufffd", "\ufffd", "sip:\ufffd@host")
+    assert (second.remote_name, second.remote_number) == ("\ufffd\ufffd\ufffd(", "u\ufffd")
+
+
+def test_a_row_written_at_the_start_is_finished_by_the_end_of_the_same_call(store: Store):
+    store.start_call("k1", "in", 0, "sip:100@pbx", "Alice", "100", 1000.0)
+    (ringing,) = store.calls()
+    assert (ringing.disposition, ringing.duration_s) == ("in_progress", 0.0)
+    store.touch_calls({"k1": 4.2})
+    assert store.calls()[0].duration_s == 4.2
+    end = CallLogEntry(direction="in", account=0, remote_uri="sip:100@pbx", remote_name="Alice", remote_number="100",
+                       started=1000.0, duration_s=7.5, disposition="answered", reason="200 OK", key="k1")
+    store.add_log_entry(end)
+    store.add_log_entry(end)           # the same end twice still leaves one row
+    (done,) = store.calls()
+    assert (done.id, done.disposition, done.duration_s, done.reason) == (ringing.id, "answered", 7.5, "200 OK")
+    store.touch_calls({"k1": 9.0})     # a late heartbeat does not change a finished call
+    assert store.calls()[0].duration_s == 7.5
+    assert [c.remote_number for c in store.calls("incoming")] == ["100"]
+
+
+def test_a_call_in_progress_when_the_process_was_killed_is_interrupted_with_its_talk_time(tmp_path: Path):
+    path = tmp_path / "tuiphone.db"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from tuiphone.store import Store
+        s = Store({str(path)!r})
+        s.start_call("k1", "out", 0, "sip:200@pbx", "", "200", 1000.0)
+        s.touch_calls({{"k1": 12.5}})
+        s.start_call("k2", "in", 0, "sip:300@pbx", "", "300", 1001.0)   # still ringing
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, timeout=30)
+    assert proc.returncode == -9, proc.stderr
+    with Store(path) as s:
+        calls = [(c.remote_number, c.disposition, c.duration_s) for c in s.calls()]
+    assert calls == [("300", "interrupted", 0.0), ("200", "interrupted", 12.5)]
+
+
+def test_a_call_in_progress_in_a_running_process_stays_in_progress_when_another_opens_the_store(tmp_path: Path):
+    path = tmp_path / "tuiphone.db"
+    with Store(path) as running:
+        running.start_call("k1", "in", 0, "sip:100@pbx", "", "100", 1000.0)
+        with Store(path) as other:      # `tuiphone phonebook import` while the phone is in a call
+            assert other.calls()[0].disposition == "in_progress"
+
+
+def test_a_database_of_schema_1_opens_and_keeps_its_calls(tmp_path: Path):
+    path = tmp_path / "tuiphone.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    from tuiphone.store import _MIGRATIONS, _statements
+    for statement in _statements(_MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute("INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s, "
+               "disposition, reason) VALUES ('in', 0, 'sip:1@x', '', '1', 5.0, 3.0, 'answered', '')")
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert [(c.remote_number, c.disposition) for c in s.calls()] == [("1", "answered")]
+        s.start_call("k", "out", None, "sip:2@x", "", "2", 6.0)
+        assert [c.disposition for c in s.calls()] == ["in_progress", "answered"]

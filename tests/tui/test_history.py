@@ -82,3 +82,22 @@ async def test_a_caller_is_added_to_the_phonebook_from_the_history_and_named_the
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await until(pilot, lambda: "Carol (3005)" in screen_text(app))
         assert [(c.name, c.numbers) for c in app.store.contacts()] == [("Carol", [Number("3005")])]
+
+
+async def test_a_call_is_in_the_history_while_it_rings_and_stays_one_row_when_it_ends():
+    from tuiphone.engine.events import CallLogEntry, CallStarted
+
+    store = Store(":memory:")
+    app, phone = build(store=store)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.press("l")
+        phone.fire(CallStarted(key="k1", line=1, direction="in", account=0, remote_uri="sip:300@127.0.0.1",
+                               remote_name="Bob", remote_number="300", started=1709283060))
+        await until(pilot, lambda: rows(app) == 1)       # written as it rings: a crash cannot lose it
+        assert "●  Bob (300)" in screen_text(app)
+        assert store.calls()[0].disposition == "in_progress"
+        phone.fire(CallLogEntry(direction="in", account=0, remote_uri="sip:300@127.0.0.1", remote_name="Bob",
+                                remote_number="300", started=1709283060, duration_s=0.0, disposition="missed",
+                                key="k1"))
+        await until(pilot, lambda: "✕  Bob (300)" in screen_text(app))
+        assert rows(app) == 1 and [c.disposition for c in store.calls()] == ["missed"]
