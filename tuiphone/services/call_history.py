@@ -22,7 +22,7 @@ from tuiphone.store import Store, StoreError, keeps
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 5.0          # how often the talk time of calls in progress is written (what a crash can lose)
+HEARTBEAT_S = 2.0          # how often the talk time of calls in progress is written (what a crash can lose)
 _UP = (LineState.TALKING, LineState.HELD)
 
 
