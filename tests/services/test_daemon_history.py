@@ -37,8 +37,7 @@ def test_kill_9_mid_call_leaves_the_call_in_history_as_interrupted_with_its_talk
     db = tmp_path / "daemon-data" / "tuiphone.db"
     cti.ok("api-make_call", phonenumber=callee.keypad)
     cti.wait_state("connected")
-    (row,) = calls(db)
-    assert row[1] == "in_progress"                      # written when it was dialed
+    wait_for(lambda: [r[1] for r in calls(db)] == ["in_progress"], 5, "the row written when it was dialed")
     # the talk time so far is written every 2 s: wait for one, then kill the phone
     wait_for(lambda: calls(db)[0][2] > 0, 10, "the talk time so far to be written")
     os.kill(daemon.pid, signal.SIGKILL)
