@@ -195,3 +195,35 @@ def test_pcap_full_keeps_the_calls_sip_and_rtp_and_nobody_elses(tmp_path, phones
         assert not ends & other.ports, f"the other program's packet was captured: {row}"
     assert {"INVITE", "BYE"} <= {row[4] for row in rows}
     assert sum(1 for row in rows if row[5]) > 40, "1.5 s of RTP both ways"
+
+
+@pytest.mark.peers
+@needs_tshark
+def test_f2_started_during_a_call_keeps_that_calls_rtp_and_nobody_elses(tmp_path, phones):
+    """Menu › Packet Capture F2 (PhoneCapture) knows the ports of a call already up from the SIP it has seen."""
+    require_tool("dumpcap", "wireshark-common")
+    from tests.inprocess import phone_factory
+    from tuiphone.services.capture import PhoneCapture
+
+    callee = phones("callee", ["answer", "--tone", "800", "--timeout", "30"], ready=True)
+    with phone_factory() as make, RtpLikeStream() as other:
+        phone = make({})
+        capture = PhoneCapture(phone, tmp_path)
+        line = phone.call(callee.keypad).result(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(c.state.value == "talking" for c in phone.lines()):
+            time.sleep(0.05)
+        files = capture.start(full=True)            # the call's INVITE and 200 went before the capture
+        time.sleep(1.0)
+        phone.hangup(line).result(5)
+        while phone.lines() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        capture.stop()
+    out = subprocess.run([TSHARK, "-r", str(files.full), "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields",
+                          "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "sip.Method",
+                          "-e", "rtp.p_type"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [row.split("|") for row in out.stdout.splitlines()]
+    assert "BYE" in {row[2] for row in rows}
+    assert sum(1 for row in rows if row[3]) > 40, "1 s of the call's RTP both ways"
+    assert not any({int(p) for p in row[:2] if p} & other.ports for row in rows), "another program's packet"
