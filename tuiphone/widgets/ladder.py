@@ -62,6 +62,8 @@ def header_line(peers: list[str], width: int) -> Text:
     line = Text(" " * TIME_WIDTH)
     used = TIME_WIDTH
     for x, name in zip(xs, names):
+        if cell_len(name) > room and " " in name and name.split(" ", 1)[0] in ("UDP", "TCP", "TLS"):
+            name = name.split(" ", 1)[1]            # the address tells more than the transport
         name = _fit(name, room)
         start = max(used, TIME_WIDTH + x - cell_len(name) // 2)
         start = min(start, max(used, width - cell_len(name)))
@@ -81,7 +83,7 @@ def arrow_line(msg: SipMessage, peers: list[str], width: int) -> Text:
         cells[x] = "│"
     a, b = xs[0], xs[1 + peers.index(peer(msg))]
     for x in range(a + 1, b):
-        cells[x] = "─"
+        cells[x] = "┼" if x in xs else "─"          # crossing the lanes of the peers in between
     out = msg.direction == "out"
     if b - a > 1:
         cells[b - 1 if out else a + 1] = "▶" if out else "◀"
