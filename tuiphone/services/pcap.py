@@ -256,11 +256,11 @@ class DumpcapCapture:
                     wrote = True
                 else:
                     self.dropped += 1
-            elif struct.unpack("<I", item[:4])[0] not in (ISB, ISB << 24):   # statistics of all it saw: left out
-                out.write(item)
+            elif item.kind != ISB:          # dumpcap's statistics count what it saw, others' too: left out
+                out.write(item.block)
                 wrote = True
-                if struct.unpack("<I", item[:4])[0] in (IDB, IDB << 24):
-                    self._ready.set()
+                if item.kind == IDB:
+                    self._ready.set()       # the interface is open: it is capturing
         if wrote:
             out.flush()
 
@@ -279,9 +279,6 @@ class DumpcapCapture:
         return capture
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         if self._proc is None or self._proc.poll() is not None:
             self._join(timeout)
             return
@@ -300,9 +297,13 @@ class DumpcapCapture:
         self._proc = None
 
     def _join(self, timeout: float) -> None:
+        """Wait for the last packets to be written, then stop following the phone's SIP messages."""
         if self._pump is not None:
             self._pump.join(timeout)
             self._pump = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
 
 def _tcp_ports(phone: Any, udp_port: int) -> set[int]:

@@ -18,6 +18,13 @@ Endpoint = tuple[str, int]      # (ip, port)
 
 
 @dataclass(frozen=True)
+class Block:
+    """A block that is not a packet (section header, interface, statistics), as it came."""
+    kind: int
+    block: bytes
+
+
+@dataclass(frozen=True)
 class Packet:
     """One packet block: its bytes, when it was captured, and its transport and endpoints (None when it
     carries no UDP or TCP: ARP, ICMP, a later IP fragment)."""
@@ -71,16 +78,16 @@ def network_payload(linktype: int, frame: bytes) -> bytes:
 
 
 class PcapngStream:
-    """Feed bytes with `feed()`; it returns the whole blocks found so far, each a Packet or raw bytes."""
+    """Feed bytes with `feed()`; it returns the whole blocks found so far, each a Packet or a Block."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._order = "<"
         self._interfaces: list[tuple[int, float]] = []      # (linktype, seconds per timestamp unit)
 
-    def feed(self, data: bytes) -> list[Packet | bytes]:
+    def feed(self, data: bytes) -> list[Packet | Block]:
         self._buffer += data
-        out: list[Packet | bytes] = []
+        out: list[Packet | Block] = []
         while len(self._buffer) >= 12:
             kind = struct.unpack("<I", self._buffer[:4])[0]
             if kind == SHB:
@@ -97,14 +104,13 @@ class PcapngStream:
             out.append(self._block(kind, block))
         return out
 
-    def _block(self, kind: int, block: bytes) -> Packet | bytes:
+    def _block(self, kind: int, block: bytes) -> Packet | Block:
         o = self._order
         if kind == IDB:
             linktype = struct.unpack(o + "H", block[8:10])[0]
             self._interfaces.append((linktype, self._resolution(block[16:-4])))
-            return block
         if kind != EPB:
-            return block
+            return Block(kind, block)
         interface, high, low, caplen = struct.unpack(o + "IIII", block[8:24])
         linktype, unit = self._interfaces[interface] if interface < len(self._interfaces) else (1, 1e-6)
         frame = block[28:28 + caplen]
