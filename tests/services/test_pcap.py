@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -98,6 +100,7 @@ def test_a_real_call_written_by_the_phone_and_recorded_by_dumpcap(tmp_path, phon
     sip_only = SipPcapWriter(tmp_path / "sip.pcap", phone.backend.local_address)
     trace: list[SipMessage] = []
     phone.subscribe(sip_only)
+    phone.subscribe(full.ports)         # the capture learns the call's RTP ports from its SIP messages
     phone.subscribe(lambda e: trace.append(e) if isinstance(e, SipMessage) else None)
     phone.start()
     try:
@@ -132,17 +135,95 @@ def test_a_real_call_written_by_the_phone_and_recorded_by_dumpcap(tmp_path, phon
     assert len(rtp) > 50, "the full capture holds the call's RTP"
 
 
+class RtpLikeStream:
+    """Another program's RTP on loopback: version-2 UDP packets every 10 ms between two ports of its own."""
+
+    def __init__(self, seconds: float = 20.0) -> None:
+        self.socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        for sock in self.socks:
+            sock.bind(("127.0.0.1", 0))
+        self.ports = {sock.getsockname()[1] for sock in self.socks}
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(seconds,), daemon=True)
+
+    def _run(self, seconds: float) -> None:
+        a, b = self.socks
+        deadline = time.monotonic() + seconds         # bounded: it stops by itself
+        while not self._stop.wait(0.01) and time.monotonic() < deadline:
+            header = struct.pack("!BBHII", 0x80, 0, self.sent & 0xFFFF, self.sent * 160, 0x1234)
+            a.sendto(header + b"\xff" * 160, b.getsockname())
+            self.sent += 1
+
+    def __enter__(self) -> "RtpLikeStream":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for sock in self.socks:
+            sock.close()
+
+
 @pytest.mark.peers
 @needs_tshark
-def test_pcap_full_on_the_command_line_records_the_calls_sip_and_rtp(tmp_path, phones):
+def test_pcap_full_keeps_the_calls_sip_and_rtp_and_nobody_elses(tmp_path, phones):
     require_tool("dumpcap", "wireshark-common")
     callee = phones("callee", ["answer", "--tone", "800", "--timeout", "30"], ready=True)
     full = tmp_path / "call.pcapng"
-    caller = phones("caller", ["--pcap-full", str(full), "call", callee.keypad, "--duration", "1.5", "--json"])
-    rc, report = caller.result()
+    with RtpLikeStream() as other:
+        time.sleep(0.3)
+        caller = phones("caller", ["--pcap-full", str(full), "call", callee.keypad, "--duration", "1.5", "--json"])
+        rc, report = caller.result()
+        sent_during = other.sent
     assert (rc, report["result"]) == (0, "answered")
-    out = subprocess.run([TSHARK, "-r", str(full), "-o", "rtp.heuristic_rtp:TRUE", "-Y", "sip or rtp", "-T",
-                          "fields", "-e", "sip.Method", "-e", "rtp.p_type"], capture_output=True, text=True, timeout=60)
-    rows = [row.split("\t") for row in out.stdout.splitlines()]
-    assert {"INVITE", "BYE"} <= {method for method, _ in rows}
-    assert sum(1 for _, payload_type in rows if payload_type) > 40, "1.5 s of RTP both ways"
+    assert sent_during > 100, "the other program's stream flowed during the call"
+    out = subprocess.run([TSHARK, "-r", str(full), "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields",
+                          "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tcp.srcport",
+                          "-e", "tcp.dstport", "-e", "sip.Method", "-e", "rtp.p_type", "-e", "sdp.media.port"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [row.split("|") for row in out.stdout.splitlines()]
+    invites = [row for row in rows if row[4] == "INVITE" and row[6]]
+    assert invites, "the capture holds the caller's INVITE with its SDP"
+    rtp_port = int(invites[0][6])
+    phone_ports = {caller.port, rtp_port, rtp_port + 1}
+    for row in rows:
+        ends = {int(p) for p in row[:4] if p}
+        assert ends & phone_ports, f"a packet that is not the phone's: {row}"
+        assert not ends & other.ports, f"the other program's packet was captured: {row}"
+    assert {"INVITE", "BYE"} <= {row[4] for row in rows}
+    assert sum(1 for row in rows if row[5]) > 40, "1.5 s of RTP both ways"
+
+
+@pytest.mark.peers
+@needs_tshark
+def test_f2_started_during_a_call_keeps_that_calls_rtp_and_nobody_elses(tmp_path, phones):
+    """Menu › Packet Capture F2 (PhoneCapture) knows the ports of a call already up from the SIP it has seen."""
+    require_tool("dumpcap", "wireshark-common")
+    from tests.inprocess import phone_factory
+    from tuiphone.services.capture import PhoneCapture
+
+    callee = phones("callee", ["answer", "--tone", "800", "--timeout", "30"], ready=True)
+    with phone_factory() as make, RtpLikeStream() as other:
+        phone = make({})
+        capture = PhoneCapture(phone, tmp_path)
+        line = phone.call(callee.keypad).result(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(c.state.value == "talking" for c in phone.lines()):
+            time.sleep(0.05)
+        files = capture.start(full=True)            # the call's INVITE and 200 went before the capture
+        time.sleep(1.0)
+        phone.hangup(line).result(5)
+        while phone.lines() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        capture.stop()
+    out = subprocess.run([TSHARK, "-r", str(files.full), "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields",
+                          "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "sip.Method",
+                          "-e", "rtp.p_type"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = [row.split("|") for row in out.stdout.splitlines()]
+    assert "BYE" in {row[2] for row in rows}
+    assert sum(1 for row in rows if row[3]) > 40, "1 s of the call's RTP both ways"
+    assert not any({int(p) for p in row[:2] if p} & other.ports for row in rows), "another program's packet"

@@ -1,7 +1,8 @@
 """Packet capture started and stopped while the phone runs (Menu › Packet Capture, seed 3.25).
 
 A SIP capture always works: the phone's own SIP messages written as a pcap file (`SipPcapWriter`, no root
-needed). A full capture adds every RTP packet through `dumpcap` where it is installed and may capture.
+needed). A full capture adds the phone's RTP packets through `dumpcap` where it is installed and may capture: the
+packets of its SIP ports and of the RTP ports its calls use, nobody else's (services.call_ports).
 Files go to `<data dir>/captures`, named by the time the capture started.
 """
 
@@ -10,13 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from tuiphone.services.pcap import CaptureError, DumpcapCapture, SipPcapWriter
+from tuiphone.engine.events import Event, SipMessage
+from tuiphone.services.call_ports import CallPorts
+from tuiphone.services.pcap import CaptureError, DumpcapCapture, SipPcapWriter, _tcp_ports, split_address
 
 log = logging.getLogger(__name__)
+
+RECENT_MESSAGES = 500       # SIP messages remembered so a full capture knows the RTP ports of calls in progress
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,20 @@ class PhoneCapture:
         self._writer: SipPcapWriter | None = None
         self._dumpcap: DumpcapCapture | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._recent: deque[SipMessage] = deque(maxlen=RECENT_MESSAGES)
+        self._unfollow = phone.subscribe(self._remember)
+
+    def _remember(self, event: Event) -> None:
+        if isinstance(event, SipMessage):
+            self._recent.append(event)
+
+    def _call_ports(self) -> CallPorts:
+        """The phone's ports, knowing already the calls in progress (from the SIP messages remembered)."""
+        address, port = split_address(self.phone.backend.local_address("udp"))
+        ports = CallPorts(address, {port}, _tcp_ports(self.phone, port))
+        for message in list(self._recent):
+            ports.learn(message)
+        return ports
 
     @property
     def active(self) -> bool:
@@ -65,9 +85,12 @@ class PhoneCapture:
             dumpcap = None
             if full:
                 try:
-                    dumpcap = DumpcapCapture.of_phone(self.folder / f"full-{stamp}.pcapng", self.phone)
+                    dumpcap = DumpcapCapture.of_phone(self.folder / f"full-{stamp}.pcapng", self.phone,
+                                                      self._call_ports())
                     dumpcap.start()
-                except (CaptureError, ValueError) as exc:
+                except (CaptureError, ValueError, KeyError) as exc:
+                    if dumpcap is not None:
+                        dumpcap.stop()
                     writer.close()
                     writer.path.unlink(missing_ok=True)
                     raise CaptureError(str(exc)) from None

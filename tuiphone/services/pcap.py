@@ -5,15 +5,18 @@ between the phone's transport address and the far end, with real lengths and che
 and tshark decode it as SIP. Messages that went over TLS are written as the plain SIP they carried,
 in TCP on the TLS ports (in Wireshark: Decode As… SIP for that port).
 
-`DumpcapCapture` records the real packets (SIP and RTP) with `dumpcap` where it exists and may capture.
+`DumpcapCapture` records the real packets (SIP and RTP) with `dumpcap` where it exists and may capture: only
+the phone's own SIP ports and the RTP ports of its calls (see call_ports), not other programs' traffic.
 """
 
 from __future__ import annotations
 
+import collections
 import ipaddress
 import itertools
 import logging
 import os
+import select
 import shutil
 import signal
 import struct
@@ -25,6 +28,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tuiphone.engine.events import Event, SipMessage
+from tuiphone.services.call_ports import CallPorts
+from tuiphone.services.pcapng import IDB, ISB, Packet, PcapngStream
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +165,7 @@ def read_pcap(path: str | Path) -> list[tuple[float, bytes]]:
 
 
 STOP_GRACE_S = 0.5
+HOLD_S = 2.0        # a packet waits this long for the SIP message naming its port before it is kept or dropped
 
 
 class CaptureError(Exception):
@@ -169,48 +175,112 @@ class CaptureError(Exception):
 class DumpcapCapture:
     """Real SIP+RTP packets of the phone, recorded by `dumpcap` into a pcapng file.
 
-    The filter keeps the SIP port and RTP-looking UDP (version 2 header) to and from the phone's address.
+    dumpcap captures UDP and TCP of the phone's address (RTP-looking UDP only, besides the SIP port) and writes
+    to a pipe, not a file; each packet waits here `HOLD_S` in memory, then goes to the file if `ports` (a
+    CallPorts that follows the phone's SIP messages) says it is the phone's: its SIP ports or the RTP ports
+    its calls use. Other programs' packets are never written. Subscribe `ports` to the phone's events.
     """
 
-    def __init__(self, path: str | Path, address: str, sip_port: int, interface: str | None = None):
+    def __init__(self, path: str | Path, address: str, sip_port: int, interface: str | None = None,
+                 ports: CallPorts | None = None):
         self.path = Path(path)
         self.address, self.sip_port = address, sip_port
         self.interface = interface or ("lo" if ipaddress.ip_address(address).is_loopback else "any")
+        self.ports = ports if ports is not None else CallPorts(address, {sip_port}, {sip_port})
+        self.kept = self.dropped = 0
         self._proc: subprocess.Popen | None = None
+        self._pump: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def filter(self) -> str:
+        """The kernel's part of the choice: the phone's address, TCP, its SIP port and RTP-looking UDP."""
         host = f"host {self.address}" if self.address not in ("0.0.0.0", "::") else "ip or ip6"
-        return f"{host} and (port {self.sip_port} or (udp and udp[8] & 0xc0 = 0x80))"
+        udp = " or ".join(f"port {p}" for p in sorted(self.ports.udp | {self.sip_port}))
+        return f"{host} and (tcp or (udp and ({udp} or udp[8] & 0xc0 = 0x80)))"
 
     def start(self, ready_timeout: float = 5.0) -> None:
         program = shutil.which("dumpcap")
         if program is None:
             raise CaptureError("dumpcap is not installed (Debian package wireshark-common); "
                                "the SIP-only capture (--pcap) needs nothing")
-        argv = [program, "-q", "-i", self.interface, "-f", self.filter, "-w", str(self.path)]
-        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        try:
+            out = open(self.path, "wb")
+        except OSError as exc:
+            raise CaptureError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        argv = [program, "-q", "-i", self.interface, "-f", self.filter, "-w", "-"]
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, start_new_session=True)
+        self._pump = threading.Thread(target=self._copy, args=(self._proc, out), name="dumpcap", daemon=True)
+        self._pump.start()
         deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._ready.is_set():
             if self._proc.poll() is not None:
+                self._pump.join(2)
                 message = self._proc.stderr.read().decode(errors="replace").strip().splitlines()
                 self._proc = None
+                self.path.unlink(missing_ok=True)
                 raise CaptureError(f"dumpcap could not capture on {self.interface}: "
                                    f"{message[-1] if message else 'it stopped at once'} (capturing needs "
                                    "permission: run as root or add your user to the wireshark group)")
-            if self.path.exists() and self.path.stat().st_size > 0:
-                return          # the file header is written: it is capturing
-            time.sleep(0.05)
+            self._ready.wait(0.05)
+
+    def _copy(self, proc: subprocess.Popen, out: BinaryIO) -> None:
+        """dumpcap's stream to the file: blocks in order, each packet after HOLD_S if it is the phone's."""
+        stream, pending = PcapngStream(), collections.deque()
+        fd = proc.stdout.fileno()
+        with out:
+            while True:
+                if select.select([fd], [], [], 0.2)[0]:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        break
+                    try:
+                        pending.extend(stream.feed(data))
+                    except ValueError:
+                        log.warning("dumpcap wrote something that is not pcapng; the capture stops")
+                        break
+                self._release(pending, out, time.time() - HOLD_S)
+            self._release(pending, out, None)
+        proc.stdout.close()
+
+    def _release(self, pending: collections.deque, out: BinaryIO, before: float | None) -> None:
+        wrote = False
+        while pending and (before is None or not isinstance(pending[0], Packet) or pending[0].time <= before):
+            item = pending.popleft()
+            if isinstance(item, Packet):
+                if self.ports.keeps(item):
+                    out.write(item.block)
+                    self.kept += 1
+                    wrote = True
+                else:
+                    self.dropped += 1
+            elif item.kind != ISB:          # dumpcap's statistics count what it saw, others' too: left out
+                out.write(item.block)
+                wrote = True
+                if item.kind == IDB:
+                    self._ready.set()       # the interface is open: it is capturing
+        if wrote:
+            out.flush()
 
     @classmethod
-    def of_phone(cls, path: str | Path, phone: Any) -> DumpcapCapture:
-        """A capture of `phone`'s own SIP port and RTP, on the interface of its SIP address."""
+    def of_phone(cls, path: str | Path, phone: Any, ports: CallPorts | None = None) -> DumpcapCapture:
+        """A capture of `phone`'s own SIP ports and its calls' RTP, on the interface of its SIP address.
+
+        `ports` is a CallPorts that knows already the calls in progress (a new one without); it follows the
+        phone's events until `stop()`.
+        """
         address, port = split_address(phone.backend.local_address("udp"))
-        return cls(path, address, port)
+        if ports is None:
+            ports = CallPorts(address, {port}, _tcp_ports(phone, port))
+        capture = cls(path, address, port, ports=ports)
+        capture._unsubscribe = phone.subscribe(ports)
+        return capture
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._proc is None or self._proc.poll() is not None:
+            self._join(timeout)
             return
         # the last packets (a BYE just sent) wait in the kernel's capture buffer for a moment before dumpcap
         # reads them; it drops what it has not read when it is told to stop
@@ -221,4 +291,27 @@ class DumpcapCapture:
         except subprocess.TimeoutExpired:
             os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait(timeout)
+        self._join(timeout)
+        log.info("dumpcap capture %s: %d packets of the phone kept, %d of others left out",
+                 self.path, self.kept, self.dropped)
         self._proc = None
+
+    def _join(self, timeout: float) -> None:
+        """Wait for the last packets to be written, then stop following the phone's SIP messages."""
+        if self._pump is not None:
+            self._pump.join(timeout)
+            self._pump = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _tcp_ports(phone: Any, udp_port: int) -> set[int]:
+    """The phone's TCP and TLS listening ports (the UDP port's number when it does not say)."""
+    ports = {udp_port}
+    for transport in ("tcp", "tls"):
+        try:
+            ports.add(split_address(phone.backend.local_address(transport))[1])
+        except (KeyError, ValueError, OSError, AttributeError):
+            pass
+    return ports
