@@ -160,3 +160,38 @@ def test_rejecting_a_ringing_call_sends_the_chosen_code(phone, phones, code, res
     rc, report = caller.result()
     assert rc == 1
     assert (report["result"], report["sip_status"]) == (result, code)
+
+
+def test_attended_transfer_to_baresip_ends_both_of_our_legs(phone, phones, baresip):
+    """baresip 1.0 takes the INVITE with Replaces as a new call and keeps our consultation call: after the
+    NOTIFY 200 the phone ends both of its legs itself, and the transferee and baresip go on talking."""
+    # --count 2: the transferee stays after our call ends, keeping its call to baresip up
+    transferee = phones("transferee", ["answer", "--count", "2", "--timeout", "20"], ready=True)
+    target = baresip(user="target")
+    held = phone.call(transferee.keypad).result(5)
+    wait_for(phone.events, is_state(held, LineState.TALKING))
+    consult = phone.call(target.uri).result(5)
+    ours = wait_for(phone.events, is_state(consult, LineState.TALKING)).call_id
+    assert {s.line: s.state for s in phone.lines()} == {held: LineState.HELD, consult: LineState.TALKING}
+    assert target.wait_event("CALL_ESTABLISHED", 5), target.events()
+    phone.attended_transfer(held, consult).result(5)
+    final = wait_for(phone.events, lambda e: isinstance(e, TransferProgress) and e.final)
+    assert final.sip_status == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and phone.lines():
+        time.sleep(0.05)
+    assert phone.lines() == [], "a leg stayed up on the phone after the transfer"
+    assert all(any(is_state(n, LineState.ENDED)(e) for e in phone.history) for n in (held, consult))
+
+    def calls(kind):
+        return {e.get("id") for e in target.control.events if e.get("type") == kind}
+    # the transferee's INVITE with Replaces reached baresip, was answered, and its audio flows
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not calls("CALL_RTPESTAB") - {ours}:
+        time.sleep(0.05)
+    (theirs,) = calls("CALL_ESTABLISHED") - {ours}
+    assert theirs in calls("CALL_RTPESTAB"), target.events()
+    assert "Replaces: " in transferee.trace()
+    time.sleep(0.5)
+    assert calls("CALL_CLOSED") == {ours}, target.events()     # only our consultation call ended there
+    assert "Active calls (1)" in target.command("listcalls")["data"]

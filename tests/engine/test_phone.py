@@ -449,10 +449,63 @@ def test_attended_transfer_refers_the_held_line_to_the_other_lines_call(rig: Rig
     other, cid_c = rig.talking_out("300")          # line 1 goes on hold
     rig.phone.attended_transfer(held, other).result()
     assert rig.sip.sent("attended_transfer") == [("attended_transfer", cid_a, cid_c)]
+
+
+def test_a_final_notify_200_for_an_attended_transfer_ends_both_of_our_legs(rig: Rig) -> None:
+    # a target without Replaces support takes the transferee as a new call and keeps our consultation call
+    held, cid_a = rig.talking_in()
+    other, cid_c = rig.talking_out("300")
+    rig.phone.attended_transfer(held, other).result()
+    rig.sip.transfer_notify(cid_a, 100)
+    rig.sip.transfer_notify(cid_a, 180)
+    assert rig.sip.sent("hangup") == []
     rig.sip.transfer_notify(cid_a, 200)
-    assert rig.of(TransferProgress)[-1].line == held
+    assert rig.of(TransferProgress)[-1] == TransferProgress(held, 200, "OK", True)
+    assert rig.sip.sent("hangup") == [("hangup", cid_a, 0), ("hangup", cid_c, 0)]
+    assert rig.phone.lines() == []
+
+
+def test_a_notify_200_with_the_subscription_still_active_ends_both_legs_too(rig: Rig) -> None:
+    held, cid_a = rig.talking_in()
+    other, cid_c = rig.talking_out("300")
+    rig.phone.attended_transfer(held, other).result()
+    rig.sip.transfer_notify(cid_a, 200, final=False)
+    rig.sip.transfer_notify(cid_a, 200)                # and the NOTIFY that ends the subscription
+    assert rig.sip.sent("hangup") == [("hangup", cid_a, 0), ("hangup", cid_c, 0)]
+    assert rig.phone.lines() == []
+
+
+def test_when_the_target_already_dropped_our_consultation_call_only_the_held_leg_is_hung_up(rig: Rig) -> None:
+    # a target that honours Replaces sends BYE on our consultation call, here before the NOTIFY 200
+    held, cid_a = rig.talking_in()
+    other, cid_c = rig.talking_out("300")
+    rig.phone.attended_transfer(held, other).result()
+    rig.sip.remote_state(cid_c, "disconnected")
+    rig.sip.transfer_notify(cid_a, 200)
     assert rig.sip.sent("hangup") == [("hangup", cid_a, 0)]
-    assert [s.line for s in rig.phone.lines()] == [other]
+    assert rig.phone.lines() == []
+
+
+def test_a_failed_attended_transfer_keeps_both_legs_and_the_held_one_held(rig: Rig) -> None:
+    held, cid_a = rig.talking_in()
+    other, cid_c = rig.talking_out("300")
+    rig.phone.attended_transfer(held, other).result()
+    rig.sip.transfer_notify(cid_a, 486)
+    assert rig.of(TransferProgress)[-1] == TransferProgress(held, 486, "Busy Here", True)   # the user is told
+    assert rig.sip.sent("hangup") == []
+    assert {s.line: s.state for s in rig.phone.lines()} == {held: LineState.HELD, other: LineState.TALKING}
+    assert rig.sip.sent("unhold") == []
+
+
+def test_leaving_a_conference_ends_both_of_our_legs_once_the_transfer_between_them_took(rig: Rig) -> None:
+    first, cid_a = rig.talking_in()
+    second, cid_b = rig.talking_out("300")
+    rig.phone.conference().result()
+    rig.phone.leave_conference().result()
+    assert rig.sip.sent("attended_transfer") == [("attended_transfer", cid_a, cid_b)]
+    rig.sip.transfer_notify(cid_a, 200)
+    assert rig.sip.sent("hangup") == [("hangup", cid_a, 0), ("hangup", cid_b, 0)]
+    assert rig.phone.lines() == []
 
 
 def test_a_refer_we_accepted_shows_the_new_call_on_a_free_line(rig: Rig) -> None:

@@ -250,6 +250,7 @@ class Phone:
         self._leaving: dict[int, _Registration] = {}      # disabled accounts waiting for their un-REGISTER
         self._plans: dict[int, DialPlan] = {}
         self._transfer_line: dict[int, int] = {}
+        self._consult_leg: dict[int, Line] = {}            # attended transfer: REFER's call -> the other leg
         self._server_addrs: dict[int, frozenset[str]] = {}
         self._once_anonymous: set[int] = set()
         self.ghost_calls: dict[str, int] = {}            # source address -> INVITEs refused
@@ -985,6 +986,7 @@ class Phone:
         def job() -> None:
             ln, other = self._line(line), self._line(other_line)
             self._transfer_line[ln.cid] = line
+            self._consult_leg[ln.cid] = other
             self.backend.attended_transfer(ln.cid, other.cid)
         return self.backend.submit(job)
 
@@ -1135,6 +1137,7 @@ class Phone:
                                  "end it or split it instead.", "failed")
             a, b = members
             self._transfer_line[a.cid] = a.number
+            self._consult_leg[a.cid] = b
             self.backend.attended_transfer(a.cid, b.cid)
         return self.backend.submit(job)
 
@@ -1212,6 +1215,7 @@ class Phone:
             if self._lines.get(line.number) is line:
                 del self._lines[line.number]
             self._transfer_line.pop(cid, None)
+            self._consult_leg.pop(cid, None)
         elif state in ("early", "calling", "connecting") and line.direction == "out":
             line.state = LineState.CALLING
         self._emit(line.snapshot())
@@ -1252,8 +1256,14 @@ class Phone:
         if number is None:
             return
         self._emit(TransferProgress(line=number, sip_status=sip_status, reason=reason, final=final))
-        if final and 200 <= sip_status < 300 and line is not None:
-            self.backend.hangup(cid)   # the transfer took: our leg is no longer needed
+        # a 2xx sipfrag is the transferee's INVITE answered, final even if the subscription stays active
+        if 200 <= sip_status < 300 and line is not None:
+            # the transfer took: our legs are no longer needed. An attended transfer's target may keep our
+            # consultation call (no Replaces support: it took the transferee as a new call), so end it too.
+            consult = self._consult_leg.pop(cid, None)
+            self.backend.hangup(cid)
+            if consult is not None and self._by_cid.get(consult.cid) is consult:
+                self.backend.hangup(consult.cid)
 
     def on_mwi(self, account: int | None, body: str) -> None:
         waiting, new, old = parse_message_summary(body)

@@ -1035,7 +1035,12 @@ class PjsuaBackend:
         self._calls[cid].xfer(uri, pj.CallOpParam(True))
 
     def attended_transfer(self, cid: int, other_cid: int) -> None:
-        self._calls[cid].xferReplaces(self._calls[other_cid], pj.CallOpParam(True))
+        prm = pj.CallOpParam(True)
+        # PJSUA_XFER_NO_REQUIRE_REPLACES (not exported to Python): no "Require: replaces" in the transferee's
+        # INVITE, so a target without Replaces (baresip 1.0 answers 420) takes it as a new call, as desk
+        # phones send it; the phone then ends its consultation leg itself (Phone.on_transfer_status)
+        prm.options = 1
+        self._calls[cid].xferReplaces(self._calls[other_cid], prm)
 
     def quality(self, cid: int) -> CallQuality:
         call = self._calls[cid]
