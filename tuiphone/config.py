@@ -1138,12 +1138,16 @@ def load_or_create(path: Path) -> tuple[Config, bool]:
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    """Write `cfg` to `path` atomically, keeping the previous file as `<name>.bak`.
+    """Write `cfg` to `path` atomically, keeping the previous file as `<name>.bak.1` (up to `.bak.5`).
 
     The config is validated first, so a file that `load_config` would refuse is never written.
+    An existing file is edited in place (config_edit): only the keys that changed are rewritten, and
+    its comments, order and formatting stay; a new file (or one that cannot be edited) is written whole,
+    every key commented. When nothing changed the file is left as it is.
     The file keeps its permissions (0600 when new); a symlinked config is written through.
-    Comments are regenerated from the schema: hand-written comments are not kept.
     """
+    from tuiphone.config_edit import edit_config_text, rotate_backups
+
     path = Path(os.path.realpath(path))
     try:
         checked = Config.model_validate(config_to_dict(cfg))
@@ -1151,12 +1155,17 @@ def save_config(cfg: Config, path: Path) -> None:
         raise ConfigError(str(path), validation_problems(exc)) from None
     try:
         mode = 0o600
+        text = None
         if path.exists():
             mode = path.stat().st_mode & 0o777
-            _copy_atomically(path, paths.backup_path(path))
+            current = path.read_bytes().decode("utf-8-sig", errors="replace")
+            text = edit_config_text(current, checked)
+            if text == current:
+                return
+            _copy_atomically(path, rotate_backups(path))
         else:
             paths.ensure_dir(path.parent)
-        _write_atomically(path, render_config(checked), mode=mode, replace=True)
+        _write_atomically(path, render_config(checked) if text is None else text, mode=mode, replace=True)
     except OSError as exc:
         problem = f"cannot be saved: {exc.strerror or exc}; nothing was changed"
         raise ConfigError(str(path), [problem]) from None

@@ -53,7 +53,7 @@ async def test_settings_ask_for_the_admin_password_then_disable_an_account_and_s
         await until(pilot, lambda: ("register", 1, False) in phone.commands)
         assert "Disabled" in screen_text(app)
         assert load_config(path).accounts[1].enabled is False
-        assert (tmp_path / "config.toml.bak").exists()
+        assert (tmp_path / "config.toml.bak.1").exists()
 
 
 async def test_account_edit_checks_the_fields_and_saves_a_valid_change(tmp_path):
