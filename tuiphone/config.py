@@ -386,6 +386,8 @@ class SipConfig(_Section):
         ["udp", "tcp"], 'Transports to open: "udp", "tcp", "tls"', min_length=1
     )
     stun_server: HostPort = _f("", 'STUN server host[:port] for NAT discovery; "" = none')
+    rtp_port_min: Port = _f(0, "First local port for call audio (RTP); 0 = any free port")
+    rtp_port_max: Port = _f(0, "Last local port for call audio (RTP); 0 when rtp_port_min is 0")
     tls: TlsConfig = _f(TlsConfig, "TLS settings")
 
     @model_validator(mode="after")
@@ -394,7 +396,24 @@ class SipConfig(_Section):
         if clash and "tls" in self.transports and "tcp" in self.transports:
             why = f"is the same as sip.port ({self.port}); TCP and TLS need different ports"
             _raise_problems([(("tls", "port"), why)])
+        _raise_problems(self._rtp_range_problems())
         return self
+
+    def _rtp_range_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        low, high = self.rtp_port_min, self.rtp_port_max
+        if not low and not high:
+            return []
+        if not low or not high:
+            return [(("rtp_port_min" if not low else "rtp_port_max",),
+                     "is 0; set both rtp_port_min and rtp_port_max, or both to 0 for any free port")]
+        if high < low + 1:
+            return [(("rtp_port_max",), f"must be above rtp_port_min ({low}): each call needs two ports "
+                     "(RTP and RTCP)")]
+        sip_ports = {("sip.port", self.port)}
+        if "tls" in self.transports:
+            sip_ports.add(("sip.tls.port", self.tls.port))
+        return [(("rtp_port_min",), f"the range {low}-{high} includes {key} ({port}); pick ports apart from SIP")
+                for key, port in sorted(sip_ports) if port and low <= port <= high]
 
 
 class AudioConfig(_Section):

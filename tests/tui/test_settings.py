@@ -107,7 +107,7 @@ async def test_wifi_lists_networks_and_connects_with_the_password(monkeypatch):
                                      "wifi list": (0, NM_WIFI, "")})
     app, _ = build()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("m", "8", "3")
+        await pilot.press("m", "8", "3", "7")
         assert isinstance(app.screen, WifiScreen)
         await until(pilot, lambda: "wlp2s0 is connected to Office: 5G." in screen_text(app))
         text = screen_text(app)
@@ -124,13 +124,13 @@ async def test_wifi_says_so_when_there_is_no_networkmanager_or_no_permission(mon
     fake_nmcli(monkeypatch, {"DEVICE": (nmcli.NOT_FOUND, "", "")})
     app, _ = build()
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("m", "8", "3")
+        await pilot.press("m", "8", "3", "7")
         await until(pilot, lambda: "NetworkManager (nmcli) is not installed here" in screen_text(app))
         assert soft_keys(app) == " |  |  | F4 Back"
         fake_nmcli(monkeypatch, {"DEVICE": (0, NM_DEVICES, ""), "radio wifi on": (0, "", ""),
                                  "radio wifi off": (1, "", "Error: Not authorized to control networking."),
                                  "radio wifi": (0, "enabled\n", ""), "wifi list": (0, NM_WIFI, "")})
-        await pilot.press("escape", "3")
+        await pilot.press("escape", "7")
         await until(pilot, lambda: "F3 Wi-Fi off" in soft_keys(app))
         await pilot.press("f3")
         await until(pilot, lambda: "You are not allowed to change the network" in screen_text(app))

@@ -33,12 +33,12 @@ def open_settings(app: App) -> None:
 
 def settings_menu() -> MenuScreen:
     from tuiphone.screens.audio_test import AudioTestScreen
-    from tuiphone.screens.wifi import WifiScreen
+    from tuiphone.screens.network_settings import NetworkSettingsScreen
 
     return MenuScreen("menu.settings", lambda: (
         MenuEntry("settings.accounts", lambda app: AccountsSettingsScreen()),
         MenuEntry("settings.features", lambda app: feature_settings_menu()),
-        MenuEntry("settings.wifi", lambda app: WifiScreen()),
+        MenuEntry("settings.wifi", lambda app: NetworkSettingsScreen()),
         MenuEntry("settings.audio", lambda app: AudioTestScreen()),
     ))
 
