@@ -106,9 +106,12 @@ async def test_delete_asks_then_removes_the_account_and_the_later_ones_move_up(t
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")
         await until(pilot, lambda: [a.name for a in app.config.accounts] == ["Home"])
-        # account 2 is applied as account 1 and account 2's number is retired
-        assert ("reconfigure_account", 0, "127.0.0.2", "2002") in phone.commands
-        assert ("reconfigure_account", 1, "127.0.0.2", "2002") in phone.commands
+        # both numbers are retired first, then account 2 is applied as account 1
+        await until(pilot, lambda: ("reconfigure_account", 0, "127.0.0.2", "2002") in phone.commands)
+        assert [c for c in phone.commands if c[0] == "reconfigure_account"] == [
+            ("reconfigure_account", 0, "127.0.0.1:5090", "1001"), ("reconfigure_account", 1, "127.0.0.2", "2002"),
+            ("reconfigure_account", 0, "127.0.0.2", "2002")]
+        await until(pilot, lambda: "Account 1 (Office) is deleted" in " ".join(n.message for n in app._notifications))
         assert "Office" not in screen_text(app) and "Home" in screen_text(app)
     assert [a.name for a in load_config(path).accounts] == ["Home"]
     assert "Office" not in path.read_text() and 'name = "Home"\nsip_server = "127.0.0.2"\n' in path.read_text()
@@ -151,3 +154,45 @@ def test_an_account_added_from_the_form_registers_with_kamailio(kamailio, tmp_pa
         asyncio.run(drive())
         assert phone.registrations()[0].registered
     assert load_config(path).accounts[0].user_id == "1001"
+
+
+@pytest.mark.peers
+def test_deleting_the_first_account_moves_the_second_up_and_unregisters_the_first(kamailio, tmp_path):
+    from tests.inprocess import phone_factory
+    from tuiphone.app import make_app
+    from tuiphone.engine.events import SipMessage
+
+    server = f"{kamailio.host}:{kamailio.port}"
+    accounts = [{"name": name, "sip_server": server, "user_id": user, "password": kamailio.users[user],
+                 "reg_expires": 60} for name, user in (("First", "1001"), ("Second", "1002"))]
+    path = tmp_path / "config.toml"
+    with phone_factory() as make:
+        phone = make({"accounts": accounts})
+        save_config(phone.config, path)
+        app = make_app(phone, phone.config, config_path=path, blink=False)
+
+        def registered(index: int) -> bool:
+            reg = phone.registrations().get(index)
+            return reg is not None and reg.registered
+
+        async def drive() -> None:
+            async with app.run_test(size=(100, 40)) as pilot:
+                await until(pilot, lambda: registered(0) and registered(1), timeout=10)
+                await pilot.press("m", "8", "1", "f4", "f2")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                await pilot.press("enter")
+                await until(pilot, lambda: len(app.config.accounts) == 1 and 1 not in phone.registrations(),
+                            timeout=10)
+                await until(pilot, lambda: registered(0), timeout=10)
+
+        asyncio.run(drive())
+        assert [a.user_id for a in phone.config.accounts] == ["1002"]
+        unregister = [m for m in phone.seen if isinstance(m, SipMessage) and m.direction == "out"
+                      and m.first_line.startswith("REGISTER") and "sip:1001@" in m.text
+                      and ("Expires: 0" in m.text or "expires=0" in m.text)]
+        assert unregister, "account 1001 was never unregistered"
+        # 1002 moved from number 2 to 1: its old binding went first, so the registrar keeps the new one
+        last_1002 = [m for m in phone.seen if isinstance(m, SipMessage) and m.direction == "out"
+                     and m.first_line.startswith("REGISTER") and "sip:1002@" in m.text][-1]
+        assert "Expires: 0" not in last_1002.text and "expires=0" not in last_1002.text
+    assert [a.user_id for a in load_config(path).accounts] == ["1002"]

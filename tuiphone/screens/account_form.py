@@ -241,14 +241,19 @@ def apply_account(app: App, index: int, new: AccountConfig, old: AccountConfig |
 
 def delete_account(app: App, index: int) -> str:
     """Remove account `index` from the config file and from the phone: the accounts after it move up one
-    (each is applied again under its new number) and the last number unregisters. "" or the problem."""
+    number. "" or the problem (then nothing changed).
+
+    The engine numbers accounts by position, so every account from `index` on is retired first (its
+    un-REGISTER answered, or the engine's bounded wait over) and only then are the moved ones applied under
+    their new numbers: an account moving to a lower number registers the same address of record, and an
+    un-REGISTER sent after its REGISTER would remove the new binding at the registrar."""
     accounts = app.config.accounts
-    gone = accounts[index]
-    kept = [*accounts[:index], *accounts[index + 1:]]
+    before = list(accounts)
+    gone = before[index]
+    kept = [*before[:index], *before[index + 1:]]
     problems = check_accounts(app.config, kept, -1)
     if problems:
         return " ".join(problems)
-    before = list(accounts)
     accounts[:] = kept
     problem = app.save_settings()
     if problem:
@@ -258,21 +263,36 @@ def delete_account(app: App, index: int) -> str:
     if reconfigure is None:
         app.notify(t("settings.deleted_restart", number=index + 1), markup=False)
         return ""
-    # the engine still has the old numbering: give it the moved accounts, then retire the last number.
-    # Its jobs run in order on the SIP thread; the config is the one the engine reads, so the last entry
-    # stays in the list (disabled) until the engine has let it go.
-    last = len(before) - 1
-    accounts.append(before[last].model_copy(update={"enabled": False}))
-    for moved in range(index, last):
-        app.command(reconfigure(moved, kept[moved]))
-
-    def retired(_: object) -> None:
-        if len(accounts) == last + 1 and not accounts[last].enabled:
-            del accounts[last]
-        app.registrations.pop(last, None)
-        app.notify(t("settings.deleted", number=index + 1, name=gone.name or gone.user_id), markup=False)
-        app.status_changed.publish(None)
-
-    app.command(reconfigure(last, accounts[last]), done=retired,
-                failed=lambda text: app.show_error(t("settings.apply_failed", number=last + 1, error=text)))
+    # the list is the one the engine reads: it holds retired copies until the engine has let them go
+    accounts[:] = [*before[:index], *(a.model_copy(update={"enabled": False}) for a in before[index:])]
+    app.run_worker(_renumber(app, index, kept, [reconfigure(k, accounts[k]) for k in range(index, len(before))],
+                             gone), group="engine", exit_on_error=False)
     return ""
+
+
+async def _renumber(app: App, index: int, kept: list[AccountConfig], retiring: list, gone: AccountConfig) -> None:
+    import asyncio
+    import time
+
+    from tuiphone.engine.phone import LEAVE_TIMEOUT_S, PhoneError
+
+    accounts = app.config.accounts
+    last = len(kept)
+    try:
+        for future in retiring:
+            await asyncio.wrap_future(future)
+        deadline = time.monotonic() + LEAVE_TIMEOUT_S + 1.0
+        while time.monotonic() < deadline and any(
+                (reg := app.registrations.get(k)) is not None and reg.registered for k in range(index, last + 1)):
+            await asyncio.sleep(0.05)
+        for k in range(index, last):
+            accounts[k] = kept[k]
+            await asyncio.wrap_future(app.phone.reconfigure_account(k, kept[k]))
+    except PhoneError as exc:
+        app.show_error(t("settings.apply_failed", number=index + 1, error=exc))
+    finally:
+        accounts[:] = kept
+        app.registrations.pop(last, None)
+        app.save_settings()     # a setting saved meanwhile wrote the retired copies: write the file as it is
+    app.notify(t("settings.deleted", number=index + 1, name=gone.name or gone.user_id), markup=False)
+    app.status_changed.publish(None)
