@@ -196,3 +196,24 @@ def test_deleting_the_first_account_moves_the_second_up_and_unregisters_the_firs
                      and m.first_line.startswith("REGISTER") and "sip:1002@" in m.text][-1]
         assert "Expires: 0" not in last_1002.text and "expires=0" not in last_1002.text
     assert [a.user_id for a in load_config(path).accounts] == ["1002"]
+
+
+async def test_the_form_in_chinese_has_no_english_labels_or_choices():
+    import re
+
+    from textual.widgets import Select, Static
+
+    from tests.tui.test_app_core import KEEP_IN_CHINESE
+    from tuiphone import i18n
+
+    app, _ = build(NO_ACCOUNTS)
+    i18n.set_language("zh_CN")
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.push_screen(AccountEditScreen(0))
+        await until(pilot, lambda: isinstance(app.screen, AccountEditScreen))
+        texts = [str(w.render()) for w in app.screen.query(Static)
+                 if w.has_class("field-label") or w.has_class("form-section")]
+        texts += [str(prompt) for select in app.screen.query(Select) for prompt, _ in select._options]
+        assert len(texts) > 2 * len(FORM_FIELDS)
+        english = {word for text in texts for word in re.findall(r"[A-Za-z_]{2,}", text)} - KEEP_IN_CHINESE
+        assert english == set()

@@ -66,9 +66,11 @@ def _kind(name: str) -> str:
 
 
 def _choices(name: str) -> list[tuple[str, Any]]:
+    """(what the form shows, the config value) for a yes/no or a one-of field."""
     if _kind(name) == "bool":
         return [(t("features.on"), True), (t("features.off"), False)]
-    return [(str(choice), choice) for choice in get_args(_unwrap(AccountConfig.model_fields[name].annotation))]
+    return [(t(f"settings.choice_{name}_{choice}"), choice)
+            for choice in get_args(_unwrap(AccountConfig.model_fields[name].annotation))]
 
 
 _PROBLEM = re.compile(r"accounts\[(\d+)\]\.([A-Za-z_]+)(\S*): (.*)", re.DOTALL)
