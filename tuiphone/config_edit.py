@@ -19,11 +19,15 @@ import os
 import tomllib
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import tomlkit
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 from tomlkit.items import AoT, Table
+
+from tuiphone.config import _kind as _schema_kind
+from tuiphone.config import _unwrap
 
 BACKUPS_KEPT = 5
 
@@ -72,16 +76,11 @@ def edit_config_text(text: str, new: BaseModel) -> str | None:
 
 def _kind(model: type[BaseModel], name: str) -> tuple[str, Any]:
     """("table", Model) for a sub-table, ("array", ItemModel) for an array of tables, else ("value", None)."""
-    from tuiphone.config import _kind as schema_kind
-    from tuiphone.config import _unwrap
-
     info = model.model_fields[name]
-    kind = schema_kind(info.annotation)
+    kind = _schema_kind(info.annotation)
     if kind == "table":
         return kind, _unwrap(info.annotation)
     if kind == "array":
-        from typing import get_args
-
         return kind, _unwrap(get_args(_unwrap(info.annotation))[0])
     return kind, None
 
@@ -93,8 +92,6 @@ def _plain(value: Any) -> Any:
 
 
 def _default(model: type[BaseModel], name: str) -> Any:
-    from pydantic_core import PydanticUndefined
-
     value = model.model_fields[name].get_default(call_default_factory=True)
     return None if value is PydanticUndefined else _plain(value)
 
@@ -106,7 +103,7 @@ def _merge(container: Any, old: BaseModel, new: BaseModel) -> None:
         before, after = getattr(old, name), getattr(new, name)
         if before == after:
             continue
-        kind, item_model = _kind(model, name)
+        kind, _ = _kind(model, name)
         if kind == "table":
             if name not in container:
                 container[name] = _new_table(after)
