@@ -217,3 +217,17 @@ async def test_the_form_in_chinese_has_no_english_labels_or_choices():
         assert len(texts) > 2 * len(FORM_FIELDS)
         english = {word for text in texts for word in re.findall(r"[A-Za-z_]{2,}", text)} - KEEP_IN_CHINESE
         assert english == set()
+
+
+async def test_disabling_an_account_in_a_hand_written_file_adds_just_that_line(tmp_path):
+    path = tmp_path / "config.toml"
+    hand = "# my accounts\n" + ACCOUNTS.replace('name = "Home"', 'name = "Home"   # the flat')
+    path.write_text(hand)
+    app, _ = build(hand, config_path=path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("m", "8", "1", "down", "f2")
+        await until(pilot, lambda: not app.config.accounts[1].enabled)
+    lines = path.read_text().splitlines()
+    assert [line for line in lines if line not in hand.splitlines()] == ["enabled = false # Use this account"]
+    assert len(lines) == len(hand.splitlines()) + 1 and lines[0] == "# my accounts"
+    assert (tmp_path / "config.toml.bak.1").read_text() == hand
