@@ -342,9 +342,17 @@ def test_save_keeps_a_backup_replaces_atomically_and_round_trips(tmp_path: Path)
     cfg.accounts[0].password = 'pa"ss\\wörd'
     cfg.phone.lines = 8
     save_config(cfg, path)
-    assert (tmp_path / "config.toml.bak").read_bytes() == original
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "config.toml.bak"]  # no temp file left
+    assert (tmp_path / "config.toml.bak.1").read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "config.toml.bak.1"]  # no temp file left
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert load_config(path) == cfg
+
+
+def test_a_new_file_is_written_whole_with_every_key(tmp_path: Path) -> None:
+    cfg = parse_config_text(ACCOUNT)
+    cfg.phone.lines = 8
+    path = tmp_path / "config.toml"
+    save_config(cfg, path)
     assert load_config(path) == cfg
     # Every key is written out; only empty [[...]] lists cannot be, and appear as commented examples.
     assert tomllib.loads(path.read_text(encoding="utf-8")) == _without_empty_lists(config_to_dict(cfg))
@@ -362,7 +370,7 @@ def test_a_new_saved_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "new" / "config.toml"
     save_config(Config(), path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert not (tmp_path / "new" / "config.toml.bak").exists()
+    assert not (tmp_path / "new" / "config.toml.bak.1").exists()
 
 
 def test_a_failed_save_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -384,7 +392,7 @@ def test_a_failed_save_changes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ConfigError, match="cannot be saved: No space left on device; nothing was changed"):
         save_config(Config(), path)
     assert path.read_bytes() == original
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "config.toml.bak"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "config.toml.bak.1"]
 
 
 def test_save_writes_through_a_symlinked_config(tmp_path: Path) -> None:
@@ -472,3 +480,128 @@ def test_saved_configs_load_back_unchanged(tmp_path: Path, password: str, displa
     path = tmp_path / "round.toml"
     save_config(cfg, path)
     assert load_config(path) == cfg
+
+
+# ---------------------------------------------------------------- saving into a hand-written file
+
+HAND_WRITTEN = """\
+# My desk phone. Keep this short!
+[phone]
+language = "en"
+lines = 4            # four lines are plenty
+
+[audio]
+speaker_volume = 80  # loud office
+ring_volume = 60
+
+[features]
+dnd = false          # quiet hours: true
+
+# the office PBX
+[[accounts]]
+name = "Office"
+sip_server = "pbx.example.com"
+user_id = "1001"
+password = 'old secret'   # from IT
+
+# the home line
+[[accounts]]
+name = "Home"
+sip_server = "home.example.net"
+user_id = "2002"
+"""
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    import difflib
+
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+@pytest.mark.parametrize("change, diff", [
+    (lambda c: setattr(c.features, "dnd", True),
+     ["-dnd = false          # quiet hours: true", "+dnd = true          # quiet hours: true"]),
+    (lambda c: setattr(c.audio, "ring_volume", 35), ["-ring_volume = 60", "+ring_volume = 35"]),
+    (lambda c: setattr(c.accounts[0], "password", "new secret"),
+     ["-password = 'old secret'   # from IT", '+password = "new secret"   # from IT']),
+])
+def test_saving_one_setting_changes_only_its_line_and_keeps_the_comments(tmp_path: Path, change, diff) -> None:
+    path = write(tmp_path, HAND_WRITTEN)
+    cfg = load_config(path)
+    change(cfg)
+    save_config(cfg, path)
+    after = path.read_text(encoding="utf-8")
+    assert _changed_lines(HAND_WRITTEN, after) == diff
+    assert "# My desk phone. Keep this short!" in after and "# the home line" in after
+    assert load_config(path) == cfg
+
+
+def test_a_key_the_file_leaves_out_is_added_with_its_comment_only_when_not_default(tmp_path: Path) -> None:
+    path = write(tmp_path, HAND_WRITTEN)
+    cfg = load_config(path)
+    cfg.sip.stun_server = "stun.example.com"
+    cfg.accounts[1].srtp = "optional"
+    save_config(cfg, path)
+    added = [line for line in _changed_lines(HAND_WRITTEN, path.read_text(encoding="utf-8")) if line != "+"]
+    assert all(line.startswith("+") for line in added), added
+    assert '+srtp = "optional" # Media encryption: off | optional | mandatory' in added
+    assert any(line.startswith('+stun_server = "stun.example.com"') for line in added)
+    assert "+[sip]" in added
+    assert load_config(path) == cfg
+
+
+def test_accounts_added_and_deleted_are_appended_and_removed_in_place(tmp_path: Path) -> None:
+    path = write(tmp_path, HAND_WRITTEN)
+    cfg = load_config(path)
+    cfg.accounts.append(AccountConfig(name="Lab", sip_server="127.0.0.1:5070", user_id="3003", password="p"))
+    save_config(cfg, path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(HAND_WRITTEN)
+    assert text[len(HAND_WRITTEN):].count("[[accounts]]") == 1 and 'user_id = "3003"' in text
+    assert "enabled" not in text      # defaults are not written out
+    assert load_config(path) == cfg
+
+    del cfg.accounts[1]              # the middle block goes with its comment; the others keep their text
+    save_config(cfg, path)
+    text = path.read_text(encoding="utf-8")
+    assert "Home" not in text and "# the home line" not in text and "# the office PBX" in text
+    assert "password = 'old secret'   # from IT\n" in text
+    assert [a.name for a in load_config(path).accounts] == ["Office", "Lab"]
+
+    cfg.accounts.insert(1, AccountConfig(name="Mid", register=False))   # between two: the comments stay put
+    cfg.accounts[0].user_id = "1009"
+    save_config(cfg, path)
+    text = path.read_text(encoding="utf-8")
+    assert text.index("# the office PBX") < text.index('"Office"') < text.index('"Mid"') < text.index('"Lab"')
+    assert 'user_id = "1009"\npassword' in text
+    assert [a.name for a in load_config(path).accounts] == ["Office", "Mid", "Lab"]
+
+
+def test_backups_are_numbered_newest_first_and_five_are_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, HAND_WRITTEN)
+    cfg = load_config(path)
+    saved = [path.read_text(encoding="utf-8")]
+    for volume in range(1, 8):
+        cfg.audio.ring_volume = volume
+        save_config(cfg, path)
+        saved.append(path.read_text(encoding="utf-8"))
+    backups = sorted(p.name for p in tmp_path.iterdir() if p.name != "config.toml")
+    assert backups == [f"config.toml.bak.{n}" for n in range(1, 6)]
+    for n in range(1, 6):      # .bak.1 is the file before the last save, .bak.5 five saves back
+        assert (tmp_path / f"config.toml.bak.{n}").read_text(encoding="utf-8") == saved[-1 - n]
+
+
+def test_saving_an_unchanged_config_leaves_the_file_and_the_backups_alone(tmp_path: Path) -> None:
+    path = write(tmp_path, HAND_WRITTEN)
+    save_config(load_config(path), path)
+    assert path.read_text(encoding="utf-8") == HAND_WRITTEN
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_keymap_entry_removed_is_removed_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[keymap]\nhold = "H"   # capital\nmute = "M"\n')
+    cfg = load_config(path)
+    cfg.keymap = cfgmod.KeymapConfig.model_validate({"hold": "H"})
+    save_config(cfg, path)
+    assert path.read_text(encoding="utf-8") == '[keymap]\nhold = "H"   # capital\n'

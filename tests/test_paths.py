@@ -61,4 +61,4 @@ def test_logs_captures_database_and_backup_names(tmp_path: Path) -> None:
     assert paths.log_dir(tmp_path) == tmp_path / "logs"
     assert paths.captures_dir(tmp_path) == tmp_path / "captures"
     assert paths.database_path(tmp_path) == tmp_path / "tuiphone.db"
-    assert paths.backup_path(tmp_path / "config.toml") == tmp_path / "config.toml.bak"
+    assert paths.backup_path(tmp_path / "config.toml") == tmp_path / "config.toml.bak.1"

@@ -386,6 +386,8 @@ class SipConfig(_Section):
         ["udp", "tcp"], 'Transports to open: "udp", "tcp", "tls"', min_length=1
     )
     stun_server: HostPort = _f("", 'STUN server host[:port] for NAT discovery; "" = none')
+    rtp_port_min: Port = _f(0, "First local port for call audio (RTP); 0 = any free port")
+    rtp_port_max: Port = _f(0, "Last local port for call audio (RTP); 0 when rtp_port_min is 0")
     tls: TlsConfig = _f(TlsConfig, "TLS settings")
 
     @model_validator(mode="after")
@@ -394,7 +396,24 @@ class SipConfig(_Section):
         if clash and "tls" in self.transports and "tcp" in self.transports:
             why = f"is the same as sip.port ({self.port}); TCP and TLS need different ports"
             _raise_problems([(("tls", "port"), why)])
+        _raise_problems(self._rtp_range_problems())
         return self
+
+    def _rtp_range_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        low, high = self.rtp_port_min, self.rtp_port_max
+        if not low and not high:
+            return []
+        if not low or not high:
+            return [(("rtp_port_min" if not low else "rtp_port_max",),
+                     "is 0; set both rtp_port_min and rtp_port_max, or both to 0 for any free port")]
+        if high < low + 1:
+            return [(("rtp_port_max",), f"must be above rtp_port_min ({low}): each call needs two ports "
+                     "(RTP and RTCP)")]
+        sip_ports = {("sip.port", self.port)}
+        if "tls" in self.transports:
+            sip_ports.add(("sip.tls.port", self.tls.port))
+        return [(("rtp_port_min",), f"the range {low}-{high} includes {key} ({port}); pick ports apart from SIP")
+                for key, port in sorted(sip_ports) if port and low <= port <= high]
 
 
 class AudioConfig(_Section):
@@ -1138,12 +1157,16 @@ def load_or_create(path: Path) -> tuple[Config, bool]:
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    """Write `cfg` to `path` atomically, keeping the previous file as `<name>.bak`.
+    """Write `cfg` to `path` atomically, keeping the previous file as `<name>.bak.1` (up to `.bak.5`).
 
     The config is validated first, so a file that `load_config` would refuse is never written.
+    An existing file is edited in place (config_edit): only the keys that changed are rewritten, and
+    its comments, order and formatting stay; a new file (or one that cannot be edited) is written whole,
+    every key commented. When nothing changed the file is left as it is.
     The file keeps its permissions (0600 when new); a symlinked config is written through.
-    Comments are regenerated from the schema: hand-written comments are not kept.
     """
+    from tuiphone.config_edit import edit_config_text, rotate_backups
+
     path = Path(os.path.realpath(path))
     try:
         checked = Config.model_validate(config_to_dict(cfg))
@@ -1151,12 +1174,17 @@ def save_config(cfg: Config, path: Path) -> None:
         raise ConfigError(str(path), validation_problems(exc)) from None
     try:
         mode = 0o600
+        text = None
         if path.exists():
             mode = path.stat().st_mode & 0o777
-            _copy_atomically(path, paths.backup_path(path))
+            current = path.read_bytes().decode("utf-8-sig", errors="replace")
+            text = edit_config_text(current, checked)
+            if text == current:
+                return
+            _copy_atomically(path, rotate_backups(path))
         else:
             paths.ensure_dir(path.parent)
-        _write_atomically(path, render_config(checked), mode=mode, replace=True)
+        _write_atomically(path, render_config(checked) if text is None else text, mode=mode, replace=True)
     except OSError as exc:
         problem = f"cannot be saved: {exc.strerror or exc}; nothing was changed"
         raise ConfigError(str(path), [problem]) from None

@@ -83,5 +83,5 @@ def database_path(data: Path) -> Path:
 
 
 def backup_path(config_file: Path) -> Path:
-    """The backup written before a save: `config.toml` -> `config.toml.bak`."""
-    return config_file.with_name(config_file.name + ".bak")
+    """The newest backup written before a save: `config.toml` -> `config.toml.bak.1` (older ones: .2 ... .5)."""
+    return config_file.with_name(config_file.name + ".bak.1")

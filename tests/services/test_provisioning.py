@@ -174,7 +174,7 @@ def test_config_import_gs_writes_the_config_and_reports_in_json(tmp_path):
     assert "accounts[1].sip_server: '' -> 'sip.provider.net'" in report["changed"]
     saved = load_config(tmp_path / "config.toml")
     assert [a.user_id for a in saved.accounts] == ["1001", "2002", ""]
-    assert (tmp_path / "config.toml.bak").exists()
+    assert (tmp_path / "config.toml.bak.1").exists()
     check = subprocess.run([sys.executable, "-m", "tuiphone", "config", "check", str(tmp_path / "config.toml")],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -186,4 +186,4 @@ def test_config_import_gs_refuses_a_broken_file_and_changes_nothing(tmp_path):
     assert done.returncode == 2
     assert "nothing was changed" in done.stderr and "(from P85)" in done.stderr
     assert "Traceback" not in done.stderr
-    assert not (tmp_path / "config.toml.bak").exists()
+    assert not (tmp_path / "config.toml.bak.1").exists()

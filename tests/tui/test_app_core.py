@@ -20,7 +20,8 @@ KEEP_IN_CHINESE = {"SIP", "IP", "DTMF", "MOS", "RTT", "URI", "TLS", "UDP", "TCP"
                    "Tab", "Esc", "Alt", "End", "DNS", "MAC", "ID",
                    "NetworkManager", "nmcli", "polkit", "CTI", "URL", "Action", "syslog", "ms", "Hz", "dB", "python",
                    # tool and package names, SIP methods: the same words in a Chinese UI
-                   "dumpcap", "Wireshark", "tshark", "Debian", "wireshark", "common", "INVITE", "pjmedia"}
+                   "dumpcap", "Wireshark", "tshark", "Debian", "wireshark", "common", "INVITE", "pjmedia",
+                   "STUN", "NAT", "RTCP"}
 
 
 def test_both_languages_have_the_same_keys():

@@ -27,6 +27,9 @@ class TransportSettings:
     tls_key_file: str = ""
     codecs: tuple[str, ...] = ("G722", "PCMU", "PCMA")
     user_agent: str = "tuiphone"
+    stun_server: str = ""           # host[:port] for NAT discovery, "" = none
+    rtp_port: int = 0               # first local RTP port, 0 = any free port
+    rtp_port_range: int = 0         # how many ports from rtp_port may be used (0 with rtp_port 0)
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ class Phone:
         self.config = config
         self.backend = backend
         backend.listener = self
-        self._port = config.sip.port if port is None else port
+        self._port = (0 if config.sip.random_port else config.sip.port) if port is None else port
         self._bind = config.sip.bind_address if bind is None else bind
         self._subscribers: list[Callable[[Event], None]] = []
         self._lines: dict[int, Line] = {}
@@ -335,6 +335,8 @@ class Phone:
             tls_port=tls.port, tls_verify_server=tls.verify_server, tls_ca_file=tls.ca_file,
             tls_cert_file=tls.cert_file, tls_key_file=tls.key_file,
             codecs=tuple(codecs or ("G722", "PCMU", "PCMA")),
+            stun_server=c.sip.stun_server, rtp_port=c.sip.rtp_port_min,
+            rtp_port_range=c.sip.rtp_port_max - c.sip.rtp_port_min + 1 if c.sip.rtp_port_min else 0,
         )
         try:
             self.backend.start(settings)

@@ -50,6 +50,10 @@ DIRECT = -1                  # account index of the built-in direct-IP account
 IDLE_POLL_MS = 100           # the SIP thread's longest wait for network events when nothing else is due
 
 _TRANSPORT_TYPES = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
+_NAT_TYPES = {pj.PJ_STUN_NAT_TYPE_OPEN: "open", pj.PJ_STUN_NAT_TYPE_BLOCKED: "blocked",
+              pj.PJ_STUN_NAT_TYPE_SYMMETRIC_UDP: "symmetric_udp", pj.PJ_STUN_NAT_TYPE_FULL_CONE: "full_cone",
+              pj.PJ_STUN_NAT_TYPE_SYMMETRIC: "symmetric", pj.PJ_STUN_NAT_TYPE_RESTRICTED: "restricted",
+              pj.PJ_STUN_NAT_TYPE_PORT_RESTRICTED: "port_restricted"}
 _SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
          "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
 _CALL_STATES = {
@@ -661,6 +665,9 @@ class PjsuaBackend:
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = s.user_agent
         cfg.uaConfig.maxCalls = 32
+        if s.stun_server:     # pjsua finds the public address with it and detects the NAT type (natGetType)
+            cfg.uaConfig.stunServer.append(s.stun_server)
+            cfg.uaConfig.stunIgnoreFailure = True
         lc = cfg.logConfig
         self._writer = _LogWriter(self)
         # the endpoint deletes its writer in libDestroy: hand ownership over, or Python deletes it twice
@@ -752,7 +759,8 @@ class PjsuaBackend:
         if self._settings.bind_address:
             cfg.mediaConfig.transportConfig.boundAddress = self._settings.bind_address
             cfg.mediaConfig.transportConfig.publicAddress = self._settings.bind_address
-        cfg.mediaConfig.transportConfig.port = 0
+        cfg.mediaConfig.transportConfig.port = self._settings.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = self._settings.rtp_port_range
 
     def stop(self) -> None:
         """Hang up every call, destroy the endpoint and end the SIP thread (bounded)."""
@@ -816,6 +824,18 @@ class PjsuaBackend:
                 pass
             self._ep = None
         self._writer = None
+
+    def nat_type(self) -> str:
+        """The NAT type pjsua detected with the STUN server (call on the SIP thread): "open", "full_cone",
+        "restricted", "port_restricted", "symmetric", "symmetric_udp", "blocked", or "detecting",
+        "failed", "off" (no STUN server)."""
+        if not self._settings.stun_server or self._ep is None:
+            return "off"
+        try:
+            kind = self._ep.natGetType()
+        except pj.Error as exc:
+            return "detecting" if exc.status == 70002 else "failed"     # 70002: PJ_EPENDING
+        return _NAT_TYPES.get(kind, "failed")
 
     def local_address(self, transport: str = "udp") -> str:
         """host:port of a transport; safe from any thread (read once when the transport opened)."""

@@ -1,4 +1,5 @@
-"""Status › Network: the address SIP uses, gateways, DNS, and each interface with its MAC and IPv4/IPv6 addresses."""
+"""Status › Network: the address SIP uses, gateways, DNS, the NAT type (with a STUN server), and each interface
+with its MAC and IPv4/IPv6 addresses."""
 
 from __future__ import annotations
 
@@ -25,13 +26,26 @@ def sip_address(phone) -> str:
         return ""
 
 
-def network_text(facts: netinfo.NetworkFacts, sip: str) -> str:
+def nat_type(phone) -> str:
+    """The NAT type the engine detected with the STUN server ("" when no STUN server is set); blocks up to 2 s."""
+    backend = getattr(phone, "backend", None)
+    if not phone.config.sip.stun_server or backend is None or not hasattr(backend, "nat_type"):
+        return ""
+    try:
+        return str(backend.submit(backend.nat_type).result(2))
+    except Exception:       # the SIP thread is busy or gone: say nothing rather than guess
+        return ""
+
+
+def network_text(facts: netinfo.NetworkFacts, sip: str, nat: str = "") -> str:
     """The facts as aligned lines (labels padded by terminal cells, for Chinese too)."""
     rows = [("network.sip_address", sip or t("network.unknown")),
             ("network.gateway", ", ".join(facts.gateways) or t("network.none")),
             ("network.dns", ", ".join(facts.dns) or t("network.none"))]
     if facts.search:
         rows.append(("network.search", " ".join(facts.search)))
+    if nat and nat != "off":
+        rows.append(("network.nat_type", t(f"netset.nat_{nat}")))
     width = max(cell_len(t(key)) for key, _ in rows)
     lines = [f"{t(key)}{' ' * (width - cell_len(t(key)))}  {value}" for key, value in rows]
     for iface in facts.interfaces:
@@ -54,6 +68,7 @@ class NetworkStatusScreen(PhoneScreen):
     def __init__(self) -> None:
         super().__init__()
         self.facts: netinfo.NetworkFacts | None = None
+        self.nat = ""       # the NAT type with STUN (seed 1.3), "" without a STUN server
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -74,16 +89,19 @@ class NetworkStatusScreen(PhoneScreen):
 
     def _gather(self) -> None:
         facts = netinfo.gather()
-        self.app.call_from_thread(self._gathered, facts)
+        nat = nat_type(self.app.phone)
+        self.app.call_from_thread(self._gathered, facts, nat)
 
-    def _gathered(self, facts: netinfo.NetworkFacts) -> None:
+    def _gathered(self, facts: netinfo.NetworkFacts, nat: str = "") -> None:
         self.facts = facts
+        self.nat = nat
         if self.is_attached:
             self.show()
 
     def show(self) -> None:
         if self.facts is not None:
-            self.query_one("#network-text", Static).update(network_text(self.facts, sip_address(self.app.phone)))
+            self.query_one("#network-text", Static).update(
+                network_text(self.facts, sip_address(self.app.phone), self.nat))
 
     def soft_keys(self) -> Sequence[SoftKey | None]:
         return (SoftKey("key.refresh", "refresh"), None, None, SoftKey("key.back", "back"))

@@ -1,44 +1,24 @@
 """Settings (behind `phone.admin_password`): Accounts (view, edit, enable/disable, register again), Call features
 (settings of [features] the engine reads as it goes), Network & Wi-Fi. Every change is validated by the config
-schema and saved atomically (with config.toml.bak) through the app."""
+schema and saved atomically into the user's file (only the changed keys; backups config.toml.bak.1-5)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from pydantic import ValidationError
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Static
 
-from tuiphone.config import AccountConfig, validation_problems
 from tuiphone.i18n import t
-from tuiphone.screens.base import PhoneScreen, StateScreen
+from tuiphone.screens.account_form import AccountEditScreen, delete_account
+from tuiphone.screens.base import StateScreen
 from tuiphone.screens.menu import MenuEntry, MenuScreen, apply_setting
 from tuiphone.screens.prompt import TextPromptScreen
 from tuiphone.screens.status import account_state
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 from tuiphone.widgets.table import fill_table
-
-# fields of an account the engine reads only when it starts: a change takes effect at the next start
-_SIP_FIELDS = ("sip_server", "user_id", "auth_id", "password", "transport", "outbound_proxy", "dial_plan")
-# (field, label key, kind): the account form
-_ACCOUNT_FORM: tuple[tuple[str, str, str], ...] = (
-    ("name", "settings.acc_name", "text"),
-    ("sip_server", "settings.acc_server", "text"),
-    ("user_id", "settings.acc_user", "text"),
-    ("auth_id", "settings.acc_auth", "text"),
-    ("password", "settings.acc_password", "password"),
-    ("display_name", "settings.acc_display", "text"),
-    ("voicemail", "settings.acc_voicemail", "text"),
-    ("transport", "settings.acc_transport", "udp|tcp|tls"),
-    ("dial_plan", "settings.acc_dial_plan", "text"),
-    ("no_key_timeout", "settings.acc_no_key_timeout", "int"),
-    ("call_log", "settings.acc_call_log", "all|answered|off"),
-)
-
 
 def open_settings(app: App) -> None:
     """Settings, after the admin password when one is set."""
@@ -53,12 +33,12 @@ def open_settings(app: App) -> None:
 
 def settings_menu() -> MenuScreen:
     from tuiphone.screens.audio_test import AudioTestScreen
-    from tuiphone.screens.wifi import WifiScreen
+    from tuiphone.screens.network_settings import NetworkSettingsScreen
 
     return MenuScreen("menu.settings", lambda: (
         MenuEntry("settings.accounts", lambda app: AccountsSettingsScreen()),
         MenuEntry("settings.features", lambda app: feature_settings_menu()),
-        MenuEntry("settings.wifi", lambda app: WifiScreen()),
+        MenuEntry("settings.wifi", lambda app: NetworkSettingsScreen()),
         MenuEntry("settings.audio", lambda app: AudioTestScreen()),
     ))
 
@@ -102,7 +82,8 @@ def feature_settings_menu() -> MenuScreen:
 
 
 class AccountsSettingsScreen(StateScreen):
-    """Every account with its state; F1 edits, F2 enables or disables, F3 registers again."""
+    """Every account with its state; F1 edits, F2 enables or disables, F3 registers again; on the next page
+    (F4 More) Add and Delete. With no accounts F1 adds one."""
 
     BINDINGS = [Binding("escape", "back", "Back", show=False, id="back")]
     DEFAULT_CSS = """
@@ -137,11 +118,12 @@ class AccountsSettingsScreen(StateScreen):
     def soft_keys(self) -> Sequence[SoftKey | None]:
         index = self.chosen()
         if index is None:
-            return (None, None, None, SoftKey("key.back", "back"))
+            return (SoftKey("key.add", "add"), None, None, SoftKey("key.back", "back"))
         account = self.app.config.accounts[index]
         toggle = SoftKey("key.disable" if account.enabled else "key.enable", "toggle")
         register = SoftKey("key.register", "register") if account.enabled and account.register else None
-        return (SoftKey("key.edit", "edit"), toggle, register, SoftKey("key.back", "back"))
+        return (SoftKey("key.edit", "edit"), toggle, register,
+                SoftKey("key.add", "add"), SoftKey("key.delete", "delete"), SoftKey("key.back", "back"))
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self.refresh_soft_keys()
@@ -153,6 +135,26 @@ class AccountsSettingsScreen(StateScreen):
         index = self.chosen()
         if index is not None:
             self.app.push_screen(AccountEditScreen(index))
+
+    def action_add(self) -> None:
+        self.app.push_screen(AccountEditScreen(len(self.app.config.accounts)))
+
+    def action_delete(self) -> None:
+        from tuiphone.screens.confirm import ConfirmScreen
+
+        index = self.chosen()
+        if index is None:
+            return
+        account = self.app.config.accounts[index]
+
+        def answered(yes: bool | None) -> None:
+            if yes and index < len(self.app.config.accounts) and self.app.config.accounts[index] is account:
+                problem = delete_account(self.app, index)
+                if problem:
+                    self.app.show_error(problem)
+                self.fill()
+        self.app.push_screen(ConfirmScreen(t("settings.confirm_delete", number=index + 1,
+                                             name=account.name or account.user_id or "-")), answered)
 
     def action_toggle(self) -> None:
         """Enable or disable the account now: it registers or unregisters, and the config keeps it."""
@@ -180,93 +182,4 @@ class AccountsSettingsScreen(StateScreen):
                              done=lambda _: self.app.notify(t("status.registering", number=index + 1)))
 
     def action_back(self) -> None:
-        self.dismiss()
-
-
-class AccountEditScreen(PhoneScreen):
-    """One account's fields; F1 checks them against the config schema and saves, Esc leaves them as they were."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False, id="back")]
-    DEFAULT_CSS = """
-    AccountEditScreen #account-form { height: 1fr; padding: 0 1; }
-    AccountEditScreen .field-label { height: 1; color: $text-muted; }
-    AccountEditScreen Select { width: 30; }
-    """
-
-    def __init__(self, index: int) -> None:
-        super().__init__()
-        self.index = index
-
-    def compose(self) -> ComposeResult:
-        account = self.app.config.accounts[self.index]
-        yield StatusBar()
-        yield Static(t("settings.edit_account", number=self.index + 1), classes="screen-title")
-        yield Static("", id="account-error", classes="message -error", markup=False)
-        with VerticalScroll(id="account-form"):
-            for name, label, kind in _ACCOUNT_FORM:
-                yield Static(t(label), classes="field-label")
-                value = getattr(account, name)
-                if "|" in kind:
-                    yield Select([(c, c) for c in kind.split("|")], value=value, allow_blank=False, id=f"acc-{name}")
-                else:
-                    yield Input(str(value), password=kind == "password", id=f"acc-{name}")
-        yield SoftKeyBar()
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-        self.refresh_soft_keys()
-
-    def soft_keys(self) -> Sequence[SoftKey | None]:
-        return (SoftKey("key.save", "save"), None, None, SoftKey("key.cancel", "cancel"))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_save()
-
-    def form(self) -> dict[str, object]:
-        values: dict[str, object] = {}
-        for name, _, kind in _ACCOUNT_FORM:
-            widget = self.query_one(f"#acc-{name}")
-            raw = widget.value
-            if kind == "int":
-                text = str(raw).strip()
-                values[name] = int(text) if text.lstrip("-").isdigit() else text    # the schema names a bad one
-            else:
-                values[name] = raw.strip() if isinstance(raw, str) and kind != "password" else raw
-        return values
-
-    def action_save(self) -> None:
-        config = self.app.config
-        old = config.accounts[self.index]
-        try:
-            new = AccountConfig.model_validate({**old.model_dump(), **self.form()})
-        except ValidationError as exc:
-            self._error("\n".join(validation_problems(exc, ("accounts", self.index))))
-            return
-        config.accounts[self.index] = new
-        problem = self.app.save_settings()
-        if problem:
-            config.accounts[self.index] = old
-            self._error(problem)
-            return
-        self._apply(new, old)
-        self.app.status_changed.publish(None)
-        self.dismiss()
-
-    def _apply(self, new: AccountConfig, old: AccountConfig) -> None:
-        """Hand the saved account to the engine at once: it registers again with the new settings."""
-        app, index = self.app, self.index
-        reconfigure = getattr(app.phone, "reconfigure_account", None)
-        if reconfigure is None:      # an engine that reads accounts only at start
-            restart = [f for f in _SIP_FIELDS if getattr(new, f) != getattr(old, f)]
-            app.notify(t("settings.saved_restart" if restart else "settings.saved", number=index + 1), markup=False)
-            return
-        app.command(reconfigure(index, new),
-                    done=lambda _: app.notify(t("settings.saved_applied", number=index + 1), markup=False),
-                    failed=lambda text: app.show_error(t("settings.apply_failed", number=index + 1, error=text)))
-
-    def _error(self, text: str) -> None:
-        self.query_one("#account-error", Static).update(text)
-
-    def action_cancel(self) -> None:
         self.dismiss()

@@ -1,4 +1,5 @@
-"""Status › Accounts (registration of each account, live) and Status › System (versions, OS, uptime)."""
+"""Status › Accounts (registration of each account, live) and Status › System (versions, OS, uptime, the config
+file and the data folder)."""
 
 from __future__ import annotations
 
@@ -124,6 +125,13 @@ def system_facts(uptime_s: float) -> list[tuple[str, str]]:
     ]
 
 
+def file_facts(app) -> list[tuple[str, str]]:
+    """Where this phone keeps its config file and its data (history, recordings, logs, captures)."""
+    config = str(app.config_path) if app.config_path is not None else t("status.no_config_file")
+    data = getattr(app.phone, "data_dir", None)
+    return [("status.config_file", config), ("status.data_dir", str(data) if data else "-")]
+
+
 class SystemStatusScreen(PhoneScreen):
     """Versions and OS, like the phone's Status › System page (seed 2.17)."""
 
@@ -147,7 +155,7 @@ class SystemStatusScreen(PhoneScreen):
         self.fill()
 
     def fill(self) -> None:
-        facts = system_facts(self.app.clock() - self.app.started)
+        facts = system_facts(self.app.clock() - self.app.started) + file_facts(self.app)
         width = max(cell_len(t(key)) for key, _ in facts)
         # pad by terminal cells, not characters, so Chinese labels line up too
         self.query_one("#system-facts", Static).update(
