@@ -1054,6 +1054,18 @@ class PjsuaBackend:
         return CallQuality(codec=codec, rx_packets=rx, rx_lost=lost, rx_loss_pct=loss_pct, jitter_ms=jitter,
                            tx_packets=st.txStat.pkt, rtt_ms=rtt, mos=mos)
 
+    def rx_activity(self, cid: int) -> int | None:
+        """A count that moves while the far end sends media: RTP packets received plus RTCP receiver reports
+        received (pjmedia counts those in txStat.updateCount). None when the call has no audio stream."""
+        call = self._calls.get(cid)
+        if call is None:
+            return None
+        try:
+            st = call.getStreamStat(0).rtcp
+        except pj.Error:
+            return None
+        return st.rxStat.pkt + st.txStat.updateCount
+
     # ----- pjsua2 callbacks (SIP thread) --------------------------------------------------------
     def _on_call_state(self, call: _Call) -> None:
         ci = call.getInfo()
