@@ -72,5 +72,5 @@ class MediaWatch:
                 self.on_dead(cid, line, timeout)
         # a call that ended, or went on hold, starts afresh when it talks again
         self._seen = {cid: v for cid, v in self._seen.items() if cid in live}
-        if calls:
+        if timeout > 0 and any(True for _ in self.calls()):     # the calls left after any ended here
             self._timer = self.backend.schedule(check_every(timeout), self._tick)
