@@ -27,8 +27,16 @@ def check_every(timeout: float) -> float:
     return max(CHECK_MIN_S, min(CHECK_MAX_S, timeout / 3))
 
 
+DEAD_MEDIA = "no RTP for "
+
+
 def dead_media_reason(timeout: float) -> str:
-    return f"no RTP for {timeout:g} s"
+    """The reason a call ended for dead media gets, on screen and in history: "no RTP for 30 s"."""
+    return f"{DEAD_MEDIA}{timeout:g} s"
+
+
+def ended_for_dead_media(reason: str) -> bool:
+    return reason.startswith(DEAD_MEDIA)
 
 
 class MediaWatch:
