@@ -56,7 +56,7 @@ def test_a_registrar_restart_that_forgets_us_is_noticed_and_we_register_again(ka
     kamailio.start()                      # same port, nobody registered
     back = time.monotonic()
     state = wait_reg(phone, lambda r: r.registered and r.sip_status == 200, 5)
-    assert time.monotonic() - back < 3, "took more than a keep-alive interval and a REGISTER"
+    assert time.monotonic() - back < 4, "took longer than a keep-alive interval and a REGISTER (with slack)"
     assert state.server == f"{kamailio.host}:{kamailio.port}"
     assert all(e.registered for e in phone.seen if isinstance(e, RegState)), \
         "one lost keep-alive (max lost 10) must not show the account as not registered"
