@@ -53,8 +53,9 @@ def test_sipp_sending_no_rtp_is_hung_up_and_tuiphone_call_obeys_it_too(sipp, pho
     assert rc == 1                                    # a call that lost its media failed
 
 
-@pytest.mark.parametrize("direction", ["sendonly", "inactive"])
+@pytest.mark.parametrize("direction", ["sendonly", "inactive", "recvonly"])
 def test_a_call_the_far_end_holds_is_not_ended_for_its_silence(sipp, phones, direction):
+    """Held (sendonly, inactive) or one-way by agreement (recvonly: it only listens): silence is expected."""
     callee = phones("callee", ["answer", "--rtp-timeout", "2", "--timeout", "20", "--json"], ready=True)
     uac = sipp("uac_hold_silent.xml", remote=callee.address, service="2000", pause_ms=3500,
                keys={"direction": direction}, timeout=15)
