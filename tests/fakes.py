@@ -48,6 +48,7 @@ class FakeCall:
     state: str = "calling"          # calling | early | connecting | confirmed | disconnected
     held: bool = False
     muted: bool = False
+    rx: int = 0                     # media packets from the far end so far (rx_activity)
 
 
 class FakeBackend:
@@ -69,6 +70,8 @@ class FakeBackend:
         self._cancelled: set[int] = set()
         self._seq = itertools.count()
         self._cids = itertools.count(0)              # pjsua call ids start at 0: a falsy id is valid
+        self.servers_answer = True                   # OPTIONS keep-alives get an answer (False: the server is away)
+        self.pings: list[tuple[float, str]] = []     # (time, "host:port") of every keep-alive sent
 
     # ----- what the phone sent ---------------------------------------------------------------
     def sent(self, name: str) -> list[tuple[Any, ...]]:
@@ -97,9 +100,24 @@ class FakeBackend:
         if isinstance(handle, int):
             self._cancelled.add(handle)
 
+    def monotonic(self) -> float:
+        """The fake clock, for phone logic that measures time (the media watch)."""
+        return self.now
+
+    def ping_options(self, target, timeout: float) -> int:
+        """A keep-alive OPTIONS (engine/registrar_health.py): 200 while `servers_answer`, else 0 (no answer)."""
+        self.pings.append((self.now, f"{target.host}:{target.port}"))
+        return 200 if self.servers_answer else 0
+
     def pending_delays(self) -> list[float]:
-        """Seconds until each timer that is still to fire, soonest first (rounded: the clock sums floats)."""
-        return sorted(round(due - self.now, 6) for due, seq, _ in self._timers if seq not in self._cancelled)
+        """Seconds until each one-off timer that is still to fire (retries, ring delays...), soonest first
+        (rounded: the clock sums floats). The phone's steady beats are left out: see `beats()`."""
+        return sorted(round(due - self.now, 6) for due, seq, fn in self._timers
+                      if seq not in self._cancelled and not _is_beat(fn))
+
+    def beats(self) -> list[str]:
+        """The steady beats waiting to fire: "keepalive" (OPTIONS to a registrar), "media" (the RTP watch)."""
+        return sorted(_is_beat(fn) for _, seq, fn in self._timers if seq not in self._cancelled and _is_beat(fn))
 
     def advance(self, seconds: float) -> None:
         """Move the clock on, firing due timers in order (also ones they schedule within the window)."""
@@ -215,6 +233,10 @@ class FakeBackend:
         return CallQuality(codec="PCMU", rx_packets=0, rx_lost=0, rx_loss_pct=0.0, jitter_ms=0.0,
                            tx_packets=0, rtt_ms=0.0, mos=0.0)
 
+    def rx_activity(self, cid: int) -> int | None:
+        call = self.calls.get(cid)
+        return None if call is None or call.state == "disconnected" else call.rx
+
     def watch(self, account: int, uri: str) -> int:
         self.watched = getattr(self, "watched", [])
         self.watched.append((account, uri))
@@ -295,6 +317,15 @@ class FakeBackend:
     def _state(self, call: FakeCall, state: str, status: int, reason: str | None = None) -> None:
         call.state = state
         self.listener.on_call_state(call.cid, state, status, REASONS.get(status, "") if reason is None else reason)
+
+
+def _is_beat(fn: Callable[[], None]) -> str:
+    """"keepalive" or "media" when the timer is one of the phone's steady beats, else ""."""
+    from tuiphone.engine.media_watch import MediaWatch
+    from tuiphone.engine.registrar_health import RegistrarWatch
+
+    owner = getattr(fn, "__self__", None)
+    return "keepalive" if isinstance(owner, RegistrarWatch) else "media" if isinstance(owner, MediaWatch) else ""
 
 
 class FakeLocalAudio:

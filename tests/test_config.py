@@ -69,7 +69,10 @@ def test_defaults_are_the_ones_spec_gives() -> None:
     assert (cfg.syslog.level, cfg.phonebook.remove_edited_on_download) == ("off", True)
     account = AccountConfig(register=False)
     assert account.dial_plan == r"{ x+ | \+x+ | *x+ | *xx*x+ }"
-    assert (account.transport, account.srtp, account.reg_expires, account.voicemail) == ("udp", "off", 3600, "*97")
+    assert (account.transport, account.srtp, account.reg_expires, account.voicemail) == ("udp", "off", 60, "*97")
+    # issue 12: a registrar that went away or restarted is noticed within about a minute
+    assert (account.options_keepalive, account.options_interval, account.options_max_lost) == (True, 20, 2)
+    assert cfg.features.rtp_timeout == 30
     assert (account.codecs, account.dtmf, account.no_key_timeout) == (["G722", "PCMU", "PCMA"], "rfc2833", 4)
 
 
@@ -162,6 +165,13 @@ def test_every_problem_gets_its_own_line() -> None:
         "c.toml: sip.port: must be a whole number (got '5060')",
         "c.toml: sip.transports: must not be empty (got [])",
     ]
+
+
+def test_rtp_timeout_is_seconds_from_0_to_3600() -> None:
+    assert problems_of("[features]\nrtp_timeout = -1\n") == (
+        "c.toml: features.rtp_timeout: must be between 0 and 3600 (got -1)")
+    assert "features.rtp_timeout: must be a whole number" in problems_of('[features]\nrtp_timeout = "30"\n')
+    assert parse_config_text("[features]\nrtp_timeout = 0\n", "c.toml").features.rtp_timeout == 0
 
 
 def test_values_must_have_their_toml_type() -> None:

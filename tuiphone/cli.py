@@ -34,6 +34,7 @@ class Common:
     pcap: str | None = None
     pcap_full: str | None = None    # dumpcap: the phone's SIP and RTP packets
     local_audio: bool = False       # the TUI and the daemon use the sound devices; scripts use files/tones
+    rtp_timeout: int | None = None  # --rtp-timeout of call/answer: features.rtp_timeout for this run
 
 
 def _fail_usage(message: str) -> None:
@@ -69,6 +70,8 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
     from tuiphone.paths import config_path, data_dir
 
     cfg = _load(common)
+    if common.rtp_timeout is not None:
+        cfg.features.rtp_timeout = common.rtp_timeout
     path = config_path(common.config)
     local = None
     if common.local_audio:
@@ -234,6 +237,22 @@ def register(common: Common, account: int, timeout: float, as_json: bool) -> Non
 
 _DTMF_OK = set("0123456789*#ABCDabcd")
 
+_RTP_TIMEOUT = click.option(
+    "--rtp-timeout", type=click.IntRange(0, 3600),
+    help="End a call after this many seconds with no RTP/RTCP from the far end; 0 = never "
+         "(default: features.rtp_timeout, 30).")
+
+
+def _interrupted(report: dict, exc: BaseException) -> dict:
+    """A run stopped by a signal before (or after) its own report: say so in the report."""
+    from tuiphone.stop_signals import signal_name
+
+    name = signal_name(exc)
+    report.setdefault("interrupted", name)
+    if "result" in report:          # a call's report says why it ended
+        report.setdefault("reason", f"interrupted by {name}")
+    return report
+
 
 def _check_dtmf(digits: str, flag: str) -> None:
     bad = set(digits) - _DTMF_OK
@@ -255,23 +274,30 @@ def _check_dtmf(digits: str, flag: str) -> None:
 @click.option("--min-mos", type=click.FloatRange(1.0, 4.5), help="Fail when the estimated MOS is lower.")
 @click.option("--timeout", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True,
               help="Seconds to wait for an answer.")
+@_RTP_TIMEOUT
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def call(common: Common, target, account, play, tone, record, stereo, duration, dtmf, expect_dtmf, min_mos,
-         timeout, as_json) -> None:
+         timeout, rtp_timeout, as_json) -> None:
     """Call TARGET (a number, a SIP URI, or a keypad direct IP like 127*0*0*1#5070) and report."""
     from tuiphone.headless import run_call
+    from tuiphone.stop_signals import raise_on_stop_signals
 
     _check_dtmf(dtmf, "--dtmf")
     _check_dtmf(expect_dtmf or "", "--expect-dtmf")
     audio = _audio_plan(play, tone, False, record, stereo)
     index = _account_index(account)
+    common.rtp_timeout = rtp_timeout
+    report: dict | None = None
+    raise_on_stop_signals()
     try:
         with running_phone(common) as phone:
+            raise_on_stop_signals()         # running_phone set its own SIGTERM handler
             code, report = run_call(phone, target, account=index, audio=audio, duration=duration, dtmf=dtmf,
                                     expect_dtmf=expect_dtmf, min_mos=min_mos, timeout=timeout)
-    except KeyboardInterrupt:
-        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt as exc:
+        code, report = EXIT_FAILED, _interrupted(report or {"target": target, "result": "failed", "sip_status": 0},
+                                                 exc)
     human = f"{target}: {report['result']}"
     if report.get("sip_status"):
         human += f" ({report['sip_status']} {report.get('reason', '')})".rstrip()
@@ -299,24 +325,30 @@ def call(common: Common, target, account, play, tone, record, stereo, duration, 
 @click.option("--dtmf", default="", help="DTMF digits to send after answering.")
 @click.option("--timeout", type=click.FloatRange(0.5, 86400), default=60.0, show_default=True,
               help="Seconds to wait for the calls.")
+@_RTP_TIMEOUT
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def answer(common: Common, account, play, tone, echo, record, stereo, duration, count, ring, dtmf, timeout,
-           as_json) -> None:
+           rtp_timeout, as_json) -> None:
     """Wait for calls and answer them."""
     from tuiphone.headless import run_answer
+    from tuiphone.stop_signals import raise_on_stop_signals
 
     _check_dtmf(dtmf, "--dtmf")
     audio = _audio_plan(play, tone, echo, record, stereo)
     index = _account_index(account)
+    common.rtp_timeout = rtp_timeout
+    report: dict | None = None
+    raise_on_stop_signals()
     try:
         with running_phone(common) as phone:
+            raise_on_stop_signals()         # running_phone set its own SIGTERM handler
             if not as_json:
                 click.echo(f"waiting for calls on {phone.backend.local_address()}", err=True)
             code, report = run_answer(phone, account=index, audio=audio, duration=duration, count=count,
                                       timeout=timeout, ring=ring, dtmf=dtmf)
-    except KeyboardInterrupt:
-        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt as exc:
+        code, report = EXIT_FAILED, _interrupted(report or {"answered": 0, "calls": []}, exc)
     human = "\n".join(f"line {c['line']}: {c['remote_uri']} {c['result']} {c['duration_s']} s "
                       f"dtmf '{c['dtmf_received']}' MOS {c['mos']}" for c in report["calls"]) or "no calls"
     _finish(code, report, as_json, human)

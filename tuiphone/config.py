@@ -449,10 +449,10 @@ class AccountConfig(_Section):
     transport: Transport = _f("udp", "udp | tcp | tls")
     srtp: Srtp = _f("off", "Media encryption: off | optional | mandatory")
     register: bool = _f(True, "Register with sip_server; false = calls only, no registration")
-    reg_expires: int = _f(3600, "Registration expiry in seconds, 30-86400", ge=30, le=86400)
-    options_keepalive: bool = _f(False, "Send SIP OPTIONS to the server to detect drops")
-    options_interval: int = _f(30, "Seconds between OPTIONS keep-alives, 1-3600", ge=1, le=3600)
-    options_max_lost: int = _f(3, "Lost OPTIONS before re-registering / failing over, 1-10", ge=1, le=10)
+    reg_expires: int = _f(60, "Registration expiry in seconds (re-registers 5 s before), 30-86400", ge=30, le=86400)
+    options_keepalive: bool = _f(True, "Send SIP OPTIONS to the server to detect drops and restarts")
+    options_interval: int = _f(20, "Seconds between OPTIONS keep-alives, 1-3600", ge=1, le=3600)
+    options_max_lost: int = _f(2, "Lost OPTIONS before showing not registered / failing over, 1-10", ge=1, le=10)
     dial_plan: str = _f(DEFAULT_DIAL_PLAN, "Grandstream dial plan (SPEC §9)")
     dial_plan_prefix: str = _f("", "Prefix added to every number the dial plan allows")
     no_key_timeout: int = _f(4, "Send the number after this many seconds without a key; 0 = off", ge=0, le=60)
@@ -518,6 +518,8 @@ class FeaturesConfig(_Section):
         "", 'Digits that unlock; "" = confirm unlocks'
     )
     lock_hold_seconds: int = _f(4, "Seconds to hold * to lock, 1-30", ge=1, le=30)
+    rtp_timeout: int = _f(30, "End a call after this many seconds with no RTP/RTCP from the far end; 0 = off",
+                          ge=0, le=3600)
     ring_rules: list[RingRule] = _f([], "Distinctive ring rules")
 
 

@@ -9,7 +9,7 @@ import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tuiphone.audio.echo import EchoDelay
 from tuiphone.audio.meter import LevelMeter
@@ -17,12 +17,15 @@ from tuiphone.audio.tone import SilenceSource, ToneSource, WavSource
 from tuiphone.audio.recorder import CallRecorder
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, DtmfReceived, IncomingCall, LineState, RegState
+from tuiphone.engine.media_watch import ended_for_dead_media
 from tuiphone.engine.options import OptionsPinger, OptionsTarget
 from tuiphone.engine.phone import ECHO_DELAY_S, Phone, PhoneError
 from tuiphone.engine.quality import CallQuality
+from tuiphone.stop_signals import signal_name
 
 POLL_S = 0.1
 QUALITY_EVERY_S = 0.5
+WIND_DOWN_S = 3.0       # after SIGTERM/SIGHUP/Ctrl-C: how long the hang-ups may take before the report is printed
 
 
 @dataclass
@@ -67,6 +70,7 @@ class _CallWatch:
     quality: CallQuality | None = None
     dtmf: list[str] = field(default_factory=list)
     next_quality: float = 0.0
+    cut: bool = False            # still up when the run was stopped by a signal
 
 
 def _classify(status: int, answered: bool, timed_out: bool) -> str:
@@ -137,6 +141,7 @@ def run_call(phone: Phone, target: str, *, account: int | None, audio: AudioPlan
     hangup_at: float | None = None
     dtmf_at: float | None = None
     timed_out = False
+    interrupted: str | None = None
     try:
         while watch.ended_at is None:
             now = time.monotonic()
@@ -168,11 +173,22 @@ def run_call(phone: Phone, target: str, *, account: int | None, audio: AudioPlan
                         dtmf_at = watch.answered_at + 0.5
                 elif ev.state == LineState.ENDED:
                     watch.ended_at = time.monotonic()
+    except KeyboardInterrupt as exc:      # SIGTERM, SIGHUP, Ctrl-C: hang up, then report as usual
+        interrupted = signal_name(exc)
+        if watch.ended_at is None:
+            _hang_up_now(phone, watch)
+            _wait_for_ends(events, {line: watch})
     finally:
         if writer is not None:
             writer.stop()
     report.update(_call_report(watch, meter, timed_out))
-    checks_ok = report["result"] == "answered"
+    if interrupted is not None:
+        report["interrupted"] = interrupted
+        if watch.cut:
+            report["reason"] = f"interrupted by {interrupted}"
+        return 1, report
+    # a call the phone ended because the far end went silent (features.rtp_timeout) failed
+    checks_ok = report["result"] == "answered" and not ended_for_dead_media(report["reason"])
     if expect_dtmf is not None:
         ok = expect_dtmf in report["dtmf_received"]
         report["checks"] = {**report.get("checks", {}), "expect_dtmf": ok}
@@ -189,6 +205,33 @@ def _sample_quality_now(phone: Phone, watch: _CallWatch) -> None:
     _sample_quality(phone, watch)
 
 
+def _hang_up_now(phone: Phone, watch: _CallWatch) -> None:
+    """A call the run was stopped in: its last quality, then hang up (ringing calls are declined)."""
+    watch.cut = True
+    _sample_quality_now(phone, watch)
+    phone.hangup(watch.line)
+
+
+def _wait_for_ends(events: "queue.Queue[Any]", watches: dict[int, _CallWatch],
+                   on_end: Callable[[CallState], None] | None = None) -> None:
+    """Wait up to WIND_DOWN_S for the calls of `watches` (by line) to end; calls still up then are reported
+    as they are. Events other than those calls' states are dropped: the run is over."""
+    deadline = time.monotonic() + WIND_DOWN_S
+    waiting = {line for line, w in watches.items() if w.ended_at is None}
+    while waiting and time.monotonic() < deadline:
+        try:
+            ev = events.get(timeout=POLL_S)
+        except queue.Empty:
+            continue
+        if isinstance(ev, CallState) and ev.line in waiting:
+            watches[ev.line].last = ev
+            if ev.state == LineState.ENDED:
+                watches[ev.line].ended_at = time.monotonic()
+                waiting.discard(ev.line)
+                if on_end is not None:
+                    on_end(ev)
+
+
 def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration: float | None, count: int,
                timeout: float, ring: float = 0.0, dtmf: str = "") -> tuple[int, dict]:
     """Answer `count` calls (on `account` when given) after ringing `ring` s, send `dtmf` once answered,
@@ -200,63 +243,85 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
     to_dtmf: dict[int, float] = {}
     answered = 0
     deadline = time.monotonic() + timeout
-    while len(calls) < count:
-        now = time.monotonic()
-        if now > deadline and not active:
-            break
-        for line, (watch, _, _, _, hang_at) in list(active.items()):
-            if hang_at is not None and now >= hang_at and watch.ended_at is None:
-                _sample_quality_now(phone, watch)
-                phone.hangup(line)
-                active[line] = active[line][:4] + (None,)
-            _sample_quality(phone, watch)
-        for line, (when, media) in list(to_answer.items()):
-            if now >= when:
-                del to_answer[line]
-                phone.answer(line, media)
-        for line, when in list(to_dtmf.items()):
-            if now >= when:
-                del to_dtmf[line]
-                phone.send_dtmf(line, dtmf)
-        try:
-            ev = events.get(timeout=POLL_S)
-        except queue.Empty:
-            continue
-        if isinstance(ev, IncomingCall):
-            if (account is not None and ev.account != account) or answered >= count:
-                phone.reject(ev.line, 486)
+    interrupted: str | None = None
+
+    def close(line: int) -> None:
+        """The call on `line` has ended (or the run has): its report joins the list."""
+        watch, meter, writer, inc, _ = active.pop(line)
+        watch.ended_at = watch.ended_at or time.monotonic()
+        to_answer.pop(line, None)
+        to_dtmf.pop(line, None)
+        if writer is not None:
+            writer.stop()
+        # the remote may have changed during the call (an attended transfer replaced it)
+        remote = watch.last or inc
+        rep = {"line": line, "remote_uri": remote.remote_uri, "remote_number": remote.remote_number,
+               "remote_name": remote.remote_name, "caller_uri": inc.remote_uri,
+               "account": None if inc.account is None else inc.account + 1}
+        rep.update(_call_report(watch, meter, timed_out=False))
+        if watch.cut:
+            rep["reason"] = f"interrupted by {interrupted}"
+        calls.append(rep)
+
+    try:
+        while len(calls) < count:
+            now = time.monotonic()
+            if now > deadline and not active:
+                break
+            for line, (watch, _, _, _, hang_at) in list(active.items()):
+                if hang_at is not None and now >= hang_at and watch.ended_at is None:
+                    _sample_quality_now(phone, watch)
+                    phone.hangup(line)
+                    active[line] = active[line][:4] + (None,)
+                _sample_quality(phone, watch)
+            for line, (when, media) in list(to_answer.items()):
+                if now >= when:
+                    del to_answer[line]
+                    phone.answer(line, media)
+            for line, when in list(to_dtmf.items()):
+                if now >= when:
+                    del to_dtmf[line]
+                    phone.send_dtmf(line, dtmf)
+            try:
+                ev = events.get(timeout=POLL_S)
+            except queue.Empty:
                 continue
-            answered += 1
-            media, meter, writer = audio.media(suffix=f"-{answered}" if count > 1 else "")
-            watch = _CallWatch(line=ev.line)
-            active[ev.line] = (watch, meter, writer, ev, None)
-            to_answer[ev.line] = (time.monotonic() + ring, media)
-        elif isinstance(ev, DtmfReceived) and ev.line in active:
-            active[ev.line][0].dtmf.append(ev.digit)
-        elif isinstance(ev, CallState) and ev.line in active:
-            watch, meter, writer, inc, hang_at = active[ev.line]
-            watch.last = ev
-            if ev.state == LineState.TALKING and watch.answered_at is None:
-                watch.answered_at = time.monotonic()
-                if duration is not None:
-                    active[ev.line] = (watch, meter, writer, inc, watch.answered_at + duration)
-                if dtmf:
-                    to_dtmf[ev.line] = watch.answered_at + 0.5
-            elif ev.state == LineState.ENDED:
-                watch.ended_at = time.monotonic()
-                to_answer.pop(ev.line, None)
-                to_dtmf.pop(ev.line, None)
-                if writer is not None:
-                    writer.stop()
-                # the remote may have changed during the call (an attended transfer replaced it)
-                rep = {"line": ev.line, "remote_uri": ev.remote_uri, "remote_number": ev.remote_number,
-                       "remote_name": ev.remote_name, "caller_uri": inc.remote_uri,
-                       "account": None if inc.account is None else inc.account + 1}
-                rep.update(_call_report(watch, meter, timed_out=False))
-                calls.append(rep)
-                del active[ev.line]
-    ok = len(calls) >= count and all(c["result"] == "answered" for c in calls)
-    return (0 if ok else 1), {"answered": sum(c["result"] == "answered" for c in calls), "calls": calls}
+            if isinstance(ev, IncomingCall):
+                if (account is not None and ev.account != account) or answered >= count:
+                    phone.reject(ev.line, 486)
+                    continue
+                answered += 1
+                media, meter, writer = audio.media(suffix=f"-{answered}" if count > 1 else "")
+                watch = _CallWatch(line=ev.line)
+                active[ev.line] = (watch, meter, writer, ev, None)
+                to_answer[ev.line] = (time.monotonic() + ring, media)
+            elif isinstance(ev, DtmfReceived) and ev.line in active:
+                active[ev.line][0].dtmf.append(ev.digit)
+            elif isinstance(ev, CallState) and ev.line in active:
+                watch, meter, writer, inc, hang_at = active[ev.line]
+                watch.last = ev
+                if ev.state == LineState.TALKING and watch.answered_at is None:
+                    watch.answered_at = time.monotonic()
+                    if duration is not None:
+                        active[ev.line] = (watch, meter, writer, inc, watch.answered_at + duration)
+                    if dtmf:
+                        to_dtmf[ev.line] = watch.answered_at + 0.5
+                elif ev.state == LineState.ENDED:
+                    close(ev.line)
+    except KeyboardInterrupt as exc:      # SIGTERM, SIGHUP, Ctrl-C: hang up every call, then report as usual
+        interrupted = signal_name(exc)
+        for entry in list(active.values()):
+            _hang_up_now(phone, entry[0])
+        _wait_for_ends(events, {line: entry[0] for line, entry in active.items()},
+                       on_end=lambda ev: close(ev.line))
+        for line in list(active):               # no end seen in time: reported as they were
+            close(line)
+    ok = interrupted is None and len(calls) >= count and all(
+        c["result"] == "answered" and not ended_for_dead_media(c["reason"]) for c in calls)
+    report: dict[str, Any] = {"answered": sum(c["result"] == "answered" for c in calls), "calls": calls}
+    if interrupted is not None:
+        report["interrupted"] = interrupted
+    return (0 if ok else 1), report
 
 
 def run_register(phone: Phone, *, account: int, timeout: float) -> tuple[int, dict]:

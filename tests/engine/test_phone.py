@@ -638,7 +638,7 @@ def test_keepalives_answered_in_between_do_not_count_as_lost() -> None:
     assert rig.phone.registrations()[0].registered and registrars(rig) == ["pbx.example.com"]
 
 
-def test_a_keepalive_answer_while_a_retry_waits_registers_at_once() -> None:
+def test_a_keepalive_answer_after_a_lost_one_while_a_retry_waits_registers_at_once() -> None:
     rig = make_phone()
     for _ in range(3):
         rig.sip.reg_result(0, 503)
@@ -646,6 +646,9 @@ def test_a_keepalive_answer_while_a_retry_waits_registers_at_once() -> None:
     rig.sip.reg_result(0, 503)
     assert rig.sip.pending_delays() == [8]
     retries = len(rig.sip.sent("register"))
+    rig.phone._on_keepalive(rig.phone._regs[0], True)       # answered as before: nothing new, the backoff stands
+    assert len(rig.sip.sent("register")) == retries and rig.sip.pending_delays() == [8]
+    rig.phone._on_keepalive(rig.phone._regs[0], False)
     rig.phone._on_keepalive(rig.phone._regs[0], True)
     assert len(rig.sip.sent("register")) == retries + 1
     assert rig.sip.pending_delays() == []

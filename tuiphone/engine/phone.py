@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 import re
 import socket
-import threading
 import time
 import uuid
 from concurrent.futures import Future
@@ -50,7 +49,8 @@ from tuiphone.engine.events import (
     SipMessage,
     TransferProgress,
 )
-from tuiphone.engine.options import OptionsPinger, OptionsTarget
+from tuiphone.engine.media_watch import MediaWatch, dead_media_reason
+from tuiphone.engine.registrar_health import RegistrarWatch
 from tuiphone.engine.sounds import CallSounds
 from tuiphone.engine.sipuri import split_name_uri
 
@@ -193,6 +193,7 @@ class Line:
     call_id: str = ""
     dtmf_received: list[str] = field(default_factory=list)
     history_key: str = field(default_factory=lambda: uuid.uuid4().hex)   # one history row per call
+    end_reason: str = ""          # why the phone itself ended the call (dead media), for the screen and history
 
     def snapshot(self) -> CallState:
         return CallState(line=self.number, state=self.state, direction=self.direction, account=self.account,
@@ -216,7 +217,7 @@ class _Registration:
     backoff: float = RETRY_MIN_S
     retry: object | None = None
     lost_pings: int = 0
-    pinger_stop: threading.Event | None = None
+    keepalive: RegistrarWatch | None = None  # OPTIONS to the registrar (engine/registrar_health.py)
     leave_timer: object | None = None         # removing a disabled account once its un-REGISTER is answered
 
     @property
@@ -268,6 +269,9 @@ class Phone:
         self.pager = None                                 # engine.pager.Pager, set by whoever builds the phone
         if local_audio is not None:
             self.subscribe(CallSounds(local_audio, config.features, notice=self._emit))
+        self.media_watch = MediaWatch(backend, self._media_calls, lambda: self.config.features.rtp_timeout,
+                                      self._media_dead)
+        self.subscribe(self.media_watch.on_event)
 
     # ----- events ----------------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> Callable[[], None]:
@@ -357,8 +361,8 @@ class Phone:
 
     def stop(self) -> None:
         for reg in self._regs.values():
-            if reg.pinger_stop is not None:
-                reg.pinger_stop.set()
+            if reg.keepalive is not None:
+                reg.keepalive.stop()
         self.backend.stop()
         if self.local_audio is not None:
             self.local_audio.stop()
@@ -445,8 +449,8 @@ class Phone:
         """Stop what keeps an account's registration going: its retry timer and its OPTIONS keep-alive."""
         reg.wanted = False
         self._cancel_retry(reg)
-        if reg.pinger_stop is not None:
-            reg.pinger_stop.set()
+        if reg.keepalive is not None:
+            reg.keepalive.stop()
         if reg.leave_timer is not None:
             self.backend.cancel(reg.leave_timer)
             reg.leave_timer = None
@@ -532,7 +536,11 @@ class Phone:
             return
         reg.sip_status, reg.reason = sip_status, reason
         ok = 200 <= sip_status < 300
+        was = reg.registered
         reg.registered = ok and expires > 0
+        if reg.registered != was:
+            log.info("Account %d: %s %s (%s %s)", account + 1, "registered with" if reg.registered else
+                     "not registered with", reg.server, sip_status, reason)
         reg.expires = expires if ok else 0
         self._emit(self._reg_event(reg))
         if ok or not reg.wanted:
@@ -566,34 +574,33 @@ class Phone:
 
     def _start_keepalive(self, reg: _Registration) -> None:
         acc = self.config.accounts[reg.index]
-        stop = threading.Event()
-        reg.pinger_stop = stop
-
-        def run() -> None:
-            while not stop.wait(acc.options_interval):
-                hop = reg.proxy or reg.server
-                try:
-                    target = OptionsTarget.parse(hop + (";transport=tcp" if acc.transport == "tcp" else ""))
-                except ValueError:
-                    return
-                with OptionsPinger(target, bind=self._bind, timeout=min(2.0, acc.options_interval)) as pinger:
-                    reply = pinger.ping()
-                self.backend.submit(lambda r=reply: self._on_keepalive(reg, r.sip_status > 0))
-        threading.Thread(target=run, name=f"keepalive{reg.index}", daemon=True).start()
+        reg.keepalive = RegistrarWatch(self.backend, acc.options_interval, lambda: reg.proxy or reg.server,
+                                       acc.transport, self._bind, lambda ok: self._on_keepalive(reg, ok),
+                                       name=f"keepalive{reg.index}")
+        reg.keepalive.start()
 
     def _on_keepalive(self, reg: _Registration, answered: bool) -> None:
         acc = self.config.accounts[reg.index]
+        hop = reg.proxy or reg.server
         if answered:
-            reg.lost_pings = 0
-            if reg.wanted and not reg.registered and reg.retry is not None:
-                # the server is back: register now instead of waiting out the backoff
+            lost, reg.lost_pings = reg.lost_pings, 0
+            if lost and reg.wanted:
+                # The server is back, and may have restarted and forgotten us (Kamailio's usrloc in memory
+                # does): register again now, not when the backoff or the expiry says. An answer after answers
+                # says nothing new and leaves the backoff alone (a server may answer OPTIONS and refuse REGISTER).
+                log.info("Account %d: %s answers again after %d lost keep-alive%s; registering again.",
+                         reg.index + 1, hop, lost, "" if lost == 1 else "s")
                 self._cancel_retry(reg)
                 reg.backoff = RETRY_MIN_S
                 self.backend.register(reg.index, True)
             return
         reg.lost_pings += 1
         if reg.lost_pings == acc.options_max_lost and reg.wanted:
-            self.on_reg_state(reg.index, 408, f"{reg.proxy or reg.server} does not answer OPTIONS", 0)
+            text = (f"Account {reg.index + 1}: {hop} stopped answering ({reg.lost_pings} keep-alives lost); "
+                    "not registered until it answers again.")
+            log.info("%s", text)
+            self._emit(Notice(text, "warning"))
+            self.on_reg_state(reg.index, 408, f"{hop} does not answer OPTIONS", 0)
 
     # ----- placing calls ---------------------------------------------------------------------------
     def resolve_target(self, target: str, account: int | None = None) -> tuple[int | None, str]:
@@ -1195,6 +1202,8 @@ class Phone:
         if line is None:
             return
         line.sip_status, line.reason = sip_status, reason
+        if line.end_reason:           # the phone ended it: say why, not how the far end answered the BYE
+            line.reason = line.end_reason
         line.call_id = call_id or line.call_id
         if state == "confirmed":
             first_answer = line.answered is None
@@ -1222,6 +1231,19 @@ class Phone:
             line.state = LineState.CALLING
         self._emit(line.snapshot())
 
+    def _media_calls(self) -> list[tuple[int, int]]:
+        """(call id, line) of the calls that should be receiving media: talking, held by neither side."""
+        return [(ln.cid, ln.number) for ln in self._lines.values()
+                if ln.state == LineState.TALKING and not ln.remote_hold]
+
+    def _media_dead(self, cid: int, number: int, timeout: float) -> None:
+        line = self._by_cid.get(cid)
+        if line is None:
+            return
+        line.end_reason = dead_media_reason(timeout)
+        self._notice(f"Line {number}: nothing heard from the far end for {timeout:g} s; the call was ended.")
+        self.backend.hangup(cid)
+
     def _log_line(self, line: Line) -> None:
         if line.forwarded:
             return          # logged when it was forwarded
@@ -1233,8 +1255,8 @@ class Phone:
         else:
             disposition = "failed"
         self._log_call(line.direction, line.account, line.remote_uri, line.remote_name, line.remote_number,
-                       line.wall_start, talk, disposition, f"{line.sip_status} {line.reason}".strip(),
-                       line.history_key)
+                       line.wall_start, talk, disposition,
+                       line.end_reason or f"{line.sip_status} {line.reason}".strip(), line.history_key)
 
     def on_media_state(self, cid: int, active: bool, remote_hold: bool, codec: str) -> None:
         line = self._by_cid.get(cid)

@@ -1079,6 +1079,27 @@ class PjsuaBackend:
         return CallQuality(codec=codec, rx_packets=rx, rx_lost=lost, rx_loss_pct=loss_pct, jitter_ms=jitter,
                            tx_packets=st.txStat.pkt, rtt_ms=rtt, mos=mos)
 
+    def rx_activity(self, cid: int) -> int | None:
+        """A count that moves while the far end sends media: RTP packets received plus RTCP receiver reports
+        received (pjmedia counts those in txStat.updateCount). None when the call has no audio stream, or one
+        the far end agreed not to send on (it offered recvonly or inactive)."""
+        call = self._calls.get(cid)
+        if call is None:
+            return None
+        try:
+            ci = call.getInfo()         # kept: its media vector lives as long as it does
+            for mi in ci.media:
+                if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status not in (pj.PJSUA_CALL_MEDIA_ACTIVE,
+                                                                         pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
+                    continue
+                if not mi.dir & pj.PJMEDIA_DIR_DECODING:
+                    return None
+                st = call.getStreamStat(mi.index).rtcp
+                return st.rxStat.pkt + st.txStat.updateCount
+        except pj.Error:
+            pass
+        return None
+
     # ----- pjsua2 callbacks (SIP thread) --------------------------------------------------------
     def _on_call_state(self, call: _Call) -> None:
         ci = call.getInfo()
