@@ -65,6 +65,7 @@ class FakeBackend:
         self.start_error: OSError | None = None     # set to make start() fail like a port in use
         self.call_error: str | None = None          # set to make make_call() fail like pjsua refusing
         self.now = 0.0
+        self.call_slots = 24                         # calls the stack holds at once (pjsua2's wheel: 4)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._cancelled: set[int] = set()
         self._seq = itertools.count()
@@ -284,12 +285,23 @@ class FakeBackend:
         self.listener.on_new_call(cid, account, remote_uri, replaces)
         return cid
 
+    def call_alive(self, cid: int) -> bool:
+        call = self.calls.get(cid)
+        return call is not None and call.state != "disconnected"
+
+    def max_calls(self) -> int:
+        return self.call_slots
+
+    def vanish(self, cid: int) -> None:
+        """The stack loses a call without telling (what a lost race in pjsua looked like)."""
+        self.calls.pop(cid, None)
+
     # ----- helpers ---------------------------------------------------------------------------
     def _live(self, cid: int) -> FakeCall:
         """The call, as pjsua would find it; a call that ended is gone (the real backend raises too)."""
         call = self.calls.get(cid)
         if call is None or call.state == "disconnected":
-            raise KeyError(f"no call {cid}")
+            raise ValueError(f"call {cid} has ended")
         return call
 
     def _state(self, call: FakeCall, state: str, status: int, reason: str | None = None) -> None:
