@@ -244,13 +244,15 @@ class FakeBackend:
 
     # ----- the network side ------------------------------------------------------------------
     def incoming(self, account: int | None, remote_uri: str, *, request_user: str | None = None,
-                 source: str = "127.0.0.1:5070", headers: dict[str, str] | None = None) -> int:
-        """An INVITE arrives; returns its call id. The Request-URI user defaults to the account's user."""
+                 source: str = "127.0.0.1:5070", headers: dict[str, str] | None = None,
+                 cid: int | None = None) -> int:
+        """An INVITE arrives; returns its call id. The Request-URI user defaults to the account's user;
+        `cid` gives it an id the stack used before (pjsua reuses ids at once)."""
         if request_user is None:
             acc = self.accounts.get(account) if account is not None else None
             request_user = acc.user_id if acc is not None else ""
         name, uri, number = split_name_uri(remote_uri)
-        cid = next(self._cids)
+        cid = next(self._cids) if cid is None else cid
         self.calls[cid] = FakeCall(cid, account, "in", uri, dict(headers or {}))
         info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
                             request_user=request_user, source=source, headers=dict(headers or {}))

@@ -83,8 +83,21 @@ def _cancel_all(flood: SipFlood, call_ids) -> None:
     flood.pump(0.5)
 
 
-def test_sipp_invite_flood_at_200_calls_a_second_is_refused_never_aborts(phone, tmp_path):
-    proc, cti = phone
+@pytest.fixture
+def two_line_phone(tmp_path):
+    """A daemon with two lines: calls 3 and 4 get a pjsua call (and sockets) before the phone says busy."""
+    proc, cti = daemon_proc(tmp_path, "two-lines", {"phone": {"lines": 2}})
+    proc.start()
+    try:
+        wait_cti(cti)
+        proc.rss_start = _rss_kb(proc.pid)
+        yield proc, cti
+    finally:
+        proc.stop()
+
+
+def test_sipp_invite_flood_at_200_calls_a_second_is_refused_never_aborts(two_line_phone, tmp_path):
+    proc, cti = two_line_phone
     sipp = Sipp("uac", tmp_path, remote=proc.address, calls=1000, pause_ms=100, timeout=8,
                 extra_args=["-r", "200", "-l", "20"])
     sipp.start()

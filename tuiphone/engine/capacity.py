@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 IOQUEUE_HANDLES = 64          # PJ_IOQUEUE_MAX_HANDLES of the wheel (checked at start: see ioqueue_limits)
 HANDLE_MARGIN = 4             # handles kept back for what pjmedia opens on its own
-KEY_FREE_DELAY_S = 0.8        # pjlib holds a closed socket's handle 0.5 s; a little more for the media thread
+KEY_FREE_DELAY_S = 0.55       # pjlib holds a closed socket's handle 0.5 s (PJ_IOQUEUE_KEY_FREE_DELAY), from the close
 SOCKETS_PER_STREAM = 2        # RTP and RTCP
 RETRY_AFTER_S = 2
 REFUSAL_LOG_EVERY_S = 10.0
