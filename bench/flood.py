@@ -225,6 +225,7 @@ def main() -> int:
     ap.add_argument("--start", type=float, default=25.0, help="first rate, INVITEs per second (default 25)")
     ap.add_argument("--max", type=float, default=800.0, help="highest rate tried (default 800)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--only", choices=["ours", "bare"], help="measure one side only")
     ap.add_argument("--worker", choices=["bare"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -234,8 +235,11 @@ def main() -> int:
     trials: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="flood-") as tmp:
         try:
-            ours = highest_rate("ours", args.seconds, args.start, args.max, Path(tmp), trials)
-            bare = highest_rate("bare", args.seconds, args.start, args.max, Path(tmp), trials)
+            ours = bare = 0.0
+            if args.only != "bare":
+                ours = highest_rate("ours", args.seconds, args.start, args.max, Path(tmp), trials)
+            if args.only != "ours":
+                bare = highest_rate("bare", args.seconds, args.start, args.max, Path(tmp), trials)
         except RuntimeError as exc:
             print(f"flood: {exc}", file=sys.stderr)
             return 1

@@ -116,3 +116,16 @@ def test_more_lines_than_the_stack_holds_are_kept_and_logged(caplog) -> None:
     rig.sip.call_slots = 4
     rig.phone._fit_lines()
     assert "holds 4 calls at once" in caplog.text and rig.phone.max_lines == 6
+
+
+def test_one_source_cannot_take_the_sockets_calls_from_elsewhere_need() -> None:
+    budget = SocketBudget(limit=8, hold_s=0.5)
+    budget.take("f1", 2, 0.0, source="198.51.100.9:5060")
+    budget.take("f2", 2, 0.0, source="198.51.100.9:5060")
+    assert not budget.fits(2, 0.0, "198.51.100.9:5060")       # its half of 8 is used
+    assert budget.fits(2, 0.0, "192.0.2.10:5060") and budget.fits(2, 0.0)
+
+
+def test_the_top_via_names_the_source_when_pjsip_cannot() -> None:
+    offer = read_invite(_invite(["m=audio 4000 RTP/AVP 0"]))
+    assert offer.via == "192.0.2.1"

@@ -19,6 +19,7 @@ library pjsua2 is built into (sip.py passes it): pjsua2 has no Python API for a 
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import logging
 import re
 import time
@@ -33,8 +34,12 @@ SOCKETS_PER_STREAM = 2        # RTP and RTCP
 RETRY_AFTER_S = 2
 REFUSAL_LOG_EVERY_S = 10.0
 
-_PKT_OFFSET_GUESS = 312       # offsetof(pjsip_rx_data, pkt_info.packet) on 64-bit Linux (checked per packet)
+SOURCE_SHARE = 0.5            # one source address may hold at most this part of the sockets: a flood from one
+                              # place cannot starve calls from others
+_PKT_OFFSET_GUESS = 320       # offsetof(pjsip_rx_data, pkt_info.packet) on 64-bit Linux (checked per packet)
 _PKT_MAX = 4000               # PJSIP_MAX_PKT_LEN
+_SRC_NAME_AFTER = _PKT_MAX + 48    # pkt_info: packet, zero, len, src_addr (28), src_addr_len, src_name[46]
+_SRC_PORT_AFTER = _PKT_MAX + 96    # ... src_port
 _MOD_PRIORITY = 15            # PJSIP_MOD_PRIORITY_TSX_LAYER - 1: before retransmissions and dialogs are matched
 
 
@@ -42,6 +47,7 @@ _MOD_PRIORITY = 15            # PJSIP_MOD_PRIORITY_TSX_LAYER - 1: before retrans
 @dataclass
 class _Use:
     sockets: int
+    source: str = ""                   # "ip:port" the INVITE came from ("" for our own calls)
     released: float | None = None      # monotonic time the call gave its sockets back
     confirmed: bool = False            # pjsua made a call of it (else it gave the sockets back at once)
 
@@ -59,18 +65,24 @@ class SocketBudget:
         self._forget(now)
         return sum(u.sockets for u in self._uses.values())
 
-    def fits(self, sockets: int, now: float) -> bool:
-        return self.in_use(now) + sockets <= self.limit
+    def fits(self, sockets: int, now: float, source: str = "") -> bool:
+        """Room for `sockets` more, and (for a call from `source`) within that source's share."""
+        if self.in_use(now) + sockets > self.limit:
+            return False
+        if not source:
+            return True
+        held = sum(u.sockets for u in self._uses.values() if u.source == source)
+        return held + sockets <= max(SOCKETS_PER_STREAM, int(self.limit * SOURCE_SHARE))
 
     def known(self, call_id: str) -> bool:
         use = self._uses.get(call_id)
         return use is not None and use.released is None
 
-    def take(self, call_id: str, sockets: int, now: float, confirmed: bool = False) -> None:
+    def take(self, call_id: str, sockets: int, now: float, confirmed: bool = False, source: str = "") -> None:
         """A call (about to be) made with `sockets` media sockets; a second take keeps the larger count."""
         use = self._uses.get(call_id)
         if use is None or use.released is not None:
-            self._uses[call_id] = _Use(sockets, confirmed=confirmed)
+            self._uses[call_id] = _Use(sockets, source=source, confirmed=confirmed)
         else:
             use.sockets = max(use.sockets, sockets)
             use.confirmed = use.confirmed or confirmed
@@ -99,6 +111,7 @@ class SocketBudget:
 _M_LINE = re.compile(rb"^m=(\w+) +(\d+)(/\d+)? +(\S+)", re.M)
 _CALL_ID = re.compile(rb"^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)", re.M | re.I)
 _TO = re.compile(rb"^(?:To|t)[ \t]*:([^\r\n]*)", re.M | re.I)
+_VIA = re.compile(rb"^(?:Via|v)[ \t]*:[ \t]*SIP/2\.0/\w+[ \t]+([^;,\s]+)", re.M | re.I)
 _RTP = (b"RTP/AVP", b"RTP/SAVP", b"RTP/AVPF", b"RTP/SAVPF")
 
 
@@ -110,6 +123,7 @@ class Offer:
     initial: bool
     streams: int
     drop_ports: tuple[tuple[int, int], ...]
+    via: str = ""                      # sent-by of the top Via (the source when pjsip's is not readable)
 
     @property
     def sockets(self) -> int:
@@ -143,8 +157,10 @@ def read_invite(packet: bytes) -> Offer | None:
         streams += 1
         if at != keep:
             drops.append((at, len(port)))
+    via = _VIA.search(head)
     return Offer(call_id=cid.group(1).decode("latin-1"), initial=initial,
-                 streams=streams - len(drops), drop_ports=tuple(drops))
+                 streams=streams - len(drops), drop_ports=tuple(drops),
+                 via=via.group(1).decode("latin-1") if via else "")
 
 
 # ----- the pjsip module ----------------------------------------------------------------------------------
@@ -189,6 +205,7 @@ class InviteGate:
         self._clock = clock
         self._lib = lib
         self._pkt_offset: int | None = None
+        self._told_source = False
         self._unreported = 0
         self._last_report = 0.0
         lib.pjsua_get_pjsip_endpt.restype = ctypes.c_void_p
@@ -268,10 +285,29 @@ class InviteGate:
         now = self._clock()
         if self._lib.pjsua_call_get_count() >= self._max_calls:
             return self._refuse(rdata, 486)
-        if not self.budget.fits(offer.sockets, now):
+        source = self._source(rdata)
+        if not self._told_source:
+            self._told_source = True
+            log.info("INVITE gate: first INVITE from %s (%s)", source or offer.via,
+                     "pjsip's source address" if source else "its Via header")
+        source = source or offer.via
+        if not self.budget.fits(offer.sockets, now, source):
             return self._refuse(rdata, 503)
-        self.budget.take(offer.call_id, offer.sockets, now)
+        self.budget.take(offer.call_id, offer.sockets, now, source=source)
         return 0
+
+    def _source(self, rdata: int) -> str:
+        """ip:port the packet came from (pkt_info.src_name, src_port), or "" when that does not look right."""
+        if self._pkt_offset is None:
+            return ""
+        base = rdata + self._pkt_offset
+        name = ctypes.string_at(base + _SRC_NAME_AFTER, 46).split(b"\0", 1)[0].decode("latin-1")
+        port = ctypes.c_int.from_address(base + _SRC_PORT_AFTER).value
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return ""
+        return f"{name}:{port}" if 0 < port < 65536 else ""
 
     def _refuse(self, rdata: int, code: int) -> int:
         hdrs = ctypes.addressof(self._retry_list) if code == 503 else None
