@@ -83,10 +83,10 @@ def _cancel_all(flood: SipFlood, call_ids) -> None:
     flood.pump(0.5)
 
 
-@pytest.fixture
-def two_line_phone(tmp_path):
+@pytest.fixture(scope="module")
+def two_line_phone(tmp_path_factory):
     """A daemon with two lines: calls 3 and 4 get a pjsua call (and sockets) before the phone says busy."""
-    proc, cti = daemon_proc(tmp_path, "two-lines", {"phone": {"lines": 2}})
+    proc, cti = daemon_proc(tmp_path_factory.mktemp("two-lines"), "two-lines", {"phone": {"lines": 2}})
     proc.start()
     try:
         wait_cti(cti)
@@ -247,3 +247,20 @@ def test_calls_beyond_the_stacks_capacity_are_refused_busy(phone, tmp_path):
     finally:
         flood.close()
     _still_a_phone(proc, cti, tmp_path)
+
+
+def test_two_lines_ring_two_calls_and_the_third_is_busy(two_line_phone, tmp_path):
+    proc, cti = two_line_phone
+    flood = SipFlood(proc.address)
+    try:
+        calls = []
+        for _ in range(3):
+            calls.append(flood.invite())
+            flood.pump(0.3)
+        assert [flood.statuses[c][-1:] for c in calls[:2]] == [[180]] * 2, dict(flood.statuses)
+        assert flood.statuses[calls[2]] == [100, 486], dict(flood.statuses)     # the phone's own busy
+        assert _states(cti) == ["ringing", "ringing"]
+        _cancel_all(flood, calls)
+    finally:
+        flood.close()
+    _still_a_phone(proc, cti, tmp_path, ring_check=False)

@@ -730,6 +730,8 @@ class PjsuaBackend:
         """Refuse INVITEs beyond the phone's capacity before pjsua opens sockets for them (capacity.py)."""
         lib = ctypes.CDLL(pj._pjsua2.__file__)
         limits = ioqueue_limits(lib)
+        if limits is not None and not 0 <= limits[1] < limits[0] <= 4096:
+            limits = None           # not the select ioqueue's layout: keep the default budget
         if limits is not None:
             handles, used = limits
             self._budget.limit = max(SOCKETS_PER_CALL, min(self._budget.limit, handles - HANDLE_MARGIN - used))
