@@ -66,6 +66,7 @@ class FakeBackend:
         self.start_error: OSError | None = None     # set to make start() fail like a port in use
         self.call_error: str | None = None          # set to make make_call() fail like pjsua refusing
         self.now = 0.0
+        self.call_slots = 24                         # calls the stack holds at once (pjsua2's wheel: 4)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._cancelled: set[int] = set()
         self._seq = itertools.count()
@@ -265,13 +266,15 @@ class FakeBackend:
 
     # ----- the network side ------------------------------------------------------------------
     def incoming(self, account: int | None, remote_uri: str, *, request_user: str | None = None,
-                 source: str = "127.0.0.1:5070", headers: dict[str, str] | None = None) -> int:
-        """An INVITE arrives; returns its call id. The Request-URI user defaults to the account's user."""
+                 source: str = "127.0.0.1:5070", headers: dict[str, str] | None = None,
+                 cid: int | None = None) -> int:
+        """An INVITE arrives; returns its call id. The Request-URI user defaults to the account's user;
+        `cid` gives it an id the stack used before (pjsua reuses ids at once)."""
         if request_user is None:
             acc = self.accounts.get(account) if account is not None else None
             request_user = acc.user_id if acc is not None else ""
         name, uri, number = split_name_uri(remote_uri)
-        cid = next(self._cids)
+        cid = next(self._cids) if cid is None else cid
         self.calls[cid] = FakeCall(cid, account, "in", uri, dict(headers or {}))
         info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
                             request_user=request_user, source=source, headers=dict(headers or {}))
@@ -306,12 +309,23 @@ class FakeBackend:
         self.listener.on_new_call(cid, account, remote_uri, replaces)
         return cid
 
+    def call_alive(self, cid: int) -> bool:
+        call = self.calls.get(cid)
+        return call is not None and call.state != "disconnected"
+
+    def max_calls(self) -> int:
+        return self.call_slots
+
+    def vanish(self, cid: int) -> None:
+        """The stack loses a call without telling (what a lost race in pjsua looked like)."""
+        self.calls.pop(cid, None)
+
     # ----- helpers ---------------------------------------------------------------------------
     def _live(self, cid: int) -> FakeCall:
         """The call, as pjsua would find it; a call that ended is gone (the real backend raises too)."""
         call = self.calls.get(cid)
         if call is None or call.state == "disconnected":
-            raise KeyError(f"no call {cid}")
+            raise ValueError(f"call {cid} has ended")
         return call
 
     def _state(self, call: FakeCall, state: str, status: int, reason: str | None = None) -> None:

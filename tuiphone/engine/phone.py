@@ -356,8 +356,30 @@ class Phone:
                 self._taps.source = self.local_audio.mic
                 media = CallMedia(source=self._taps, sinks=[self.local_audio.speaker])
                 self.backend.submit(lambda: self.backend.set_local_media(media)).result(10)
+        self._fit_lines()
         self.backend.submit(self._add_accounts).result(10)
         self._emit(self.features.snapshot())
+
+    def _fit_lines(self) -> None:
+        """Say so when there are more lines than calls the stack holds at once (the pjsua2 wheel holds 4):
+        the lines stay, and a call beyond the stack's limit is refused 486 (see engine/capacity.py)."""
+        most = self.backend.max_calls()
+        if self.max_lines > most:
+            log.info("phone.lines is %d but the SIP stack holds %d calls at once: a call beyond %d is refused "
+                     "busy (486)", self.max_lines, most, most)
+
+    def check_lines(self) -> None:
+        """Free every line whose call the stack no longer has (a call that vanished without a final state).
+        The backend calls this every few seconds on the SIP thread."""
+        for line in list(self._lines.values()):
+            if line.state != LineState.ENDED and not self.backend.call_alive(line.cid):
+                log.info("line %d: its call is gone; the line is free again", line.number)
+                self.on_call_state(line.cid, "disconnected", line.sip_status or 0, "the call is gone")
+
+    def _end_stale(self, cid: int) -> None:
+        """The stack gave `cid` to a new call: a line still on the old call with that id has ended."""
+        if cid in self._by_cid:
+            self.on_call_state(cid, "disconnected", 0, "the call is gone")
 
     def stop(self) -> None:
         for reg in self._regs.values():
@@ -686,6 +708,7 @@ class Phone:
             cid = self.backend.make_call(acc, uri, hdrs, m, from_uri)
         except ValueError as exc:
             raise PhoneError(str(exc), "failed") from None
+        self._end_stale(cid)
         self._hold_others(None)     # only once the new call exists: a refused call leaves the talk alone
         _, _, user = split_name_uri(uri)
         line = Line(number=number, cid=cid, direction="out", account=acc, remote_uri=uri,
@@ -725,6 +748,7 @@ class Phone:
 
     # ----- incoming calls --------------------------------------------------------------------------
     def on_incoming_call(self, cid: int, account: int | None, info: IncomingInfo) -> None:
+        self._end_stale(cid)
         if info.request_user == ECHO_USER and account is None:
             echo = EchoDelay(delay_s=ECHO_DELAY_S)
             media = CallMedia(source=echo, sinks=[echo])
@@ -879,6 +903,7 @@ class Phone:
         """A call pjsua made for us: the target of a REFER we accepted, or an INVITE that Replaces one of ours."""
         old = self._by_cid.pop(replaces, None) if replaces is not None else None
         name, uri, user = split_name_uri(remote_uri)
+        self._end_stale(cid)
         if old is not None:
             line = replace(old, cid=cid, remote_uri=uri or old.remote_uri, remote_name=name,
                            remote_number=user or old.remote_number, dtmf_received=[])
@@ -912,15 +937,22 @@ class Phone:
             self._hold_others(line)
             if media is not None:
                 ln.media = media
-            self.backend.answer(ln.cid, 200, ln.media)
+            self._answer_line(ln, 200)
         return self.backend.submit(job)
+
+    def _answer_line(self, ln: Line, code: int) -> None:
+        try:
+            self.backend.answer(ln.cid, code, ln.media if code == 200 else None)
+        except ValueError:
+            self.on_call_state(ln.cid, "disconnected", 0, "the call is gone")
+            raise PhoneError(f"Line {ln.number} has no call any more: the caller hung up.", "failed") from None
 
     def reject(self, line: int, code: int = 486) -> Future:
         def job() -> None:
             ln = self._line(line)
             if ln.state != LineState.RINGING:
                 raise PhoneError(f"Line {line} is not ringing.", "failed")
-            self.backend.answer(ln.cid, code)
+            self._answer_line(ln, code)
         return self.backend.submit(job)
 
     def hangup(self, line: int) -> Future:

@@ -37,6 +37,7 @@ from tuiphone.engine.backend import (
     IncomingInfo,
     TransportSettings,
 )
+from tuiphone.engine.capacity import HANDLE_MARGIN, InviteGate, SocketBudget, ioqueue_limits
 from tuiphone.engine.events import SipMessage
 from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.quality import CallQuality, estimate_mos
@@ -48,6 +49,8 @@ CLOCK_RATE = 16000
 FRAME_SAMPLES = 320          # 20 ms at 16 kHz
 DIRECT = -1                  # account index of the built-in direct-IP account
 IDLE_POLL_MS = 100           # the SIP thread's longest wait for network events when nothing else is due
+LINE_CHECK_S = 2.0           # how often the listener checks its lines against the calls pjsua still has
+SOCKETS_PER_CALL = 2         # RTP + RTCP: the INVITE gate (capacity.py) trims offers to one audio stream
 
 _TRANSPORT_TYPES = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
 _NAT_TYPES = {pj.PJ_STUN_NAT_TYPE_OPEN: "open", pj.PJ_STUN_NAT_TYPE_BLOCKED: "blocked",
@@ -336,6 +339,9 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
                 self.media.sinks.remove(sink)
 
 
+_CALL_ID_OFFSET = 2 * ctypes.sizeof(ctypes.c_void_p)
+
+
 class _Call(_OnlyDestroyedOnSipThread, pj.Call):
     live: "weakref.WeakSet[_Call]" = weakref.WeakSet()
 
@@ -352,6 +358,23 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
 
     def onCallState(self, prm: Any) -> None:
         self.backend._on_call_state(self)
+
+    def forget_id(self) -> None:
+        """After DISCONNECTED pjsua may give this call's id to a new call at once, but pj::Call keeps it, and
+        its destructor would then unlink and hang up the new call (a ghost line, a 603 to the new caller).
+        Set the C++ object's id to PJSUA_INVALID_ID (pj::Call: vptr, Account&, id); when its layout is not
+        the expected one, leak the C++ object instead."""
+        cid = self.getId()
+        try:
+            field = ctypes.c_int.from_address(int(self.this) + _CALL_ID_OFFSET)
+            if field.value == cid:
+                field.value = pj.PJSUA_INVALID_ID
+                if self.getId() == pj.PJSUA_INVALID_ID:
+                    return
+                field.value = cid
+        except Exception:
+            pass
+        self.thisown = False
 
     def onCallMediaState(self, prm: Any) -> None:
         self.backend._on_media_state(self)
@@ -381,7 +404,9 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         prm.newCall = new
         # adopt now: pjsua disconnects the replaced call right after this callback returns
         self.backend._calls[prm.newCallId] = new
-        uri = split_name_uri(new.getInfo().remoteUri)[1]
+        info = new.getInfo()
+        self.backend._budget.confirm(info.callIdString, SOCKETS_PER_CALL, time.monotonic())
+        uri = split_name_uri(info.remoteUri)[1]
         self.backend.listener.on_new_call(prm.newCallId, self.backend._index_of(acc), uri, self.getId())
 
 
@@ -408,6 +433,7 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
         call = _Call(self.backend, self, prm.callId)
         self.backend._calls[prm.callId] = call
         ci = call.getInfo()
+        self.backend._budget.confirm(ci.callIdString, SOCKETS_PER_CALL, time.monotonic())
         name, uri, number = split_name_uri(ci.remoteUri)
         whole = prm.rdata.wholeMsg
         info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
@@ -516,6 +542,7 @@ class PjsuaBackend:
         self._anonymous: dict[int, _Account] = {}       # account -> its twin for anonymous calls
         self._retired: list[_Account] = []              # twins replaced while their calls went on
         self._calls: dict[int, _Call] = {}
+        self._ended: list[_Call] = []                   # disconnected calls, deleted on the next loop turn
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
         self._local: _FramePort | None = None           # the local port in Python (when no C one: see open_local_port)
@@ -525,6 +552,8 @@ class PjsuaBackend:
         self._spare_ports: list[_FramePort] = []     # call ports no call uses now (see _retire_port)
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
+        self._budget = SocketBudget()
+        self._gate: InviteGate | None = None
         self._wake_addr: tuple[str, int] | None = None
         self._settings = TransportSettings()
 
@@ -598,13 +627,27 @@ class PjsuaBackend:
             return
         self._started.set()
         ep = self._ep
+        next_check = time.monotonic() + LINE_CHECK_S
         while not self._stopping.is_set():
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + LINE_CHECK_S
+                self._check_lines()
             self._run_due_timers()
             self._drain_jobs()
             self._adopt_new_calls()
+            self._ended.clear()      # deleting a Call inside its own callback is unsafe: here it is not
             ep.libHandleEvents(self._poll_ms())
+            self._budget.settle(time.monotonic())
         self._shutdown_calls()
         self._destroy()
+
+    def _check_lines(self) -> None:
+        check = getattr(self.listener, "check_lines", None)
+        if check is not None:
+            try:
+                check()
+            except Exception:
+                log.exception("line check failed")
 
     def _poll_ms(self) -> int:
         """How long pjsua may wait for network events: until our next timer, at most IDLE_POLL_MS (pjsua's own
@@ -650,7 +693,9 @@ class PjsuaBackend:
                 continue
             self._calls[cid] = call
             try:
-                uri = uri or split_name_uri(call.getInfo().remoteUri)[1]
+                info = call.getInfo()
+                self._budget.confirm(info.callIdString, SOCKETS_PER_CALL, time.monotonic())
+                uri = uri or split_name_uri(info.remoteUri)[1]
             except pj.Error:
                 pass
             self.listener.on_new_call(cid, account, uri, replaces)
@@ -684,8 +729,30 @@ class PjsuaBackend:
         self._create_transports(ep, s)
         ep.audDevManager().setNullDev()
         ep.libStart()
+        self._open_gate()
         self._set_codecs(ep, s.codecs)
         self._make_direct_account()
+
+    def _open_gate(self) -> None:
+        """Refuse INVITEs beyond the phone's capacity before pjsua opens sockets for them (capacity.py)."""
+        lib = ctypes.CDLL(pj._pjsua2.__file__)
+        limits = ioqueue_limits(lib)
+        if limits is not None and not 0 <= limits[1] < limits[0] <= 4096:
+            limits = None           # not the select ioqueue's layout: keep the default budget
+        if limits is not None:
+            handles, used = limits
+            self._budget.limit = max(SOCKETS_PER_CALL, min(self._budget.limit, handles - HANDLE_MARGIN - used))
+        try:
+            self._gate = InviteGate(lib, self._budget)
+        except (AttributeError, OSError) as exc:
+            log.warning("%s: floods of INVITEs can exhaust pjsua's sockets", exc)
+            return
+        log.info("capacity: %d calls at once, %d media sockets (ioqueue %s)", self._gate.max_calls,
+                 self._budget.limit, "%d handles, %d in use" % limits if limits else "unknown")
+
+    def max_calls(self) -> int:
+        """How many calls pjsua holds at once (PJSUA_MAX_CALLS of the build caps uaConfig.maxCalls)."""
+        return self._gate.max_calls if self._gate is not None else 4
 
     def _create_transports(self, ep: pj.Endpoint, s: TransportSettings) -> None:
         port = s.port
@@ -707,6 +774,7 @@ class PjsuaBackend:
                 wake_host = s.bind_address if s.bind_address and ":" not in s.bind_address else "127.0.0.1"
                 if wake_host in ("0.0.0.0", ""):
                     wake_host = "127.0.0.1"
+                self._wake_sock.bind((wake_host, 0))     # unbound, sendto would open it on 0.0.0.0
                 self._wake_addr = (wake_host, int(self._local_names[name].rsplit(":", 1)[1]))
             if port == 0:  # the next transport shares the port the first one got
                 port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
@@ -802,6 +870,7 @@ class PjsuaBackend:
         self._buddies.clear()
         self._wake_addr = None
         self._calls.clear()
+        self._ended.clear()
         self._pending_new.clear()
         for acc in (*self._accounts.values(), *self._anonymous.values(), *self._retired):
             try:
@@ -816,6 +885,9 @@ class PjsuaBackend:
         # after libDestroy: pjsua asserts. Let such survivors leak instead.
         for call in list(_Call.live):
             call.thisown = False
+        if self._gate is not None:
+            self._gate.close()
+            self._gate = None
         if self._ep is not None:
             try:
                 # with nothing registered there is nothing to wait for: skip pjsua's ~1 s of draining
@@ -961,6 +1033,10 @@ class PjsuaBackend:
         acc = self._accounts[DIRECT if account is None else account]
         if from_uri and account is not None:
             acc = self._anonymous_account(account, from_uri)     # a Contact that hides the user ID too
+        now = time.monotonic()
+        if not self._budget.fits(SOCKETS_PER_CALL, now):
+            raise ValueError(f"cannot call {uri}: the phone is out of media sockets for a moment; "
+                             "try again in a second")
         call = _Call(self, acc)
         call.media = media
         prm = pj.CallOpParam(True)
@@ -973,17 +1049,41 @@ class PjsuaBackend:
             raise ValueError(f"cannot call {uri}: {exc.reason}") from None
         cid = call.getId()
         self._calls[cid] = call
+        try:
+            self._budget.confirm(call.getInfo().callIdString, SOCKETS_PER_CALL, now)
+        except pj.Error:
+            pass
         return cid
+
+    def _call(self, cid: int) -> _Call:
+        """The call with pjsua id `cid`; ValueError (never KeyError) when it has gone."""
+        call = self._calls.get(cid)
+        if call is None:
+            raise ValueError(f"call {cid} has ended")
+        return call
+
+    def call_alive(self, cid: int) -> bool:
+        """Whether pjsua still has the call the phone knows by `cid` (a line whose call vanished is freed)."""
+        call = self._calls.get(cid)
+        if call is None:
+            return False
+        try:
+            return call.isActive()
+        except pj.Error:
+            return False
 
     def answer(self, cid: int, code: int, media: CallMedia | None = None,
                headers: dict[str, str] | None = None) -> None:
-        call = self._calls[cid]
+        call = self._call(cid)
         if media is not None:
             call.media = media
         prm = pj.CallOpParam()
         prm.statusCode = code
         _add_headers(prm, headers or {})
-        call.answer(prm)
+        try:
+            call.answer(prm)
+        except pj.Error as exc:
+            raise ValueError(f"cannot answer call {cid}: {exc.reason}") from None
 
     def hangup(self, cid: int, code: int = 0) -> None:
         call = self._calls.get(cid)
@@ -1026,7 +1126,7 @@ class PjsuaBackend:
             log.warning("call %s: %s failed: %s", cid, "resume" if unhold else "hold", failure)
 
     def set_mute(self, cid: int, on: bool) -> None:
-        call = self._calls[cid]
+        call = self._call(cid)
         call.muted = on
         if call.port is not None:
             call.port.muted = on
@@ -1036,7 +1136,7 @@ class PjsuaBackend:
                 self._join_local_media(call, am, True)      # the microphone stops (or starts) reaching it
 
     def set_media(self, cid: int, media: CallMedia) -> None:
-        call = self._calls[cid]
+        call = self._call(cid)
         call.media = media
         am = _audio_of(call) if call.connected_media is not None else None
         if am is not None:
@@ -1049,10 +1149,10 @@ class PjsuaBackend:
         prm.digits = digits
         prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
         prm.duration = 160
-        self._calls[cid].sendDtmf(prm)
+        self._call(cid).sendDtmf(prm)
 
     def blind_transfer(self, cid: int, uri: str) -> None:
-        self._calls[cid].xfer(uri, pj.CallOpParam(True))
+        self._call(cid).xfer(uri, pj.CallOpParam(True))
 
     def attended_transfer(self, cid: int, other_cid: int) -> None:
         prm = pj.CallOpParam(True)
@@ -1060,10 +1160,10 @@ class PjsuaBackend:
         # INVITE, so a target without Replaces (baresip 1.0 answers 420) takes it as a new call, as desk
         # phones send it; the phone then ends its consultation leg itself (Phone.on_transfer_status)
         prm.options = 1
-        self._calls[cid].xferReplaces(self._calls[other_cid], prm)
+        self._call(cid).xferReplaces(self._call(other_cid), prm)
 
     def quality(self, cid: int) -> CallQuality:
-        call = self._calls[cid]
+        call = self._call(cid)
         codec = ""
         try:
             codec = call.getStreamInfo(0).codecName
@@ -1106,11 +1206,18 @@ class PjsuaBackend:
         cid = ci.id
         state = _CALL_STATES.get(ci.state, "calling")
         self._calls.setdefault(cid, call)
+        now = time.monotonic()
+        if state == "disconnected":
+            self._budget.release(ci.callIdString, now)
+        else:
+            self._budget.confirm(ci.callIdString, SOCKETS_PER_CALL, now)
         self.listener.on_call_state(cid, state, ci.lastStatusCode, ci.lastReason, ci.callIdString)
         if state == "disconnected":
             self._drop_port(call)
-            # deleting the Call inside its own callback is unsafe: drop it on the next loop turn
-            self._jobs.put(lambda: self._calls.pop(cid, None))
+            call.forget_id()       # pjsua may hand this id to the next INVITE before the object goes
+            if self._calls.get(cid) is call:
+                del self._calls[cid]      # not the call object itself: it is deleted after this callback
+                self._ended.append(call)
 
     def _on_media_state(self, call: _Call) -> None:
         ci = call.getInfo()
@@ -1191,7 +1298,7 @@ class PjsuaBackend:
             self._local.media = media
 
     def join_local(self, cid: int, on: bool) -> None:
-        call = self._calls[cid]
+        call = self._call(cid)
         call.local = on
         am = _audio_of(call) if call.connected_media is not None else None
         if am is None:
@@ -1226,7 +1333,7 @@ class PjsuaBackend:
 
     def link(self, cid: int, other_cid: int, on: bool) -> None:
         """Conference two calls in the bridge: each hears the other (and the local port, when joined)."""
-        a, b = self._calls[cid], self._calls[other_cid]
+        a, b = self._call(cid), self._call(other_cid)
         if on:
             a.links.add(other_cid)
             b.links.add(cid)
