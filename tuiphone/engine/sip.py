@@ -41,8 +41,13 @@ from tuiphone.engine.events import SipMessage
 from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.quality import CallQuality, estimate_mos
 from tuiphone.engine.sipuri import request_user, split_name_uri
+from tuiphone.engine.wiretext import from_wire
+from tuiphone.logthrottle import LogThrottle
 
 log = logging.getLogger(__name__)
+# what the network can make us log at will (pjsip's words on bad packets, failing callbacks): a few lines a minute
+_noise = LogThrottle(log)
+_PJ_LINE_RE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3}\s+(\S+)\s+[.!]*\s*")
 
 CLOCK_RATE = 16000
 FRAME_SAMPLES = 320          # 20 ms at 16 kHz
@@ -86,6 +91,19 @@ def _quiet_stdio() -> Iterator[None]:
             os.close(fd)
 
 
+def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """A pjsua2 callback that never lets an exception out (SWIG would print its traceback to stderr and
+    pjsua carry on with the work half done): one short rate-limited log line instead."""
+    def run(self: Any, *args: Any) -> None:
+        try:
+            fn(self, *args)
+        except Exception as exc:
+            _noise.warning(f"callback {fn.__name__}", "pjsua2 callback %s failed: %s: %s", fn.__name__,
+                           type(exc).__name__, exc)
+    run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return run
+
+
 _libc = ctypes.CDLL(None)
 # pjlib registers the first thread that uses it and refuses others, so every endpoint this process
 # creates lives on this one long-lived SIP thread (one at a time: pjsua is a per-process singleton).
@@ -127,12 +145,16 @@ class _LogWriter(pj.LogWriter):
         super().__init__()
         self._backend = backend
 
+    @_guarded
     def write(self, entry: Any) -> None:
-        text = entry.msg
+        text = from_wire(entry.msg)
         m = _MSG_RE.search(text[:400])
         if not m:
             if entry.level <= 2:     # the phone reports failures as sentences; pjsip's own words are detail
-                log.info("pjsip: %s", text.strip())
+                # a bad packet makes pjsip say so (with the packet): one short line, a few per minute and sender
+                head = _PJ_LINE_RE.match(text)
+                sender = head.group(1) if head else "pjsip"
+                _noise.info(f"pjsip {sender}", "pjsip: %s: %s", sender, text[head.end() if head else 0:])
             return
         body = text[m.start("body"):]
         end = body.find("\n--end msg--")
@@ -346,30 +368,36 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         self.links: set[int] = set()        # call ids it is conferenced with
         self.muted = False                  # kept for a port made later (see _attach_port)
 
+    @_guarded
     def onCallState(self, prm: Any) -> None:
         self.backend._on_call_state(self)
 
+    @_guarded
     def onCallMediaState(self, prm: Any) -> None:
         self.backend._on_media_state(self)
 
+    @_guarded
     def onDtmfDigit(self, prm: Any) -> None:
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc2833"
         cid, digit = self.getId(), prm.digit
         self.backend._post(lambda: self.backend.listener.on_dtmf(cid, digit, method))
 
+    @_guarded
     def onCallTransferStatus(self, prm: Any) -> None:
         prm.cont = True
-        cid, code, reason, final = self.getId(), prm.statusCode, prm.reason, prm.finalNotify
+        cid, code, reason, final = self.getId(), prm.statusCode, from_wire(prm.reason), prm.finalNotify
         self.backend._post(lambda: self.backend.listener.on_transfer_status(cid, code, reason, final))
 
+    @_guarded
     def onCallTransferRequest(self, prm: Any) -> None:
         # The far end asked us to call someone else (REFER): accept, and track the new call.
         acc = self.backend._account_of(self)
         new = _Call(self.backend, acc)
         prm.newCall = new
         prm.statusCode = 202
-        self.backend._pending_new.append((new, self.backend._index_of(acc), prm.dstUri, None))
+        self.backend._pending_new.append((new, self.backend._index_of(acc), from_wire(prm.dstUri), None))
 
+    @_guarded
     def onCallReplaced(self, prm: Any) -> None:
         # An INVITE with Replaces took this call's place (attended transfer, transferee's target side).
         acc = self.backend._account_of(self)
@@ -377,7 +405,7 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         prm.newCall = new
         # adopt now: pjsua disconnects the replaced call right after this callback returns
         self.backend._calls[prm.newCallId] = new
-        uri = split_name_uri(new.getInfo().remoteUri)[1]
+        uri = split_name_uri(from_wire(new.getInfo().remoteUri))[1]
         self.backend.listener.on_new_call(prm.newCallId, self.backend._index_of(acc), uri, self.getId())
 
 
@@ -387,30 +415,41 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
         self.backend = backend
         self.index = index
 
+    @_guarded
     def onRegState(self, prm: Any) -> None:
-        idx, code, reason, expires = self.index, prm.code, prm.reason, prm.expiration
+        idx, code, reason, expires = self.index, prm.code, from_wire(prm.reason), prm.expiration
         if 200 <= code < 300 and expires > 0:
             self.backend._registered.add(idx)
         else:
             self.backend._registered.discard(idx)
         self.backend._post(lambda: self.backend.listener.on_reg_state(idx, code, reason, expires))
 
+    @_guarded
     def onMwiInfo(self, prm: Any) -> None:
-        body = prm.rdata.wholeMsg.split("\r\n\r\n", 1)[-1] if prm.rdata else ""
+        body = from_wire(prm.rdata.wholeMsg).split("\r\n\r\n", 1)[-1] if prm.rdata else ""
         idx = None if self.index == DIRECT else self.index
         self.backend._post(lambda: self.backend.listener.on_mwi(idx, body))
 
     def onIncomingCall(self, prm: Any) -> None:
         call = _Call(self.backend, self, prm.callId)
         self.backend._calls[prm.callId] = call
-        ci = call.getInfo()
-        name, uri, number = split_name_uri(ci.remoteUri)
-        whole = prm.rdata.wholeMsg
-        info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
-                            request_user=request_user(whole.split("\r\n", 1)[0]),
-                            source=prm.rdata.srcAddress, headers=_parse_headers(whole), call_id=ci.callIdString)
-        account = None if self.index == DIRECT else self.index
-        self.backend.listener.on_incoming_call(prm.callId, account, info)
+        try:
+            ci = call.getInfo()
+            name, uri, number = split_name_uri(from_wire(ci.remoteUri))
+            whole = from_wire(prm.rdata.wholeMsg)
+            info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
+                                request_user=request_user(whole.split("\r\n", 1)[0]),
+                                source=from_wire(prm.rdata.srcAddress), headers=_parse_headers(whole),
+                                call_id=from_wire(ci.callIdString))
+            account = None if self.index == DIRECT else self.index
+            self.backend.listener.on_incoming_call(prm.callId, account, info)
+        except Exception as exc:     # a call nobody took up must not ring on unseen: refuse it
+            _noise.warning("callback onIncomingCall", "incoming call %s refused: %s: %s", prm.callId,
+                           type(exc).__name__, exc)
+            try:
+                self.backend.answer(prm.callId, 500)
+            except Exception:
+                pass
 
 
 _PRESENCE = {pj.PJSUA_BUDDY_STATUS_ONLINE: "online", pj.PJSUA_BUDDY_STATUS_OFFLINE: "offline"}
@@ -425,6 +464,7 @@ class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
         self.backend = backend
         self.handle = handle
 
+    @_guarded
     def onBuddyState(self) -> None:
         try:
             info = self.getInfo()
@@ -433,7 +473,7 @@ class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
         pres = info.presStatus
         status = _PRESENCE.get(pres.status, "unknown")
         activity = _ACTIVITY.get(pres.activity, "")
-        note = pres.note or pres.statusText or ""
+        note = from_wire(pres.note or pres.statusText or "")
         handle = self.handle
         self.backend._post(lambda: self.backend.listener.on_buddy_state(handle, status, activity, note))
 
@@ -646,7 +686,7 @@ class PjsuaBackend:
                 continue
             self._calls[cid] = call
             try:
-                uri = uri or split_name_uri(call.getInfo().remoteUri)[1]
+                uri = uri or split_name_uri(from_wire(call.getInfo().remoteUri))[1]
             except pj.Error:
                 pass
             self.listener.on_new_call(cid, account, uri, replaces)
@@ -1060,7 +1100,7 @@ class PjsuaBackend:
         cid = ci.id
         state = _CALL_STATES.get(ci.state, "calling")
         self._calls.setdefault(cid, call)
-        self.listener.on_call_state(cid, state, ci.lastStatusCode, ci.lastReason, ci.callIdString)
+        self.listener.on_call_state(cid, state, ci.lastStatusCode, from_wire(ci.lastReason), from_wire(ci.callIdString))
         if state == "disconnected":
             self._drop_port(call)
             # deleting the Call inside its own callback is unsafe: drop it on the next loop turn
