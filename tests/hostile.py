@@ -10,12 +10,14 @@ m-lines, non-UTF-8 header bytes, bad Via/CSeq, huge numbers... Any INVITE that p
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 KINDS = ("random_bytes", "truncated_invite", "huge_header", "bad_content_length", "absurd_ptime",
          "many_m_lines", "non_utf8", "bad_via", "bad_cseq", "huge_numbers", "bad_request_line",
-         "binary_sdp", "bad_response", "nul_bytes", "deep_folding")
+         "binary_sdp", "bad_response", "nul_bytes", "deep_folding", "other_methods", "bad_replaces",
+         "many_vias", "bad_multipart", "bad_auth", "bad_uris")
 
 
 @dataclass
@@ -67,10 +69,13 @@ class Hostile:
         self.sent_invites.append(Invite(call_id, branch, tag, ruri))
         return head + body
 
-    def cancels(self) -> list[bytes]:
-        """A CANCEL for every INVITE sent that might be ringing (pjsip answers 481 for the others)."""
+    def cancels(self, only: Iterable[str] | None = None) -> list[bytes]:
+        """A CANCEL for every INVITE sent (or those whose Call-ID is in `only`): whatever rang stops."""
+        wanted = None if only is None else set(only)
         out = []
         for inv in self.sent_invites:
+            if wanted is not None and f"{inv.call_id}@127.0.0.1" not in wanted:
+                continue
             out.append((
                 f"CANCEL {inv.ruri} SIP/2.0\r\n"
                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.via_port};branch={inv.branch};rport\r\n"
@@ -153,16 +158,76 @@ class Hostile:
     def deep_folding(self) -> bytes:
         return self.invite(extra=b"Subject: a" + b"\r\n b" * 3000 + b"\r\n")
 
+    def other_methods(self) -> bytes:
+        method = self.rng.choice(["SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "BYE", "INFO", "UPDATE", "PRACK",
+                                  "OPTIONS", "PUBLISH", "ACK", "CANCEL", "REGISTER", "FOO"])
+        junk = self.rng.choice([b"Event: message-summary\r\nSubscription-State: active\r\n",
+                                b"Event: \xff\xfe;;;\r\nSubscription-State: terminated;reason=\xff\r\n",
+                                b"Refer-To: <sip:\xff@127.0.0.1>\r\nReferred-By: <>\r\n",
+                                b"Refer-To: " + b"<" * 500 + b"\r\n", b"RAck: 99999999999 1 INVITE\r\n",
+                                b"Event: dialog\r\n"])
+        body = self.rng.choice(["Messages-Waiting: yes\r\nVoice-Message: 99999999999/-1\r\n",
+                                "Messages-Waiting: \xff\r\n", "Signal=\xff\r\nDuration=-1\r\n", ""])
+        line = f"{method} sip:{self.user}@{self.target} SIP/2.0".encode()
+        return self.invite(request_line=line, cseq=f"{self.rng.randrange(1, 99)} {method}", extra=junk, sdp=body)
+
+    def bad_replaces(self) -> bytes:
+        value = self.rng.choice([b"abc;to-tag=;from-tag=", b"\xff\xfe;to-tag=1;from-tag=2", b";;;", b"x" * 3000,
+                                 b"known@127.0.0.1;to-tag=1;from-tag=2;early-only"])
+        return self.invite(extra=b"Replaces: " + value + b"\r\nRequire: replaces\r\n")
+
+    def many_vias(self) -> bytes:
+        vias = b"".join(b"Via: SIP/2.0/UDP 10.0.%d.%d:5060;branch=z9hG4bK%d\r\n" % (i // 250, i % 250, i)
+                        for i in range(self.rng.randrange(50, 1500)))
+        return self.invite(extra=vias + b"Route: " + b"<sip:10.0.0.1;lr>," * 200 + b"<sip:10.0.0.2;lr>\r\n")
+
+    def bad_multipart(self) -> bytes:
+        body = ("--b\r\nContent-Type: application/sdp\r\n\r\n" + self._sdp() + "--b\r\n"
+                "Content-Type: \xff/\xfe\r\n\r\n" + "x" * self.rng.randrange(0, 2000) + "\r\n--b")
+        return self.invite(sdp=body, extra=b"Content-Type: multipart/mixed;boundary=" +
+                           self.rng.choice([b"b", b"", b"\xff", b'"' * 40]) + b"\r\n")
+
+    def bad_auth(self) -> bytes:
+        value = self.rng.choice([b'Digest username="\xff", realm=, nonce="', b"Basic " + b"=" * 3000,
+                                 b'Digest response="' + b"f" * 5000 + b'"', b"Digest ,,,,,,,,"])
+        return self.invite(extra=b"Authorization: " + value + b"\r\nProxy-Authorization: " + value + b"\r\n")
+
+    def bad_uris(self) -> bytes:
+        uri = self.rng.choice(["sip:%00@127.0.0.1", "sip:a@[::1", "sips:" + "a" * 2000 + "@x", "tel:+1;;;;",
+                               "sip:a@127.0.0.1;maddr=;transport=\xff", "sip:a@256.256.256.256:99999",
+                               "<sip:a@b>", "sip:100@127.0.0.1?Replaces=x%3Bto-tag%3D1"])
+        return self.invite(request_line=f"INVITE {uri} SIP/2.0".encode("latin-1", "replace"))
+
     # ----- the stream ---------------------------------------------------------------------------------
     def datagrams(self, count: int, invite_share: float = 1.0) -> Iterator[tuple[str, bytes]]:
         """`count` datagrams of every kind in turn-random order. Kinds that may ring (absurd_ptime,
         non_utf8, binary_sdp) are drawn with weight `invite_share` relative to the others."""
-        ringing = {"absurd_ptime", "non_utf8", "binary_sdp"}
+        ringing = {"absurd_ptime", "non_utf8", "binary_sdp", "bad_replaces", "bad_multipart", "bad_auth"}
         weights = [invite_share if k in ringing else 1.0 for k in KINDS]
         for i in range(count):
             kind = KINDS[i] if i < len(KINDS) else self.rng.choices(KINDS, weights)[0]
             data = getattr(self, kind)()
             yield kind, data[:65_507]      # the most one UDP datagram carries
+
+
+_STATUS_RE = re.compile(rb"^SIP/2\.0 (\d{3}) ")
+_CALL_ID_RE = re.compile(rb"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
+_CSEQ_RE = re.compile(rb"^CSeq\s*:\s*\d+\s+(\w+)", re.M | re.I)
+
+
+def still_ringing(responses: Iterable[bytes]) -> set[str]:
+    """Call-IDs of INVITEs the phone answered 180/183 and no final answer yet, from the responses it sent."""
+    ringing: set[str] = set()
+    for resp in responses:
+        status, call_id, cseq = _STATUS_RE.match(resp), _CALL_ID_RE.search(resp), _CSEQ_RE.search(resp)
+        if not (status and call_id and cseq) or cseq.group(1) != b"INVITE":
+            continue
+        code, cid = int(status.group(1)), call_id.group(1).decode("latin-1")
+        if code in (180, 183):
+            ringing.add(cid)
+        elif code >= 200:
+            ringing.discard(cid)
+    return ringing
 
 
 def http_requests(rng: random.Random, host: str) -> list[tuple[str, bytes]]:

@@ -1,5 +1,5 @@
-"""`tuiphone daemon` under attack on loopback: hostile SIP datagrams (tests/hostile.py) and garbled HTTP on the
-CTI port. Afterwards the process is alive, its memory bounded, the CTI answers, every line is idle, the log
+"""`tuiphone daemon` under attack on loopback: hostile SIP datagrams (tests/hostile.py), then garbled and
+over-long HTTP on the CTI port. Afterwards the process is alive, its memory bounded, the CTI answers, every line is idle, the log
 holds a few short lines and no traceback, and a normal call from another process still rings."""
 
 from __future__ import annotations
@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import Hostile, http_requests
+from tests.hostile import Hostile, http_requests, still_ringing
 from tests.services.helpers import wait_for
 
 pytestmark = pytest.mark.peers
 
-DATAGRAMS = 1200
-SEND_S = 3.0                 # spread over this long: ~400 datagrams a second
+DATAGRAMS = 1000
+SEND_S = 2.5                 # spread over this long: 400 datagrams a second
+# With an account that checks user IDs, every INVITE is refused at once (404) after pjsua made its RTP sockets:
+# at 300 a second and more, released calls' sockets outrun pjlib's 64 ioqueue handles (issue 12, item 1, fixed
+# apart). Until then this case sends fewer, at 150 a second.
+REFUSING_DATAGRAMS, REFUSING_SEND_S = 600, 4.0
+ACCOUNT = {"sip_server": "127.0.0.2:5999", "user_id": "1001", "register": False, "check_user_id": True}
 RSS_GROWTH_KB = 30_000       # what the fuzz may add to the daemon's memory
 FUZZ_LOG_LINES = 40          # log lines the whole fuzz may cost (pjsip's words on bad packets, rate-limited)
 
@@ -63,34 +68,66 @@ def normal_call_rings(daemon, cti, phones) -> None:
     assert (rc, report["result"]) == (0, "answered"), (report, caller.stderr())
 
 
-def test_hostile_datagrams_leave_the_daemon_up_quiet_and_answering(daemons, phones):
-    daemon, cti = daemons()
-    before_log, before_rss = len(log_lines(daemon)), rss_kb(daemon.pid)
+def send_hostile_datagrams(daemon, count: int, send_s: float) -> None:
+    """`count` hostile datagrams over `send_s` seconds, then a CANCEL for whatever rang."""
     target = ("127.0.0.1", daemon.port)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
         hostile = Hostile(random.Random(1234), f"127.0.0.1:{daemon.port}", sock.getsockname()[1])
-        start, kinds = time.monotonic(), set()
-        for n, (kind, data) in enumerate(hostile.datagrams(DATAGRAMS)):
+        start, kinds, answers = time.monotonic(), set(), []
+        for n, (kind, data) in enumerate(hostile.datagrams(count)):
             sock.sendto(data, target)
             kinds.add(kind)
-            drain(sock)
-            time.sleep(max(0.0, start + (n + 1) * SEND_S / DATAGRAMS - time.monotonic()))
-        assert len(kinds) >= 15
+            answers += drain(sock)
+            time.sleep(max(0.0, start + (n + 1) * send_s / count - time.monotonic()))
+        assert len(kinds) >= 20
         assert daemon._popen.poll() is None, f"the daemon died: {daemon.stderr()}"
-        for _ in range(2):         # a scanner's CANCELs: whatever rang stops ringing (UDP: sent twice)
-            for cancel in hostile.cancels():
+        time.sleep(0.3)
+        answers += drain(sock)
+        for _ in range(3):         # a scanner's CANCELs: whatever rang stops ringing (UDP: sent again if need be)
+            for cancel in hostile.cancels(only=still_ringing(answers)):
                 sock.sendto(cancel, target)
-                time.sleep(0.001)
             time.sleep(0.3)
-            drain(sock)
+            answers += drain(sock)
+
+
+def send_bad_http(cti, rounds: int = 3) -> dict[str, str]:
+    """Garbled and over-long requests on raw sockets to the CTI port; the first line of each answer."""
+    port = int(cti.base.rsplit(":", 1)[1])
+    answers = {}
+    for _ in range(rounds):        # more rounds: the log stays as short as after one
+        for what, data in http_requests(random.Random(99), f"127.0.0.1:{port}"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                try:
+                    conn.sendall(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass        # refused before it read all of it: the answer may still be there
+                try:
+                    head = conn.recv(200)
+                except ConnectionResetError:
+                    head = b""
+            answers[what] = head.split(b"\r\n", 1)[0].decode("latin-1")
+    return answers
+
+
+@pytest.mark.parametrize("accounts, count, send_s", [([], DATAGRAMS, SEND_S),
+                                                     ([ACCOUNT], REFUSING_DATAGRAMS, REFUSING_SEND_S)],
+                         ids=["ringing", "refused-as-ghosts"])
+def test_hostile_datagrams_and_http_leave_the_daemon_up_quiet_and_answering(daemons, phones, accounts, count,
+                                                                           send_s):
+    daemon, cti = daemons(config={"accounts": accounts})
+    before_log, before_rss = len(log_lines(daemon)), rss_kb(daemon.pid)
+    send_hostile_datagrams(daemon, count, send_s)
+    http = send_bad_http(cti)
+    assert all(re.match(r"HTTP/1\.[01] 4\d\d ", first) for first in http.values()), http
     assert daemon._popen.poll() is None, f"the daemon died: {daemon.stderr()}"
     assert cti.ok("api-get_phone_status") in ("available", "ringing")
     wait_for(lambda: all_idle(cti), 10, "every line to be idle again")
     grown = rss_kb(daemon.pid) - before_rss
     assert grown < RSS_GROWTH_KB, f"RSS grew by {grown} kB"
-    assert_quiet(daemon, before_log, FUZZ_LOG_LINES)
+    added = assert_quiet(daemon, before_log, FUZZ_LOG_LINES)
+    assert any("CTI: refused a bad HTTP request from 127.0.0.1" in ln for ln in added), added
     normal_call_rings(daemon, cti, phones)
 
 
@@ -107,26 +144,3 @@ def test_a_caller_whose_name_is_not_utf8_rings_with_replacement_characters(daemo
             sock.sendto(cancel, ("127.0.0.1", daemon.port))
     cti.wait_state("idle")
     assert_quiet(daemon, before, 5)
-
-
-def test_garbled_and_over_long_http_gets_4xx_and_no_traceback(daemons):
-    daemon, cti = daemons()
-    before = len(log_lines(daemon))
-    answers = {}
-    for _ in range(3):        # three rounds: the log stays as short as after one
-        for what, data in http_requests(random.Random(99), f"127.0.0.1:{cti.base.rsplit(':', 1)[1]}"):
-            with socket.create_connection(("127.0.0.1", int(cti.base.rsplit(":", 1)[1])), timeout=5) as conn:
-                try:
-                    conn.sendall(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass        # refused before it read all of it: the answer may still be there
-                try:
-                    head = conn.recv(200)
-                except ConnectionResetError:
-                    head = b""
-            answers[what] = head.split(b"\r\n", 1)[0].decode("latin-1")
-    codes = {what: int(first.split()[1]) if first.startswith("HTTP/") else 0 for what, first in answers.items()}
-    assert all(400 <= code < 500 for code in codes.values()), answers
-    assert cti.ok("api-get_phone_status") == "available"
-    added = assert_quiet(daemon, before, 12)
-    assert any("CTI: refused a bad HTTP request from 127.0.0.1" in ln for ln in added), added

@@ -433,6 +433,7 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
     def onIncomingCall(self, prm: Any) -> None:
         call = _Call(self.backend, self, prm.callId)
         self.backend._calls[prm.callId] = call
+        self.backend._in_incoming = prm.callId
         try:
             ci = call.getInfo()
             name, uri, number = split_name_uri(from_wire(ci.remoteUri))
@@ -450,6 +451,8 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
                 self.backend.answer(prm.callId, 500)
             except Exception:
                 pass
+        finally:
+            self.backend._in_incoming = None
 
 
 _PRESENCE = {pj.PJSUA_BUDDY_STATUS_ONLINE: "online", pj.PJSUA_BUDDY_STATUS_OFFLINE: "offline"}
@@ -552,6 +555,7 @@ class PjsuaBackend:
         self._anonymous: dict[int, _Account] = {}       # account -> its twin for anonymous calls
         self._retired: list[_Account] = []              # twins replaced while their calls went on
         self._calls: dict[int, _Call] = {}
+        self._in_incoming: int | None = None            # the call whose onIncomingCall is running
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
         self._local: _FramePort | None = None           # the local port in Python (when no C one: see open_local_port)
@@ -856,6 +860,7 @@ class PjsuaBackend:
                 pass
             self._ep = None
         self._writer = None
+        _noise.flush()          # say how many of pjsip's lines on bad packets were left out
 
     def local_address(self, transport: str = "udp") -> str:
         """host:port of a transport; safe from any thread (read once when the transport opened)."""
@@ -997,6 +1002,12 @@ class PjsuaBackend:
 
     def answer(self, cid: int, code: int, media: CallMedia | None = None,
                headers: dict[str, str] | None = None) -> None:
+        if code >= 300 and cid == self._in_incoming:
+            # pjsua2 frees the INVITE's cloned rdata once onIncomingCall returns; a refusal sent inside it may
+            # end and reset the call first, and pjsip then asserts (pjsip_rx_data_free_cloned): refuse it on
+            # the next loop turn instead, before any other network event
+            self._jobs.put(lambda: self._end_refused(cid, code, headers))
+            return
         call = self._calls[cid]
         if media is not None:
             call.media = media
@@ -1005,7 +1016,16 @@ class PjsuaBackend:
         _add_headers(prm, headers or {})
         call.answer(prm)
 
+    def _end_refused(self, cid: int, code: int, headers: dict[str, str] | None) -> None:
+        try:
+            self.answer(cid, code, headers=headers)
+        except (KeyError, pj.Error):
+            pass                   # the caller gave up (CANCEL) in the meantime: nothing left to refuse
+
     def hangup(self, cid: int, code: int = 0) -> None:
+        if cid == self._in_incoming:      # see answer(): not from inside onIncomingCall
+            self._jobs.put(lambda: self.hangup(cid, code))
+            return
         call = self._calls.get(cid)
         if call is None:
             return
