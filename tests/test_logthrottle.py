@@ -82,3 +82,20 @@ def test_many_keys_do_not_grow_memory_and_threads_share_it_safely(caplog):
     for t in threads:
         t.join()
     assert len(throttle._windows) <= 256
+
+
+def test_a_failure_is_one_line_with_its_traceback_only_at_debug(caplog):
+    throttle, _ = make(caplog, burst=2)
+    caplog.set_level(logging.INFO, logger="t")
+    for _ in range(5):
+        try:
+            {}["missing"]
+        except KeyError as exc:
+            throttle.failed("job", "SIP thread job", exc)
+    assert lines(caplog) == ["SIP thread job failed: KeyError: 'missing'"] * 2
+    assert not any(r.exc_info for r in caplog.records)
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="t")
+    throttle2 = LogThrottle(logging.getLogger("t"))
+    throttle2.failed("job", "timer", ValueError("x"))
+    assert [r.exc_info is not None for r in caplog.records] == [False, True]

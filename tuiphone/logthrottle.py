@@ -90,6 +90,14 @@ class LogThrottle:
     def error(self, key: str, msg: str, *args: object) -> bool:
         return self.log(logging.ERROR, key, msg, *args)
 
+    def failed(self, key: str, what: str, exc: BaseException, level: int = logging.ERROR) -> bool:
+        """A failure the network may be able to repeat at will: "<what> failed: Type: message" as one
+        rate-limited line; the traceback only at debug level (for whoever runs with --log-level debug)."""
+        shown = self.log(level, key, "%s failed: %s: %s", what, type(exc).__name__, exc)
+        if shown and self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("%s failed", what, exc_info=exc)
+        return shown
+
     def flush(self) -> None:
         """Tell every count still untold now (at shutdown, or in tests)."""
         with self._lock:

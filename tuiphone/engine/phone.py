@@ -253,7 +253,7 @@ class Phone:
         self._server_addrs: dict[int, frozenset[str]] = {}
         self._once_anonymous: set[int] = set()
         self.ghost_calls: dict[str, int] = {}            # source address -> INVITEs refused
-        self._ghost_log = LogThrottle(log)     # a scanner costs a few log lines a minute, whatever its INVITEs
+        self._noise = LogThrottle(log)         # a scanner costs a few log lines a minute, whatever it sends
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self._blf_keys: dict[int, int] = {}               # presence handle -> key index
         self.blf: dict[int, str] = {}                     # key index -> idle | ringing | busy | offline | unknown
@@ -280,8 +280,8 @@ class Phone:
         for fn in tuple(self._subscribers):
             try:
                 fn(event)
-            except Exception:
-                log.exception("event subscriber failed")
+            except Exception as exc:     # once per event: at most a few lines a minute, whatever the network sends
+                self._noise.failed("subscriber", f"event subscriber {getattr(fn, '__qualname__', fn)!s:.60}", exc)
         if isinstance(event, CallState) and event.state != LineState.RINGING and self._silenced:
             self._silenced.discard(event.line)
             self._keep_silent()      # a call that rang over a silenced one has gone: quiet again
@@ -790,7 +790,7 @@ class Phone:
                 source = OTHER_SOURCES
             self.ghost_calls[source] = self.ghost_calls.get(source, 0) + 1
             total = sum(self.ghost_calls.values())
-            self._ghost_log.warning("ghost call", "ghost call: refused INVITE from %s with %d: %s", info.source,
+            self._noise.warning("ghost call", "ghost call: refused INVITE from %s with %d: %s", info.source,
                                verdict.code, verdict.reason)
             self._emit(GhostCall(account=account, source=info.source, sip_status=verdict.code,
                                  reason=verdict.reason, total=total))

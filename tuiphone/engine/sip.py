@@ -98,8 +98,7 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
         try:
             fn(self, *args)
         except Exception as exc:
-            _noise.warning(f"callback {fn.__name__}", "pjsua2 callback %s failed: %s: %s", fn.__name__,
-                           type(exc).__name__, exc)
+            _noise.failed(f"callback {fn.__name__}", f"pjsua2 callback {fn.__name__}", exc, logging.WARNING)
     run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     return run
 
@@ -444,9 +443,8 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
                                 call_id=from_wire(ci.callIdString))
             account = None if self.index == DIRECT else self.index
             self.backend.listener.on_incoming_call(prm.callId, account, info)
-        except Exception as exc:     # a call nobody took up must not ring on unseen: refuse it
-            _noise.warning("callback onIncomingCall", "incoming call %s refused: %s: %s", prm.callId,
-                           type(exc).__name__, exc)
+        except Exception as exc:     # a call nobody took up must not ring on unseen: refuse it (500)
+            _noise.failed("callback onIncomingCall", f"incoming call {prm.callId} (refused)", exc, logging.WARNING)
             try:
                 self.backend.answer(prm.callId, 500)
             except Exception:
@@ -667,8 +665,8 @@ class PjsuaBackend:
                 return
             try:
                 job()
-            except Exception:
-                log.exception("SIP thread job failed")
+            except Exception as exc:
+                _noise.failed("job", "SIP thread job", exc)
 
     def _run_due_timers(self) -> None:
         now = time.monotonic()
@@ -679,8 +677,8 @@ class PjsuaBackend:
                 continue
             try:
                 fn()
-            except Exception:
-                log.exception("SIP timer failed")
+            except Exception as exc:
+                _noise.failed("timer", "SIP timer", exc)
 
     def _adopt_new_calls(self) -> None:
         while self._pending_new:

@@ -208,9 +208,7 @@ class CtiServer:
         except web.HTTPException as exc:
             return refuse(exc.reason or "request refused", max(exc.status, 400))
         except Exception as exc:   # a bug must not leak a traceback to the network, nor flood the log
-            self.noise.error("request failed", "CTI request %s failed: %s: %s", request.path[:80],
-                             type(exc).__name__, exc)
-            log.debug("CTI request %s failed", request.path[:80], exc_info=True)
+            self.noise.failed("request failed", f"CTI request {request.path[:80]}", exc)
             return refuse("the phone could not carry out this request; see its log file", 500)
 
     async def _checked(self, request: web.Request, handler: Callable) -> web.StreamResponse:
