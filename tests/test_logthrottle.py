@@ -56,7 +56,7 @@ def test_flush_tells_the_counts_left(caplog):
     throttle.error("x", "boom")
     assert lines(caplog) == []
     throttle.flush()
-    assert lines(caplog) == ["2 more like this suppressed in the last 60 s: boom"]
+    assert lines(caplog) == ["2 more like this suppressed in the last 1 s: boom"]
 
 
 def test_a_line_is_one_short_line_whatever_it_is_given(caplog):

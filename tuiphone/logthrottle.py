@@ -73,7 +73,7 @@ class LogThrottle:
                 win.what = win.what or text[:80]
                 self.suppressed_total += 1
         for _, old in due:
-            self._tell_suppressed(old)
+            self._tell_suppressed(old, now)
         if show:
             self.logger.log(level, "%s", one_line(text))
         return show
@@ -100,11 +100,12 @@ class LogThrottle:
 
     def flush(self) -> None:
         """Tell every count still untold now (at shutdown, or in tests)."""
+        now = self.clock()
         with self._lock:
             due = [(k, w) for k, w in self._windows.items() if w.suppressed]
             self._windows.clear()
         for _, win in due:
-            self._tell_suppressed(win)
+            self._tell_suppressed(win, now)
 
     def _take_due(self, now: float, skip: str) -> list[tuple[str, _Window]]:
         """Windows (other than `skip`'s) that are over with a count to tell; they are forgotten.
@@ -118,9 +119,10 @@ class LogThrottle:
             del self._windows[k]
         return [(k, w) for k, w in due if w.suppressed]
 
-    def _tell_suppressed(self, win: _Window) -> None:
+    def _tell_suppressed(self, win: _Window, now: float) -> None:
+        seconds = max(1.0, min(self.window_s, now - win.start))
         self.logger.log(win.level, "%d more like this suppressed in the last %.0f s: %s", win.suppressed,
-                        self.window_s, one_line(win.what, 80))
+                        seconds, one_line(win.what, 80))
 
 
 def _render(msg: str, args: tuple[object, ...]) -> str:
