@@ -460,7 +460,7 @@ class AccountConfig(_Section):
     anonymous: bool = _f(False, "Hide the caller ID on every call")
     reject_anonymous: bool = _f(False, "Reject calls with no caller ID")
     accept_only_from_server: bool = _f(False, "Accept INVITEs only from the SIP server / outbound proxy")
-    check_user_id: bool = _f(True, "Reject INVITEs whose Request-URI user is not user_id")
+    check_user_id: bool = _f(True, "Reject INVITEs whose Request-URI user is no account's user_id (404)")
     auto_answer: Literal["off", "on", "intercom"] = _f(
         "off", "off | on | intercom (when Call-Info / Alert-Info asks)"
     )

@@ -325,6 +325,49 @@ def test_an_invite_for_another_user_gets_404_as_a_ghost(rig: Rig) -> None:
     assert rig.phone.ghost_calls == {FROM_SERVER: 1}
 
 
+def test_a_direct_invite_for_a_user_of_no_account_gets_404_as_a_ghost_when_user_ids_are_checked() -> None:
+    # seed 3.4's scanner: INVITE sip:100@<phone> matches no account, while account 1001 checks user IDs
+    rig = make_phone(accounts=[{**ACCOUNT, "user_id": "alice"}, {**ACCOUNT, "check_user_id": False}])
+    cid = rig.incoming(account=None, request_user="100", source=SCANNER)
+    assert refused(rig, cid) == 404
+    ghost = rig.of(GhostCall)[-1]
+    assert (ghost.account, ghost.sip_status, ghost.source, ghost.total) == (None, 404, SCANNER, 1)
+    assert "'100'" in ghost.reason and rig.of(CallLogEntry) == []
+    assert rig.phone.ghost_calls == {SCANNER: 1}
+
+
+def test_a_direct_invite_naming_an_account_user_or_no_user_still_rings() -> None:
+    rig = make_phone(accounts=[{**ACCOUNT, "user_id": "alice"}])
+    rig.ringing(account=None, request_user="", source="192.0.2.7:5062")      # plain direct IP: sip:192.0.2.7
+    rig.ringing(account=None, request_user="alice", source="192.0.2.7:5062")
+    assert len(rig.of(IncomingCall)) == 2 and rig.of(GhostCall) == []
+
+
+def test_the_echo_service_answers_whatever_the_user_id_check() -> None:
+    rig = make_phone()
+    cid = rig.incoming(account=None, request_user="echo", source=SCANNER)
+    assert [c[2] for c in rig.sip.sent("answer") if c[1] == cid] == [200]
+    assert rig.of(GhostCall) == []
+
+
+def test_direct_invites_are_not_checked_when_no_enabled_account_checks_user_ids() -> None:
+    for accounts in ([{**ACCOUNT, "check_user_id": False}], [{**ACCOUNT, "enabled": False}], []):
+        rig = make_phone(accounts=accounts)
+        rig.ringing(account=None, request_user="100", source=SCANNER)
+        assert rig.of(GhostCall) == [], accounts
+
+
+def test_ghost_counts_stay_bounded_when_a_scanner_uses_every_port(caplog) -> None:
+    rig = make_phone()
+    with caplog.at_level("WARNING", logger="tuiphone.engine.phone"):
+        for port in range(1000, 1600):
+            rig.incoming(account=None, request_user="100", source=f"203.0.113.9:{port}")
+    assert len(rig.phone.ghost_calls) == phone_module.GHOST_SOURCES + 1
+    assert sum(rig.phone.ghost_calls.values()) == 600 == rig.of(GhostCall)[-1].total
+    ghost_lines = [r for r in caplog.records if "ghost call" in r.getMessage()]
+    assert 1 <= len(ghost_lines) <= 5            # counted, not logged one by one
+
+
 def test_ghost_calls_are_refused_even_when_every_line_is_busy() -> None:
     rig = make_phone(lines=1, accounts=[{**ACCOUNT, "accept_only_from_server": True}])
     rig.talking_in()

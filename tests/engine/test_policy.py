@@ -75,9 +75,29 @@ def test_the_registered_contact_user_is_accepted_too() -> None:
     assert decide(call_from(request_user="1001"), ctx).action == "ring"
 
 
-def test_direct_calls_have_no_user_to_check() -> None:
-    ctx = context(account_user=None, contact_user=None)
+def test_a_call_that_matched_no_account_must_name_one_of_the_phones_users() -> None:
+    # the scanner case of seed 3.4: INVITE sip:100@<phone> while account 1001 (check_user_id) is registered
+    ctx = context(account_user=None, contact_user=None, known_users=frozenset({"1001", "alice"}))
+    v = decide(call_from(request_user="100"), ctx)
+    assert (v.action, v.code, v.ghost) == ("reject", 404, True)
+    assert v.reason == "INVITE for user '100', not any account of this phone"
+    assert decide(call_from(request_user="alice"), ctx).action == "ring"
+    assert decide(call_from(request_user="1001"), ctx).action == "ring"
+
+
+def test_a_plain_direct_ip_call_has_no_user_and_rings() -> None:
+    ctx = context(account_user=None, contact_user=None, known_users=frozenset({"1001"}))
+    assert decide(call_from(request_user=""), ctx).action == "ring"       # INVITE sip:192.0.2.7:5062
+
+
+def test_direct_calls_are_not_checked_when_no_account_checks_user_ids() -> None:
+    ctx = context(account_user=None, contact_user=None, check_user_id=False, known_users=frozenset({"1001"}))
     assert decide(call_from(request_user="whoever"), ctx).action == "ring"
+
+
+def test_a_phone_with_no_account_users_refuses_every_named_user_when_checking() -> None:
+    ctx = context(account_user=None, contact_user=None)
+    assert decide(call_from(request_user="whoever"), ctx).code == 404
 
 
 def test_a_request_uri_with_no_user_is_not_a_ghost() -> None:
@@ -281,7 +301,7 @@ _contexts = st.builds(
     auto_answer=st.sampled_from(["off", "on", "intercom"]), dnd=st.booleans(), call_waiting=st.booleans(),
     forward_always=_targets, forward_busy=_targets, forward_no_answer=_targets,
     forward_no_answer_delay=st.floats(1, 120), busy=st.booleans(), free_line=st.booleans(),
-    blocked=st.booleans(),
+    blocked=st.booleans(), known_users=st.frozensets(_text, max_size=3),
 )
 
 
@@ -312,3 +332,14 @@ def test_ghost_calls_never_ring(info: IncomingInfo, ctx: IncomingContext) -> Non
         assert (v.action, v.code, v.ghost) == ("reject", 403, True)
     if v.action == "ring":
         assert source_host(info.source) in ctx.server_addresses
+
+
+@settings(max_examples=150, deadline=None)
+@given(_infos, _contexts)
+def test_a_call_for_a_user_of_no_account_never_rings_when_user_ids_are_checked(info: IncomingInfo,
+                                                                              ctx: IncomingContext) -> None:
+    ctx = replace(ctx, check_user_id=True)
+    mine = {ctx.account_user, ctx.contact_user} if ctx.account_user is not None else set(ctx.known_users)
+    v = decide(info, ctx)
+    if info.request_user and info.request_user not in mine - {None, ""}:
+        assert (v.action, v.ghost) == ("reject", True) and v.code in (403, 404)

@@ -53,8 +53,11 @@ from tuiphone.engine.media_watch import MediaWatch, dead_media_reason
 from tuiphone.engine.registrar_health import RegistrarWatch
 from tuiphone.engine.sounds import CallSounds
 from tuiphone.engine.sipuri import split_name_uri
+from tuiphone.logthrottle import LogThrottle
 
 log = logging.getLogger(__name__)
+GHOST_SOURCES = 256                 # sources counted one by one; more are counted together (memory stays bounded)
+OTHER_SOURCES = "other addresses"
 
 ECHO_CODE = "*43"
 ECHO_USER = "echo"
@@ -255,6 +258,7 @@ class Phone:
         self._server_addrs: dict[int, frozenset[str]] = {}
         self._once_anonymous: set[int] = set()
         self.ghost_calls: dict[str, int] = {}            # source address -> INVITEs refused
+        self._noise = LogThrottle(log)         # a scanner costs a few log lines a minute, whatever it sends
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self._blf_keys: dict[int, int] = {}               # presence handle -> key index
         self.blf: dict[int, str] = {}                     # key index -> idle | ringing | busy | offline | unknown
@@ -284,8 +288,8 @@ class Phone:
         for fn in tuple(self._subscribers):
             try:
                 fn(event)
-            except Exception:
-                log.exception("event subscriber failed")
+            except Exception as exc:     # once per event: at most a few lines a minute, whatever the network sends
+                self._noise.failed("subscriber", f"event subscriber {getattr(fn, '__qualname__', fn)!s:.60}", exc)
         if isinstance(event, CallState) and event.state != LineState.RINGING and self._silenced:
             self._silenced.discard(event.line)
             self._keep_silent()      # a call that rang over a silenced one has gone: quiet again
@@ -796,7 +800,10 @@ class Phone:
         return IncomingContext(
             account_user=acc.user_id if acc else None, contact_user=acc.user_id if acc else None,
             server_addresses=servers, accept_only_from_server=only_server,
-            check_user_id=bool(acc and acc.check_user_id),
+            # a call that matched no account is still checked when any account guards its user ID
+            check_user_id=acc.check_user_id if acc else any(
+                a.enabled and a.check_user_id for a in self.config.accounts),
+            known_users=frozenset(a.user_id for a in self.config.accounts if a.enabled and a.user_id),
             reject_anonymous=acc.reject_anonymous if acc else any(
                 a.enabled and a.reject_anonymous for a in self.config.accounts),
             auto_answer=acc.auto_answer if acc else "off", dnd=f.dnd, call_waiting=f.call_waiting,
@@ -817,9 +824,13 @@ class Phone:
     def _turned_away(self, account: int | None, info: IncomingInfo, verdict: Verdict) -> None:
         caller = info.remote_number or info.remote_uri
         if verdict.ghost:
-            self.ghost_calls[info.source] = self.ghost_calls.get(info.source, 0) + 1
+            source = info.source
+            if source not in self.ghost_calls and len(self.ghost_calls) >= GHOST_SOURCES:
+                source = OTHER_SOURCES
+            self.ghost_calls[source] = self.ghost_calls.get(source, 0) + 1
             total = sum(self.ghost_calls.values())
-            log.warning("refused INVITE from %s with %d: %s", info.source, verdict.code, verdict.reason)
+            self._noise.warning("ghost call", "ghost call: refused INVITE from %s with %d: %s", info.source,
+                               verdict.code, verdict.reason)
             self._emit(GhostCall(account=account, source=info.source, sip_status=verdict.code,
                                  reason=verdict.reason, total=total))
             return     # scanners fill no history: they are counted and logged

@@ -49,6 +49,9 @@ class IncomingContext:
     busy: bool                          # a call is in progress on another line
     free_line: bool
     blocked: bool                       # the caller matches the blocklist
+    # every enabled account's user ID: a call that matched no account must name one of them (or none at
+    # all, a plain direct-IP call) when check_user_id guards against scanners
+    known_users: frozenset[str] = frozenset()
 
 
 def is_anonymous(info: IncomingInfo) -> bool:
@@ -75,9 +78,11 @@ def decide(info: IncomingInfo, ctx: IncomingContext) -> Verdict:
     caller = info.remote_number or info.remote_uri
     if ctx.accept_only_from_server and source_host(info.source) not in ctx.server_addresses:
         return Verdict("reject", 403, f"INVITE from {info.source}, not from the SIP server", ghost=True)
-    if ctx.account_user is not None and ctx.check_user_id and info.request_user:
-        if info.request_user not in {ctx.account_user, ctx.contact_user} - {None, ""}:
-            return Verdict("reject", 404, f"INVITE for user '{info.request_user}', not this account", ghost=True)
+    if ctx.check_user_id and info.request_user:
+        mine = {ctx.account_user, ctx.contact_user} if ctx.account_user is not None else set(ctx.known_users)
+        if info.request_user not in mine - {None, ""}:
+            whose = "this account" if ctx.account_user is not None else "any account of this phone"
+            return Verdict("reject", 404, f"INVITE for user '{info.request_user[:64]}', not {whose}", ghost=True)
     if ctx.reject_anonymous and is_anonymous(info):
         return Verdict("reject", 433, "anonymous caller rejected")
     if ctx.blocked:

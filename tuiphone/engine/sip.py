@@ -42,8 +42,13 @@ from tuiphone.engine.events import SipMessage
 from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.quality import CallQuality, estimate_mos
 from tuiphone.engine.sipuri import request_user, split_name_uri
+from tuiphone.engine.wiretext import from_wire
+from tuiphone.logthrottle import LogThrottle
 
 log = logging.getLogger(__name__)
+# what the network can make us log at will (pjsip's words on bad packets, failing callbacks): a few lines a minute
+_noise = LogThrottle(log)
+_PJ_LINE_RE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3}\s+(\S+)\s+[.!]*\s*")
 
 CLOCK_RATE = 16000
 FRAME_SAMPLES = 320          # 20 ms at 16 kHz
@@ -93,6 +98,18 @@ def _quiet_stdio() -> Iterator[None]:
             os.close(fd)
 
 
+def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """A pjsua2 callback that never lets an exception out (SWIG would print its traceback to stderr and
+    pjsua carry on with the work half done): one short rate-limited log line instead."""
+    def run(self: Any, *args: Any) -> None:
+        try:
+            fn(self, *args)
+        except Exception as exc:
+            _noise.failed(f"callback {fn.__name__}", f"pjsua2 callback {fn.__name__}", exc, logging.WARNING)
+    run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return run
+
+
 _libc = ctypes.CDLL(None)
 # pjlib registers the first thread that uses it and refuses others, so every endpoint this process
 # creates lives on this one long-lived SIP thread (one at a time: pjsua is a per-process singleton).
@@ -134,12 +151,16 @@ class _LogWriter(pj.LogWriter):
         super().__init__()
         self._backend = backend
 
+    @_guarded
     def write(self, entry: Any) -> None:
-        text = entry.msg
+        text = from_wire(entry.msg)
         m = _MSG_RE.search(text[:400])
         if not m:
             if entry.level <= 2:     # the phone reports failures as sentences; pjsip's own words are detail
-                log.info("pjsip: %s", text.strip())
+                # a bad packet makes pjsip say so (with the packet): one short line, a few per minute and sender
+                head = _PJ_LINE_RE.match(text)
+                sender = head.group(1) if head else "pjsip"
+                _noise.info(f"pjsip {sender}", "pjsip: %s: %s", sender, text[head.end() if head else 0:])
             return
         body = text[m.start("body"):]
         end = body.find("\n--end msg--")
@@ -356,6 +377,7 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         self.links: set[int] = set()        # call ids it is conferenced with
         self.muted = False                  # kept for a port made later (see _attach_port)
 
+    @_guarded
     def onCallState(self, prm: Any) -> None:
         self.backend._on_call_state(self)
 
@@ -376,27 +398,32 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
             pass
         self.thisown = False
 
+    @_guarded
     def onCallMediaState(self, prm: Any) -> None:
         self.backend._on_media_state(self)
 
+    @_guarded
     def onDtmfDigit(self, prm: Any) -> None:
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc2833"
         cid, digit = self.getId(), prm.digit
         self.backend._post(lambda: self.backend.listener.on_dtmf(cid, digit, method))
 
+    @_guarded
     def onCallTransferStatus(self, prm: Any) -> None:
         prm.cont = True
-        cid, code, reason, final = self.getId(), prm.statusCode, prm.reason, prm.finalNotify
+        cid, code, reason, final = self.getId(), prm.statusCode, from_wire(prm.reason), prm.finalNotify
         self.backend._post(lambda: self.backend.listener.on_transfer_status(cid, code, reason, final))
 
+    @_guarded
     def onCallTransferRequest(self, prm: Any) -> None:
         # The far end asked us to call someone else (REFER): accept, and track the new call.
         acc = self.backend._account_of(self)
         new = _Call(self.backend, acc)
         prm.newCall = new
         prm.statusCode = 202
-        self.backend._pending_new.append((new, self.backend._index_of(acc), prm.dstUri, None))
+        self.backend._pending_new.append((new, self.backend._index_of(acc), from_wire(prm.dstUri), None))
 
+    @_guarded
     def onCallReplaced(self, prm: Any) -> None:
         # An INVITE with Replaces took this call's place (attended transfer, transferee's target side).
         acc = self.backend._account_of(self)
@@ -405,8 +432,8 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         # adopt now: pjsua disconnects the replaced call right after this callback returns
         self.backend._calls[prm.newCallId] = new
         info = new.getInfo()
-        self.backend._budget.confirm(info.callIdString, SOCKETS_PER_CALL, time.monotonic())
-        uri = split_name_uri(info.remoteUri)[1]
+        self.backend._budget.confirm(_budget_key(info.callIdString), SOCKETS_PER_CALL, time.monotonic())
+        uri = split_name_uri(from_wire(info.remoteUri))[1]
         self.backend.listener.on_new_call(prm.newCallId, self.backend._index_of(acc), uri, self.getId())
 
 
@@ -416,31 +443,44 @@ class _Account(_OnlyDestroyedOnSipThread, pj.Account):
         self.backend = backend
         self.index = index
 
+    @_guarded
     def onRegState(self, prm: Any) -> None:
-        idx, code, reason, expires = self.index, prm.code, prm.reason, prm.expiration
+        idx, code, reason, expires = self.index, prm.code, from_wire(prm.reason), prm.expiration
         if 200 <= code < 300 and expires > 0:
             self.backend._registered.add(idx)
         else:
             self.backend._registered.discard(idx)
         self.backend._post(lambda: self.backend.listener.on_reg_state(idx, code, reason, expires))
 
+    @_guarded
     def onMwiInfo(self, prm: Any) -> None:
-        body = prm.rdata.wholeMsg.split("\r\n\r\n", 1)[-1] if prm.rdata else ""
+        body = from_wire(prm.rdata.wholeMsg).split("\r\n\r\n", 1)[-1] if prm.rdata else ""
         idx = None if self.index == DIRECT else self.index
         self.backend._post(lambda: self.backend.listener.on_mwi(idx, body))
 
     def onIncomingCall(self, prm: Any) -> None:
         call = _Call(self.backend, self, prm.callId)
         self.backend._calls[prm.callId] = call
-        ci = call.getInfo()
-        self.backend._budget.confirm(ci.callIdString, SOCKETS_PER_CALL, time.monotonic())
-        name, uri, number = split_name_uri(ci.remoteUri)
-        whole = prm.rdata.wholeMsg
-        info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
-                            request_user=request_user(whole.split("\r\n", 1)[0]),
-                            source=prm.rdata.srcAddress, headers=_parse_headers(whole), call_id=ci.callIdString)
-        account = None if self.index == DIRECT else self.index
-        self.backend.listener.on_incoming_call(prm.callId, account, info)
+        self.backend._in_incoming = prm.callId
+        try:
+            ci = call.getInfo()
+            self.backend._budget.confirm(_budget_key(ci.callIdString), SOCKETS_PER_CALL, time.monotonic())
+            name, uri, number = split_name_uri(from_wire(ci.remoteUri))
+            whole = from_wire(prm.rdata.wholeMsg)
+            info = IncomingInfo(remote_uri=uri, remote_name=name, remote_number=number,
+                                request_user=request_user(whole.split("\r\n", 1)[0]),
+                                source=from_wire(prm.rdata.srcAddress), headers=_parse_headers(whole),
+                                call_id=from_wire(ci.callIdString))
+            account = None if self.index == DIRECT else self.index
+            self.backend.listener.on_incoming_call(prm.callId, account, info)
+        except Exception as exc:     # a call nobody took up must not ring on unseen: refuse it (500)
+            _noise.failed("callback onIncomingCall", f"incoming call {prm.callId} (refused)", exc, logging.WARNING)
+            try:
+                self.backend.answer(prm.callId, 500)
+            except Exception:
+                pass
+        finally:
+            self.backend._in_incoming = None
 
 
 _PRESENCE = {pj.PJSUA_BUDDY_STATUS_ONLINE: "online", pj.PJSUA_BUDDY_STATUS_OFFLINE: "offline"}
@@ -455,6 +495,7 @@ class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
         self.backend = backend
         self.handle = handle
 
+    @_guarded
     def onBuddyState(self) -> None:
         try:
             info = self.getInfo()
@@ -463,7 +504,7 @@ class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
         pres = info.presStatus
         status = _PRESENCE.get(pres.status, "unknown")
         activity = _ACTIVITY.get(pres.activity, "")
-        note = pres.note or pres.statusText or ""
+        note = from_wire(pres.note or pres.statusText or "")
         handle = self.handle
         self.backend._post(lambda: self.backend.listener.on_buddy_state(handle, status, activity, note))
 
@@ -479,6 +520,15 @@ def _make_port(name: str, media: CallMedia, backend: "PjsuaBackend") -> _FramePo
     port.backend = backend
     port.createPort(name, fmt)
     return port
+
+
+def _budget_key(call_id: str) -> str:
+    """A Call-ID as the INVITE gate keys it (the header's bytes read as latin-1): pjsua2 hands non-UTF-8
+    bytes over as lone surrogates, which this turns back into those bytes."""
+    try:
+        return call_id.encode("utf-8", "surrogateescape").decode("latin-1")
+    except UnicodeError:
+        return call_id
 
 
 def _audio_of(call: Any) -> Any:
@@ -543,6 +593,7 @@ class PjsuaBackend:
         self._retired: list[_Account] = []              # twins replaced while their calls went on
         self._calls: dict[int, _Call] = {}
         self._ended: list[_Call] = []                   # disconnected calls, deleted on the next loop turn
+        self._in_incoming: int | None = None            # the call whose onIncomingCall is running
         self._pending_new: list[tuple[_Call, int | None, str, int | None]] = []
         self._writer: _LogWriter | None = None
         self._local: _FramePort | None = None           # the local port in Python (when no C one: see open_local_port)
@@ -670,8 +721,8 @@ class PjsuaBackend:
                 return
             try:
                 job()
-            except Exception:
-                log.exception("SIP thread job failed")
+            except Exception as exc:
+                _noise.failed("job", "SIP thread job", exc)
 
     def _run_due_timers(self) -> None:
         now = time.monotonic()
@@ -682,8 +733,8 @@ class PjsuaBackend:
                 continue
             try:
                 fn()
-            except Exception:
-                log.exception("SIP timer failed")
+            except Exception as exc:
+                _noise.failed("timer", "SIP timer", exc)
 
     def _adopt_new_calls(self) -> None:
         while self._pending_new:
@@ -694,8 +745,8 @@ class PjsuaBackend:
             self._calls[cid] = call
             try:
                 info = call.getInfo()
-                self._budget.confirm(info.callIdString, SOCKETS_PER_CALL, time.monotonic())
-                uri = uri or split_name_uri(info.remoteUri)[1]
+                self._budget.confirm(_budget_key(info.callIdString), SOCKETS_PER_CALL, time.monotonic())
+                uri = uri or split_name_uri(from_wire(info.remoteUri))[1]
             except pj.Error:
                 pass
             self.listener.on_new_call(cid, account, uri, replaces)
@@ -896,6 +947,7 @@ class PjsuaBackend:
                 pass
             self._ep = None
         self._writer = None
+        _noise.flush()          # say how many of pjsip's lines on bad packets were left out
 
     def nat_type(self) -> str:
         """The NAT type pjsua detected with the STUN server (call on the SIP thread): "open", "full_cone",
@@ -1050,7 +1102,7 @@ class PjsuaBackend:
         cid = call.getId()
         self._calls[cid] = call
         try:
-            self._budget.confirm(call.getInfo().callIdString, SOCKETS_PER_CALL, now)
+            self._budget.confirm(_budget_key(call.getInfo().callIdString), SOCKETS_PER_CALL, now)
         except pj.Error:
             pass
         return cid
@@ -1074,6 +1126,12 @@ class PjsuaBackend:
 
     def answer(self, cid: int, code: int, media: CallMedia | None = None,
                headers: dict[str, str] | None = None) -> None:
+        if code >= 300 and cid == self._in_incoming:
+            # pjsua2 frees the INVITE's cloned rdata once onIncomingCall returns; a refusal sent inside it may
+            # end and reset the call first, and pjsip then asserts (pjsip_rx_data_free_cloned): refuse it on
+            # the next loop turn instead, before any other network event
+            self._jobs.put(lambda: self._end_refused(cid, code, headers))
+            return
         call = self._call(cid)
         if media is not None:
             call.media = media
@@ -1085,7 +1143,16 @@ class PjsuaBackend:
         except pj.Error as exc:
             raise ValueError(f"cannot answer call {cid}: {exc.reason}") from None
 
+    def _end_refused(self, cid: int, code: int, headers: dict[str, str] | None) -> None:
+        try:
+            self.answer(cid, code, headers=headers)
+        except (KeyError, ValueError, pj.Error):
+            pass                   # the caller gave up (CANCEL) in the meantime: nothing left to refuse
+
     def hangup(self, cid: int, code: int = 0) -> None:
+        if cid == self._in_incoming:      # see answer(): not from inside onIncomingCall
+            self._jobs.put(lambda: self.hangup(cid, code))
+            return
         call = self._calls.get(cid)
         if call is None:
             return
@@ -1207,11 +1274,13 @@ class PjsuaBackend:
         state = _CALL_STATES.get(ci.state, "calling")
         self._calls.setdefault(cid, call)
         now = time.monotonic()
+        key = _budget_key(ci.callIdString)
         if state == "disconnected":
-            self._budget.release(ci.callIdString, now)
+            self._budget.release(key, now)
         else:
-            self._budget.confirm(ci.callIdString, SOCKETS_PER_CALL, now)
-        self.listener.on_call_state(cid, state, ci.lastStatusCode, ci.lastReason, ci.callIdString)
+            self._budget.confirm(key, SOCKETS_PER_CALL, now)
+        self.listener.on_call_state(cid, state, ci.lastStatusCode, from_wire(ci.lastReason),
+                                    from_wire(ci.callIdString))
         if state == "disconnected":
             self._drop_port(call)
             call.forget_id()       # pjsua may hand this id to the next INVITE before the object goes

@@ -26,7 +26,7 @@ class SipTraceWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._file: TextIO = open(self.path, "a", encoding="utf-8", buffering=1)
+        self._file: TextIO = open(self.path, "a", encoding="utf-8", errors="replace", buffering=1)
         self._lock = threading.Lock()
         self.count = 0
 

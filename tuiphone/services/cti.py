@@ -12,15 +12,18 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from tuiphone.config import parse_listen_address
 from tuiphone.engine.events import CallState, LineState
+from tuiphone.logthrottle import LogThrottle
 from tuiphone.services.keys import (
     PhoneKeys,
     Refused,
@@ -73,6 +76,38 @@ class FailureThrottle:
         self._seen.pop(address, None)
 
 
+class QuietServerLog(logging.LoggerAdapter):
+    """aiohttp's own server log for the CTI port: a garbled or over-long request (or any error aiohttp
+    reports) costs one short line, a few a minute ("N more suppressed"), never a traceback."""
+
+    def __init__(self, throttle: LogThrottle):
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.throttle = throttle
+
+    def log(self, level: int, msg: object, *args: object, exc_info: Any = None, **kwargs: Any) -> None:
+        if level < logging.WARNING:      # aiohttp's debug lines (no traceback: they are debug for a reason)
+            self.logger.log(level, msg, *args)
+            return
+        exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1] if exc_info else None
+        said = _render(msg, args)
+        if isinstance(exc, HttpProcessingError):
+            why = " ".join(str(exc.message).split())[:120]
+            self.throttle.info("bad http", "CTI: refused a bad HTTP request from %s (%s): %s",
+                               args[0] if args else "?", exc.code, why)
+        elif exc is not None:
+            self.throttle.warning("http error", "CTI: %s: %s: %s", said, type(exc).__name__,
+                                  " ".join(str(exc).split())[:160])
+        else:
+            self.throttle.log(level, "http error", "CTI: %s", said)
+
+
+def _render(msg: object, args: tuple[object, ...]) -> str:
+    try:
+        return str(msg) % args if args else str(msg)
+    except (TypeError, ValueError):
+        return str(msg)
+
+
 def answer(body: Any, status: int = 200, **extra: Any) -> web.Response:
     return web.json_response({"response": "success", "body": body, **extra}, status=status)
 
@@ -118,6 +153,7 @@ class CtiServer:
         self.keys = keys or PhoneKeys(phone)
         self.throttle = throttle or FailureThrottle()
         self.failure_delay_s = failure_delay_s
+        self.noise = LogThrottle(log)        # what any client can make us log: a few lines a minute
         self.host, self.port = parse_listen_address(config.cti.listen)
         self._runner: web.AppRunner | None = None
         self._functions: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
@@ -137,7 +173,8 @@ class CtiServer:
 
     async def start(self) -> str:
         """Listen on cti.listen; returns the base URL. Raises OSError (port taken, address missing)."""
-        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False,
+                                     logger=QuietServerLog(self.noise))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
@@ -170,8 +207,8 @@ class CtiServer:
             return await self._checked(request, handler)
         except web.HTTPException as exc:
             return refuse(exc.reason or "request refused", max(exc.status, 400))
-        except Exception:          # a bug must not leak a traceback to the network
-            log.exception("CTI request %s failed", request.path)
+        except Exception as exc:   # a bug must not leak a traceback to the network, nor flood the log
+            self.noise.failed("request failed", f"CTI request {request.path[:80]}", exc)
             return refuse("the phone could not carry out this request; see its log file", 500)
 
     async def _checked(self, request: web.Request, handler: Callable) -> web.StreamResponse:
@@ -197,7 +234,7 @@ class CtiServer:
         given = request.query.get("passcode", "")
         if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8")):
             self.throttle.failed(address)
-            log.warning("CTI: wrong passcode from %s", address)
+            self.noise.warning("wrong passcode", "CTI: wrong passcode from %s", address)
             await asyncio.sleep(self.failure_delay_s)
             return refuse("wrong or missing passcode", 401)
         self.throttle.succeeded(address)

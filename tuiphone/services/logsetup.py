@@ -35,8 +35,9 @@ def log_file_path(data_dir: Path) -> Path:
 def file_handler(data_dir: Path, level: int = FILE_LEVEL) -> logging.Handler:
     """A rotating file handler at `<data dir>/logs/tuiphone.log` (the folder is created, private)."""
     path = ensure_dir(log_dir(data_dir)) / LOG_FILE_NAME
+    # text from the network may hold bytes that are no UTF-8: written escaped, never a "Logging error"
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_COUNT,
-                                                   encoding="utf-8")
+                                                   encoding="utf-8", errors="backslashreplace")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.setLevel(level)
     return handler
