@@ -187,7 +187,10 @@ def test_a_slow_server_never_holds_up_the_phone(recorder, caplog):
         return elapsed
     elapsed = _run(scenario())
     assert elapsed < 0.5
-    assert sum("no answer in 0.5 s" in r.getMessage() for r in caplog.records) == 1
+    failures = [r.getMessage() for r in caplog.records if "no answer in 0.5 s" in r.getMessage()]
+    # once per URL however often it fails (terminated's too, when stop's flush got to it)
+    assert sum(m.startswith("Action URL for incoming_call failed") for m in failures) == 1, failures
+    assert sum(m.startswith("Action URL for terminated failed") for m in failures) <= 1, failures
 
 
 def _drain(phone: Phone, action) -> list:
