@@ -624,6 +624,8 @@ def test_a_port_in_use_stops_start_with_a_sentence_that_says_what_to_do() -> Non
     config = Config.model_validate({"accounts": [PBX]})
     sip = FakeBackend()
     sip.start_error = OSError("Address already in use")
-    with pytest.raises(PhoneError, match="Address already in use: choose another port with --port or sip.port"):
+    with pytest.raises(PhoneError, match="Address already in use: another program uses it; set another port in "
+                                         r"sip.port \(0 = any free port\) or give --port") as err:
         Phone(config, sip).start()
+    assert err.value.result == "usage"        # the CLI exits 2, as for any other config error
     assert sip.commands == []

@@ -49,6 +49,7 @@ from tuiphone.engine.events import (
     TransferProgress,
 )
 from tuiphone.engine.options import OptionsPinger, OptionsTarget
+from tuiphone.engine.sipports import why_no_transport
 from tuiphone.engine.sounds import CallSounds
 from tuiphone.engine.sipuri import split_name_uri
 
@@ -230,14 +231,18 @@ class Phone:
 
     def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
                  save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None,
-                 local_audio=None, data_dir: str | None = None):
+                 local_audio=None, data_dir: str | None = None, echo_service: bool = True):
         """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config.
         `local_audio` (audio.local.LocalAudio) is the user's microphone and speaker: the active line (or the
-        whole conference) is joined to it, and rings and call progress tones are played on it."""
+        whole conference) is joined to it, and rings and call progress tones are played on it.
+        `echo_service`: the built-in echo test answers direct calls to sip:echo@ (off for `tuiphone answer`,
+        where every call that arrives is the command's)."""
         self.config = config
         self.backend = backend
         backend.listener = self
         self._port = config.sip.port if port is None else port
+        self._port_given = port is not None
+        self.echo_service = echo_service
         self._bind = config.sip.bind_address if bind is None else bind
         self._subscribers: list[Callable[[Event], None]] = []
         self._lines: dict[int, Line] = {}
@@ -335,7 +340,7 @@ class Phone:
         try:
             self.backend.start(settings)
         except OSError as exc:
-            raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
+            raise PhoneError(*why_no_transport(exc, port_given=self._port_given)) from None
         if self.local_audio is not None:
             self.local_audio.start()
             link = self.backend.submit(self.backend.open_local_port).result(10)
@@ -711,7 +716,7 @@ class Phone:
 
     # ----- incoming calls --------------------------------------------------------------------------
     def on_incoming_call(self, cid: int, account: int | None, info: IncomingInfo) -> None:
-        if info.request_user == ECHO_USER and account is None:
+        if self.echo_service and info.request_user == ECHO_USER and account is None:
             echo = EchoDelay(delay_s=ECHO_DELAY_S)
             media = CallMedia(source=echo, sinks=[echo])
             self._service_calls[cid] = media
