@@ -118,6 +118,10 @@ def running_phone(common: Common, services: bool = True, echo_service: bool = Tr
         pager = attach_pager(phone)
     # SIGTERM ends a headless run the same way Ctrl-C does: calls hung up, endpoint destroyed
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if common.local_audio:              # the TUI and the daemon: a closed terminal stops them the same way
+        from tuiphone.terminal_closed import stop_on_terminal_closed
+
+        stop_on_terminal_closed(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         yield phone
     finally:

@@ -45,11 +45,13 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
+    from tuiphone.terminal_closed import stop_on_terminal_closed
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):   # SIGHUP: its terminal has closed
+    for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    stop_on_terminal_closed(lambda: loop.call_soon_threadsafe(stopping.set))     # SIGHUP: its terminal closed
     store = _open_data_store(data)
     records = PhoneRecords(phone, store) if store is not None else None
     if records is not None:

@@ -64,6 +64,7 @@ RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 _AUTH_FAILURES = {401, 403, 407}
 LEAVE_TIMEOUT_S = 5.0         # how long a disabled account may wait for the answer to its un-REGISTER
+UNREGISTER_WAIT_S = 2.0       # at stop: how long to wait for the answers to the un-REGISTERs
 
 
 _VOICE_RE = re.compile(r"^Voice-Message\s*:\s*(\d+)\s*/\s*(\d+)", re.I | re.M)
@@ -358,7 +359,27 @@ class Phone:
         for reg in self._regs.values():
             if reg.pinger_stop is not None:
                 reg.pinger_stop.set()
+        self._unregister_all()
         self.backend.stop()
+
+    def _unregister_all(self) -> None:
+        """Unregister the registered accounts and wait (at most UNREGISTER_WAIT_S) for the registrar's answers:
+        the stack gives up an unanswered un-REGISTER (a digest challenge needs a second one) when it is
+        destroyed, and the registrar would keep sending calls to a contact that is gone."""
+        def job() -> list[int]:
+            leaving = [reg for reg in self._regs.values() if reg.registered]
+            for reg in leaving:
+                reg.wanted = False
+                self._cancel_retry(reg)
+                self.backend.register(reg.index, False)
+            return [reg.index for reg in leaving]
+        try:
+            leaving = self.backend.submit(job).result(UNREGISTER_WAIT_S)
+        except Exception:          # a SIP thread that is gone or stuck: the stop goes on
+            return
+        deadline = time.monotonic() + UNREGISTER_WAIT_S
+        while time.monotonic() < deadline and any(i in self._regs and self._regs[i].registered for i in leaving):
+            time.sleep(0.02)
         if self.local_audio is not None:
             self.local_audio.stop()
 
