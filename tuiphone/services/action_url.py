@@ -176,10 +176,11 @@ class ActionEvents:
 class ActionUrls:
     """Sends the configured Action URLs for a phone's events. `handle()` runs on the event loop."""
 
-    def __init__(self, config: Any, phone: Any, *, timeout_s: float = TIMEOUT_S):
+    def __init__(self, config: Any, phone: Any, *, timeout_s: float = TIMEOUT_S, flush_s: float = FLUSH_S):
         self.config = config
         self.phone = phone
         self.timeout_s = timeout_s
+        self.flush_s = flush_s
         self.events = ActionEvents()
         self.events.seed(phone)
         self.identity = PhoneIdentity.of(phone)
@@ -199,16 +200,17 @@ class ActionUrls:
         self._worker = asyncio.get_running_loop().create_task(self._send_all())
 
     async def stop(self) -> None:
-        """Send what is still waiting (at most FLUSH_S: a `terminated` just before the phone exits goes
+        """Send what is still waiting (at most `flush_s`: a `terminated` just before the phone exits goes
         out), then stop."""
         if self._setup_timer is not None:
             self._setup_timer.cancel()
             self._setup_timer = None
         if self._worker is not None:
             try:
-                await asyncio.wait_for(self._queue.join(), FLUSH_S)
+                await asyncio.wait_for(self._queue.join(), self.flush_s)
             except TimeoutError:
-                log.warning("Action URLs: %d not sent at stop (no answer within %g s)", self._queue.qsize(), FLUSH_S)
+                log.warning("Action URLs: %d not sent at stop (no answer within %g s)", self._queue.qsize(),
+                            self.flush_s)
             self._worker.cancel()
             try:
                 await self._worker
