@@ -18,10 +18,18 @@ from typing import Any
 
 def stop_on_terminal_closed(stop: Callable[[], Any]) -> None:
     """Call `stop()` (from the signal handler, in the main thread) on the first SIGHUP; ignore later ones.
-    A loop's `stop` goes through `loop.call_soon_threadsafe`, which wakes the loop at once."""
+    A loop's `stop` goes through `loop.call_soon_threadsafe`, which wakes the loop at once; once that loop
+    has closed (the phone is stopping already) the SIGHUP is only ignored. A SIGHUP ignored when the process
+    started (`nohup tuiphone daemon &`) stays ignored."""
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        return
+
     def closed(_signum: int, _frame: Any) -> None:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        stop()
+        try:
+            stop()
+        except RuntimeError:        # the loop has closed: the stop is under way
+            pass
     signal.signal(signal.SIGHUP, closed)
 
 
