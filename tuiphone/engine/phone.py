@@ -361,6 +361,8 @@ class Phone:
                 reg.pinger_stop.set()
         self._unregister_all()
         self.backend.stop()
+        if self.local_audio is not None:
+            self.local_audio.stop()
 
     def _unregister_all(self) -> None:
         """Unregister the registered accounts and wait (at most UNREGISTER_WAIT_S) for the registrar's answers:
@@ -380,8 +382,6 @@ class Phone:
         deadline = time.monotonic() + UNREGISTER_WAIT_S
         while time.monotonic() < deadline and any(i in self._regs and self._regs[i].registered for i in leaving):
             time.sleep(0.02)
-        if self.local_audio is not None:
-            self.local_audio.stop()
 
     def _add_accounts(self) -> None:
         for index in range(len(self.config.accounts)):
