@@ -106,12 +106,43 @@ def test_register_without_an_account_says_what_to_set(good_config):
     assert "no account 1" in proc.stderr
 
 
-def test_busy_sip_port_is_a_clear_failure(good_config):
+def test_busy_sip_port_is_a_usage_error_that_names_the_option(good_config):
     import socket
     port = sip_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", port))
         proc = run("--port", str(port), "--bind", "127.0.0.1", "call", "127*0*0*1#5070", config=good_config)
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr and "Aborted" not in proc.stderr
-    assert f"port {port}" in proc.stderr
+    assert_clean_usage_error(proc, f"SIP UDP port {port}", "choose another port with --port")
+    assert "Aborted" not in proc.stderr
+
+
+def test_busy_sip_port_from_the_config_names_the_key_for_the_daemon_too(tmp_path):
+    import socket
+    port = sip_port()
+    path = tmp_path / "config.toml"
+    path.write_text(f'[sip]\nport = {port}\nbind_address = "127.0.0.1"\n')
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", port))
+        for command in ("daemon", "call"):
+            args = [command, "127*0*0*1#5070"] if command == "call" else [command]
+            proc = run("--data-dir", str(tmp_path / "data"), *args, config=path)
+            assert_clean_usage_error(proc, f"SIP UDP port {port}", "set another port in sip.port")
+
+
+def test_common_options_work_after_the_command_as_before_it(tmp_path):
+    """`tuiphone call X --pcap f` is `tuiphone --pcap f call X`: every common option, in either place."""
+    for where in ("before", "after"):
+        folder = tmp_path / where
+        folder.mkdir()
+        common = ["--config", str(folder / "new.toml"), "--data-dir", str(folder / "data"), "--port", "0",
+                  "--bind", "127.0.0.1", "--log-level", "info", "--sip-trace", str(folder / "sip.txt"),
+                  "--pcap", str(folder / "sip.pcap")]
+        command = ["call", "999*1*1*1", "--json"]
+        proc = run(*(common + command if where == "before" else command + common))
+        assert proc.returncode == 1, (where, proc.stderr)
+        assert json.loads(proc.stdout)["result"] == "failed"
+        assert f"wrote a default config to {folder / 'new.toml'}" in proc.stderr, (where, proc.stderr)
+        assert (folder / "new.toml").exists() and (folder / "sip.txt").exists(), where
+        assert (folder / "sip.pcap").read_bytes()[:4] == bytes.fromhex("d4c3b2a1"), where    # a pcap header
+    proc = run("config", "check", "--config", str(tmp_path / "after" / "new.toml"))
+    assert proc.returncode == 0 and str(tmp_path / "after" / "new.toml") in proc.stdout, proc

@@ -209,3 +209,28 @@ def test_alt_and_a_digit_presses_a_programmable_key_in_a_real_terminal(tui):
     phone.wait_for("DND on in the status bar", lambda s: "DND" in s.split("\n")[0])
     phone.press("M-1")
     phone.wait_for("DND off again", lambda s: "DND" not in s.split("\n")[0])
+
+
+def test_closing_the_terminal_unregisters_the_phone(tui, kamailio, phones):
+    """The TUI sends the start-up Action URLs (`registered`, then `setup_completed`). SIGHUP (the terminal
+    closed: here its tmux server is killed) is a clean stop like SIGTERM: the phone unregisters, so the
+    registrar has no stale contact and a caller gets 480 at once."""
+    from tests.services.helpers import Recorder, wait_for
+
+    account = {"sip_server": f"{kamailio.host}:{kamailio.port}", "user_id": "1001", "password": "pw1001",
+               "reg_expires": 600}
+    server = Recorder().start()
+    try:
+        urls = {name: f"{server.base}/{name}" for name in ("registered", "setup_completed")}
+        phone = tui(extra={"accounts": [account], "action_url": urls})
+        phone.wait_for("account 1 registered", lambda s: "●" in s and idle_shown(s), timeout=15)
+        wait_for(lambda: len(server.requests) >= 2, 10, "the start-up Action URLs")
+        assert server.events() == ["/registered", "/setup_completed"]
+    finally:
+        server.stop()
+    phone.stop()                # kill-server: the phone gets SIGHUP; stop() checks its PID is gone
+    # a stale contact would be tried for 4 s (Kamailio's fr_timer): the caller gives up at 2 s with 487
+    caller = phones("caller", ["call", "1001", "--timeout", "2", "--json"],
+                    config={"accounts": [{**account, "user_id": "1002", "password": "pw1002"}]})
+    rc, report = caller.result()
+    assert (report["result"], report["sip_status"]) == ("no_answer", 480), report

@@ -132,15 +132,35 @@ def test_no_call_waiting_gives_the_second_caller_busy(phones):
 
 
 def test_echo_service_plays_back_what_it_hears(phones, tmp_path):
-    callee = phones("callee", ["answer", "--ring", "30", "--timeout", "15"], ready=True)
-    caller = phones("caller", ["call", f"sip:echo@{callee.address}", "--tone", "700", "--record",
-                               str(tmp_path / "echo.wav"), "--duration", "3", "--json"])
-    rc, report = caller.result()
+    from tests.services.helpers import daemon_proc
+
+    callee, _ = daemon_proc(tmp_path, "callee", cti=False)      # a running phone offers the echo test
+    try:
+        callee.start().wait_ready()
+        caller = phones("caller", ["call", f"sip:echo@{callee.address}", "--tone", "700", "--record",
+                                   str(tmp_path / "echo.wav"), "--duration", "3", "--json"])
+        rc, report = caller.result()
+    finally:
+        callee.stop()
     assert rc == 0, report
     samples = read_wav(tmp_path / "echo.wav")
     assert abs(dominant_frequency(samples[16000 * 3 // 2:], 16000) - 700) < 20
     # the first ~second is silence: it is an echo, not a loop
     assert abs(samples[: 16000 * 8 // 10]).max() < 1000
+
+
+def test_answer_takes_calls_to_echo_too_and_reports_them(phones, tmp_path):
+    """In `tuiphone answer` every call that arrives is the command's, sip:echo@ included: it answers it with its
+    own --echo, counts it and reports its DTMF (the built-in echo test is for running phones)."""
+    callee = phones("callee", ["answer", "--echo", "--count", "1", "--timeout", "20", "--json"], ready=True)
+    caller = phones("caller", ["call", f"sip:echo@{callee.address}", "--tone", "700", "--record",
+                               str(tmp_path / "echo.wav"), "--dtmf", "42#", "--duration", "3", "--json"])
+    rc, report = caller.result()
+    assert rc == 0 and report["result"] == "answered", report
+    rc, answered = callee.result(timeout=15)
+    assert rc == 0, (answered, callee.stderr())
+    assert answered["answered"] == 1 and answered["calls"][0]["dtmf_received"] == "42#", answered
+    assert abs(_tone_of(tmp_path / "echo.wav", skip_s=1.5) - 700) < 20      # its --echo played it back
 
 
 def test_star43_calls_the_phones_own_echo_test(phones, tmp_path):

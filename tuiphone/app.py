@@ -61,7 +61,8 @@ from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, StarHold
 from tuiphone.screens.palette import PhoneCommands
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
-from tuiphone.store import MISSED, Store, StoreError, plain_number
+from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
+from tuiphone.terminal_closed import forget_the_terminal, stop_on_terminal_closed, survives_hangup
 from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
 
@@ -145,6 +146,9 @@ class PhoneApp(App[int]):
             self.set_keymap(keys)
 
     # ----- lifecycle -------------------------------------------------------------------------------
+    def get_driver_class(self) -> Any:
+        return survives_hangup(super().get_driver_class())     # a closed terminal must not stall the stop
+
     def get_default_screen(self) -> Screen:
         return IdleScreen()
 
@@ -167,7 +171,10 @@ class PhoneApp(App[int]):
         if self.services is not None:
             self.run_worker(self._start_services(), group="services", exit_on_error=False)
         if self.handle_sigterm:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.exit)
+            # the terminal closed: stop as for SIGTERM (the phone unregisters on the way out)
+            stop_on_terminal_closed(lambda: (forget_the_terminal(), loop.call_soon_threadsafe(self.exit)))
         if self.tuned_for_audio:
             from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
 

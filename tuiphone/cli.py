@@ -58,14 +58,16 @@ def _load(common: Common):
 
 
 @contextmanager
-def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
+def running_phone(common: Common, services: bool = True, echo_service: bool = True) -> Iterator[Any]:
     """Build the phone from the config and the common options, start it, and always stop it.
 
     With `services` the Action URLs, syslog, CTI and phonebook download run beside it on their own
-    thread; the TUI and the daemon run them on their own asyncio loop and pass False."""
+    thread; the TUI and the daemon run them on their own asyncio loop and pass False. Without
+    `echo_service` calls to sip:echo@ are not answered by the built-in echo test (`answer` takes them)."""
     from tuiphone.config import save_config
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
+    from tuiphone.engine.sipports import EXPLAINED
     from tuiphone.engine.trace import SipTraceWriter
     from tuiphone.paths import config_path, data_dir
 
@@ -79,7 +81,7 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
         local = LocalAudio.from_config(cfg.audio)
     phone = Phone(cfg, PjsuaBackend(log_level=5 if common.log_level == "debug" else 0),
                   port=common.port, bind=common.bind, save_config=lambda c: save_config(c, path),
-                  local_audio=local, data_dir=str(data_dir(common.data_dir)))
+                  local_audio=local, data_dir=str(data_dir(common.data_dir)), echo_service=echo_service)
     if not common.local_audio:          # headless modes drain it; the TUI and daemon subscribe their own
         phone.events = queue.Queue()    # subscribed before the port opens: a call arriving at once is not lost
         phone.subscribe(phone.events.put)
@@ -100,9 +102,9 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
         phone.subscribe(pcap)
     try:
         phone.start()
-    except PhoneError as exc:
+    except PhoneError as exc:       # a port in use or an address the host lacks is a config error: exit 2
         click.echo(f"tuiphone: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_USAGE if exc.result == EXPLAINED else EXIT_FAILED)
     full = _start_full_capture(common, phone) if common.pcap_full else None
     runner = None
     if services:
@@ -119,6 +121,10 @@ def running_phone(common: Common, services: bool = True) -> Iterator[Any]:
         pager = attach_pager(phone)
     # SIGTERM ends a headless run the same way Ctrl-C does: calls hung up, endpoint destroyed
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if common.local_audio:              # the TUI and the daemon: a closed terminal stops them the same way
+        from tuiphone.terminal_closed import stop_on_terminal_closed
+
+        stop_on_terminal_closed(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         yield phone
     finally:
@@ -341,7 +347,7 @@ def answer(common: Common, account, play, tone, echo, record, stereo, duration, 
     report: dict | None = None
     raise_on_stop_signals()
     try:
-        with running_phone(common) as phone:
+        with running_phone(common, echo_service=False) as phone:     # every call that arrives is ours
             raise_on_stop_signals()         # running_phone set its own SIGTERM handler
             if not as_json:
                 click.echo(f"waiting for calls on {phone.backend.local_address()}", err=True)
@@ -409,7 +415,36 @@ def _register_commands() -> None:
     config.add_command(import_gs)
 
 
+_COMMON_FIELDS = ("config", "data_dir", "port", "bind", "log_level", "sip_trace", "pcap", "pcap_full")
+
+
+def _set_common(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A common option given after the command: it overrides the same option given before it."""
+    if value is None or ctx.resilient_parsing or not isinstance(ctx.obj, Common):
+        return
+    setattr(ctx.obj, param.name, value)
+    if param.name == "log_level":
+        logging.getLogger().setLevel(getattr(logging, value.upper()))
+
+
+def accept_common_options_after(group: click.Group) -> None:
+    """Give every command under `group` the common options too (`tuiphone call 1002 --pcap x.pcap` works as
+    `tuiphone --pcap x.pcap call 1002` does). main's callback makes the Common before a command parses its
+    options, so these only change fields of it."""
+    common = [p for p in main.params if isinstance(p, click.Option) and p.name in _COMMON_FIELDS]
+    for command in group.commands.values():
+        taken = {name for p in command.params for name in p.opts}
+        for option in common:
+            if taken.intersection(option.opts):
+                continue
+            command.params.append(click.Option(option.opts, type=option.type, help=option.help, default=None,
+                                               expose_value=False, callback=_set_common))
+        if isinstance(command, click.Group):
+            accept_common_options_after(command)
+
+
 _register_commands()
+accept_common_options_after(main)
 
 if __name__ == "__main__":
     main()

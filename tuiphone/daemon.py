@@ -22,7 +22,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def run_daemon(common: Any) -> int:
-    """Run the phone headless until SIGTERM or SIGINT; returns the exit code."""
+    """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code."""
     from tuiphone.cli import running_phone
     from tuiphone.paths import data_dir
     from tuiphone.services.logsetup import phone_logging
@@ -45,11 +45,13 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
+    from tuiphone.terminal_closed import stop_on_terminal_closed
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    stop_on_terminal_closed(lambda: loop.call_soon_threadsafe(stopping.set))     # SIGHUP: its terminal closed
     store = _open_data_store(data)
     records = PhoneRecords(phone, store) if store is not None else None
     if records is not None:
@@ -77,8 +79,8 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
         await stopping.wait()
     finally:
         log.info("daemon stopping: hanging up calls and unregistering")
-        await services.stop()
         await _hang_up_all(phone)
+        await services.stop()          # after the hang-ups: their Action URLs still go out
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -680,6 +681,29 @@ def test_a_port_in_use_stops_start_with_a_sentence_that_says_what_to_do() -> Non
     config = Config.model_validate({"accounts": [PBX]})
     sip = FakeBackend()
     sip.start_error = OSError("Address already in use")
-    with pytest.raises(PhoneError, match="Address already in use: choose another port with --port or sip.port"):
+    with pytest.raises(PhoneError, match="Address already in use: another program uses it; set another port in "
+                                         r"sip.port \(0 = any free port\) or give --port") as err:
         Phone(config, sip).start()
+    assert err.value.result == "usage"        # the CLI exits 2, as for any other config error
     assert sip.commands == []
+
+
+def test_stop_unregisters_and_waits_for_the_registrars_answer() -> None:
+    """pjsua gives up an un-REGISTER still in progress when it is destroyed: the phone waits for the answers."""
+    config = Config.model_validate({"accounts": [PBX, {**PBX, "user_id": "1002"}]})
+    sip = FakeBackend()
+    phone = Phone(config, sip)
+    phone.start()
+    sip.reg_result(0, 200)                  # account 2 never registered: nothing to undo there
+    answered = sip.register
+
+    def register(index: int, on: bool) -> None:
+        answered(index, on)
+        if not on:
+            sip.reg_result(index, 200, expires=0)
+    sip.register = register
+    started = time.monotonic()
+    phone.stop()
+    assert time.monotonic() - started < 1.0
+    assert [c for c in sip.commands if c[0] == "register"][-1] == ("register", 0, False)
+    assert not phone.registrations()[0].registered

@@ -350,3 +350,10 @@ def test_blf_keys_of_a_disabled_account_stop_watching() -> None:
     assert rig.sip.sent("unwatch") == [("unwatch", 0)]
     assert len(rig.sip.sent("watch")) == 1
     assert rig.phone.key_states() == {}
+
+
+def test_stop_ends_the_sound_devices_after_the_stack() -> None:
+    rig = make_phone(accounts=[], audio=True)
+    assert rig.audio.started
+    rig.phone.stop()
+    assert not rig.audio.started

@@ -51,6 +51,7 @@ from tuiphone.engine.events import (
 )
 from tuiphone.engine.media_watch import MediaWatch, dead_media_reason
 from tuiphone.engine.registrar_health import RegistrarWatch
+from tuiphone.engine.sipports import why_no_transport
 from tuiphone.engine.sounds import CallSounds
 from tuiphone.engine.sipuri import split_name_uri
 from tuiphone.logthrottle import LogThrottle
@@ -68,6 +69,7 @@ RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 _AUTH_FAILURES = {401, 403, 407}
 LEAVE_TIMEOUT_S = 5.0         # how long a disabled account may wait for the answer to its un-REGISTER
+UNREGISTER_WAIT_S = 2.0       # at stop: how long to wait for the answers to the un-REGISTERs
 
 
 _VOICE_RE = re.compile(r"^Voice-Message\s*:\s*(\d+)\s*/\s*(\d+)", re.I | re.M)
@@ -237,14 +239,18 @@ class Phone:
 
     def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
                  save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None,
-                 local_audio=None, data_dir: str | None = None):
+                 local_audio=None, data_dir: str | None = None, echo_service: bool = True):
         """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config.
         `local_audio` (audio.local.LocalAudio) is the user's microphone and speaker: the active line (or the
-        whole conference) is joined to it, and rings and call progress tones are played on it."""
+        whole conference) is joined to it, and rings and call progress tones are played on it.
+        `echo_service`: the built-in echo test answers direct calls to sip:echo@ (off for `tuiphone answer`,
+        where every call that arrives is the command's)."""
         self.config = config
         self.backend = backend
         backend.listener = self
         self._port = (0 if config.sip.random_port else config.sip.port) if port is None else port
+        self._port_given = port is not None
+        self.echo_service = echo_service
         self._bind = config.sip.bind_address if bind is None else bind
         self._subscribers: list[Callable[[Event], None]] = []
         self._lines: dict[int, Line] = {}
@@ -349,7 +355,7 @@ class Phone:
         try:
             self.backend.start(settings)
         except OSError as exc:
-            raise PhoneError(f"{exc}: choose another port with --port or sip.port", "failed") from None
+            raise PhoneError(*why_no_transport(exc, port_given=self._port_given)) from None
         if self.local_audio is not None:
             self.local_audio.start()
             link = self.backend.submit(self.backend.open_local_port).result(10)
@@ -389,9 +395,29 @@ class Phone:
         for reg in self._regs.values():
             if reg.keepalive is not None:
                 reg.keepalive.stop()
+        self._unregister_all()
         self.backend.stop()
         if self.local_audio is not None:
             self.local_audio.stop()
+
+    def _unregister_all(self) -> None:
+        """Unregister the registered accounts and wait (at most UNREGISTER_WAIT_S) for the registrar's answers:
+        the stack gives up an unanswered un-REGISTER (a digest challenge needs a second one) when it is
+        destroyed, and the registrar would keep sending calls to a contact that is gone."""
+        def job() -> list[int]:
+            leaving = [reg for reg in self._regs.values() if reg.registered]
+            for reg in leaving:
+                reg.wanted = False
+                self._cancel_retry(reg)
+                self.backend.register(reg.index, False)
+            return [reg.index for reg in leaving]
+        try:
+            leaving = self.backend.submit(job).result(UNREGISTER_WAIT_S)
+        except Exception:          # a SIP thread that is gone or stuck: the stop goes on
+            return
+        deadline = time.monotonic() + UNREGISTER_WAIT_S
+        while time.monotonic() < deadline and any(i in self._regs and self._regs[i].registered for i in leaving):
+            time.sleep(0.02)
 
     def _add_accounts(self) -> None:
         for index in range(len(self.config.accounts)):
@@ -753,7 +779,7 @@ class Phone:
     # ----- incoming calls --------------------------------------------------------------------------
     def on_incoming_call(self, cid: int, account: int | None, info: IncomingInfo) -> None:
         self._end_stale(cid)
-        if info.request_user == ECHO_USER and account is None:
+        if self.echo_service and info.request_user == ECHO_USER and account is None:
             echo = EchoDelay(delay_s=ECHO_DELAY_S)
             media = CallMedia(source=echo, sinks=[echo])
             self._service_calls[cid] = media

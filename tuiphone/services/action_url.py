@@ -4,6 +4,10 @@
 with the variables of the call; `ActionUrls` sends the GETs from one worker on the asyncio loop, in
 order, with a short timeout, never waiting in the phone's path. A URL that keeps failing is logged
 once until it works again. `substitute()` also fills the idle-screen text (seed 3.11), unencoded.
+
+At start-up, as a desk phone does: `registered` for every account that registers (also one that did before
+the services started), then `setup_completed` once each registering account's first attempt has been
+answered (or after SETUP_WAIT_S). At stop the GETs still waiting are sent, for at most FLUSH_S.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_S = 3.0
 QUEUE_MAX = 200
+SETUP_WAIT_S = 32.0       # a first REGISTER with no answer has timed out by then (SIP timer F)
+FLUSH_S = 2.0             # how long stop() keeps sending the GETs still waiting
 VARIABLES = ("mac", "phone_ip", "product", "program_version", "language", "local", "display_local", "remote",
              "display_remote", "active_user", "call_id", "account", "event")
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -85,11 +91,13 @@ class ActionEvents:
     forwarding: bool | None = None
 
     def seed(self, phone: Any) -> None:
-        """Start from the phone's present state, so only later changes count as events."""
+        """Start from the phone's present state, so only later changes count as events; registrations
+        excepted: every account starts unregistered, so the first `registered` is an event (ActionUrls
+        feeds the registrations made before it subscribed)."""
         features = phone.feature_state()
         self.dnd = features.dnd
         self.forwarding = bool(features.forward_always or features.forward_busy or features.forward_no_answer)
-        self.registered = {index: reg.registered for index, reg in phone.registrations().items()}
+        self.registered = {}
         self.lines = {call.line: _LineSeen(call.state, call.state in (LineState.TALKING, LineState.HELD))
                       for call in phone.lines()}
 
@@ -168,10 +176,11 @@ class ActionEvents:
 class ActionUrls:
     """Sends the configured Action URLs for a phone's events. `handle()` runs on the event loop."""
 
-    def __init__(self, config: Any, phone: Any, *, timeout_s: float = TIMEOUT_S):
+    def __init__(self, config: Any, phone: Any, *, timeout_s: float = TIMEOUT_S, flush_s: float = FLUSH_S):
         self.config = config
         self.phone = phone
         self.timeout_s = timeout_s
+        self.flush_s = flush_s
         self.events = ActionEvents()
         self.events.seed(phone)
         self.identity = PhoneIdentity.of(phone)
@@ -182,13 +191,26 @@ class ActionUrls:
         self._failing: set[str] = set()
         self._unknown: set[str] = set()
         self._dropping = False
+        self._awaiting: set[int] | None = None      # accounts whose first registration attempt is unanswered
+        self._setup_timer: asyncio.TimerHandle | None = None
+        self._setup_sent = False
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         self._worker = asyncio.get_running_loop().create_task(self._send_all())
 
     async def stop(self) -> None:
+        """Send what is still waiting (at most `flush_s`: a `terminated` just before the phone exits goes
+        out), then stop."""
+        if self._setup_timer is not None:
+            self._setup_timer.cancel()
+            self._setup_timer = None
         if self._worker is not None:
+            try:
+                await asyncio.wait_for(self._queue.join(), self.flush_s)
+            except TimeoutError:
+                log.warning("Action URLs: %d not sent at stop (no answer within %g s)", self._queue.qsize(),
+                            self.flush_s)
             self._worker.cancel()
             try:
                 await self._worker
@@ -202,9 +224,33 @@ class ActionUrls:
     def handle(self, event: Event) -> None:
         for action in self.events.feed(event):
             self.fire(action)
+        if isinstance(event, RegState) and self._awaiting and event.sip_status and event.account in self._awaiting:
+            self._awaiting.discard(event.account)      # its first attempt is answered (200 or a failure)
+            if not self._awaiting:
+                self.setup_completed()
+
+    def subscribed(self) -> None:
+        """Call on the loop once the phone's events reach `handle`: `registered` for the accounts that
+        registered before, and `setup_completed` once every registering account has had its first answer."""
+        regs = self.phone.registrations()
+        registering = {i for i, a in enumerate(self.config.accounts) if a.enabled and a.sip_server and a.register}
+        self._awaiting = registering & set(regs)
+        for state in regs.values():
+            self.handle(state)
+        if self._awaiting:
+            self._setup_timer = asyncio.get_running_loop().call_later(SETUP_WAIT_S, self.setup_completed)
+        else:
+            self.setup_completed()
 
     def setup_completed(self) -> None:
-        self.fire(Action("setup_completed", default_account(self.config)))
+        """`setup_completed`, once."""
+        if self._setup_timer is not None:
+            self._setup_timer.cancel()
+            self._setup_timer = None
+        self._awaiting = set()
+        if not self._setup_sent:
+            self._setup_sent = True
+            self.fire(Action("setup_completed", default_account(self.config)))
 
     def fire(self, action: Action) -> None:
         template = getattr(self.config.action_url, action.event, "")
@@ -232,7 +278,10 @@ class ActionUrls:
     async def _send_all(self) -> None:
         while True:
             event, url = await self._queue.get()
-            await self._send(event, url)
+            try:
+                await self._send(event, url)
+            finally:
+                self._queue.task_done()
 
     async def _send(self, event: str, url: str) -> None:
         assert self._session is not None

@@ -23,6 +23,8 @@ from tuiphone.services.keys import PhoneKeys
 
 log = logging.getLogger(__name__)
 
+SIP_TURN_S = 1.0      # at stop: how long to wait for the SIP thread to hand over its last events
+
 
 class ServiceError(Exception):
     """A service that cannot start; `str()` says what to change."""
@@ -70,8 +72,8 @@ class Services:
             await self.action_urls.start()
             self._handlers.append(self.action_urls.handle)
         self._unsubscribe = self.phone.subscribe(self._from_sip_thread)
-        if self.action_urls is not None:
-            self.action_urls.setup_completed()
+        if self.action_urls is not None:      # subscribed first: no registration falls between the two
+            self.action_urls.subscribed()
         if cfg.cti.enabled:
             from tuiphone.services.cti import CtiServer
 
@@ -90,8 +92,10 @@ class Services:
             self.downloader.start()
 
     async def stop(self) -> None:
-        """Stop every service; safe to call twice."""
+        """Stop every service; safe to call twice. The events the phone emitted before are still handled
+        (a call that has just ended sends its `terminated`)."""
         if self._unsubscribe is not None:
+            await self._events_so_far()
             self._unsubscribe()
             self._unsubscribe = None
         if self.downloader is not None:
@@ -108,6 +112,15 @@ class Services:
         if self.syslog is not None:
             self.syslog.stop()
             self.syslog = None
+
+    async def _events_so_far(self) -> None:
+        """Wait until the SIP thread has handed over every event it emitted before now: a job it runs after
+        the one emitting them; their dispatch is then on the loop ahead of us."""
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self.phone.backend.submit(lambda: None)), SIP_TURN_S)
+        except Exception:        # a stopped or stuck SIP thread: stop without its last events
+            return
+        await asyncio.sleep(0)
 
     def _from_sip_thread(self, event: Event) -> None:
         # SIP thread: never block here; syslog has its own queue, the rest goes to the loop
