@@ -209,3 +209,18 @@ def test_alt_and_a_digit_presses_a_programmable_key_in_a_real_terminal(tui):
     phone.wait_for("DND on in the status bar", lambda s: "DND" in s.split("\n")[0])
     phone.press("M-1")
     phone.wait_for("DND off again", lambda s: "DND" not in s.split("\n")[0])
+
+
+def test_choosing_a_language_redraws_the_language_screen_at_once(tui):
+    # the screens below rebuild at the same time; the one on top used to keep its old text until the next key
+    phone = tui()
+    phone.wait_for("idle screen", idle_shown, timeout=15)
+    phone.press("m")
+    phone.wait_for("the menu", lambda s: "Preferences" in s)
+    phone.press("7")
+    phone.wait_for("Preferences", lambda s: "Language" in s and "Date" in s)
+    phone.press("1")
+    phone.wait_for("the language screen", lambda s: "● English" in s)
+    phone.press("2")
+    screen = phone.wait_for("the language screen in Chinese", lambda s: "● 简体中文" in s and "语言" in s, timeout=5)
+    assert "Language" not in screen and "Select" not in screen, screen

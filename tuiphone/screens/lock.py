@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tuiphone.i18n import t
-from tuiphone.screens.base import keypad_bindings
+from tuiphone.screens.base import keypad_bindings, repaint_now
 from tuiphone.widgets.clock import BigClock
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -93,6 +93,7 @@ class LockScreen(Screen):
     async def _relabel(self) -> None:
         await self.recompose()
         self.redraw()
+        repaint_now(self)
 
     def password(self) -> str:
         return self.app.config.features.lock_password
