@@ -132,6 +132,7 @@ class PhoneApp(App[int]):
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
+        self._forwarded_to: dict[int, str] = {}   # line -> where we forwarded its ringing call
         self._ringing_screen: ModalScreen | None = None
         self._unsubscribe: Callable[[], None] | None = None
         i18n.set_language(config.phone.language)
@@ -297,9 +298,20 @@ class PhoneApp(App[int]):
 
     def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
         who = party(call, self.name_for(call.remote_number))
+        forwarded_to = self._forwarded_to.pop(call.line, "")
         if view is not None and view.talking_since is not None:
             self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
                         markup=False)
+        elif call.direction == "in" and call.sip_status >= 300:
+            # a call that rang here and was turned away: say what happened to it, not that "it failed"
+            if 300 <= call.sip_status < 400:
+                text = (t("call.forwarded_to", who=who, target=forwarded_to) if forwarded_to
+                        else t("call.forwarded", who=who))
+            elif call.sip_status == 487:
+                text = t("call.missed", who=who)
+            else:
+                text = t("call.rejected", who=who, status=call.sip_status)
+            self.notify(text, markup=False)
         elif call.sip_status >= 300:
             self.notify(t("call.failed", who=who, status=call.sip_status, reason=call.reason), severity="warning",
                         markup=False)
@@ -428,7 +440,12 @@ class PhoneApp(App[int]):
         return callable(getattr(self.phone, "forward", None))
 
     def forward_call(self, line: int, target: str) -> None:
-        self.command(self.phone.forward(line, target))
+        self._forwarded_to[line] = target
+        self.command(self.phone.forward(line, target), failed=lambda text: self._forward_failed(line, text))
+
+    def _forward_failed(self, line: int, text: str) -> None:
+        self._forwarded_to.pop(line, None)
+        self.show_error(text)
 
     def can_silence(self) -> bool:
         """Whether something rings here that Silence can stop (no sound device: nothing rings)."""
