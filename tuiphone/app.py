@@ -126,6 +126,7 @@ class PhoneApp(App[int]):
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self.locked = False
+        self.admin_unlocked = ""                # the admin password typed right since the phone was last locked
         self.page_in: Any = None                # PageState of the page playing now
         self.page_out: Any = None               # PageState of the page we send now
         self.star_hold = StarHold(config.features.lock_hold_seconds, clock=self.clock)
@@ -534,6 +535,7 @@ class PhoneApp(App[int]):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
             self.pop_screen()
         self.locked = True
+        self.admin_unlocked = ""     # Settings ask for the admin password again after a lock
         self.star_hold.reset()
         self.push_screen(LockScreen())
         self.status_changed.publish(None)

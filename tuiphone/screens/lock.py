@@ -1,5 +1,5 @@
 """Screen lock (seed 2.21–2.22): lock from the menu, `k`, or by holding `*` on the idle screen; unlock with the
-password digits, or by confirming when no password is set. A ringing call still comes through and can be answered;
+password digits, or with Enter alone when no password is set. A ringing call still comes through and can be answered;
 the call screen shows over the lock and the lock is back when the call ends."""
 
 from __future__ import annotations
@@ -118,10 +118,8 @@ class LockScreen(Screen):
         self.redraw()
 
     def action_unlock(self) -> None:
-        from tuiphone.screens.confirm import ConfirmScreen
-
         if not self.password():
-            self.app.push_screen(ConfirmScreen(t("lock.confirm")), lambda yes: self.app.unlock() if yes else None)
+            self.app.unlock()     # with no password, the Enter the screen asks for is the confirmation
         elif self.typed == self.password():
             self.app.unlock()
         else:

@@ -41,14 +41,20 @@ _ACCOUNT_FORM: tuple[tuple[str, str, str], ...] = (
 
 
 def open_settings(app: App) -> None:
-    """Settings, after the admin password when one is set."""
+    """Settings, after the admin password when one is set; once typed right it is not asked again until
+    the phone is locked (or the password changes)."""
     password = app.config.phone.admin_password
-    if not password:
+    if not password or app.admin_unlocked == password:
         app.push_screen(settings_menu())
         return
+
+    def unlocked(text: str | None) -> None:
+        if text is not None:
+            app.admin_unlocked = password
+            app.push_screen(settings_menu())
     app.push_screen(TextPromptScreen(t("settings.ask_admin"), password=True,
                                      check=lambda text: "" if text == password else t("settings.wrong_admin")),
-                    lambda text: app.push_screen(settings_menu()) if text is not None else None)
+                    unlocked)
 
 
 def settings_menu() -> MenuScreen:
