@@ -139,6 +139,7 @@ class PhoneApp(App[int]):
         i18n.set_language(config.phone.language)
         # [keymap] from the config (checked by the schema), then any the caller gives
         keys = {**(config.keymap.model_extra or {}), **dict(keymap or {})}
+        i18n.use_keymap(keys)       # hints and the palette name the keys as they are now
         if keys:
             self.set_keymap(keys)
 

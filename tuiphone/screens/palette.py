@@ -25,13 +25,18 @@ class PhoneCommands(Provider):
     """Commands for the phone as it is now: the call screen adds call commands, a typed number adds Call."""
 
     def commands(self) -> Iterator[Command]:
-        """The named commands (no typed number needed)."""
+        """The named commands (no typed number needed); the help names the key that does the same."""
+        from tuiphone.screens.audio_test import AudioTestScreen
         from tuiphone.screens.call import CallScreen
+        from tuiphone.screens.capture import CaptureScreen
         from tuiphone.screens.dialer import DialerScreen
+        from tuiphone.screens.direct_ip import DirectIpScreen
         from tuiphone.screens.features import CallFeaturesScreen
         from tuiphone.screens.history import HistoryScreen
+        from tuiphone.screens.keys import open_forwarding
         from tuiphone.screens.menu import main_menu, status_menu
         from tuiphone.screens.messages import MessagesScreen
+        from tuiphone.screens.page import PageScreen
         from tuiphone.screens.phonebook import PhonebookScreen
         from tuiphone.screens.settings import open_settings
         from tuiphone.screens.trace import TraceScreen
@@ -43,27 +48,32 @@ class PhoneCommands(Provider):
             line = view.call.line
             if view.call.state in (LineState.TALKING, LineState.HELD):
                 yield t("palette.hold", line=line), screen.action_hold_or_resume, t("palette.hold_help")
-                yield t("palette.mute", line=line), screen.action_mute, ""
+                yield t("palette.mute", line=line), screen.action_mute, t("palette.mute_help")
                 yield t("palette.record", line=line), screen.action_record, t("palette.record_help")
                 yield t("palette.transfer", line=line), screen.action_transfer, t("palette.transfer_help")
                 yield t("palette.conference"), screen.action_conference, t("palette.conference_help")
-            yield t("palette.end", line=line), screen.action_end, ""
+            yield t("palette.end", line=line), screen.action_end, t("palette.end_help")
         yield t("palette.call"), lambda: app.push_screen(DialerScreen()), t("palette.call_help")
+        yield t("palette.direct_ip"), lambda: app.push_screen(DirectIpScreen()), t("palette.direct_ip_help")
         yield t("palette.dnd"), app.action_toggle_dnd, t("palette.dnd_help")
-        yield t("palette.voicemail"), app.dial_voicemail, ""
-        yield t("palette.history"), lambda: app.push_screen(HistoryScreen()), ""
-        yield t("palette.phonebook"), lambda: app.push_screen(PhonebookScreen()), ""
+        yield t("palette.forwarding"), lambda: open_forwarding(app), t("palette.forwarding_help")
+        yield t("palette.voicemail"), app.dial_voicemail, t("palette.voicemail_help")
+        yield t("palette.history"), lambda: app.push_screen(HistoryScreen()), t("palette.history_help")
+        yield t("palette.phonebook"), lambda: app.push_screen(PhonebookScreen()), t("palette.phonebook_help")
         yield t("palette.messages"), lambda: app.push_screen(MessagesScreen()), ""
         yield t("palette.features"), lambda: app.push_screen(CallFeaturesScreen()), ""
         yield t("palette.status"), lambda: app.push_screen(status_menu()), ""
-        yield t("palette.trace"), lambda: app.push_screen(TraceScreen()), ""
+        yield t("palette.trace"), lambda: app.push_screen(TraceScreen()), t("palette.trace_help")
+        yield t("palette.page"), lambda: app.push_screen(PageScreen()), t("palette.page_help")
+        yield t("palette.capture"), lambda: app.push_screen(CaptureScreen()), t("palette.capture_help")
         yield t("palette.settings"), lambda: open_settings(app), ""
-        yield t("palette.menu"), lambda: app.push_screen(main_menu()), ""
-        yield t("palette.lock"), app.action_lock, ""
+        yield t("palette.audio"), lambda: open_settings(app, AudioTestScreen), t("palette.audio_help")
+        yield t("palette.menu"), lambda: app.push_screen(main_menu()), t("palette.menu_help")
+        yield t("palette.lock"), app.action_lock, t("palette.lock_help")
         for code, name in LANGUAGES.items():
             if code != language():
                 yield t("palette.language", language=name), lambda c=code: app.switch_language(c), ""
-        yield t("palette.quit"), app.action_quit_phone, ""
+        yield t("palette.quit"), app.action_quit_phone, t("palette.quit_help")
 
     def targets(self, query: str) -> Iterator[Command]:
         """Commands for a typed number or SIP address, and for phonebook contacts the text finds, in the order

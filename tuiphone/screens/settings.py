@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, Static
 
 from tuiphone.config import AccountConfig, validation_problems
@@ -40,18 +41,19 @@ _ACCOUNT_FORM: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def open_settings(app: App) -> None:
-    """Settings, after the admin password when one is set; once typed right it is not asked again until
-    the phone is locked (or the password changes)."""
+def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
+    """Settings (or one of its screens), after the admin password when one is set; once typed right it is
+    not asked again until the phone is locked (or the password changes)."""
     password = app.config.phone.admin_password
+    opened = screen or settings_menu
     if not password or app.admin_unlocked == password:
-        app.push_screen(settings_menu())
+        app.push_screen(opened())
         return
 
     def unlocked(text: str | None) -> None:
         if text is not None:
             app.admin_unlocked = password
-            app.push_screen(settings_menu())
+            app.push_screen(opened())
     app.push_screen(TextPromptScreen(t("settings.ask_admin"), password=True,
                                      check=lambda text: "" if text == password else t("settings.wrong_admin")),
                     unlocked)
