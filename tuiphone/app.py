@@ -573,8 +573,12 @@ class PhoneApp(App[int]):
     # ----- app-wide actions ------------------------------------------------------------------------
     def action_command_palette(self) -> None:
         """Ctrl+P: the phone's commands, by name or by a typed number (not while the phone is locked)."""
-        if not self.locked:
-            super().action_command_palette()
+        from textual.command import CommandPalette
+
+        from tuiphone.screens.palette import PhoneCommandPalette
+
+        if not self.locked and self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(PhoneCommandPalette())
 
     def action_quit_phone(self) -> None:
         if not self.lines:

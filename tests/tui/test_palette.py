@@ -11,7 +11,9 @@ from tuiphone.store import Contact, Number, Store
 
 
 def palette_open(app) -> bool:
-    return type(app.screen).__name__ == "CommandPalette"
+    from textual.command import CommandPalette
+
+    return isinstance(app.screen, CommandPalette)
 
 
 async def settled(pilot) -> None:

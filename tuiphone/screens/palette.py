@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from rich.align import Align
+from rich.text import Text
+from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.widgets.option_list import Option
 
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import LANGUAGES, language, t
@@ -115,3 +118,25 @@ class PhoneCommands(Provider):
             score = matcher.match(name)
             if score > 0:     # below the exact hits for what was typed
                 yield Hit(0.9 * min(score, 1.0), matcher.highlight(name), run, help=help_text or None)
+
+
+class PhoneCommandPalette(CommandPalette):
+    """Textual's palette with its own words in the phone's language ("Search for commands…", "No matches found")."""
+
+    def __init__(self) -> None:
+        super().__init__(id="--command-palette", placeholder=t("palette.placeholder"))
+
+    def _start_no_matches_countdown(self, search_value: str) -> None:
+        # Textual's own version, with the sentence translated
+        self._stop_no_matches_countdown()
+
+        def show_no_matches() -> None:
+            if search_value:
+                self.query_one(CommandList).add_option(
+                    Option(Align.center(Text(t("palette.no_matches"), style="not bold")), disabled=True,
+                           id=self._NO_MATCHES))
+                self._list_visible = True
+            else:
+                self._list_visible = False
+
+        self._no_matches_timer = self.set_timer(self._NO_MATCHES_COUNTDOWN, show_no_matches)

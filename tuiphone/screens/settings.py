@@ -41,6 +41,14 @@ _ACCOUNT_FORM: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def choice_label(field: str, value: str) -> str:
+    """How a form shows one choice of a field: in words when the string table has them (call_log: all ->
+    "All calls"), else as the config writes it (udp)."""
+    key = f"settings.choice_{field}_{value}"
+    text = t(key)
+    return value if text == key else text
+
+
 def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
     """Settings (or one of its screens), after the admin password when one is set; once typed right it is
     not asked again until the phone is locked (or the password changes)."""
@@ -215,7 +223,8 @@ class AccountEditScreen(PhoneScreen):
                 yield Static(t(label), classes="field-label")
                 value = getattr(account, name)
                 if "|" in kind:
-                    yield Select([(c, c) for c in kind.split("|")], value=value, allow_blank=False, id=f"acc-{name}")
+                    yield Select([(choice_label(name, c), c) for c in kind.split("|")], value=value,
+                                 allow_blank=False, id=f"acc-{name}")
                 else:
                     yield Input(str(value), password=kind == "password", id=f"acc-{name}")
         yield SoftKeyBar()
