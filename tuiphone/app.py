@@ -113,7 +113,7 @@ class PhoneApp(App[int]):
         self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
         self.audio_state = "none"     # no local sound device yet: calls send silence
         self.phone_features: FeaturesChanged | None = None
-        self.last_dialed: tuple[str, int | None] | None = None
+        self.last_dialed: tuple[str, int | None] | None = self._last_dialed_in_history()
         self.started = self.clock()
         self.status_changed: Signal[None] = Signal(self, "status_changed")
         self.lines_changed: Signal[int | None] = Signal(self, "lines_changed")
@@ -319,6 +319,21 @@ class PhoneApp(App[int]):
                         markup=False)
 
     # ----- the database: history, phonebook names, blocklist ---------------------------------------
+    def _last_dialed_in_history(self) -> tuple[str, int | None] | None:
+        """Redial after a restart: the newest outgoing call in the history (number, account)."""
+        from tuiphone.screens.history import dial_target
+
+        if self.store is None:
+            return None
+        try:
+            calls = self.store.calls("outgoing", limit=1)
+        except StoreError:
+            return None
+        if not calls:
+            return None
+        usable = [i for i, a in enumerate(self.config.accounts) if a.enabled and a.sip_server]
+        return dial_target(calls[0]), calls[0].account if calls[0].account in usable else None
+
     def call_log_mode(self, account: int | None) -> str:
         """all | answered | off for an account; direct calls (no account) are all kept."""
         from tuiphone.services.records import call_log_mode
