@@ -224,3 +224,13 @@ def test_choosing_a_language_redraws_the_language_screen_at_once(tui):
     phone.press("2")
     screen = phone.wait_for("the language screen in Chinese", lambda s: "● 简体中文" in s and "语言" in s, timeout=5)
     assert "Language" not in screen and "Select" not in screen, screen
+
+
+def test_the_log_file_says_the_phone_started_at_the_default_log_level(tui):
+    phone = tui()
+    phone.wait_for("idle screen", idle_shown, timeout=15)
+    deadline = time.monotonic() + 5
+    while "started: config" not in phone.log() and time.monotonic() < deadline:
+        time.sleep(POLL)
+    assert re.search(r" INFO tuiphone\.app: tuiphone \S+ started: config \S+tui\.toml, data dir ", phone.log()), \
+        phone.log()

@@ -188,11 +188,24 @@ class PhoneApp(App[int]):
 
     # ----- engine events ---------------------------------------------------------------------------
     def on_registration_changed(self, message: RegistrationChanged) -> None:
-        self.registrations[message.event.account] = message.event
+        event = message.event
+        before = self.registrations.get(event.account)
+        self.registrations[event.account] = event
+        if before is None or (before.registered, before.sip_status) != (event.registered, event.sip_status):
+            if event.registered:
+                log.info("account %d: registered with %s (%d %s, expires in %d s)", event.account + 1, event.server,
+                         event.sip_status, event.reason, event.expires)
+            elif event.sip_status >= 300 or event.sip_status == 0 and before is not None and before.registered:
+                log.warning("account %d: not registered with %s: %s %s", event.account + 1, event.server,
+                            event.sip_status or "no answer", event.reason)
+            else:
+                log.info("account %d: unregistered from %s (%s %s)", event.account + 1, event.server,
+                         event.sip_status, event.reason)
         self.status_changed.publish(None)
 
     def on_line_changed(self, message: LineChanged) -> None:
         call = message.event
+        _log_call(call, self.lines.get(call.line), self.clock())
         if call.state == LineState.ENDED:
             view = self.lines.pop(call.line, None)
             self._tell_call_ended(call, view)
@@ -393,6 +406,7 @@ class PhoneApp(App[int]):
         self.run_worker(wait(), group="engine", exit_on_error=False)
 
     def show_error(self, text: str) -> None:
+        log.warning("shown to the user: %s", text)
         self.notify(text, severity="error", timeout=6, markup=False)
 
     # ----- calls ---------------------------------------------------------------------------------
@@ -602,6 +616,26 @@ class PhoneApp(App[int]):
         self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
 
 
+def _log_call(call: CallState, before: LineView | None, now: float) -> None:
+    """One line in the log file per change of a call's state (not per mute or codec update)."""
+    if before is not None and before.call.state == call.state:
+        return
+    who = call.remote_uri or call.remote_number
+    if call.state == LineState.ENDED:
+        if before is not None and before.talking_since is not None:
+            log.info("line %d: call with %s ended after %.0f s (%s %s)", call.line, who, now - before.talking_since,
+                     call.sip_status, call.reason)
+        else:
+            log.info("line %d: call %s %s ended unanswered (%s %s)", call.line,
+                     "to" if call.direction == "out" else "from", who, call.sip_status, call.reason)
+    elif before is None:
+        account = f"account {call.account + 1}" if call.account is not None else "no account"
+        log.info("line %d: %s %s (%s)", call.line, "calling" if call.direction == "out" else "call from", who,
+                 account)
+    else:
+        log.info("line %d: %s with %s%s", call.line, call.state.value, who, f" ({call.codec})" if call.codec else "")
+
+
 def load_blocklist(phone: Any, store: Store) -> str:
     """Hand the saved blocklist to the engine before the UI subscribes (so no notice per entry).
 
@@ -629,22 +663,25 @@ def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = Non
 
 
 @contextmanager
-def log_to_file(folder: Path) -> Iterator[Path]:
-    """While the TUI runs every log record goes to a rotating file, never to the terminal."""
+def log_to_file(folder: Path, level: str = "info") -> Iterator[Path]:
+    """While the TUI runs every log record from `level` (info at most: start, registrations, calls, errors)
+    goes to a rotating file, never to the terminal."""
     from tuiphone.paths import ensure_dir
 
     path = ensure_dir(folder) / "tuiphone.log"
     root = logging.getLogger()
-    saved = root.handlers[:]
+    saved, saved_level = root.handlers[:], root.level
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_COUNT,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.handlers = [handler]
+    root.setLevel(min(getattr(logging, level.upper(), logging.INFO), logging.INFO))
     logging.captureWarnings(True)
     try:
         yield path
     finally:
         root.handlers = saved
+        root.setLevel(saved_level)
         handler.close()
         logging.captureWarnings(False)
 
@@ -672,7 +709,10 @@ def run_app(common: Any) -> int:
     from tuiphone.services.runner import Services
 
     data = data_dir(common.data_dir)
-    with log_to_file(log_dir(data)):
+    with log_to_file(log_dir(data), common.log_level):
+        from tuiphone import __version__
+
+        log.info("tuiphone %s started: config %s, data dir %s", __version__, config_path(common.config), data)
         # the services (CTI, Action URLs, syslog, phonebook download) run on the app's own loop
         with running_phone(common, services=False) as phone:
             i18n.set_language(phone.config.phone.language)
@@ -689,6 +729,7 @@ def run_app(common: Any) -> int:
                                         phonebook=_PhonebookForUi(app, store) if store is not None else None)
                 app.tuned_for_audio = True
                 app.run()
+                log.info("tuiphone stopped")
             finally:
                 if store is not None:
                     store.close()
