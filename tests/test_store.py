@@ -190,3 +190,21 @@ def test_an_unreadable_file_is_refused_with_what_to_do(tmp_path: Path):
     path.write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(StoreError, match="move the file aside"):
         Store(path)
+
+
+def test_a_version_1_history_is_kept_when_the_quality_column_comes(tmp_path: Path):
+    from tuiphone.store import _MIGRATIONS
+
+    path = tmp_path / "tuiphone.db"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0])
+    db.execute("INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s, "
+               "disposition, reason) VALUES ('out', 0, 'sip:200@x', '', '200', 1.0, 5.0, 'answered', '200 OK')")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    with Store(path) as s:
+        old = s.calls("all")[0]
+        assert (old.remote_number, old.quality) == ("200", "")
+        s.add_log_entry(entry("300", "out", "answered", started=2), '{"codec": "PCMU", "mos": 4.3}')
+        assert s.calls("all")[0].quality == '{"codec": "PCMU", "mos": 4.3}'

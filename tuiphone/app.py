@@ -78,6 +78,7 @@ class LineView:
     talking_since: float | None = None
     quality: CallQuality | None = None
     transfer: TransferProgress | None = None
+    transfer_to: str = ""           # who the call was transferred to (as the user gave it)
     dtmf_sent: str = ""
     dtmf_heard: str = ""
 
@@ -265,7 +266,7 @@ class PhoneApp(App[int]):
         if self.store is None or not keeps(entry.disposition, self.call_log_mode(entry.account)):
             return
         try:
-            self.store.add_log_entry(entry)
+            self.store.add_log_entry(entry, self._call_summary(entry))
         except StoreError as exc:
             self.show_error(str(exc))
             return
@@ -273,6 +274,26 @@ class PhoneApp(App[int]):
             self.missed_unseen += 1
             self.status_changed.publish(None)
         self.history_changed.publish(None)
+
+    def _call_summary(self, entry: Any) -> str:
+        """What the call screen last knew of the call the engine logs (it is logged just before its line
+        ends): quality numbers and a transfer, as JSON for the history; "" when nothing is known."""
+        import json
+
+        views = [v for v in self.lines.values()
+                 if v.call.remote_uri == entry.remote_uri and v.call.direction == entry.direction]
+        if not views:
+            return ""
+        view, summary = views[0], {}
+        if view.quality is not None:
+            q = view.quality
+            summary.update(codec=q.codec, mos=round(q.mos, 2), loss_pct=round(q.rx_loss_pct, 2),
+                           jitter_ms=round(q.jitter_ms, 1), rtt_ms=round(q.rtt_ms, 1))
+        if view.transfer_to or view.transfer is not None:
+            summary["transfer_to"] = view.transfer_to
+            if view.transfer is not None:
+                summary.update(transfer_status=view.transfer.sip_status, transfer_reason=view.transfer.reason)
+        return json.dumps(summary, ensure_ascii=False) if summary else ""
 
     def on_page_changed(self, message: PageChanged) -> None:
         """A page started or ended: the status bar mark, a notice when one arrives, the end-page key."""

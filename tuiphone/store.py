@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HISTORY_KEEP = 1000                  # newest calls kept; older ones are dropped as new ones come
 HISTORY_FILTERS = ("all", "missed", "incoming", "outgoing")
 MISSED = ("missed", "dnd", "busy")   # incoming calls nobody took: the desk phone lists them as missed
@@ -65,6 +65,10 @@ _MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 1 -> 2: what the phone knew of the call as it ended (codec, MOS, loss, jitter, RTT, a transfer), as JSON
+    """
+    ALTER TABLE calls ADD COLUMN quality TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -86,6 +90,7 @@ class CallRecord:
     duration_s: float
     disposition: str        # answered | missed | rejected | busy | forwarded | dnd | blocked | failed
     reason: str = ""
+    quality: str = ""       # JSON: codec, mos, loss_pct, jitter_ms, rtt_ms, transfer… ("" = nothing known)
 
     @property
     def missed(self) -> bool:
@@ -216,22 +221,23 @@ class Store:
 
     # ----- call history --------------------------------------------------------------------------
     def add_call(self, direction: str, account: int | None, remote_uri: str, remote_name: str, remote_number: str,
-                 started: float, duration_s: float, disposition: str, reason: str = "") -> int:
+                 started: float, duration_s: float, disposition: str, reason: str = "", quality: str = "") -> int:
         """Keep one finished call; the oldest calls beyond HISTORY_KEEP go."""
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s,"
-                " disposition, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " disposition, reason, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (direction, account, remote_uri, remote_name, remote_number, started, duration_s, disposition,
-                 reason))
+                 reason, quality))
             db.execute("DELETE FROM calls WHERE id NOT IN (SELECT id FROM calls ORDER BY started DESC, id DESC "
                        "LIMIT ?)", (HISTORY_KEEP,))
             return int(cur.lastrowid)
 
-    def add_log_entry(self, entry) -> int:
-        """Keep an engine CallLogEntry."""
+    def add_log_entry(self, entry, quality: str = "") -> int:
+        """Keep an engine CallLogEntry (with the quality JSON the UI measured, if any)."""
         return self.add_call(entry.direction, entry.account, entry.remote_uri, entry.remote_name,
-                             entry.remote_number, entry.started, entry.duration_s, entry.disposition, entry.reason)
+                             entry.remote_number, entry.started, entry.duration_s, entry.disposition, entry.reason,
+                             quality)
 
     @staticmethod
     def _where(kind: str) -> str:
@@ -244,13 +250,13 @@ class Store:
     def calls(self, kind: str = "all", limit: int = HISTORY_KEEP) -> list[CallRecord]:
         """Calls of one filter (all | missed | incoming | outgoing), newest first."""
         rows = self._read(f"SELECT id, direction, account, remote_uri, remote_name, remote_number, started, "
-                          f"duration_s, disposition, reason FROM calls WHERE {self._where(kind)} "
+                          f"duration_s, disposition, reason, quality FROM calls WHERE {self._where(kind)} "
                           f"ORDER BY started DESC, id DESC LIMIT ?", (limit,))
         return [CallRecord(*row) for row in rows]
 
     def call(self, call_id: int) -> CallRecord | None:
         rows = self._read("SELECT id, direction, account, remote_uri, remote_name, remote_number, started, "
-                          "duration_s, disposition, reason FROM calls WHERE id = ?", (call_id,))
+                          "duration_s, disposition, reason, quality FROM calls WHERE id = ?", (call_id,))
         return CallRecord(*rows[0]) if rows else None
 
     def delete_call(self, call_id: int) -> None:

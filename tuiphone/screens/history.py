@@ -245,6 +245,28 @@ def delete_record(app, record: CallRecord) -> None:
     app.history_changed.publish(None)
 
 
+def summary_rows(quality: str) -> list[tuple[str, str]]:
+    """The call's quality numbers and transfer as rows of the details (from the history's quality JSON)."""
+    import json
+
+    try:
+        q = json.loads(quality) if quality else {}
+    except ValueError:
+        return []
+    rows = []
+    if "mos" in q:
+        rows.append(("history.quality", t("history.quality_numbers", codec=q.get("codec") or "-", mos=q["mos"],
+                                         loss=q.get("loss_pct", 0), jitter=q.get("jitter_ms", 0),
+                                         rtt=q.get("rtt_ms", 0))))
+    if "transfer_to" in q:
+        status = q.get("transfer_status")
+        result = (t("history.transfer_pending") if status is None else
+                  t("history.transfer_done") if 200 <= status < 300 else
+                  t("history.transfer_failed", status=status, reason=q.get("transfer_reason", "")))
+        rows.append(("history.transfer", t("history.transfer_to", target=q["transfer_to"] or "?", result=result)))
+    return rows
+
+
 class CallDetailsScreen(PhoneScreen):
     """Everything the history knows of one call."""
 
@@ -286,6 +308,7 @@ class CallDetailsScreen(PhoneScreen):
         ]
         if r.reason:
             rows.append(("history.sip_reason", r.reason))
+        rows += summary_rows(r.quality)
         width = max(cell_len(t(key)) for key, _ in rows)
         # pad by terminal cells, so Chinese labels line up too
         return "\n".join(f"{t(key)}{' ' * (width - cell_len(t(key)))}  {value}" for key, value in rows)

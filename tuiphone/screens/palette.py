@@ -92,8 +92,10 @@ class PhoneCommands(Provider):
             if isinstance(screen, CallScreen) and screen.view() is not None:
                 view = screen.view()
                 if view.call.state in (LineState.TALKING, LineState.HELD):
-                    yield (t("palette.transfer_to", line=view.call.line, target=target),
-                           lambda: app.command(app.phone.blind_transfer(view.call.line, target)), "")
+                    def transfer(view=view, target=target) -> None:
+                        view.transfer_to = target
+                        app.command(app.phone.blind_transfer(view.call.line, target))
+                    yield t("palette.transfer_to", line=view.call.line, target=target), transfer, ""
         if app.store is None or len(text) < 2:
             return
         try:
