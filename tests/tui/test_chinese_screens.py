@@ -18,6 +18,7 @@ from tuiphone.audio.local import LocalAudio
 from tuiphone.audio.tone import sine
 from tuiphone.audio.wav import write_wav
 from tuiphone.engine.events import LineState, RegState, SipMessage
+from tuiphone.screens.audio_test import AudioTestScreen
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.dialer import DialerScreen
 from tuiphone.screens.history import CallDetailsScreen, HistoryScreen
@@ -64,8 +65,9 @@ class Seen:
         self.app = app
         self.found: dict[str, set[str]] = {}
 
-    def look(self, where: str) -> None:
-        words = english_words(screen_text(self.app))
+    def look(self, where: str, names: set[str] = frozenset()) -> None:
+        """Read the screen; `names` are words of the machine's own (sound device names)."""
+        words = english_words(screen_text(self.app)) - names
         if words:
             self.found.setdefault(where, set()).update(words)
 
@@ -88,6 +90,9 @@ async def walk_menu(app, pilot, seen: Seen, path: str, depth: int = 0) -> None:
             top = app.screen
             if isinstance(top, MenuScreen):
                 await walk_menu(app, pilot, seen, where, depth + 1)
+            elif isinstance(top, AudioTestScreen):
+                await until(pilot, lambda: top.devices is not None, timeout=10)
+                seen.look(where, {w for d in top.devices for w in WORD.findall(d.name)})
             else:
                 seen.look(where)
                 if isinstance(top, AccountsSettingsScreen):

@@ -74,6 +74,7 @@ async def test_remapped_hold_key_holds_the_call_and_the_old_key_does_not():
 
 def screen_classes() -> dict[str, tuple[set[str], bool]]:
     """Each screen class -> (the binding ids that work on it, whether it is a question over the others)."""
+    from textual.command import CommandPalette
     from textual.screen import ModalScreen, Screen
 
     from tuiphone.screens.base import PhoneScreen, StateScreen
@@ -85,7 +86,7 @@ def screen_classes() -> dict[str, tuple[set[str], bool]]:
         module = importlib.import_module(f"tuiphone.screens.{m.name}")
         for cls in vars(module).values():
             if (inspect.isclass(cls) and issubclass(cls, Screen) and cls.__module__ == module.__name__
-                    and cls not in (PhoneScreen, StateScreen)):
+                    and cls not in (PhoneScreen, StateScreen) and not issubclass(cls, CommandPalette)):
                 ids = {b.id for klass in cls.__mro__ for b in vars(klass).get("BINDINGS", [])
                        if isinstance(b, Binding) and b.id}
                 modal = issubclass(cls, ModalScreen)
