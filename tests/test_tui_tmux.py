@@ -222,7 +222,8 @@ def test_choosing_a_language_redraws_the_language_screen_at_once(tui):
     phone.press("1")
     phone.wait_for("the language screen", lambda s: "● English" in s)
     phone.press("2")
-    screen = phone.wait_for("the language screen in Chinese", lambda s: "● 简体中文" in s and "语言" in s, timeout=5)
+    screen = phone.wait_for("the language screen in Chinese", lambda s: "● 简体中文" in s and "语言" in s,
+                            timeout=5)
     assert "Language" not in screen and "Select" not in screen, screen
 
 

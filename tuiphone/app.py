@@ -37,6 +37,7 @@ from tuiphone.engine.events import (
 from tuiphone.engine.phone import PhoneError
 from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
+from tuiphone.logbook import call_summary, last_dialed, log_call, log_registration
 from tuiphone.messages import (
     BlfChanged,
     CallArrived,
@@ -114,7 +115,7 @@ class PhoneApp(App[int]):
         self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
         self.audio_state = "none"     # no local sound device yet: calls send silence
         self.phone_features: FeaturesChanged | None = None
-        self.last_dialed: tuple[str, int | None] | None = self._last_dialed_in_history()
+        self.last_dialed: tuple[str, int | None] | None = last_dialed(store, config)
         self.started = self.clock()
         self.status_changed: Signal[None] = Signal(self, "status_changed")
         self.lines_changed: Signal[int | None] = Signal(self, "lines_changed")
@@ -189,24 +190,13 @@ class PhoneApp(App[int]):
 
     # ----- engine events ---------------------------------------------------------------------------
     def on_registration_changed(self, message: RegistrationChanged) -> None:
-        event = message.event
-        before = self.registrations.get(event.account)
-        self.registrations[event.account] = event
-        if before is None or (before.registered, before.sip_status) != (event.registered, event.sip_status):
-            if event.registered:
-                log.info("account %d: registered with %s (%d %s, expires in %d s)", event.account + 1, event.server,
-                         event.sip_status, event.reason, event.expires)
-            elif event.sip_status >= 300 or event.sip_status == 0 and before is not None and before.registered:
-                log.warning("account %d: not registered with %s: %s %s", event.account + 1, event.server,
-                            event.sip_status or "no answer", event.reason)
-            else:
-                log.info("account %d: unregistered from %s (%s %s)", event.account + 1, event.server,
-                         event.sip_status, event.reason)
+        log_registration(self.registrations.get(message.event.account), message.event)
+        self.registrations[message.event.account] = message.event
         self.status_changed.publish(None)
 
     def on_line_changed(self, message: LineChanged) -> None:
         call = message.event
-        _log_call(call, self.lines.get(call.line), self.clock())
+        log_call(call, self.lines.get(call.line), self.clock())
         if call.state == LineState.ENDED:
             view = self.lines.pop(call.line, None)
             self._tell_call_ended(call, view)
@@ -266,7 +256,7 @@ class PhoneApp(App[int]):
         if self.store is None or not keeps(entry.disposition, self.call_log_mode(entry.account)):
             return
         try:
-            self.store.add_log_entry(entry, self._call_summary(entry))
+            self.store.add_log_entry(entry, call_summary(entry, self.lines.values()))
         except StoreError as exc:
             self.show_error(str(exc))
             return
@@ -274,26 +264,6 @@ class PhoneApp(App[int]):
             self.missed_unseen += 1
             self.status_changed.publish(None)
         self.history_changed.publish(None)
-
-    def _call_summary(self, entry: Any) -> str:
-        """What the call screen last knew of the call the engine logs (it is logged just before its line
-        ends): quality numbers and a transfer, as JSON for the history; "" when nothing is known."""
-        import json
-
-        views = [v for v in self.lines.values()
-                 if v.call.remote_uri == entry.remote_uri and v.call.direction == entry.direction]
-        if not views:
-            return ""
-        view, summary = views[0], {}
-        if view.quality is not None:
-            q = view.quality
-            summary.update(codec=q.codec, mos=round(q.mos, 2), loss_pct=round(q.rx_loss_pct, 2),
-                           jitter_ms=round(q.jitter_ms, 1), rtt_ms=round(q.rtt_ms, 1))
-        if view.transfer_to or view.transfer is not None:
-            summary["transfer_to"] = view.transfer_to
-            if view.transfer is not None:
-                summary.update(transfer_status=view.transfer.sip_status, transfer_reason=view.transfer.reason)
-        return json.dumps(summary, ensure_ascii=False) if summary else ""
 
     def on_page_changed(self, message: PageChanged) -> None:
         """A page started or ended: the status bar mark, a notice when one arrives, the end-page key."""
@@ -353,21 +323,6 @@ class PhoneApp(App[int]):
                         markup=False)
 
     # ----- the database: history, phonebook names, blocklist ---------------------------------------
-    def _last_dialed_in_history(self) -> tuple[str, int | None] | None:
-        """Redial after a restart: the newest outgoing call in the history (number, account)."""
-        from tuiphone.screens.history import dial_target
-
-        if self.store is None:
-            return None
-        try:
-            calls = self.store.calls("outgoing", limit=1)
-        except StoreError:
-            return None
-        if not calls:
-            return None
-        usable = [i for i, a in enumerate(self.config.accounts) if a.enabled and a.sip_server]
-        return dial_target(calls[0]), calls[0].account if calls[0].account in usable else None
-
     def call_log_mode(self, account: int | None) -> str:
         """all | answered | off for an account; direct calls (no account) are all kept."""
         from tuiphone.services.records import call_log_mode
@@ -635,26 +590,6 @@ class PhoneApp(App[int]):
             self.exit(0)
             return
         self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
-
-
-def _log_call(call: CallState, before: LineView | None, now: float) -> None:
-    """One line in the log file per change of a call's state (not per mute or codec update)."""
-    if before is not None and before.call.state == call.state:
-        return
-    who = call.remote_uri or call.remote_number
-    if call.state == LineState.ENDED:
-        if before is not None and before.talking_since is not None:
-            log.info("line %d: call with %s ended after %.0f s (%s %s)", call.line, who, now - before.talking_since,
-                     call.sip_status, call.reason)
-        else:
-            log.info("line %d: call %s %s ended unanswered (%s %s)", call.line,
-                     "to" if call.direction == "out" else "from", who, call.sip_status, call.reason)
-    elif before is None:
-        account = f"account {call.account + 1}" if call.account is not None else "no account"
-        log.info("line %d: %s %s (%s)", call.line, "calling" if call.direction == "out" else "call from", who,
-                 account)
-    else:
-        log.info("line %d: %s with %s%s", call.line, call.state.value, who, f" ({call.codec})" if call.codec else "")
 
 
 def load_blocklist(phone: Any, store: Store) -> str:
