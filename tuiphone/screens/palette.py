@@ -63,13 +63,13 @@ class PhoneCommands(Provider):
         yield t("palette.voicemail"), app.dial_voicemail, t("palette.voicemail_help")
         yield t("palette.history"), lambda: app.push_screen(HistoryScreen()), t("palette.history_help")
         yield t("palette.phonebook"), lambda: app.push_screen(PhonebookScreen()), t("palette.phonebook_help")
-        yield t("palette.messages"), lambda: app.push_screen(MessagesScreen()), ""
-        yield t("palette.features"), lambda: app.push_screen(CallFeaturesScreen()), ""
-        yield t("palette.status"), lambda: app.push_screen(status_menu()), ""
+        yield t("palette.messages"), lambda: app.push_screen(MessagesScreen()), t("palette.messages_help")
+        yield t("palette.features"), lambda: app.push_screen(CallFeaturesScreen()), t("palette.features_help")
+        yield t("palette.status"), lambda: app.push_screen(status_menu()), t("palette.status_help")
         yield t("palette.trace"), lambda: app.push_screen(TraceScreen()), t("palette.trace_help")
         yield t("palette.page"), lambda: app.push_screen(PageScreen()), t("palette.page_help")
         yield t("palette.capture"), lambda: app.push_screen(CaptureScreen()), t("palette.capture_help")
-        yield t("palette.settings"), lambda: open_settings(app), ""
+        yield t("palette.settings"), lambda: open_settings(app), t("palette.settings_help")
         yield t("palette.audio"), lambda: open_settings(app, AudioTestScreen), t("palette.audio_help")
         yield t("palette.menu"), lambda: app.push_screen(main_menu()), t("palette.menu_help")
         yield t("palette.lock"), app.action_lock, t("palette.lock_help")
