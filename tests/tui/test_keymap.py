@@ -175,3 +175,14 @@ async def test_hints_palette_and_soft_keys_name_the_keys_of_the_keymap():
         await pilot.press("ctrl+p", *"hold")
         await until(pilot, lambda: "H on the call screen" in screen_text(app))
         assert "h on the call screen" not in screen_text(app)
+
+
+def test_every_key_named_in_the_string_tables_is_a_binding_id():
+    import re
+
+    from tuiphone import i18n
+
+    for code in i18n.LANGUAGES:
+        for key, text in i18n.table(code).items():
+            for field in re.findall(r"\{(key_[a-z0-9_]+)\}", text):
+                assert field == "key_line_keys" or field[4:].replace("_", "-") in BINDING_IDS, (code, key, field)
