@@ -192,7 +192,7 @@ def test_an_unreadable_file_is_refused_with_what_to_do(tmp_path: Path):
         Store(path)
 
 
-def test_a_version_1_history_is_kept_when_the_quality_column_comes(tmp_path: Path):
+def test_a_version_1_history_is_kept_when_call_summaries_come(tmp_path: Path):
     from tuiphone.store import _MIGRATIONS
 
     path = tmp_path / "tuiphone.db"
@@ -205,6 +205,9 @@ def test_a_version_1_history_is_kept_when_the_quality_column_comes(tmp_path: Pat
     db.close()
     with Store(path) as s:
         old = s.calls("all")[0]
-        assert (old.remote_number, old.quality) == ("200", "")
-        s.add_log_entry(entry("300", "out", "answered", started=2), '{"codec": "PCMU", "mos": 4.3}')
-        assert s.calls("all")[0].quality == '{"codec": "PCMU", "mos": 4.3}'
+        assert old.remote_number == "200" and s.call_summary(old.id) == ""
+        row = s.add_log_entry(entry("300", "out", "answered", started=2))
+        s.set_call_summary(row, '{"codec": "PCMU", "mos": 4.3}')
+        assert s.call_summary(row) == '{"codec": "PCMU", "mos": 4.3}'
+        s.delete_call(row)                          # the summary goes with its call
+        assert s.call_summary(row) == ""

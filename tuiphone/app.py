@@ -256,7 +256,10 @@ class PhoneApp(App[int]):
         if self.store is None or not keeps(entry.disposition, self.call_log_mode(entry.account)):
             return
         try:
-            self.store.add_log_entry(entry, call_summary(entry, self.lines.values()))
+            row = self.store.add_log_entry(entry)
+            summary = call_summary(entry, self.lines.values())
+            if summary:
+                self.store.set_call_summary(row, summary)
         except StoreError as exc:
             self.show_error(str(exc))
             return

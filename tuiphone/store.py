@@ -65,9 +65,12 @@ _MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
-    # 1 -> 2: what the phone knew of the call as it ended (codec, MOS, loss, jitter, RTT, a transfer), as JSON
+    # 1 -> 2: what the phone knew of a call as it ended (codec, MOS, loss, jitter, RTT, a transfer), as JSON
     """
-    ALTER TABLE calls ADD COLUMN quality TEXT NOT NULL DEFAULT '';
+    CREATE TABLE call_summaries (
+        call_id INTEGER PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
+        summary TEXT NOT NULL
+    );
     """,
 )
 
@@ -90,7 +93,6 @@ class CallRecord:
     duration_s: float
     disposition: str        # answered | missed | rejected | busy | forwarded | dnd | blocked | failed
     reason: str = ""
-    quality: str = ""       # JSON: codec, mos, loss_pct, jitter_ms, rtt_ms, transfer… ("" = nothing known)
 
     @property
     def missed(self) -> bool:
@@ -221,23 +223,22 @@ class Store:
 
     # ----- call history --------------------------------------------------------------------------
     def add_call(self, direction: str, account: int | None, remote_uri: str, remote_name: str, remote_number: str,
-                 started: float, duration_s: float, disposition: str, reason: str = "", quality: str = "") -> int:
+                 started: float, duration_s: float, disposition: str, reason: str = "") -> int:
         """Keep one finished call; the oldest calls beyond HISTORY_KEEP go."""
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s,"
-                " disposition, reason, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " disposition, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (direction, account, remote_uri, remote_name, remote_number, started, duration_s, disposition,
-                 reason, quality))
+                 reason))
             db.execute("DELETE FROM calls WHERE id NOT IN (SELECT id FROM calls ORDER BY started DESC, id DESC "
                        "LIMIT ?)", (HISTORY_KEEP,))
             return int(cur.lastrowid)
 
-    def add_log_entry(self, entry, quality: str = "") -> int:
-        """Keep an engine CallLogEntry (with the quality JSON the UI measured, if any)."""
+    def add_log_entry(self, entry) -> int:
+        """Keep an engine CallLogEntry."""
         return self.add_call(entry.direction, entry.account, entry.remote_uri, entry.remote_name,
-                             entry.remote_number, entry.started, entry.duration_s, entry.disposition, entry.reason,
-                             quality)
+                             entry.remote_number, entry.started, entry.duration_s, entry.disposition, entry.reason)
 
     @staticmethod
     def _where(kind: str) -> str:
@@ -250,14 +251,24 @@ class Store:
     def calls(self, kind: str = "all", limit: int = HISTORY_KEEP) -> list[CallRecord]:
         """Calls of one filter (all | missed | incoming | outgoing), newest first."""
         rows = self._read(f"SELECT id, direction, account, remote_uri, remote_name, remote_number, started, "
-                          f"duration_s, disposition, reason, quality FROM calls WHERE {self._where(kind)} "
+                          f"duration_s, disposition, reason FROM calls WHERE {self._where(kind)} "
                           f"ORDER BY started DESC, id DESC LIMIT ?", (limit,))
         return [CallRecord(*row) for row in rows]
 
     def call(self, call_id: int) -> CallRecord | None:
         rows = self._read("SELECT id, direction, account, remote_uri, remote_name, remote_number, started, "
-                          "duration_s, disposition, reason, quality FROM calls WHERE id = ?", (call_id,))
+                          "duration_s, disposition, reason FROM calls WHERE id = ?", (call_id,))
         return CallRecord(*rows[0]) if rows else None
+
+    def set_call_summary(self, call_id: int, summary: str) -> None:
+        """Keep what the UI measured of a call (JSON: codec, mos, loss_pct, jitter_ms, rtt_ms, transfer_to…)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO call_summaries(call_id, summary) VALUES (?, ?)", (call_id, summary))
+
+    def call_summary(self, call_id: int) -> str:
+        """The JSON kept with a call by set_call_summary, or ""."""
+        rows = self._read("SELECT summary FROM call_summaries WHERE call_id = ?", (call_id,))
+        return rows[0][0] if rows else ""
 
     def delete_call(self, call_id: int) -> None:
         with self._write() as db:

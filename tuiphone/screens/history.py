@@ -308,10 +308,18 @@ class CallDetailsScreen(PhoneScreen):
         ]
         if r.reason:
             rows.append(("history.sip_reason", r.reason))
-        rows += summary_rows(r.quality)
+        rows += summary_rows(self.summary())
         width = max(cell_len(t(key)) for key, _ in rows)
         # pad by terminal cells, so Chinese labels line up too
         return "\n".join(f"{t(key)}{' ' * (width - cell_len(t(key)))}  {value}" for key, value in rows)
+
+    def summary(self) -> str:
+        """The call's quality and transfer as the history keeps them ("" when not known)."""
+        store = self.app.store
+        try:
+            return store.call_summary(self.record.id) if store is not None else ""
+        except StoreError:
+            return ""
 
     def soft_keys(self) -> Sequence[SoftKey | None]:
         return (SoftKey("key.dial", "dial"), SoftKey("key.save_contact", "add_contact"),
