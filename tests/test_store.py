@@ -262,3 +262,23 @@ def test_a_database_of_schema_1_opens_and_keeps_its_calls(tmp_path: Path):
         assert [(c.remote_number, c.disposition) for c in s.calls()] == [("1", "answered")]
         s.start_call("k", "out", None, "sip:2@x", "", "2", 6.0)
         assert [c.disposition for c in s.calls()] == ["in_progress", "answered"]
+
+def test_a_version_1_history_is_kept_when_call_summaries_come(tmp_path: Path):
+    from tuiphone.store import _MIGRATIONS
+
+    path = tmp_path / "tuiphone.db"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0])
+    db.execute("INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s, "
+               "disposition, reason) VALUES ('out', 0, 'sip:200@x', '', '200', 1.0, 5.0, 'answered', '200 OK')")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    with Store(path) as s:
+        old = s.calls("all")[0]
+        assert old.remote_number == "200" and s.call_summary(old.id) == ""
+        row = s.add_log_entry(entry("300", "out", "answered", started=2))
+        s.set_call_summary(row, '{"codec": "PCMU", "mos": 4.3}')
+        assert s.call_summary(row) == '{"codec": "PCMU", "mos": 4.3}'
+        s.delete_call(row)                          # the summary goes with its call
+        assert s.call_summary(row) == ""

@@ -234,3 +234,28 @@ def test_closing_the_terminal_unregisters_the_phone(tui, kamailio, phones):
                     config={"accounts": [{**account, "user_id": "1002", "password": "pw1002"}]})
     rc, report = caller.result()
     assert (report["result"], report["sip_status"]) == ("no_answer", 480), report
+
+def test_choosing_a_language_redraws_the_language_screen_at_once(tui):
+    # the screens below rebuild at the same time; the one on top used to keep its old text until the next key
+    phone = tui()
+    phone.wait_for("idle screen", idle_shown, timeout=15)
+    phone.press("m")
+    phone.wait_for("the menu", lambda s: "Preferences" in s)
+    phone.press("7")
+    phone.wait_for("Preferences", lambda s: "Language" in s and "Date" in s)
+    phone.press("1")
+    phone.wait_for("the language screen", lambda s: "● English" in s)
+    phone.press("2")
+    screen = phone.wait_for("the language screen in Chinese", lambda s: "● 简体中文" in s and "语言" in s,
+                            timeout=5)
+    assert "Language" not in screen and "Select" not in screen, screen
+
+
+def test_the_log_file_says_the_phone_started_at_the_default_log_level(tui):
+    phone = tui()
+    phone.wait_for("idle screen", idle_shown, timeout=15)
+    deadline = time.monotonic() + 5
+    while "started: config" not in phone.log() and time.monotonic() < deadline:
+        time.sleep(POLL)
+    assert re.search(r" INFO tuiphone\.app: tuiphone \S+ started: config \S+tui\.toml, data dir ", phone.log()), \
+        phone.log()

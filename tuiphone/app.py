@@ -37,6 +37,7 @@ from tuiphone.engine.events import (
 from tuiphone.engine.phone import PhoneError
 from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
+from tuiphone.logbook import call_summary, last_dialed, log_call, log_registration
 from tuiphone.messages import (
     BlfChanged,
     CallArrived,
@@ -61,7 +62,7 @@ from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, StarHold
 from tuiphone.screens.palette import PhoneCommands
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
-from tuiphone.store import MISSED, Store, StoreError, keeps, plain_number
+from tuiphone.store import MISSED, Store, StoreError, plain_number
 from tuiphone.terminal_closed import forget_the_terminal, stop_on_terminal_closed, survives_hangup
 from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
@@ -81,6 +82,7 @@ class LineView:
     talking_since: float | None = None
     quality: CallQuality | None = None
     transfer: TransferProgress | None = None
+    transfer_to: str = ""           # who the call was transferred to (as the user gave it)
     dtmf_sent: str = ""
     dtmf_heard: str = ""
 
@@ -116,7 +118,7 @@ class PhoneApp(App[int]):
         self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
         self.audio_state = "none"     # no local sound device yet: calls send silence
         self.phone_features: FeaturesChanged | None = None
-        self.last_dialed: tuple[str, int | None] | None = None
+        self.last_dialed: tuple[str, int | None] | None = last_dialed(store, config)
         self.started = self.clock()
         self.status_changed: Signal[None] = Signal(self, "status_changed")
         self.lines_changed: Signal[int | None] = Signal(self, "lines_changed")
@@ -129,12 +131,14 @@ class PhoneApp(App[int]):
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
         self.locked = False
+        self.admin_unlocked = ""                # the admin password typed right since the phone was last locked
         self.page_in: Any = None                # PageState of the page playing now
         self.page_out: Any = None               # PageState of the page we send now
         self.star_hold = StarHold(config.features.lock_hold_seconds, clock=self.clock)
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
+        self._forwarded_to: dict[int, str] = {}   # line -> where we forwarded its ringing call
         self._ringing_screen: ModalScreen | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._history: CallHistory | None = (CallHistory(store, self.call_log_mode, on_error=self.show_error)
@@ -142,6 +146,7 @@ class PhoneApp(App[int]):
         i18n.set_language(config.phone.language)
         # [keymap] from the config (checked by the schema), then any the caller gives
         keys = {**(config.keymap.model_extra or {}), **dict(keymap or {})}
+        i18n.use_keymap(keys)       # hints and the palette name the keys as they are now
         if keys:
             self.set_keymap(keys)
 
@@ -198,11 +203,13 @@ class PhoneApp(App[int]):
 
     # ----- engine events ---------------------------------------------------------------------------
     def on_registration_changed(self, message: RegistrationChanged) -> None:
+        log_registration(self.registrations.get(message.event.account), message.event)
         self.registrations[message.event.account] = message.event
         self.status_changed.publish(None)
 
     def on_line_changed(self, message: LineChanged) -> None:
         call = message.event
+        log_call(call, self.lines.get(call.line), self.clock())
         if self._history is not None and self._history.line_changed(call):
             self.history_changed.publish(None)
         if call.state == LineState.ENDED:
@@ -266,7 +273,7 @@ class PhoneApp(App[int]):
     def on_call_logged(self, message: CallLogged) -> None:
         """Keep a finished call in the history when its account's `call_log` mode says so."""
         entry = message.event
-        if self._history is None or not self._history.ended(entry):
+        if self._history is None or not self._history.ended(entry, call_summary(entry, self.lines.values())):
             return      # not kept, or the store failed (said so)
         if entry.direction == "in" and entry.disposition in MISSED:
             self.missed_unseen += 1
@@ -312,9 +319,20 @@ class PhoneApp(App[int]):
 
     def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
         who = party(call, self.name_for(call.remote_number))
+        forwarded_to = self._forwarded_to.pop(call.line, "")
         if view is not None and view.talking_since is not None:
             self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
                         markup=False)
+        elif call.direction == "in" and call.sip_status >= 300:
+            # a call that rang here and was turned away: say what happened to it, not that "it failed"
+            if 300 <= call.sip_status < 400:
+                text = (t("call.forwarded_to", who=who, target=forwarded_to) if forwarded_to
+                        else t("call.forwarded", who=who))
+            elif call.sip_status == 487:
+                text = t("call.missed", who=who)
+            else:
+                text = t("call.rejected", who=who, status=call.sip_status)
+            self.notify(text, markup=False)
         elif call.sip_status >= 300:
             self.notify(t("call.failed", who=who, status=call.sip_status, reason=call.reason), severity="warning",
                         markup=False)
@@ -379,6 +397,7 @@ class PhoneApp(App[int]):
         self.run_worker(wait(), group="engine", exit_on_error=False)
 
     def show_error(self, text: str) -> None:
+        log.warning("shown to the user: %s", text)
         self.notify(text, severity="error", timeout=6, markup=False)
 
     # ----- calls ---------------------------------------------------------------------------------
@@ -443,7 +462,12 @@ class PhoneApp(App[int]):
         return callable(getattr(self.phone, "forward", None))
 
     def forward_call(self, line: int, target: str) -> None:
-        self.command(self.phone.forward(line, target))
+        self._forwarded_to[line] = target
+        self.command(self.phone.forward(line, target), failed=lambda text: self._forward_failed(line, text))
+
+    def _forward_failed(self, line: int, text: str) -> None:
+        self._forwarded_to.pop(line, None)
+        self.show_error(text)
 
     def can_silence(self) -> bool:
         """Whether something rings here that Silence can stop (no sound device: nothing rings)."""
@@ -532,6 +556,7 @@ class PhoneApp(App[int]):
         while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
             self.pop_screen()
         self.locked = True
+        self.admin_unlocked = ""     # Settings ask for the admin password again after a lock
         self.star_hold.reset()
         self.push_screen(LockScreen())
         self.status_changed.publish(None)
@@ -568,8 +593,12 @@ class PhoneApp(App[int]):
     # ----- app-wide actions ------------------------------------------------------------------------
     def action_command_palette(self) -> None:
         """Ctrl+P: the phone's commands, by name or by a typed number (not while the phone is locked)."""
-        if not self.locked:
-            super().action_command_palette()
+        from textual.command import CommandPalette
+
+        from tuiphone.screens.palette import PhoneCommandPalette
+
+        if not self.locked and self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(PhoneCommandPalette())
 
     def action_quit_phone(self) -> None:
         if not self.lines:
@@ -605,22 +634,25 @@ def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = Non
 
 
 @contextmanager
-def log_to_file(folder: Path) -> Iterator[Path]:
-    """While the TUI runs every log record goes to a rotating file, never to the terminal."""
+def log_to_file(folder: Path, level: str = "info") -> Iterator[Path]:
+    """While the TUI runs every log record from `level` (info at most: start, registrations, calls, errors)
+    goes to a rotating file, never to the terminal."""
     from tuiphone.paths import ensure_dir
 
     path = ensure_dir(folder) / "tuiphone.log"
     root = logging.getLogger()
-    saved = root.handlers[:]
+    saved, saved_level = root.handlers[:], root.level
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_COUNT,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.handlers = [handler]
+    root.setLevel(min(getattr(logging, level.upper(), logging.INFO), logging.INFO))
     logging.captureWarnings(True)
     try:
         yield path
     finally:
         root.handlers = saved
+        root.setLevel(saved_level)
         handler.close()
         logging.captureWarnings(False)
 
@@ -648,7 +680,10 @@ def run_app(common: Any) -> int:
     from tuiphone.services.runner import Services
 
     data = data_dir(common.data_dir)
-    with log_to_file(log_dir(data)):
+    with log_to_file(log_dir(data), common.log_level):
+        from tuiphone import __version__
+
+        log.info("tuiphone %s started: config %s, data dir %s", __version__, config_path(common.config), data)
         # the services (CTI, Action URLs, syslog, phonebook download) run on the app's own loop
         with running_phone(common, services=False) as phone:
             i18n.set_language(phone.config.phone.language)
@@ -665,6 +700,7 @@ def run_app(common: Any) -> int:
                                         phonebook=_PhonebookForUi(app, store) if store is not None else None)
                 app.tuned_for_audio = True
                 app.run()
+                log.info("tuiphone stopped")
             finally:
                 if store is not None:
                     store.close()

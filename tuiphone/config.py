@@ -611,7 +611,7 @@ class KeymapConfig(_Section):
 
     @model_validator(mode="after")
     def _known_ids_and_keys(self) -> KeymapConfig:
-        from tuiphone.keymap import id_problem, key_problem
+        from tuiphone.keymap import clash_problems, id_problem, key_problem
 
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for binding_id, keys in (self.model_extra or {}).items():
@@ -619,6 +619,8 @@ class KeymapConfig(_Section):
                 problems.append(((binding_id,), f'must be keys in quotes, like "H" (got {_shown(keys)})'))
             elif problem := id_problem(binding_id) or key_problem(keys):
                 problems.append(((binding_id,), problem))
+        if not problems:      # a key given to two bindings of one screen
+            problems = [((binding_id,), problem) for binding_id, problem in clash_problems(self.model_extra or {})]
         _raise_problems(problems)
         return self
 

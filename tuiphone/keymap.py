@@ -77,7 +77,7 @@ BINDING_IDS: dict[str, str] = {
 
 MODIFIERS = ("ctrl", "alt", "shift", "super", "meta", "hyper")
 NAMED_KEYS = frozenset({
-    "escape", "enter", "return", "tab", "space", "backspace", "delete", "insert", "home", "end",
+    "escape", "enter", "tab", "space", "backspace", "delete", "insert", "home", "end",
     "pageup", "pagedown", "up", "down", "left", "right", *(f"f{n}" for n in range(1, 25)),
 })  # fmt: skip
 # the short names Textual gives some characters instead of their Unicode names
@@ -110,6 +110,13 @@ def _key_name(char: str) -> str:
 _ASCII_NAMES = frozenset(_key_name(chr(c)) for c in range(0x21, 0x7F) if not chr(c).isalnum())
 
 
+# keys a terminal sends exactly like another one: a binding on them would fire for that key instead
+SENT_AS = {"ctrl+m": "enter", "ctrl+i": "tab", "ctrl+[": "escape", "ctrl+left_square_bracket": "escape",
+           "ctrl+left_square_brace": "escape"}
+# keys Textual keeps for itself (quit, and the hint that ctrl+q quits)
+RESERVED = {"ctrl+q": "quits tuiphone at once", "ctrl+c": "tells how to quit"}
+
+
 def key_problem(keys: str) -> str:
     """"" when `keys` ("H", "ctrl+h", "f5,alt+h") are keys a terminal can send, else what is wrong."""
     if not keys.strip():
@@ -123,7 +130,99 @@ def key_problem(keys: str) -> str:
         if not _is_key(base):
             return (f"has {key!r}, which is not a key name: use a character (H, +), a named key "
                     "(enter, escape, tab, space, f1-f24, up, pageup...) or a character's name (plus, number_sign)")
+        if key.lower() in SENT_AS:
+            return (f"has {key!r}, which a terminal sends exactly as {SENT_AS[key.lower()]}: "
+                    "choose another key (an F key, a letter, or ctrl with another letter)")
+        if normal_key(key) in RESERVED:
+            return f"has {key!r}, which {RESERVED[normal_key(key)]}: choose another key"
     return ""
+
+
+def normal_key(key: str) -> str:
+    """The name Textual gives a key, so two spellings of one key compare equal: "+" and "plus", "shift+h"
+    and "H", "*" and "asterisk"."""
+    key = key.strip()
+    *mods, base = key.split("+") if key != "+" and not key.endswith("++") else [*key[:-2].split("+"), "+"]
+    mods = [m for m in mods if m]
+    if len(base) == 1 and not base.isalnum():
+        base = _TEXTUAL_NAMES.get(_key_name(base), _key_name(base))
+    if mods == ["shift"] and len(base) == 1 and base.isalpha():
+        return base.upper()
+    return "+".join(sorted(set(mods)) + [base])
+
+
+_TEXTUAL_NAMES = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at", "hyphen_minus": "minus",
+                  "plus_sign": "plus", "low_line": "underscore"}
+
+
+def default_keys(binding_id: str) -> list[str]:
+    """The keys a binding id has when the config leaves it out (from BINDING_IDS: "hold / resume (h)")."""
+    text = BINDING_IDS[binding_id]
+    return [k.strip() for k in text[text.rindex("(") + 1:-1].split(",")]
+
+
+# The binding ids that work at the same time on each screen (its own, the keys every phone screen has, and the
+# app's); tests/tui/test_keymap.py keeps this in step with the screens' BINDINGS.
+_PHONE = ("soft-key-1", "soft-key-2", "soft-key-3", "soft-key-4", "quit", "lock", "volume-up", "volume-down")
+_KEYPAD = tuple(f"keypad-{k}" for k in (*"0123456789", "star", "pound"))
+_MENU_DIGITS = tuple(f"keypad-{k}" for k in "0123456789")
+_LINE_KEYS = tuple(f"line-key-{n}" for n in range(1, 11))
+_APP = ("command-palette", "end-page")
+_OVER_ALL = ("command-palette",)      # the app's one priority binding: it works over questions too
+SCREENS: dict[str, tuple[str, ...]] = {
+    "the idle screen": (*_PHONE, *_KEYPAD, *_LINE_KEYS, *_APP, "send", "menu", "dnd", "history", "phonebook",
+                        "voicemail", "forward"),
+    "the call screen": (*_PHONE, *_KEYPAD, *_LINE_KEYS, *_APP, "hold", "transfer", "mute", "conference", "record",
+                        "end", "send", "delete", "previous-line", "next-line", "menu", "dnd", "forward"),
+    "the dialer": (*_PHONE, *_KEYPAD, *_APP, "delete", "send", "end", "next-account"),
+    "Direct IP Call": (*_PHONE, *_KEYPAD, *_APP, "delete", "send", "back"),
+    "the menus": (*_PHONE, *_MENU_DIGITS, *_APP, "back"),
+    "the blocklist": (*_PHONE, *_APP, "back", "blocklist-remove"),
+    "call history": (*_PHONE, *_APP, "back", "history-dial", "history-next-filter", "history-previous-filter",
+                     "history-details", "history-add", "history-delete", "history-block"),
+    "call details": (*_PHONE, *_APP, "back", "history-dial"),
+    "messages": (*_PHONE, *_APP, "back", "voicemail"),
+    "the phonebook": (*_PHONE, *_APP, "back", "phonebook-up", "phonebook-down", "phonebook-page-up",
+                      "phonebook-page-down", "phonebook-next-group", "phonebook-previous-group"),
+    "the SIP trace": (*_PHONE, *_APP, "back", "trace-follow"),
+    "the audio test": (*_PHONE, *_APP, "back", "audio-test-tone", "audio-loopback", "audio-echo-test",
+                       "audio-use-input", "audio-use-output"),
+    "the other screens": (*_PHONE, *_APP, "back"),
+    "the lock screen": (*_KEYPAD, *_APP, "unlock", "soft-key-1", "delete", "lock-clear"),
+    "the ringing prompt": (*_OVER_ALL, "soft-key-1", "soft-key-2", "soft-key-3", "soft-key-4", "answer", "reject",
+                           "forward"),
+    "yes/no questions": (*_OVER_ALL, "soft-key-1", "soft-key-4", "confirm-yes", "confirm-no"),
+    "text questions": (*_OVER_ALL, "soft-key-1", "soft-key-4", "prompt-cancel"),
+    "choices": (*_OVER_ALL, "soft-key-1", "soft-key-4", "choice-cancel", *(f"keypad-{n}" for n in "123456789")),
+}
+
+
+def keys_now(keymap: dict[str, str], binding_id: str) -> list[str]:
+    """The keys of a binding id with `keymap` ([keymap] of the config) applied."""
+    given = keymap.get(binding_id)
+    return [k.strip() for k in given.split(",")] if isinstance(given, str) and given.strip() else \
+        default_keys(binding_id)
+
+
+def clash_problems(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """(binding id, sentence) for each key `keymap` gives to a binding id that another binding of the same
+    screen has too (the phone would silently do only one of the two)."""
+    problems: dict[str, str] = {}
+    for screen, ids in SCREENS.items():
+        owners: dict[str, list[str]] = {}
+        for binding_id in ids:
+            for key in keys_now(keymap, binding_id):
+                owners.setdefault(normal_key(key), []).append(binding_id)
+        for key, both in owners.items():
+            mine = [b for b in both if b in keymap]
+            if len(both) < 2 or not mine:
+                continue      # the default keys of one screen never clash on purpose
+            for binding_id in mine:
+                others = [b for b in both if b != binding_id]
+                what = BINDING_IDS[others[0]].rsplit(" (", 1)[0]
+                problems.setdefault(binding_id, (f"{key!r} is also the key of {others[0]} ({what}) on {screen}: "
+                                                 "give one of them another key"))
+    return sorted(problems.items())
 
 
 def id_problem(binding_id: str) -> str:
@@ -135,3 +234,34 @@ def id_problem(binding_id: str) -> str:
     near = difflib.get_close_matches(binding_id, BINDING_IDS, n=3)
     hint = f"did you mean {' or '.join(near)}?" if near else "the README lists every binding id"
     return f"is not a binding id: {hint}"
+
+
+_SHOWN = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "space": "Space", "backspace": "Backspace",
+          "delete": "Del", "insert": "Ins", "home": "Home", "end": "End", "pageup": "PgUp", "pagedown": "PgDn",
+          "up": "↑", "down": "↓", "left": "←", "right": "→"}
+# an ASCII character's key name -> the character (minus -> -, number_sign -> #)
+_CHARACTERS = {_TEXTUAL_NAMES.get(_key_name(chr(c)), _key_name(chr(c))): chr(c)
+               for c in range(0x21, 0x7F) if not chr(c).isalnum()}
+
+
+def key_label(key: str, names: dict[str, str] | None = None) -> str:
+    """A key as the screen names it: "h", "H", "Esc", "F9", "Ctrl+P", "Alt+1", "+", "*"; `names` gives the
+    current language's words for named keys (enter -> 回车)."""
+    key = normal_key(key)
+    *mods, base = key.split("+")
+    if base in (names or {}):
+        shown = (names or {})[base]
+    elif base in _SHOWN:
+        shown = _SHOWN[base]
+    elif len(base) > 1 and base[0] == "f" and base[1:].isdigit():
+        shown = base.upper()
+    elif base in _CHARACTERS:
+        shown = _CHARACTERS[base]
+    elif len(base) > 1:
+        try:
+            shown = unicodedata.lookup(base.replace("_", " "))
+        except KeyError:
+            shown = base
+    else:
+        shown = base.upper() if mods and base.isalpha() else base
+    return "".join(f"{m.capitalize()}+" for m in mods) + shown

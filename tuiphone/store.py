@@ -23,7 +23,7 @@ from tuiphone.liveness import still_running, this_process
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HISTORY_KEEP = 1000                  # newest calls kept; older ones are dropped as new ones come
 HISTORY_FILTERS = ("all", "missed", "incoming", "outgoing")
 MISSED = ("missed", "dnd", "busy")   # incoming calls nobody took: the desk phone lists them as missed
@@ -80,6 +80,13 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE calls ADD COLUMN call_key TEXT NOT NULL DEFAULT '';
     ALTER TABLE calls ADD COLUMN owner TEXT NOT NULL DEFAULT '';
     CREATE INDEX calls_key ON calls(call_key);
+    """,
+    # 2 -> 3: what the phone knew of a call as it ended (codec, MOS, loss, jitter, RTT, a transfer), as JSON
+    """
+    CREATE TABLE call_summaries (
+        call_id INTEGER PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
+        summary TEXT NOT NULL
+    );
     """,
 )
 
@@ -313,6 +320,16 @@ class Store:
         rows = self._read("SELECT id, direction, account, remote_uri, remote_name, remote_number, started, "
                           "duration_s, disposition, reason FROM calls WHERE id = ?", (call_id,))
         return CallRecord(*rows[0]) if rows else None
+
+    def set_call_summary(self, call_id: int, summary: str) -> None:
+        """Keep what the UI measured of a call (JSON: codec, mos, loss_pct, jitter_ms, rtt_ms, transfer_to…)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO call_summaries(call_id, summary) VALUES (?, ?)", (call_id, summary))
+
+    def call_summary(self, call_id: int) -> str:
+        """The JSON kept with a call by set_call_summary, or ""."""
+        rows = self._read("SELECT summary FROM call_summaries WHERE call_id = ?", (call_id,))
+        return rows[0][0] if rows else ""
 
     def delete_call(self, call_id: int) -> None:
         with self._write() as db:

@@ -123,3 +123,33 @@ async def test_services_that_cannot_start_are_named_and_the_phone_goes_on():
     async with app.run_test(notifications=True) as pilot:
         await until(pilot, lambda: "without its services" in screen_text(app))
         assert "8088" in screen_text(app)
+
+
+async def test_the_log_file_at_the_default_level_tells_registrations_calls_and_errors(tmp_path):
+    from tuiphone.engine.events import LineState, RegState
+
+    app, phone = build()
+    root = logging.getLogger()
+    saved_level = root.level
+    root.setLevel(logging.WARNING)          # what `--log-level warning` (the default) leaves on the root logger
+    try:
+        with log_to_file(tmp_path / "logs") as path:
+            async with app.run_test() as pilot:
+                phone.fire(RegState(account=0, registered=True, sip_status=200, reason="OK", expires=3600,
+                                    server="127.0.0.1:5090"))
+                app.place_call("200", 0)
+                await until(pilot, lambda: 1 in app.lines)
+                phone.set_state(1, LineState.TALKING, codec="PCMU")
+                await until(pilot, lambda: app.lines[1].call.state == LineState.TALKING)
+                phone.set_state(1, LineState.ENDED, sip_status=200, reason="OK")
+                await until(pilot, lambda: not app.lines)
+                app.show_error("The SIP server did not answer.")
+                await pilot.pause()
+        text = path.read_text(encoding="utf-8")
+    finally:
+        root.setLevel(saved_level)
+    assert "account 1: registered with 127.0.0.1:5090 (200 OK, expires in 3600 s)" in text
+    assert "line 1: calling sip:200@127.0.0.1 (account 1)" in text
+    assert "line 1: talking with sip:200@127.0.0.1 (PCMU)" in text
+    assert "line 1: call with sip:200@127.0.0.1 ended after" in text
+    assert "The SIP server did not answer." in text

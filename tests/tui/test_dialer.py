@@ -146,3 +146,17 @@ async def test_send_key_can_be_remapped_by_binding_id():
         await pilot.press("f9")
         await until(pilot, lambda: phone.commands)
         assert phone.commands == [("call", "8", 0)]
+
+
+async def test_after_a_restart_redial_calls_the_last_number_in_the_history(tmp_path):
+    from tuiphone.store import Store
+
+    store = Store(tmp_path / "phone.db")
+    store.add_call("in", 0, "sip:3005@127.0.0.1", "", "3005", 1709283100.0, 10.0, "answered")
+    store.add_call("out", 1, "sip:2002@127.0.0.2", "", "2002", 1709283000.0, 30.0, "answered")
+    store.close()
+    app, phone = build(store=Store(tmp_path / "phone.db"))       # a phone started again over the same data
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: "F1 Redial" in screen_text(app))
+        await pilot.press("f1")
+        await until(pilot, lambda: ("call", "2002", 1) in phone.commands)

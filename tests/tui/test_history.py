@@ -101,3 +101,32 @@ async def test_a_call_is_in_the_history_while_it_rings_and_stays_one_row_when_it
                                 key="k1"))
         await until(pilot, lambda: "✕  Bob (300)" in screen_text(app))
         assert rows(app) == 1 and [c.disposition for c in store.calls()] == ["missed"]
+
+async def test_call_details_show_the_quality_and_the_transfer_of_the_call():
+    from tuiphone.engine.events import LineState, TransferProgress
+    from tuiphone.engine.quality import CallQuality
+
+    app, phone = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.place_call("200", 0)
+        await until(pilot, lambda: isinstance(app.screen, CallScreen))
+        phone.quality_of[1] = CallQuality.measure("PCMU", rx_packets=990, rx_lost=10, jitter_ms=3.0, tx_packets=1000,
+                                                  rtt_ms=40.0)
+        phone.set_state(1, LineState.TALKING, codec="PCMU")
+        await until(pilot, lambda: app.lines[1].quality is not None)      # the call screen polls once a second
+        await pilot.press("t", "3", "0", "0", "enter")
+        await until(pilot, lambda: ("blind_transfer", 1, "300") in phone.commands)
+        phone.fire(TransferProgress(line=1, sip_status=200, reason="OK", final=True))
+        await pilot.pause()
+        # the engine logs the call, then ends its line (in that order)
+        phone.log("200", "out", "answered", started=1709283000.0, duration=42.0)
+        phone.set_state(1, LineState.ENDED, sip_status=200, reason="OK")
+        await until(pilot, lambda: len(app.store.calls("all")) == 1)
+        await until(pilot, lambda: not isinstance(app.screen, CallScreen))
+        app.push_screen(HistoryScreen())
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen) and "200" in screen_text(app))
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, CallDetailsScreen))
+        text = screen_text(app)
+        assert "PCMU · MOS 4." in text and "loss 1.0 % · jitter 3.0 ms · RTT 40.0 ms" in text, text
+        assert "to 300: done" in text, text

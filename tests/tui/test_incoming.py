@@ -89,3 +89,36 @@ async def test_prompt_comes_over_the_dialer_and_leaves_the_number_alone():
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, DialerScreen))
         assert app.screen.digits == "45"
+
+
+def notices(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_rejecting_and_forwarding_say_what_happened_not_that_the_call_failed():
+    from tuiphone import i18n
+
+    app, phone = build()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        phone.ring(1, "3005", "Bob Li")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: "Rejected Bob Li (486)." in notices(app))
+        phone.ring(2, "3006", "Ann")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.press("f")
+        await pilot.press(*"1002", "enter")
+        await until(pilot, lambda: "Forwarded Ann to 1002." in notices(app))
+        phone.ring(3, "3007")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        phone.set_state(3, LineState.ENDED, sip_status=487, reason="Request Terminated")
+        await until(pilot, lambda: "Missed call from 3007." in notices(app))
+        assert not [n for n in notices(app) if "failed" in n], notices(app)
+
+        app.switch_language("zh_CN")
+        phone.ring(1, "3008", "Bob Li")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: "已拒接 Bob Li（486）。" in notices(app))
+        assert not [n for n in notices(app) if "失败" in n], notices(app)
+        i18n.set_language("en")

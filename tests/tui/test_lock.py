@@ -5,7 +5,6 @@ from __future__ import annotations
 from tests.tui.conftest import ACCOUNTS, build, screen_text, until
 from tuiphone.engine.events import LineState
 from tuiphone.screens.call import CallScreen
-from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.dialer import DialerScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
@@ -64,17 +63,17 @@ async def test_star_with_gaps_is_just_a_digit(clock):
         assert isinstance(app.screen, DialerScreen) and app.screen.digits == "*******"
 
 
-async def test_k_locks_a_phone_with_no_password_and_enter_confirms_the_unlock():
+async def test_k_locks_a_phone_with_no_password_and_enter_unlocks_it_with_no_second_question():
     app, _ = build()
     async with app.run_test() as pilot:
         await pilot.press("m", "k")
         await until(pilot, lambda: isinstance(app.screen, LockScreen))
         assert "Press Enter to unlock." in screen_text(app)
         await pilot.press("enter")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, IdleScreen))
         assert not app.locked
+        await pilot.press("2")           # the next key is the phone's again: it starts dialing
+        await until(pilot, lambda: isinstance(app.screen, DialerScreen) and app.screen.digits == "2")
 
 
 async def test_a_call_is_answered_while_locked_and_the_lock_is_back_when_it_ends():
@@ -103,7 +102,13 @@ async def test_screen_lock_preferences_turn_star_lock_on_and_set_the_password():
         await until(pilot, lambda: "2. Hold * for 4 s to lock: On" in screen_text(app))
         await pilot.press("3", *"12a", "enter")
         assert "use digits only" in screen_text(app)
-        await pilot.press("backspace", "enter")
+        assert app.screen.query_one("#prompt-input").value == ""
+        await pilot.press(*"12", "enter")
+        await until(pilot, lambda: "Type the new unlock password again" in screen_text(app))
+        await pilot.press(*"13", "enter")          # a slip of the finger is caught before it locks anyone out
+        await until(pilot, lambda: "not the password you typed first" in screen_text(app))
+        assert app.config.features.lock_password == ""
+        await pilot.press(*"12", "enter")
         await until(pilot, lambda: "3. Unlock password: set" in screen_text(app))
         assert app.config.features.lock_password == "12" and app.config.features.star_key_lock
         await pilot.press("1")

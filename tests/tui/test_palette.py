@@ -11,7 +11,9 @@ from tuiphone.store import Contact, Number, Store
 
 
 def palette_open(app) -> bool:
-    return type(app.screen).__name__ == "CommandPalette"
+    from textual.command import CommandPalette
+
+    return isinstance(app.screen, CommandPalette)
 
 
 async def settled(pilot) -> None:
@@ -63,3 +65,33 @@ async def test_the_palette_stays_shut_while_the_phone_is_locked():
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert isinstance(app.screen, LockScreen)
+
+
+async def test_the_palette_opens_direct_ip_forwarding_audio_page_and_capture():
+    from tuiphone.screens.audio_test import AudioTestScreen
+    from tuiphone.screens.capture import CaptureScreen
+    from tuiphone.screens.direct_ip import DirectIpScreen
+    from tuiphone.screens.menu import MenuScreen
+    from tuiphone.screens.page import PageScreen
+    from tuiphone.screens.prompt import TextPromptScreen
+
+    app, _ = build('[phone]\nadmin_password = "4321"\n')
+    async with app.run_test(size=(100, 30)) as pilot:
+        for typed, name, opened in (("direct", "Direct IP call…", DirectIpScreen),
+                                    ("forwarding", "Forwarding settings", MenuScreen),
+                                    ("page a group", "Page a group…", PageScreen),
+                                    ("capture", "Packet capture", CaptureScreen)):
+            await pilot.press("ctrl+p", *typed)
+            await until(pilot, lambda: name in screen_text(app))
+            await settled(pilot)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, opened))
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, opened))
+        await pilot.press("ctrl+p", *"audio")
+        await until(pilot, lambda: "Open audio settings" in screen_text(app))
+        await settled(pilot)
+        await pilot.press("enter")      # Settings › Audio: behind the admin password like the rest of Settings
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press(*"4321", "enter")
+        await until(pilot, lambda: isinstance(app.screen, AudioTestScreen))

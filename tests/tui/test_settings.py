@@ -134,3 +134,24 @@ async def test_wifi_says_so_when_there_is_no_networkmanager_or_no_permission(mon
         await until(pilot, lambda: "F3 Wi-Fi off" in soft_keys(app))
         await pilot.press("f3")
         await until(pilot, lambda: "You are not allowed to change the network" in screen_text(app))
+
+
+async def test_a_wrong_admin_password_is_cleared_and_a_right_one_is_remembered_until_the_phone_locks():
+    app, _ = build(ADMIN)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "8")
+        assert isinstance(app.screen, TextPromptScreen)
+        await pilot.press(*"1234", "enter")
+        await until(pilot, lambda: "That is not the admin password" in screen_text(app))
+        assert app.screen.query_one("#prompt-input").value == ""        # not 1234 plus what comes next
+        await pilot.press(*"4321", "enter")
+        await until(pilot, lambda: isinstance(app.screen, MenuScreen) and "Accounts" in screen_text(app))
+        await pilot.press("escape")
+        await pilot.press("8")                  # Settings again: no second question
+        await until(pilot, lambda: isinstance(app.screen, MenuScreen) and "Accounts" in screen_text(app))
+        await pilot.press("escape", "escape")
+        app.action_lock()
+        await pilot.pause()
+        app.unlock()
+        await pilot.press("m", "8")             # after a lock the password is asked again
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen))

@@ -24,6 +24,7 @@ from tuiphone.widgets.status_bar import StatusBar
 
 __all__ = ["AudioTestScreen", "device_marks", "local_audio_of"]
 
+_STATES = ("ok", "null", "degraded", "stopped")   # LocalAudio.status values
 TEST_TONE_HZ = 1000
 TEST_TONE_DBFS = -12.0
 LOOPBACK_DELAY_S = 0.5
@@ -166,7 +167,9 @@ class AudioTestScreen(PhoneScreen):
         levels, s = audio.levels(), audio.stats()
         self.query_one("#mic-meter", LevelMeter).show(levels.mic_dbfs)
         self.query_one("#speaker-meter", LevelMeter).show(levels.speaker_dbfs)
-        lines = [s.reason, t("audio_test.now", input=s.input_device, output=s.output_device, ringer=s.ringer_device),
+        # the engine's sentence in English; each language words the state itself (the details are the engine's)
+        state_line = t(f"audio_test.status_{s.status}", reason=s.reason) if s.status in _STATES else s.reason
+        lines = [state_line, t("audio_test.now", input=s.input_device, output=s.output_device, ringer=s.ringer_device),
                  t("audio_test.volumes", speaker=round(audio.volume * 100), ring=round(audio.ring_volume * 100))]
         if self.tone_on:
             lines.append(t("audio_test.tone_on", hz=TEST_TONE_HZ))

@@ -36,6 +36,12 @@ def line_key_bindings() -> list[Binding]:
             for n in range(1, MAX_LINE_KEY_BINDINGS + 1)]
 
 
+def repaint_now(screen: Screen) -> None:
+    """Repaint the top screen after a rebuild: the screens below rebuild at the same time, and a screen that
+    finished while they still held the app's batch update would show its old text until the next key."""
+    screen.app.refresh(layout=True)
+
+
 class PhoneScreen(Screen):
     """A screen with a soft key bar: F1–F4 run whatever `soft_keys()` says now."""
 
@@ -87,6 +93,7 @@ class PhoneScreen(Screen):
         """Rebuild the screen from its state so every label is in the new language."""
         await self.recompose()
         self.refresh_soft_keys()
+        repaint_now(self)
 
     async def action_soft_key(self, index: int) -> None:
         keys = self.shown_soft_keys()

@@ -220,6 +220,7 @@ class CallScreen(PhoneScreen):
             return
         line, target = view.call.line, self.transfer_digits
         self.transferring = False
+        view.transfer_to = target       # for the call's history entry
         self.redraw()
         self._run(self.app.phone.blind_transfer(line, target))
 
@@ -264,6 +265,7 @@ class CallScreen(PhoneScreen):
         if self.transferring and current is not None and view is not None and line != current.call.line:
             self.transferring = False
             self.redraw()
+            view.transfer_to = party(current.call, self.app.name_for(current.call.remote_number))
             # REFER goes to the held party (the transferee), Replaces names our call with the target
             self._run(self.app.phone.attended_transfer(line, current.call.line))
             return

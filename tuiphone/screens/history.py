@@ -250,6 +250,28 @@ def delete_record(app, record: CallRecord) -> None:
     app.history_changed.publish(None)
 
 
+def summary_rows(quality: str) -> list[tuple[str, str]]:
+    """The call's quality numbers and transfer as rows of the details (from the history's quality JSON)."""
+    import json
+
+    try:
+        q = json.loads(quality) if quality else {}
+    except ValueError:
+        return []
+    rows = []
+    if "mos" in q:
+        rows.append(("history.quality", t("history.quality_numbers", codec=q.get("codec") or "-", mos=q["mos"],
+                                         loss=q.get("loss_pct", 0), jitter=q.get("jitter_ms", 0),
+                                         rtt=q.get("rtt_ms", 0))))
+    if "transfer_to" in q:
+        status = q.get("transfer_status")
+        result = (t("history.transfer_pending") if status is None else
+                  t("history.transfer_done") if 200 <= status < 300 else
+                  t("history.transfer_failed", status=status, reason=q.get("transfer_reason", "")))
+        rows.append(("history.transfer", t("history.transfer_to", target=q["transfer_to"] or "?", result=result)))
+    return rows
+
+
 class CallDetailsScreen(PhoneScreen):
     """Everything the history knows of one call."""
 
@@ -291,9 +313,18 @@ class CallDetailsScreen(PhoneScreen):
         ]
         if r.reason:
             rows.append(("history.sip_reason", r.reason))
+        rows += summary_rows(self.summary())
         width = max(cell_len(t(key)) for key, _ in rows)
         # pad by terminal cells, so Chinese labels line up too
         return "\n".join(f"{t(key)}{' ' * (width - cell_len(t(key)))}  {value}" for key, value in rows)
+
+    def summary(self) -> str:
+        """The call's quality and transfer as the history keeps them ("" when not known)."""
+        store = self.app.store
+        try:
+            return store.call_summary(self.record.id) if store is not None else ""
+        except StoreError:
+            return ""
 
     def soft_keys(self) -> Sequence[SoftKey | None]:
         return (SoftKey("key.dial", "dial"), SoftKey("key.save_contact", "add_contact"),

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from tuiphone.engine.events import IncomingCall, LineState
 from tuiphone.i18n import t
+from tuiphone.screens.base import repaint_now
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import account_label
 
@@ -73,6 +74,7 @@ class IncomingCallScreen(ModalScreen[str | None]):
     async def _relabel(self) -> None:
         await self.recompose()
         self._label_keys()
+        repaint_now(self)
 
     def caller_text(self) -> str:
         """The phonebook's name for the number, else the name the caller sent, and the number."""

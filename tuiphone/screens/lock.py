@@ -1,5 +1,5 @@
 """Screen lock (seed 2.21–2.22): lock from the menu, `k`, or by holding `*` on the idle screen; unlock with the
-password digits, or by confirming when no password is set. A ringing call still comes through and can be answered;
+password digits, or with Enter alone when no password is set. A ringing call still comes through and can be answered;
 the call screen shows over the lock and the lock is back when the call ends."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tuiphone.i18n import t
-from tuiphone.screens.base import keypad_bindings
+from tuiphone.screens.base import keypad_bindings, repaint_now
 from tuiphone.widgets.clock import BigClock
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -93,6 +93,7 @@ class LockScreen(Screen):
     async def _relabel(self) -> None:
         await self.recompose()
         self.redraw()
+        repaint_now(self)
 
     def password(self) -> str:
         return self.app.config.features.lock_password
@@ -117,10 +118,8 @@ class LockScreen(Screen):
         self.redraw()
 
     def action_unlock(self) -> None:
-        from tuiphone.screens.confirm import ConfirmScreen
-
         if not self.password():
-            self.app.push_screen(ConfirmScreen(t("lock.confirm")), lambda yes: self.app.unlock() if yes else None)
+            self.app.unlock()     # with no password, the Enter the screen asks for is the confirmation
         elif self.typed == self.password():
             self.app.unlock()
         else:

@@ -162,11 +162,23 @@ def screen_lock_menu() -> MenuScreen:
     from tuiphone.screens.prompt import TextPromptScreen
 
     def ask_password(app: App) -> None:
+        """The new password, then the same again; an empty one (Enter unlocks) is not asked twice."""
+        def save(text: str | None) -> None:
+            if text is not None:
+                apply_setting(app, app.config.features, "lock_password", text)
+
+        def again(first: str | None) -> None:
+            if first is None:
+                return
+            if not first:
+                save(first)
+                return
+            same = lambda text: "" if text == first else t("lock.not_the_same")  # noqa: E731
+            app.push_screen(TextPromptScreen(t("lock.ask_password_again"), password=True, check=same), save)
+
         check = lambda text: "" if text.isdigit() or not text else t("lock.digits_only")  # noqa: E731
         app.push_screen(TextPromptScreen(t("lock.ask_password"), password=True, check=check,
-                                         help_text=t("lock.password_help")),
-                        lambda text: apply_setting(app, app.config.features, "lock_password", text)
-                        if text is not None else None)
+                                         help_text=t("lock.password_help")), again)
 
     def entries(app: App) -> tuple[MenuEntry, ...]:
         f = app.config.features

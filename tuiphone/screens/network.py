@@ -37,6 +37,13 @@ def nat_type(phone) -> str:
         return ""
 
 
+def link_state(state: str) -> str:
+    """An interface's state as `ip` says it (UP, DOWN, UNKNOWN…), in the phone's language when it has words for it."""
+    key = f"network.state_{state.lower()}"
+    text = t(key)
+    return (state or "-") if text == key else text
+
+
 def network_text(facts: netinfo.NetworkFacts, sip: str, nat: str = "") -> str:
     """The facts as aligned lines (labels padded by terminal cells, for Chinese too)."""
     rows = [("network.sip_address", sip or t("network.unknown")),
@@ -50,7 +57,7 @@ def network_text(facts: netinfo.NetworkFacts, sip: str, nat: str = "") -> str:
     lines = [f"{t(key)}{' ' * (width - cell_len(t(key)))}  {value}" for key, value in rows]
     for iface in facts.interfaces:
         lines.append("")
-        lines.append(f"{iface.name}  {iface.state or '-'}  {t('network.mac')} {iface.mac or '-'}")
+        lines.append(f"{iface.name}  {link_state(iface.state)}  {t('network.mac')} {iface.mac or '-'}")
         lines += [f"    IPv4 {a}" for a in iface.ipv4] + [f"    IPv6 {a}" for a in iface.ipv6]
         if not iface.ipv4 and not iface.ipv6:
             lines.append(f"    {t('network.no_address')}")

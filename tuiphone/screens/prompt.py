@@ -28,7 +28,8 @@ class TextPromptScreen(ModalScreen[str | None]):
     """A question and one line of text; Enter (F1) gives the text once `check` finds nothing wrong, Esc gives None.
 
     `check(text)` returns "" or a sentence saying what is wrong; the dialog stays open until it returns "".
-    It may also do the job itself (save the text), so a refusal is shown where the user typed.
+    It may also do the job itself (save the text), so a refusal is shown where the user typed. A refused
+    password is cleared.
     """
 
     BINDINGS = [
@@ -72,6 +73,8 @@ class TextPromptScreen(ModalScreen[str | None]):
         problem = self.check(text) if self.check is not None else ""
         if problem:
             self.query_one("#prompt-error", Static).update(problem)
+            if self.password:       # a wrong password is typed again from the start, not after the old dots
+                self.query_one(Input).value = ""
             return
         self.dismiss(text)
 

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from tuiphone.i18n import t
@@ -20,15 +21,22 @@ from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 from tuiphone.widgets.table import fill_table
 
-def open_settings(app: App) -> None:
-    """Settings, after the admin password when one is set."""
+def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
+    """Settings (or one of its screens), after the admin password when one is set; once typed right it is
+    not asked again until the phone is locked (or the password changes)."""
     password = app.config.phone.admin_password
-    if not password:
-        app.push_screen(settings_menu())
+    opened = screen or settings_menu
+    if not password or app.admin_unlocked == password:
+        app.push_screen(opened())
         return
+
+    def unlocked(text: str | None) -> None:
+        if text is not None:
+            app.admin_unlocked = password
+            app.push_screen(opened())
     app.push_screen(TextPromptScreen(t("settings.ask_admin"), password=True,
                                      check=lambda text: "" if text == password else t("settings.wrong_admin")),
-                    lambda text: app.push_screen(settings_menu()) if text is not None else None)
+                    unlocked)
 
 
 def settings_menu() -> MenuScreen:

@@ -68,8 +68,9 @@ class CallHistory:
         call.answered = time.monotonic()
         return call.mode == "answered" and not call.written and self._write_start(call)
 
-    def ended(self, entry: CallLogEntry) -> bool:
-        """Finish the call's row (or add one); True when the call is in the history."""
+    def ended(self, entry: CallLogEntry, summary: str = "") -> bool:
+        """Finish the call's row (or add one), with what the UI knew of the call (`summary`, JSON: quality,
+        transfer); True when the call is in the history."""
         call = self._active.pop(entry.key, None) if entry.key else None
         if call is not None and self._lines.get(call.start.line) == entry.key:
             del self._lines[call.start.line]
@@ -78,7 +79,9 @@ class CallHistory:
         if not keeps(entry.disposition, mode):
             return False        # an "answered" account's row is written only once a call is answered
         try:
-            self.store.add_log_entry(entry)
+            row = self.store.add_log_entry(entry)
+            if summary:
+                self.store.set_call_summary(row, summary)
         except StoreError as exc:
             self._failed(f"{exc} The call with {who} is not in the history.")
             return False

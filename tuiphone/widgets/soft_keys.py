@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from tuiphone.i18n import t
+from tuiphone.i18n import key_name, t
 
 SOFT_KEY_COUNT = 4
 
@@ -43,7 +43,7 @@ class SoftKeyButton(Static):
         self.key = key
         self.set_class(key is not None, "-set")
         self.set_class(key is None, "-empty")
-        self.text = f"F{self.index} {t(key.label)}" if key else ""
+        self.text = f"{key_name(f'soft-key-{self.index}')} {t(key.label)}" if key else ""
         self.update(self.text)
 
     def on_click(self) -> None:
