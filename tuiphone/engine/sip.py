@@ -55,6 +55,7 @@ FRAME_SAMPLES = 320          # 20 ms at 16 kHz
 DIRECT = -1                  # account index of the built-in direct-IP account
 IDLE_POLL_MS = 100           # the SIP thread's longest wait for network events when nothing else is due
 LINE_CHECK_S = 2.0           # how often the listener checks its lines against the calls pjsua still has
+STREAM_SETTLE_S = 0.3        # a re-INVITE waits at most this long for a new stream's first packets (_stream_settled)
 SOCKETS_PER_CALL = 2         # RTP + RTCP: the INVITE gate (capacity.py) trims offers to one audio stream
 
 _TRANSPORT_TYPES = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}
@@ -376,6 +377,9 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         self.local = False                  # joined to the phone's local audio port
         self.links: set[int] = set()        # call ids it is conferenced with
         self.muted = False                  # kept for a port made later (see _attach_port)
+        self.media_since = 0.0              # monotonic time pjsua last (re)built this call's audio stream
+        self.want_hold = False              # what the last hold/resume asked (see PjsuaBackend._want_hold)
+        self.reinviting = False             # a hold/resume re-INVITE is waiting to go out
 
     @_guarded
     def onCallState(self, prm: Any) -> None:
@@ -520,6 +524,27 @@ def _make_port(name: str, media: CallMedia, backend: "PjsuaBackend") -> _FramePo
     port.backend = backend
     port.createPort(name, fmt)
     return port
+
+
+def _stream_settled(call: Any) -> bool:
+    """Whether the call's audio stream has sent its first RTP packet (when it sends) and heard the far end's
+    (when it receives). A re-INVITE rebuilds the stream, and pjsua carries the RTP sequence number over to
+    the new one from the old one's last packet sent; one rebuilt before its first packet was counted starts
+    again from 0, while SRTP (offered on every call) has already protected a higher one: libsrtp then refuses
+    every packet of the new stream ("replay check failed (index too old)") and that direction stays silent
+    for the rest of the call. The same holds for the far end's stream, which our re-INVITE rebuilds."""
+    try:
+        ci = call.getInfo()
+        dirs = [mi.dir for mi in ci.media
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status != pj.PJSUA_CALL_MEDIA_NONE]
+        if not dirs:
+            return True
+        st = call.getStreamStat(0).rtcp
+    except pj.Error:
+        return True
+    sent = not dirs[0] & pj.PJMEDIA_DIR_ENCODING or st.txStat.pkt > 0
+    heard = not dirs[0] & pj.PJMEDIA_DIR_DECODING or st.rxStat.pkt > 0
+    return bool(sent and heard)
 
 
 def _budget_key(call_id: str) -> str:
@@ -1164,16 +1189,33 @@ class PjsuaBackend:
             log.info("hangup of call %s: %s", cid, exc.reason)
 
     def hold(self, cid: int) -> None:
-        self._reinvite(cid, unhold=False)
+        self._want_hold(cid, True)
 
     def unhold(self, cid: int) -> None:
-        self._reinvite(cid, unhold=True)
+        self._want_hold(cid, False)
 
-    def _reinvite(self, cid: int, unhold: bool, tries: int = 30) -> None:
-        """Hold or resume; while another re-INVITE of this call is still pending, try again shortly."""
+    def _want_hold(self, cid: int, on: bool) -> None:
+        """Hold or resume: one re-INVITE at a time per call, carrying what was asked last (a resume asked
+        while a hold still waits replaces it, instead of racing it and losing)."""
         call = self._calls.get(cid)
         if call is None:
             return
+        call.want_hold = on
+        if not call.reinviting:
+            call.reinviting = True
+            self._reinvite(cid)
+
+    def _reinvite(self, cid: int, tries: int = 30) -> None:
+        """Send the hold or resume the call wants; while another re-INVITE of it is still pending, or its new
+        stream has not sent (and heard) its first packet yet (see _stream_settled), try again shortly."""
+        call = self._calls.get(cid)
+        if call is None:
+            return
+        if time.monotonic() - call.media_since < STREAM_SETTLE_S and not _stream_settled(call):
+            del call
+            self.schedule(0.02, lambda: self._reinvite(cid, tries))
+            return
+        unhold = not call.want_hold
         prm = pj.CallOpParam(True)
         failure = None
         try:
@@ -1184,11 +1226,13 @@ class PjsuaBackend:
                 call.setHold(prm)
         except pj.Error as exc:
             failure = exc.reason    # keep no reference to the exception: its frames hold the Call
+        if failure is None or tries <= 0:
+            call.reinviting = False
         del call
         if failure is None:
             return
         if tries > 0:
-            self.schedule(0.1, lambda: self._reinvite(cid, unhold, tries - 1))
+            self.schedule(0.1, lambda: self._reinvite(cid, tries - 1))
         else:
             log.warning("call %s: %s failed: %s", cid, "resume" if unhold else "hold", failure)
 
@@ -1289,6 +1333,7 @@ class PjsuaBackend:
                 self._ended.append(call)
 
     def _on_media_state(self, call: _Call) -> None:
+        call.media_since = time.monotonic()
         ci = call.getInfo()
         active, remote_hold = False, False
         for mi in ci.media:
@@ -1319,6 +1364,35 @@ class PjsuaBackend:
             if other_am is not None:
                 _start(am, other_am)
                 _start(other_am, am)
+
+    def bridge_report(self) -> list[dict[str, Any]]:
+        """Each call's audio as pjsua has it (status, direction, bridge slot), what its slot sends to, its
+        conference links, and its stream's packet counts: what to look at when a conference member hears
+        nobody (SIP thread)."""
+        out: list[dict[str, Any]] = []
+        for cid, call in sorted(self._calls.items()):
+            try:
+                ci = call.getInfo()
+            except pj.Error:
+                continue
+            media = [(int(mi.status), int(mi.dir), int(mi.audioConfSlot)) for mi in ci.media
+                     if mi.type == pj.PJMEDIA_TYPE_AUDIO]
+            am = _audio_of(call)
+            slot, listeners = -1, []
+            if am is not None:
+                try:
+                    info = am.getPortInfo()
+                    slot, listeners = info.portId, list(info.listeners)
+                except pj.Error:
+                    pass
+            try:
+                st = call.getStreamStat(0).rtcp
+                packets = {"tx": st.txStat.pkt, "rx": st.rxStat.pkt}
+            except pj.Error:
+                packets = {}
+            out.append({"cid": cid, "media": media, "slot": slot, "listeners": listeners,
+                        "links": sorted(call.links), "packets": packets})
+        return out
 
     # ----- presence (BLF keys) ------------------------------------------------------------------
     def watch(self, account: int, uri: str) -> int:
