@@ -57,7 +57,8 @@ def _door_log(proc) -> list[str]:
 
 def test_tcp_connect_close_flood_never_aborts(phone, tmp_path):
     proc, cti = phone
-    result = tcpflood.connect_close("127.0.0.1", proc.port, total=600, threads=4, max_s=5.0)
+    result = tcpflood.connect_close("127.0.0.1", proc.port, total=600, threads=4, max_s=3.0,
+                                    connect_timeout=0.2)
     assert proc._popen.poll() is None, f"the daemon died ({proc._popen.returncode}): {proc.stderr()}"
     assert result.made >= 60, result           # enough to use up pjsip's 64 handles without the guard
     _still_a_phone(proc, cti, tmp_path)
@@ -66,19 +67,19 @@ def test_tcp_connect_close_flood_never_aborts(phone, tmp_path):
 
 def test_tcp_connections_held_then_dropped_never_abort(phone, tmp_path):
     proc, cti = phone
-    held = tcpflood.Holder("127.0.0.1", proc.port)
+    held = tcpflood.Holder("127.0.0.1", proc.port, connect_timeout=0.1)
     try:
-        held.open(100, max_s=3.0)
+        held.open(100, max_s=2.0)
         assert held.made >= 40, held.made
-        time.sleep(1.0)
+        time.sleep(0.5)
         assert proc._popen.poll() is None, f"the daemon died ({proc._popen.returncode}): {proc.stderr()}"
-        assert "held off" in " ".join(_door_log(proc)), _door_log(proc)
         _still_a_phone(proc, cti, tmp_path)          # a call over UDP rings while they are held
     finally:
         held.close()
     # every handle they held is now closing for 0.5 s: new connections at once are what pjlib asserted on
     burst = tcpflood.connect_close("127.0.0.1", proc.port, total=60, threads=4, max_s=1.0, connect_timeout=0.2)
     assert proc._popen.poll() is None, f"the daemon died ({proc._popen.returncode}): {proc.stderr()} {burst}"
-    _still_a_phone(proc, cti, tmp_path)
+    _still_a_phone(proc, cti, tmp_path, ring_check=False)       # rung over UDP above, over TCP here
     _rings_over_tcp(proc, cti, tmp_path)
-    assert "taken again" in " ".join(_door_log(proc)), _door_log(proc)
+    door = " ".join(_door_log(proc))
+    assert "held off" in door and "taken again" in door, door
