@@ -70,9 +70,9 @@ def listener():
     sock.close()
 
 
-def _connects(port: int, timeout: float = 0.3) -> bool:
+def _connects(port: int, timeout: float = 0.15, source: str = "127.0.0.1") -> bool:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+        socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0)).close()
         return True
     except OSError:
         return False
@@ -95,11 +95,26 @@ def test_a_closed_door_holds_off_new_connections_and_opens_again(listener):
     door.close()
     began = time.monotonic()
     assert not _connects(port), "the SYN should have been dropped"
-    assert time.monotonic() - began >= 0.25                     # no RST: the client just hears nothing
+    assert time.monotonic() - began >= 0.12                     # no RST: the client just hears nothing
     door.open()
     assert _connects(port)
     door.open()                                                 # no filter to detach: no error
     assert listener.fileno() >= 0                               # the socket is still the caller's
+
+
+def test_banned_sources_are_held_off_and_the_others_let_in(listener):
+    port = listener.getsockname()[1]
+    door = Door(listening_fds({port}), {port})
+    door.ban({"127.0.0.2", "127.0.0.9", "::1"})                # IPv6 addresses: the door alone
+    assert door.banned == {"127.0.0.2", "127.0.0.9"}
+    assert not _connects(port, source="127.0.0.2")
+    assert _connects(port, source="127.0.0.3")
+    door.close()
+    assert not _connects(port, source="127.0.0.3")
+    door.open()                                                 # open again, still without the banned
+    assert _connects(port, source="127.0.0.3") and not _connects(port, source="127.0.0.9")
+    door.ban(set())
+    assert _connects(port, source="127.0.0.2")
 
 
 def test_a_door_whose_fd_was_reused_leaves_that_socket_alone(listener):
@@ -129,3 +144,27 @@ def test_the_door_closes_below_the_margin_and_opens_with_room_again():
         guard.check()
         assert guard.door.closed is closed, value
     assert guard.closings == 2 and guard.least_free == 3
+
+
+def test_a_source_over_its_share_is_shut_and_held_off_until_it_holds_fewer():
+    guard = TcpGuard(lambda: 40, _BanDoor())
+    guard.share = 2
+    sources = {1: "192.0.2.1", 2: "192.0.2.1", 3: "192.0.2.1", 4: "198.51.100.7", 5: None}
+    for tp in sources:
+        guard.on_transport(tp, 0, source=sources.get)          # PJSIP_TP_STATE_CONNECTED
+    assert guard.shut == 1 and guard.door.banned == {"192.0.2.1"}
+    assert guard.held == {"192.0.2.1": 3, "198.51.100.7": 1}
+    guard.on_transport(3, 3, source=sources.get)               # the one shut is destroyed: 2, its share
+    assert guard.door.banned == {"192.0.2.1"}
+    guard.on_transport(1, 1, source=sources.get)               # one more goes: below its share
+    assert guard.door.banned == set() and guard.held == {"192.0.2.1": 1, "198.51.100.7": 1}
+    guard.on_transport(1, 3, source=sources.get)               # DESTROY after DISCONNECTED: counted once
+    guard.on_transport(5, 3, source=sources.get)
+    assert guard.held == {"192.0.2.1": 1, "198.51.100.7": 1}
+
+
+class _BanDoor(_Door):
+    banned = frozenset()
+
+    def ban(self, sources):
+        self.banned = frozenset(sources)

@@ -23,7 +23,7 @@ class FloodResult:
 
 
 def connect_close(host: str, port: int, total: int = 600, threads: int = 4, max_s: float = 5.0,
-                  connect_timeout: float = 0.5) -> FloodResult:
+                  connect_timeout: float = 0.5, source: str = "127.0.0.1") -> FloodResult:
     """`total` connections, each closed as soon as it is made, from `threads` threads; stops after `max_s`."""
     result, lock = FloodResult(), threading.Lock()
     left = [total]
@@ -39,6 +39,7 @@ def connect_close(host: str, port: int, total: int = 600, threads: int = 4, max_
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.settimeout(connect_timeout)
             try:
+                sock.bind((source, 0))
                 sock.connect((host, port))
                 ok, err = True, ""
             except OSError as exc:
@@ -67,8 +68,9 @@ def connect_close(host: str, port: int, total: int = 600, threads: int = 4, max_
 class Holder:
     """Connections opened and kept (a slowloris): `open` up to `count` of them, `close` them all."""
 
-    def __init__(self, host: str, port: int, connect_timeout: float = 0.3):
+    def __init__(self, host: str, port: int, connect_timeout: float = 0.3, source: str = "127.0.0.1"):
         self.address = (host, port)
+        self.source = source
         self.connect_timeout = connect_timeout
         self.socks: list[socket.socket] = []
         self.failed = 0
@@ -86,6 +88,7 @@ class Holder:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.settimeout(self.connect_timeout)
             try:
+                sock.bind((self.source, 0))
                 sock.connect(self.address)
                 self.socks.append(sock)
             except OSError:

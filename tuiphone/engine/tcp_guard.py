@@ -25,6 +25,7 @@ pjsua2 is built into: pjsua2 has no Python API for any of this.
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import logging
 import os
 import socket
@@ -39,6 +40,7 @@ _noise = LogThrottle(log)
 CLOSE_BELOW = 16          # free handles under which the door closes
 OPEN_AT = 24              # free handles at which it opens again
 BACKLOG = 4               # listen backlog of the TCP/TLS ports (pjsip's is 5): at most 5 wait to be accepted
+SOURCE_SHARE = 0.5        # one source address may hold this part of the handles left to connections
 SO_ATTACH_FILTER = 26     # asm-generic/socket.h (Linux)
 SO_DETACH_FILTER = 27
 
@@ -50,6 +52,11 @@ _KEY_SIZE = 352                      # sizeof(pj_ioqueue_key_t)
 _CLOSING_AT = 2024
 _FREE_AT = _CLOSING_AT + _KEY_SIZE
 _KEY_FREE_TIME_AT = 336              # key->free_time {long sec, long msec}, after ref_count and closing
+# struct pjsip_transport (sip_transport.h): obj_name[32], pool, ref_cnt, lock, grp_lock, tracing, is_shutdown,
+# is_destroying, key{type, rem_addr}, type_name, flag, info, addr_len, local_addr, local_name, remote_name, dir
+_TP_TYPE_NAME_AT, _TP_INFO_AT, _TP_DIR_AT = 120, 136, 224
+_TP_DIR_INCOMING = 2                 # PJSIP_TP_DIR_INCOMING
+_TP_CONNECTED, _TP_DISCONNECTED, _TP_DESTROY = 0, 1, 3    # pjsip_transport_state
 
 
 class _TimeVal(ctypes.Structure):
@@ -132,8 +139,32 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-_DROP_ALL = (_SockFilter * 1)(_SockFilter(0x06, 0, 0, 0))          # BPF_RET | BPF_K, 0: keep no byte
-_DROP_ALL_PROG = bytes(_SockFprog(1, ctypes.cast(_DROP_ALL, ctypes.POINTER(_SockFilter))))
+_BPF_RET, _BPF_LD_W_ABS, _BPF_JEQ_K = 0x06, 0x20, 0x15
+_SKF_NET_OFF = -0x100000                  # linux/filter.h: offsets from the IP header
+MAX_BANNED = 64                           # source addresses one filter program holds off
+
+
+def filter_program(banned: Iterable[str] = (), drop_all: bool = False) -> tuple[bytes, object]:
+    """A classic BPF socket filter for an IPv4 listening socket (struct sock_fprog, and the instructions it
+    points to: keep them alive while the kernel reads them): drop every packet, or those from `banned`
+    IPv4 addresses, keep the others."""
+    ops: list[tuple[int, int, int, int]] = []
+    if not drop_all:
+        ips = sorted({int(ipaddress.IPv4Address(ip)) for ip in banned})[:MAX_BANNED]
+        ops.append((_BPF_LD_W_ABS, 0, 0, (_SKF_NET_OFF + 12) & 0xFFFFFFFF))    # the IPv4 source address
+        ops += [(_BPF_JEQ_K, len(ips) - n, 0, ip) for n, ip in enumerate(ips)]  # jump to the drop
+        ops.append((_BPF_RET, 0, 0, 0xFFFFFFFF))                                # keep the packet
+    ops.append((_BPF_RET, 0, 0, 0))                                             # drop it
+    code = (_SockFilter * len(ops))(*(_SockFilter(*op) for op in ops))
+    return bytes(_SockFprog(len(ops), ctypes.cast(code, ctypes.POINTER(_SockFilter)))), code
+
+
+def _ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _is_listener(sock: socket.socket, ports: set[int]) -> bool:
@@ -174,29 +205,47 @@ def listening_fds(ports: Iterable[int], fd_dir: str = "/proc/self/fd") -> list[i
 
 
 class Door:
-    """The TCP/TLS listening sockets of the phone: closed (a drop-all filter) or open."""
+    """The TCP/TLS listening sockets of the phone: closed (a drop-all filter), open to all, or open to all but
+    some IPv4 source addresses (a filter that drops theirs)."""
 
     def __init__(self, fds: list[int], ports: set[int]):
         self.fds = fds
         self.ports = ports
         self.closed = False
+        self.banned: frozenset[str] = frozenset()
 
     def shrink_backlog(self, backlog: int = BACKLOG) -> None:
         for fd in self._still_ours():
             _with_socket(fd, lambda s: s.listen(backlog))
 
     def close(self) -> None:
-        for fd in self._still_ours():
-            _with_socket(fd, lambda s: s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _DROP_ALL_PROG))
         self.closed = True
+        self._apply()
 
     def open(self) -> None:
-        for fd in self._still_ours():
-            try:
-                _with_socket(fd, lambda s: s.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0))
-            except OSError:
-                pass             # no filter on it (ENOENT)
         self.closed = False
+        self._apply()
+
+    def ban(self, sources: Iterable[str]) -> None:
+        """Hold off new connections from these IPv4 addresses (IPv6 listeners: the door alone)."""
+        banned = frozenset(ip for ip in sources if _ipv4(ip))
+        if banned != self.banned:
+            self.banned = banned
+            self._apply()
+
+    def _apply(self) -> None:
+        prog, _code = filter_program(self.banned, drop_all=self.closed)     # _code: alive until set
+        for fd in self._still_ours():
+            _with_socket(fd, lambda s: self._set(s, prog))
+
+    def _set(self, sock: socket.socket, prog: bytes) -> None:
+        if self.closed or (self.banned and sock.family == socket.AF_INET):
+            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, prog)
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
+        except OSError:
+            pass             # no filter on it (ENOENT)
 
     def _still_ours(self) -> list[int]:
         """The fds that are still those listening sockets (not reused for something else since)."""
@@ -208,6 +257,25 @@ class Door:
             except OSError:
                 pass
         return out
+
+
+def transport_source(tp: int) -> str | None:
+    """The remote IP address of an incoming pjsip TCP/TLS transport, from its info text ("TCP to
+    127.0.0.1:5060", checked against its type name); None when it is not one or does not read right."""
+    if ctypes.c_int.from_address(tp + _TP_DIR_AT).value != _TP_DIR_INCOMING:
+        return None
+    type_name, info = _ptr(tp + _TP_TYPE_NAME_AT), _ptr(tp + _TP_INFO_AT)
+    if not type_name or not info:
+        return None
+    prefix = ctypes.string_at(type_name, 16).split(b"\0", 1)[0] + b" to "
+    text = ctypes.string_at(info, 64).split(b"\0", 1)[0]
+    if not text.startswith(prefix) or len(prefix) > 12:
+        return None
+    host = text[len(prefix):].decode("latin-1").rsplit(":", 1)[0].strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 # ----- the guard -----------------------------------------------------------------------------------------
@@ -229,6 +297,10 @@ class TcpGuard:
         self.closed_s = 0.0            # how long the door has been closed in all
         self.least_free: int | None = None
         self._least_while_closed = 0
+        self.share = 4                 # connections one source address may hold (set by install)
+        self.held: dict[str, int] = {}       # source address -> incoming connections it holds
+        self._sources: dict[int, str] = {}   # pjsip_transport* -> its source address
+        self.shut = 0                  # connections shut for going over their source's share
         self._lib: ctypes.CDLL | None = None
         self._tpmgr = None
         self._old_cb = None
@@ -251,9 +323,10 @@ class TcpGuard:
         door = Door(fds, ports)
         door.shrink_backlog()
         guard = cls(view.free, door)
+        guard.share = max(4, int((view.free() - guard.close_below) * SOURCE_SHARE))
         guard._hook(lib)
-        log.info("TCP guard: %d listening socket(s), door closes under %d free handles of %d",
-                 len(fds), guard.close_below, view.max)
+        log.info("TCP guard: %d listening socket(s), door closes under %d free handles of %d, "
+                 "%d connections per source address", len(fds), guard.close_below, view.max, guard.share)
         return guard
 
     def check(self) -> None:
@@ -271,13 +344,13 @@ class TcpGuard:
             self._closed_at = self._clock()
             self._least_while_closed = free
             self.closings += 1
-            _noise.info("tcp-door", "SIP stack short of sockets (%d free): new TCP/TLS connections held off",
+            _noise.info("tcp-door-closed", "SIP stack short of sockets (%d free): new TCP/TLS connections held off",
                         free)
         elif self.door.closed and free >= self.open_at:
             self.door.open()
             closed_for = self._clock() - self._closed_at
             self.closed_s += closed_for
-            _noise.info("tcp-door", "SIP TCP/TLS connections taken again (%d sockets free, held off %.1f s, "
+            _noise.info("tcp-door-open", "SIP TCP/TLS connections taken again (%d sockets free, held off %.1f s, "
                         "%d free at least)", free, closed_for, self._least_while_closed)
 
     def close(self) -> None:
@@ -296,6 +369,7 @@ class TcpGuard:
         lib.pjsip_tpmgr_get_state_cb.restype = ctypes.c_void_p
         lib.pjsip_tpmgr_get_state_cb.argtypes = [ctypes.c_void_p]
         lib.pjsip_tpmgr_set_state_cb.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        lib.pjsip_transport_shutdown.argtypes = [ctypes.c_void_p]
         tpmgr = lib.pjsip_endpt_get_tpmgr(lib.pjsua_get_pjsip_endpt())
         if not tpmgr:
             return                   # the loop's checks alone
@@ -306,6 +380,7 @@ class TcpGuard:
             if chained is not None:
                 chained(tp, state, info)       # pjsua's own handling first
             try:
+                self.on_transport(tp, state)
                 self.check()
             except Exception as exc:     # a bug here must not take pjsip down
                 _noise.failed("tcp-guard", "TCP guard", exc)
@@ -313,3 +388,30 @@ class TcpGuard:
         self._lib, self._tpmgr, self._old_cb = lib, tpmgr, old
         self._cb = _STATE_CB(on_state)
         lib.pjsip_tpmgr_set_state_cb(tpmgr, ctypes.cast(self._cb, ctypes.c_void_p))
+
+    def on_transport(self, tp: int, state: int, source: Callable[[int], str | None] = transport_source) -> None:
+        """Count the incoming connections of each source address; one over its share is shut at once and the
+        source held off at the door until it holds fewer than its share again."""
+        if state == _TP_CONNECTED:
+            src = source(tp)
+            if src is None:
+                return
+            self._sources[tp] = src
+            held = self.held[src] = self.held.get(src, 0) + 1
+            if held > self.share:
+                self.shut += 1
+                if src not in self.door.banned:
+                    self.door.ban({*self.door.banned, src})
+                    _noise.info("tcp-share", "%s holds %d SIP TCP/TLS connections, more than its share: "
+                                "its new ones are held off", src, held - 1)
+                if self._lib is not None:
+                    self._lib.pjsip_transport_shutdown(tp)
+        elif state in (_TP_DISCONNECTED, _TP_DESTROY):
+            src = self._sources.pop(tp, None)
+            if src is None:
+                return
+            held = self.held[src] = self.held[src] - 1
+            if held <= 0:
+                del self.held[src]
+            if held < self.share and src in self.door.banned:
+                self.door.ban(self.door.banned - {src})
