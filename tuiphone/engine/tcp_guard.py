@@ -17,6 +17,11 @@ retry their SYN (after 1 s, then 3 s...). Connections already made are not touch
 (the filter is detached) once `OPEN_AT` handles are free. The listen backlog is cut to `BACKLOG` so that
 connections already queued when the door closes cannot use up the margin.
 
+One source address may hold `SOURCE_SHARE` of the handles the door leaves to connections (23 of 64): a
+connection beyond that is shut at once (pjsip_transport_shutdown, from the same callback) and the door's
+filter drops that address's SYNs until it holds fewer, so one host holding connections open cannot lock
+the others out.
+
 Everything here runs on the SIP thread, where pjsip's ioqueue is polled (threadCnt = 0): reading the
 ioqueue's lists there cannot race pjlib. Like capacity.py it reaches pjlib through ctypes on the library
 pjsua2 is built into: pjsua2 has no Python API for any of this.
