@@ -53,7 +53,7 @@ def _rings_over_tcp(proc, cti, tmp_path, source: str = "127.0.0.2") -> None:
 
 def test_tcp_connect_close_flood_never_aborts(phone, tmp_path):
     proc, cti = phone
-    result = tcpflood.connect_close("127.0.0.1", proc.port, total=600, threads=4, max_s=3.0,
+    result = tcpflood.connect_close("127.0.0.1", proc.port, total=600, threads=8, max_s=3.0,
                                     connect_timeout=0.2)
     assert proc._popen.poll() is None, f"the daemon died ({proc._popen.returncode}): {proc.stderr()}"
     assert result.made >= 60, result           # enough to use up pjsip's 64 handles without the guard

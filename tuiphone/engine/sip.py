@@ -38,11 +38,11 @@ from tuiphone.engine.backend import (
     TransportSettings,
 )
 from tuiphone.engine.capacity import HANDLE_MARGIN, InviteGate, SocketBudget, ioqueue_limits
-from tuiphone.engine.tcp_guard import TcpGuard
 from tuiphone.engine.events import SipMessage
 from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.quality import CallQuality, estimate_mos
 from tuiphone.engine.sipuri import request_user, split_name_uri
+from tuiphone.engine.tcp_guard import TcpGuard
 from tuiphone.engine.wiretext import from_wire
 from tuiphone.logthrottle import LogThrottle
 
