@@ -168,3 +168,36 @@ class _BanDoor(_Door):
 
     def ban(self, sources):
         self.banned = frozenset(sources)
+
+
+# ----- the listener's accept callback ----------------------------------------------------------------------
+def _fake_listener(fake: _FakeIoqueue, fd: int):
+    """Make the first active key a listening socket `fd` whose pj_activesock_t has an accept callback."""
+    key = ctypes.addressof(fake.keys[0])
+    asock = ctypes.create_string_buffer(128)
+    ctypes.c_long.from_address(key + tcp_guard._KEY_FD_AT).value = fd
+    ctypes.c_void_p.from_address(key + tcp_guard._KEY_USER_DATA_AT).value = ctypes.addressof(asock)
+    ctypes.c_void_p.from_address(ctypes.addressof(asock)).value = key
+    ctypes.c_void_p.from_address(ctypes.addressof(asock) + tcp_guard._ASOCK_IOQUEUE_AT).value = fake.base
+    return asock
+
+
+def test_the_accept_callback_of_a_listener_is_found_and_checks_before_each_connection():
+    fake = _FakeIoqueue(max_keys=8, active=2)
+    asock = _fake_listener(fake, fd=17)
+    view = IoqueueView(fake.base, now_ms=lambda: 0)
+    assert view.listener_sockets([17]) == {17: ctypes.addressof(asock)}
+    assert view.listener_sockets([18]) == {}
+    accepted = []
+    original = tcp_guard._ON_ACCEPT(lambda a, sock, addr, alen: accepted.append(sock) or 1)
+    slot = ctypes.addressof(asock) + tcp_guard._ASOCK_ACCEPT_AT
+    ctypes.c_void_p.from_address(slot).value = ctypes.cast(original, ctypes.c_void_p).value
+    free = [20]
+    guard = TcpGuard(lambda: free[0], _Door())
+    guard._hook_accepts(view.listener_sockets([17]))
+    hooked = tcp_guard._ON_ACCEPT(ctypes.c_void_p.from_address(slot).value)
+    free[0] = 10
+    assert hooked(ctypes.addressof(asock), 42, None, 16) == 1
+    assert accepted == [42] and guard.door.closed          # checked first, then pjsip's own callback
+    guard.close()
+    assert ctypes.c_void_p.from_address(slot).value == ctypes.cast(original, ctypes.c_void_p).value

@@ -8,9 +8,10 @@ but when `count` is below it and `free_list` is empty it asserts and the process
 listener accepts every pending connection at once and registers each before any pjsip module sees a byte,
 so opening and closing connections quickly (some 70 in half a second) aborts the phone.
 
-`TcpGuard` counts the handles really free (free list plus closing keys whose delay is over) after every
-accepted connection (pjsip's transport-state callback runs inside its accept loop) and on every turn of the
-SIP thread's loop. When fewer than `CLOSE_BELOW` are left it closes the door: a classic BPF socket filter
+`TcpGuard` counts the handles really free (free list plus closing keys whose delay is over) before every
+connection a TCP/TLS listener hands to pjsip (its pj_activesock accept callback is wrapped: the check runs
+inside the accept loop), after every transport pjsip reports connected, and on every turn of the SIP
+thread's loop. When fewer than `CLOSE_BELOW` are left it closes the door: a classic BPF socket filter
 that drops every packet is attached to the TCP/TLS listening sockets. For a listening socket Linux runs
 the filter on incoming SYNs and handshake ACKs, so no new connection is made; clients see no answer and
 retry their SYN (after 1 s, then 3 s...). Connections already made are not touched. The door opens again
@@ -20,7 +21,7 @@ connections already queued when the door closes cannot use up the margin.
 One source address may hold `SOURCE_SHARE` of the handles the door leaves to connections (23 of 64): a
 connection beyond that is shut at once (pjsip_transport_shutdown, from the same callback) and the door's
 filter drops that address's SYNs until it holds fewer, so one host holding connections open cannot lock
-the others out.
+the others out. (TLS connections count from the end of their handshake: pjsip tells of them only then.)
 
 Everything here runs on the SIP thread, where pjsip's ioqueue is polled (threadCnt = 0): reading the
 ioqueue's lists there cannot race pjlib. Like capacity.py it reaches pjlib through ctypes on the library
@@ -57,6 +58,10 @@ _KEY_SIZE = 352                      # sizeof(pj_ioqueue_key_t)
 _CLOSING_AT = 2024
 _FREE_AT = _CLOSING_AT + _KEY_SIZE
 _KEY_FREE_TIME_AT = 336              # key->free_time {long sec, long msec}, after ref_count and closing
+_KEY_FD_AT, _KEY_USER_DATA_AT = 56, 72
+# struct pj_activesock_t (activesock.c): key, stream_oriented, whole_data, ioqueue, user_data, async_count,
+# shutdown, max_loop, cb {on_data_read, on_data_recvfrom, on_data_sent, on_accept_complete, on_accept_complete2...}
+_ASOCK_IOQUEUE_AT, _ASOCK_ACCEPT_AT, _ASOCK_ACCEPT2_AT = 16, 72, 80
 # struct pjsip_transport (sip_transport.h): obj_name[32], pool, ref_cnt, lock, grp_lock, tracing, is_shutdown,
 # is_destroying, key{type, rem_addr}, type_name, flag, info, addr_len, local_addr, local_name, remote_name, dir
 _TP_TYPE_NAME_AT, _TP_INFO_AT, _TP_DIR_AT = 120, 136, 224
@@ -124,6 +129,21 @@ class IoqueueView:
             seen += 1
             key = _ptr(key + 8)
         return max(0, self.max - self.count - waiting)
+
+    def listener_sockets(self, fds: Iterable[int]) -> dict[int, int]:
+        """fd -> the pj_activesock_t pjsip accepts connections of that listening socket with (checked: its
+        key is the fd's key, its ioqueue this one)."""
+        wanted, found = set(fds), {}
+        head = self._ioq + _ACTIVE_AT
+        key, seen = _ptr(head + 8), 0
+        while key != head and key and seen <= self.max:
+            fd = ctypes.c_long.from_address(key + _KEY_FD_AT).value
+            asock = _ptr(key + _KEY_USER_DATA_AT)
+            if fd in wanted and asock and _ptr(asock) == key and _ptr(asock + _ASOCK_IOQUEUE_AT) == self._ioq:
+                found[fd] = asock
+            seen += 1
+            key = _ptr(key + 8)
+        return found
 
     def _length(self, head: int) -> int | None:
         n, key = 0, _ptr(head + 8)
@@ -285,6 +305,9 @@ def transport_source(tp: int) -> str | None:
 
 # ----- the guard -----------------------------------------------------------------------------------------
 _STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+_ON_ACCEPT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_int)
+_ON_ACCEPT2 = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_int,
+                               ctypes.c_int)
 
 
 class TcpGuard:
@@ -310,6 +333,7 @@ class TcpGuard:
         self._tpmgr = None
         self._old_cb = None
         self._cb = None
+        self._accept_hooks: list[tuple[int, int, int, object]] = []   # (slot address, original, ours, keep)
 
     @classmethod
     def install(cls, lib: ctypes.CDLL, ports: Iterable[int]) -> TcpGuard | None:
@@ -330,6 +354,7 @@ class TcpGuard:
         guard = cls(view.free, door)
         guard.share = max(4, int((view.free() - guard.close_below) * SOURCE_SHARE))
         guard._hook(lib)
+        guard._hook_accepts(view.listener_sockets(fds))
         log.info("TCP guard: %d listening socket(s), door closes under %d free handles of %d, "
                  "%d connections per source address", len(fds), guard.close_below, view.max, guard.share)
         return guard
@@ -360,6 +385,10 @@ class TcpGuard:
 
     def close(self) -> None:
         """Unhook from pjsip and open the door (before the endpoint is destroyed)."""
+        for slot, original, ours, _ in self._accept_hooks:
+            if _ptr(slot) == ours:               # still the listener we hooked: give it its own back
+                ctypes.c_void_p.from_address(slot).value = original
+        self._accept_hooks.clear()
         if self._tpmgr is not None:
             self._lib.pjsip_tpmgr_set_state_cb(self._tpmgr, self._old_cb)
             self._tpmgr = None
@@ -393,6 +422,29 @@ class TcpGuard:
         self._lib, self._tpmgr, self._old_cb = lib, tpmgr, old
         self._cb = _STATE_CB(on_state)
         lib.pjsip_tpmgr_set_state_cb(tpmgr, ctypes.cast(self._cb, ctypes.c_void_p))
+
+    def _hook_accepts(self, asocks: dict[int, int]) -> None:
+        """Check before each connection a listener's accept loop hands to pjsip (TLS too, whose transport
+        state is told only after its handshake): the door can close in the middle of a burst."""
+        for asock in asocks.values():
+            for at, kind in ((_ASOCK_ACCEPT2_AT, _ON_ACCEPT2), (_ASOCK_ACCEPT_AT, _ON_ACCEPT)):
+                original = _ptr(asock + at)
+                if original:
+                    break
+            else:
+                continue
+            call = kind(original)
+
+            def before(*args, _call=call):
+                try:
+                    self.check()
+                except Exception as exc:     # a bug here must not take pjsip down
+                    _noise.failed("tcp-guard", "TCP guard", exc)
+                return _call(*args)
+            ours = kind(before)
+            address = ctypes.cast(ours, ctypes.c_void_p).value
+            ctypes.c_void_p.from_address(asock + at).value = address
+            self._accept_hooks.append((asock + at, original, address, (ours, call)))
 
     def on_transport(self, tp: int, state: int, source: Callable[[int], str | None] = transport_source) -> None:
         """Count the incoming connections of each source address; one over its share is shut at once and the
