@@ -201,3 +201,16 @@ def test_the_accept_callback_of_a_listener_is_found_and_checks_before_each_conne
     assert accepted == [42] and guard.door.closed          # checked first, then pjsip's own callback
     guard.close()
     assert ctypes.c_void_p.from_address(slot).value == ctypes.cast(original, ctypes.c_void_p).value
+
+
+def test_a_socket_accepted_while_the_door_closed_loses_the_filter_it_was_cloned_with():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        prog, _code = tcp_guard.filter_program(drop_all=True)
+        sock.setsockopt(socket.SOL_SOCKET, tcp_guard.SO_ATTACH_FILTER, prog)
+        assert sock.getsockopt(socket.SOL_SOCKET, tcp_guard.SO_ATTACH_FILTER) != 0     # SO_GET_FILTER
+        tcp_guard._unfilter(sock.fileno())
+        assert sock.getsockopt(socket.SOL_SOCKET, tcp_guard.SO_ATTACH_FILTER) == 0
+        tcp_guard._unfilter(sock.fileno())                                            # none: no error
+    finally:
+        sock.close()

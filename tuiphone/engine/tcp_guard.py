@@ -303,6 +303,17 @@ def transport_source(tp: int) -> str | None:
         return None
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _unfilter(fd: int) -> None:
+    """Take the door's filter off a socket just accepted. A connection the kernel made while the filter went
+    on (its handshake passed the listener's filter a moment before) is cloned from the listener with the
+    filter, and would hear nothing for good."""
+    zero = ctypes.c_int(0)
+    _libc.setsockopt(fd, socket.SOL_SOCKET, SO_DETACH_FILTER, ctypes.byref(zero), 4)   # ENOENT: it had none
+
+
 # ----- the guard -----------------------------------------------------------------------------------------
 _STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
 _ON_ACCEPT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_int)
@@ -438,6 +449,8 @@ class TcpGuard:
             def before(*args, _call=call):
                 try:
                     self.check()
+                    if self.door.closed and args[1] >= 0 and (len(args) < 5 or args[4] == 0):
+                        _unfilter(args[1])
                 except Exception as exc:     # a bug here must not take pjsip down
                     _noise.failed("tcp-guard", "TCP guard", exc)
                 return _call(*args)
