@@ -53,6 +53,14 @@ def test_nothing_closing_costs_no_walk():
     assert view.free() == 5
 
 
+def test_near_the_margin_the_free_list_itself_is_counted():
+    fake = _FakeIoqueue(max_keys=8, active=2)
+    view = IoqueueView(fake.base, now_ms=lambda: 0)
+    ctypes.c_uint.from_address(fake.base + tcp_guard._COUNT_AT).value = 1    # unregistered, not yet closing
+    assert view.free() == 6                     # what pjlib can hand out: the free list, not max - count
+    assert view.free(exact_below=0) == 7        # far from the margin: reckoned from count
+
+
 def test_a_layout_that_does_not_add_up_is_refused():
     fake = _FakeIoqueue(max_keys=8, active=2)
     ctypes.c_uint.from_address(fake.base + tcp_guard._COUNT_AT).value = 3     # count says 3, the list 2

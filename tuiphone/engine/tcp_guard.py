@@ -113,13 +113,16 @@ class IoqueueView:
     def count(self) -> int:
         return ctypes.c_uint.from_address(self._ioq + _COUNT_AT).value
 
-    def free(self) -> int:
+    def free(self, exact_below: int = OPEN_AT + 8) -> int:
         """Handles a new socket can have now: the free list and the closing keys whose delay is over (pjlib
-        moves those to the free list on the next register)."""
+        moves those to the free list on the next register). Reckoned from `count` and the closing list;
+        counted on the free list itself when that gives fewer than `exact_below` (inside pjlib's callbacks,
+        a key unregistered there is off `count` before it is on the closing list)."""
         head = self._ioq + _CLOSING_AT
         key = _ptr(head + 8)
         if key == head:                      # nothing closing: the common case costs two reads
-            return self.max - self.count
+            reckoned = self.max - self.count
+            return reckoned if reckoned >= exact_below else self._length(self._ioq + _FREE_AT) or 0
         now, waiting, seen = self._now_ms(), 0, 0
         while key != head and key and seen <= self.max:
             sec = ctypes.c_long.from_address(key + _KEY_FREE_TIME_AT).value
@@ -128,7 +131,10 @@ class IoqueueView:
                 waiting += 1
             seen += 1
             key = _ptr(key + 8)
-        return max(0, self.max - self.count - waiting)
+        reckoned = max(0, self.max - self.count - waiting)
+        if reckoned >= exact_below:
+            return reckoned
+        return (self._length(self._ioq + _FREE_AT) or 0) + (seen - waiting)
 
     def listener_sockets(self, fds: Iterable[int]) -> dict[int, int]:
         """fd -> the pj_activesock_t pjsip accepts connections of that listening socket with (checked: its
