@@ -42,6 +42,7 @@ from tuiphone.engine.events import SipMessage
 from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.quality import CallQuality, estimate_mos
 from tuiphone.engine.sipuri import request_user, split_name_uri
+from tuiphone.engine.tcp_guard import TcpGuard
 from tuiphone.engine.wiretext import from_wire
 from tuiphone.logthrottle import LogThrottle
 
@@ -630,6 +631,7 @@ class PjsuaBackend:
         self._wake_sock.setblocking(False)
         self._budget = SocketBudget()
         self._gate: InviteGate | None = None
+        self._tcp_guard: TcpGuard | None = None
         self._wake_addr: tuple[str, int] | None = None
         self._settings = TransportSettings()
 
@@ -713,6 +715,8 @@ class PjsuaBackend:
             self._adopt_new_calls()
             self._ended.clear()      # deleting a Call inside its own callback is unsafe: here it is not
             ep.libHandleEvents(self._poll_ms())
+            if self._tcp_guard is not None:
+                self._tcp_guard.check()
             self._budget.settle(time.monotonic())
         self._shutdown_calls()
         self._destroy()
@@ -806,6 +810,7 @@ class PjsuaBackend:
         ep.audDevManager().setNullDev()
         ep.libStart()
         self._open_gate()
+        self._guard_tcp()
         self._set_codecs(ep, s.codecs)
         self._make_direct_account()
 
@@ -825,6 +830,12 @@ class PjsuaBackend:
             return
         log.info("capacity: %d calls at once, %d media sockets (ioqueue %s)", self._gate.max_calls,
                  self._budget.limit, "%d handles, %d in use" % limits if limits else "unknown")
+
+    def _guard_tcp(self) -> None:
+        """Hold off new TCP/TLS connections while pjsip is short of socket handles (tcp_guard.py)."""
+        ports = {int(self._local_names[t].rsplit(":", 1)[1]) for t in ("tcp", "tls") if t in self._local_names}
+        if ports:
+            self._tcp_guard = TcpGuard.install(ctypes.CDLL(pj._pjsua2.__file__), ports)
 
     def max_calls(self) -> int:
         """How many calls pjsua holds at once (PJSUA_MAX_CALLS of the build caps uaConfig.maxCalls)."""
@@ -961,6 +972,9 @@ class PjsuaBackend:
         # after libDestroy: pjsua asserts. Let such survivors leak instead.
         for call in list(_Call.live):
             call.thisown = False
+        if self._tcp_guard is not None:
+            self._tcp_guard.close()
+            self._tcp_guard = None
         if self._gate is not None:
             self._gate.close()
             self._gate = None
