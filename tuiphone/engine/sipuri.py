@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import re
 
+from tuiphone.engine.wiretext import from_wire
+
 _NAME_RE = re.compile(r'^\s*"?([^"<]*?)"?\s*<(.+)>')
 _USER_RE = re.compile(r"sips?:([^@;>]+)@")
 
 
 def network_text(text: str) -> str:
-    """Text as it came from the network, made fit to store and show: bytes that are not UTF-8 (which
-    arrive as lone surrogates, U+DC80-U+DCFF) become replacement characters (U+FFFD), valid UTF-8 is kept."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    raw = bytearray()
-    for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:
-            raw.append(code - 0xDC00)                 # the byte as it was sent
-        elif 0xD800 <= code <= 0xDFFF:
-            raw += "\ufffd".encode()                  # a surrogate that stands for no byte
-        else:
-            raw += ch.encode()
-    return raw.decode("utf-8", "replace")
+    """Text as it came from the network, made fit to store and show (see wiretext.from_wire: bytes that are
+    not UTF-8 become U+FFFD)."""
+    return from_wire(text)
 
 
 def split_name_uri(text: str) -> tuple[str, str, str]:

@@ -17,5 +17,7 @@ def from_wire(text: str | None) -> str:
         return text
     try:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:       # a surrogate that is no escaped byte (U+D800..U+DC7F)
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    except UnicodeEncodeError:       # a surrogate that is no escaped byte (U+D800..U+DC7F): one U+FFFD for it
+        kept = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF and not 0xDC80 <= ord(c) <= 0xDCFF else c
+                       for c in text)
+        return kept.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
