@@ -530,9 +530,9 @@ def mixer_throughput(frames: int = 20000) -> dict[str, Any]:
     """Frames of 20 ms mixed from what a ringing call-waiting moment holds: the call (through its drift
     corrector), a tone, a ringtone and a paging stream; seconds of audio per second of one core."""
     from tuiphone.audio.mixer import Mixer
-    from tuiphone.audio.ring import DriftCorrector, SampleRing
+    from tuiphone.audio.ringbuffer import DriftCorrector, SampleRing
     from tuiphone.audio.ringtones import make_ringtone
-    from tuiphone.audio.tone import ToneSource
+    from tuiphone.audio.sources import ToneSource
     from tuiphone.audio.tones import make_tone
 
     ring = SampleRing(16000)

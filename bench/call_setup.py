@@ -94,7 +94,7 @@ class OursWorker:
             return self._cond.wait_for(done, timeout)
 
     def setup(self, uri: str, timeout: float) -> dict[str, Any]:
-        from tuiphone.audio.tone import ToneSource
+        from tuiphone.audio.sources import ToneSource
         from tuiphone.engine.backend import CallMedia
         from tuiphone.engine.phone import PhoneError
 
@@ -125,7 +125,7 @@ class OursWorker:
     def cpu(self, uri: str, calls: int, window: float, settle: float, timeout: float) -> dict[str, Any]:
         """Like BareEndpoint.cpu. The calls go through the engine's backend: Phone keeps one talking line
         and holds the rest, while this measures `calls` calls all with audio both ways."""
-        from tuiphone.audio.tone import ToneSource
+        from tuiphone.audio.sources import ToneSource
         from tuiphone.engine.backend import CallMedia
         from bare_pjsua import cpu_seconds
 

@@ -34,7 +34,7 @@ from tuiphone.audio.jitter import JitterBuffer
 from tuiphone.audio.mixer import Mixer
 from tuiphone.audio.paging import CODECS, GroupStats, PagingListener, PagingSender
 from tuiphone.audio.rtp import Packetizer, parse_packet
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 
 FRAME = 320                      # 20 ms at 16 kHz
 TICKS = 160                      # 20 ms of the 8 kHz RTP clock

@@ -14,7 +14,7 @@ import pytest
 
 from tests.audio.pulse import PulseServer, pulse  # noqa: F401  (the fixture)
 from tuiphone.audio.analysis import has_tone
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
 
 RATE = 16000

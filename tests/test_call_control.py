@@ -11,7 +11,7 @@ import pytest
 
 from tests.phoneproc import sip_port
 from tuiphone.audio.analysis import has_tone, level_dbfs
-from tuiphone.audio.tone import SilenceSource
+from tuiphone.audio.sources import SilenceSource
 from tuiphone.config import Config
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, LineState, TransferProgress

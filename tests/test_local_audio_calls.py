@@ -12,7 +12,7 @@ import pytest
 from tests.phoneproc import sip_port
 from tests.test_call_control import TimedFrames, is_state, wait_for
 from tuiphone.audio.analysis import band_energy_ratio, has_tone, level_dbfs
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 from tuiphone.audio.wav import read_wav
 from tuiphone.config import Config
 from tuiphone.engine.events import LineState

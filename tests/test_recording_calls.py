@@ -13,7 +13,7 @@ from tests.phoneproc import sip_port
 from tests.test_call_control import is_state, wait_for
 from tests.test_local_audio_calls import MemoryAudio
 from tuiphone.audio.analysis import band_energy_ratio, dominant_frequency
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 from tuiphone.config import Config
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, LineState

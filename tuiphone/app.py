@@ -676,7 +676,7 @@ def run_app(common: Any) -> int:
     """Run the TUI for `tuiphone` with no command; returns the exit code."""
     from tuiphone.cli import running_phone
     from tuiphone.paths import config_path, data_dir, database_path, log_dir
-    from tuiphone.services.keys import PhoneKeys
+    from tuiphone.services.remote_keys import PhoneKeys
     from tuiphone.services.runner import Services
 
     data = data_dir(common.data_dir)

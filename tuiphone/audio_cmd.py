@@ -47,7 +47,7 @@ def run_audio_test(audio: Any, tone_hz: float = 1000.0, tone_dbfs: float = -12.0
     """Play a tone through a started LocalAudio, then listen to its mic; the report as a dict.
 
     `problems` holds a sentence for everything a user must fix; empty means the sound works."""
-    from tuiphone.audio.tone import WavSource, sine
+    from tuiphone.audio.sources import WavSource, sine
 
     audio.add_stream("test-tone", WavSource(sine(tone_hz, tone_s, level_dbfs=tone_dbfs), loop=False))
     try:

@@ -68,7 +68,7 @@ def running_phone(common: Common, services: bool = True, echo_service: bool = Tr
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
     from tuiphone.engine.sipports import EXPLAINED
-    from tuiphone.engine.trace import SipTraceWriter
+    from tuiphone.engine.sip_trace import SipTraceWriter
     from tuiphone.paths import config_path, data_dir
 
     cfg = _load(common)

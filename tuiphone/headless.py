@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from tuiphone.audio.echo import EchoDelay
 from tuiphone.audio.meter import LevelMeter
-from tuiphone.audio.tone import SilenceSource, ToneSource, WavSource
+from tuiphone.audio.sources import SilenceSource, ToneSource, WavSource
 from tuiphone.audio.recorder import CallRecorder
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, DtmfReceived, IncomingCall, LineState, RegState

@@ -63,7 +63,7 @@ def _until_stopped(seconds: float | None, done: threading.Event | None = None) -
 
 
 def _source(play: str | None, tone: float | None, duration: float | None) -> Any:
-    from tuiphone.audio.tone import ToneSource, WavSource
+    from tuiphone.audio.sources import ToneSource, WavSource
     from tuiphone.audio.wav import WavError
 
     if play is not None and tone is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tuiphone.audio.analysis import band_energy_ratio, dominant_frequency, has_tone, level_dbfs
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 
 
 @pytest.mark.parametrize("freq", [300.0, 1004.7, 3399.0])

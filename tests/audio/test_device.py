@@ -26,7 +26,7 @@ from tuiphone.audio.device import (
     portaudio_problem,
     resolve,
 )
-from tuiphone.audio.tone import ToneSource, sine
+from tuiphone.audio.sources import ToneSource, sine
 from tuiphone.audio.wav import read_wav, write_wav
 
 RATE = 16000

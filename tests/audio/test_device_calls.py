@@ -24,7 +24,7 @@ from tests.phoneproc import sip_port
 from tests.test_call_control import is_state, wait_for
 from tuiphone.audio.analysis import band_energy_ratio, has_tone, level_dbfs
 from tuiphone.audio.local import LocalAudio
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
 from tuiphone.config import Config
 from tuiphone.engine.events import IncomingCall, LineState

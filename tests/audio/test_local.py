@@ -15,7 +15,7 @@ from tests.audio.pulse import PulseServer
 from tuiphone.audio import device, local
 from tuiphone.audio.analysis import band_energy_ratio, has_tone
 from tuiphone.audio.local import LocalAudio
-from tuiphone.audio.tone import ToneSource, sine
+from tuiphone.audio.sources import ToneSource, sine
 from tuiphone.audio.wav import read_wav, write_wav
 
 RATE = 16000

@@ -7,7 +7,7 @@ import pytest
 
 from tuiphone.audio.analysis import has_tone, level_dbfs
 from tuiphone.audio.mixer import KNEE, Mixer, soft_limit
-from tuiphone.audio.tone import SilenceSource, ToneSource, WavSource
+from tuiphone.audio.sources import SilenceSource, ToneSource, WavSource
 
 
 class _Constant:

@@ -16,7 +16,7 @@ import pytest
 
 from tuiphone.audio.analysis import band_energy_ratio, has_tone
 from tuiphone.audio.recorder import CallRecorder, recording_path
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 
 RATE = 16000
 FRAME = 320

@@ -7,7 +7,7 @@ import pytest
 
 from tuiphone.audio.analysis import dominant_frequency, has_tone
 from tuiphone.audio.resample import StreamResampler, resample
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 
 
 def test_equal_rates_hand_back_the_same_samples() -> None:

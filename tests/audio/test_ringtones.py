@@ -14,7 +14,7 @@ from tuiphone.audio.analysis import (
     level_dbfs,
 )
 from tuiphone.audio.ringtones import BUILTIN_RINGTONES, builtin_ringtone, make_ringtone
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import write_wav
 
 RATE = 16000

@@ -14,7 +14,7 @@ from tests.audio.test_local import FakeCall
 from tuiphone.audio.analysis import has_tone
 from tuiphone.audio.device import rescan
 from tuiphone.audio.local import LocalAudio
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
 from tuiphone.config import Config
 

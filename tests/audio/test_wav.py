@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tuiphone.audio.analysis import dominant_frequency, has_tone
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import WavError, WavWriter, read_wav, wav_info, write_wav
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.phoneproc import sip_port
 from tuiphone.audio.analysis import band_energy_ratio, level_dbfs
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 from tuiphone.engine.backend import TransportSettings
 from tuiphone.engine.sip import PjsuaBackend
 

@@ -22,7 +22,7 @@ from tuiphone.engine.events import (
     RegState,
 )
 from tuiphone.engine.phone import INTERCOM_HEADERS, LEAVE_TIMEOUT_S, Phone, PhoneError
-from tuiphone.services.keys import PhoneKeys, Refused
+from tuiphone.services.remote_keys import PhoneKeys, Refused
 
 SERVER = "192.0.2.10:5060"            # an IP literal: nothing to resolve, nothing leaves the process
 ACCOUNT = {"sip_server": SERVER, "user_id": "1001", "password": "pw1001"}

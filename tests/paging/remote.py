@@ -13,7 +13,7 @@ import time
 from tests.paging.netns import Netns
 from tuiphone.audio.paging import CODECS
 from tuiphone.audio.rtp import Packetizer
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 
 
 class RemotePage:

@@ -10,7 +10,7 @@ import pytest
 from tuiphone.audio import g711
 from tuiphone.audio.analysis import dominant_frequency, level_dbfs
 from tuiphone.audio.g722codec import G722Decoder, G722Encoder
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 
 ALL_SAMPLES = np.arange(-32768, 32768, dtype=np.int16)
 ALL_CODES = np.arange(256, dtype=np.uint8)

@@ -21,7 +21,7 @@ from tuiphone.audio.paging import (
     groups_from_config,
 )
 from tuiphone.audio.rtp import RtpPacket
-from tuiphone.audio.tone import ToneSource
+from tuiphone.audio.sources import ToneSource
 from tuiphone.config import parse_config_text
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from tests.paging.procs import finish, start, tuiphone_argv, wait_for_stderr
 from tuiphone.audio.analysis import has_tone, level_dbfs
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
 from tuiphone.paging_cmd import listen, page
 

@@ -15,7 +15,7 @@ from tests.paging.remote import RemotePage
 from tuiphone.audio.analysis import dominant_frequency
 from tuiphone.audio.local import LocalAudio
 from tuiphone.audio.paging import PagingListener
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
 from tuiphone.config import Config
 from tuiphone.engine.events import CallState, IncomingCall, LineState, Notice, PageState

@@ -17,7 +17,7 @@ from tests.fakes import FakeBackend
 from tuiphone.config import Config
 from tuiphone.engine.phone import Phone
 from tuiphone.services.cti import CtiServer, FailureThrottle
-from tuiphone.services.keys import PhoneKeys
+from tuiphone.services.remote_keys import PhoneKeys
 
 PBX = {"sip_server": "pbx.example.com", "user_id": "1001", "password": "secret"}
 CALLER = '"Alice" <sip:200@pbx.example.com>'

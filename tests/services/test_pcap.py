@@ -203,7 +203,7 @@ def test_f2_started_during_a_call_keeps_that_calls_rtp_and_nobody_elses(tmp_path
     """Menu › Packet Capture F2 (PhoneCapture) knows the ports of a call already up from the SIP it has seen."""
     require_tool("dumpcap", "wireshark-common")
     from tests.inprocess import phone_factory
-    from tuiphone.services.capture import PhoneCapture
+    from tuiphone.services.packet_capture import PhoneCapture
 
     callee = phones("callee", ["answer", "--tone", "800", "--timeout", "30"], ready=True)
     with phone_factory() as make, RtpLikeStream() as other:

@@ -17,7 +17,7 @@ from tests.audio.pulse import PulseServer, pulse  # noqa: F401  (the fixture)
 from tests.tui.conftest import build, screen_text, until
 from tuiphone.audio.analysis import has_tone
 from tuiphone.audio.local import LocalAudio
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
 from tuiphone.screens.audio_test import AudioTestScreen
 from tuiphone.screens.call import CallScreen

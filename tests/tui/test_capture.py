@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.tui.conftest import build, screen_text, until
 from tuiphone.engine.events import SipMessage
 from tuiphone.screens.capture import CaptureScreen
-from tuiphone.services.capture import PhoneCapture
+from tuiphone.services.packet_capture import PhoneCapture
 from tuiphone.services.pcap import read_pcap
 
 INVITE = ("INVITE sip:300@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060\r\n"

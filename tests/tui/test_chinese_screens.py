@@ -15,7 +15,7 @@ from tests.tui.conftest import build, screen_text, until
 from tests.tui.test_app_core import KEEP_IN_CHINESE
 from tuiphone import i18n
 from tuiphone.audio.local import LocalAudio
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import write_wav
 from tuiphone.engine.events import LineState, RegState, SipMessage
 from tuiphone.screens.audio_test import AudioTestScreen

@@ -117,7 +117,7 @@ async def test_screen_lock_preferences_turn_star_lock_on_and_set_the_password():
 
 
 async def test_cti_lock_and_unlock_keys_lock_and_unlock_the_screen():
-    from tuiphone.services.keys import PhoneKeys
+    from tuiphone.services.remote_keys import PhoneKeys
 
     app, phone = build(STAR_LOCK)
     keys = PhoneKeys(phone, on_lock=app.remote_lock)

@@ -18,7 +18,7 @@ from tuiphone.app import make_app
 from tuiphone.audio.analysis import dominant_frequency
 from tuiphone.audio.local import LocalAudio
 from tuiphone.audio.paging import PagingListener
-from tuiphone.audio.tone import sine
+from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import write_wav
 from tuiphone.config import parse_config_text
 from tuiphone.engine.pager import Pager

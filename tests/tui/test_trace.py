@@ -10,7 +10,7 @@ from tests.tui.conftest import build, screen_text, until
 from tests.tui.test_snapshots import CONFIG, SIZES, compare
 from tuiphone import i18n
 from tuiphone.engine.events import SipMessage
-from tuiphone.engine.trace import dialogs
+from tuiphone.engine.sip_trace import dialogs
 from tuiphone.screens.trace import LadderScreen, SipMessageScreen, TraceScreen
 from tuiphone.store import Store
 from tuiphone.widgets.ladder import LadderView

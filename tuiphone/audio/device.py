@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from tuiphone.audio.resample import StreamResampler
-from tuiphone.audio.ring import SampleRing
+from tuiphone.audio.ringbuffer import SampleRing
 from tuiphone.audio.wav import WavError, WavWriter, read_wav
 
 __all__ = [

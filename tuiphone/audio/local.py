@@ -43,7 +43,7 @@ from tuiphone.audio.device import (
     rescan,
 )
 from tuiphone.audio.mixer import Mixer
-from tuiphone.audio.ring import DriftCorrector, SampleRing
+from tuiphone.audio.ringbuffer import DriftCorrector, SampleRing
 from tuiphone.audio.ringtones import make_ringtone
 from tuiphone.audio.tones import make_tone
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuiphone.audio.tone import FrameSource
+from tuiphone.audio.sources import FrameSource
 
 __all__ = ["FULL_SCALE", "Mixer", "MixerStream", "soft_limit"]
 

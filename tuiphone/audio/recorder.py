@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from tuiphone.audio.mixer import soft_limit
-from tuiphone.audio.ring import SampleRing
-from tuiphone.audio.tone import FrameSource
+from tuiphone.audio.ringbuffer import SampleRing
+from tuiphone.audio.sources import FrameSource
 from tuiphone.audio.wav import WavError, WavWriter
 
 __all__ = ["CallRecorder", "recording_path"]

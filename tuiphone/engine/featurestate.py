@@ -11,7 +11,7 @@ from typing import Callable
 
 from tuiphone.engine.blocklist import Blocklist, BlocklistError
 from tuiphone.engine.events import Event, FeaturesChanged
-from tuiphone.engine.features import FeatureCode
+from tuiphone.engine.star_codes import FeatureCode
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from tuiphone.audio.paging import (
     parse_group,
     used_ports,
 )
-from tuiphone.audio.ring import DriftCorrector, SampleRing
+from tuiphone.audio.ringbuffer import DriftCorrector, SampleRing
 from tuiphone.engine.events import CallState, Event, LineState, Notice, PageState
 
 __all__ = ["STREAM", "Pager", "PagerError", "attach_pager"]

@@ -30,7 +30,7 @@ from tuiphone.engine.backend import (
 from tuiphone.engine.blocklist import Blocklist
 from tuiphone.engine.dialplan import DialPlan, DialPlanError
 from tuiphone.engine.featurestate import FeatureError, FeatureState
-from tuiphone.engine.features import FeatureCode, FeatureCodeError, parse_feature_code
+from tuiphone.engine.star_codes import FeatureCode, FeatureCodeError, parse_feature_code
 from tuiphone.engine.policy import IncomingContext, Verdict, decide
 from tuiphone.engine.directip import DirectIpError, is_direct_ip, keypad_to_uri, normalize_target
 from tuiphone.engine.events import (

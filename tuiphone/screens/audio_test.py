@@ -212,7 +212,7 @@ class AudioTestScreen(PhoneScreen):
 
     def action_tone(self) -> None:
         """A steady test tone on the speaker, on or off."""
-        from tuiphone.audio.tone import ToneSource
+        from tuiphone.audio.sources import ToneSource
 
         audio = self.audio
         if audio is None:

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from tuiphone.engine.events import SipMessage
-from tuiphone.engine.trace import Dialog, dialogs
+from tuiphone.engine.sip_trace import Dialog, dialogs
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
 from tuiphone.widgets.ladder import LadderView, clock_time

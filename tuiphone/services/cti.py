@@ -24,7 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from tuiphone.config import parse_listen_address
 from tuiphone.engine.events import CallState, LineState
 from tuiphone.logthrottle import LogThrottle
-from tuiphone.services.keys import (
+from tuiphone.services.remote_keys import (
     PhoneKeys,
     Refused,
     active_line,

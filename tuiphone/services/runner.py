@@ -18,8 +18,8 @@ from typing import Any
 
 from tuiphone.engine.events import Event, SipMessage
 from tuiphone.paths import captures_dir
-from tuiphone.services.capture import PhoneCapture
-from tuiphone.services.keys import PhoneKeys
+from tuiphone.services.packet_capture import PhoneCapture
+from tuiphone.services.remote_keys import PhoneKeys
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuiphone.engine.events import SipMessage
-from tuiphone.engine.trace import label, peer
+from tuiphone.engine.sip_trace import label, peer
 from tuiphone.i18n import t
 
 TIME_WIDTH = 13         # "HH:MM:SS.mmm "

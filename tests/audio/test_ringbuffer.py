@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tuiphone.audio.analysis import band_energy_ratio, dominant_frequency
-from tuiphone.audio.ring import DriftCorrector, SampleRing
+from tuiphone.audio.ringbuffer import DriftCorrector, SampleRing
 
 RATE = 16000
 FRAME = 320

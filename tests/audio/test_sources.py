@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tuiphone.audio.analysis import dominant_frequency, level_dbfs
-from tuiphone.audio.tone import FrameSource, SilenceSource, ToneSource, WavSource, sine
+from tuiphone.audio.sources import FrameSource, SilenceSource, ToneSource, WavSource, sine
 from tuiphone.audio.wav import WavError, write_wav
 
 

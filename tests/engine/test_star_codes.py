@@ -1,4 +1,4 @@
-"""Feature codes (engine/features.py) and the feature state they change (engine/featurestate.py)."""
+"""Feature codes (engine/star_codes.py) and the feature state they change (engine/featurestate.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from tuiphone.config import Config
 from tuiphone.engine.events import FeaturesChanged
-from tuiphone.engine.features import CODES, FeatureCode, FeatureCodeError, parse_feature_code
+from tuiphone.engine.star_codes import CODES, FeatureCode, FeatureCodeError, parse_feature_code
 from tuiphone.engine.featurestate import FeatureError, FeatureState
 
 # every code of SPEC §3 (2.9-2.10, 3.1, 3.2, 3.6-3.8, 3.16) and issue 5, with what it means
