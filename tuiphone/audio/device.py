@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from tuiphone.audio.frames import RATE
 from tuiphone.audio.resample import StreamResampler
 from tuiphone.audio.ringbuffer import SampleRing
 from tuiphone.audio.wav import WavError, WavWriter, read_wav
@@ -34,7 +35,6 @@ __all__ = [
     "portaudio_problem", "rescan", "resolve",
 ]
 
-RATE = 16000
 FRAME = 320
 Direction = Literal["input", "output"]
 Pull = Callable[[np.ndarray], None]

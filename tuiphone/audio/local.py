@@ -42,6 +42,7 @@ from tuiphone.audio.device import (
     portaudio_problem,
     rescan,
 )
+from tuiphone.audio.frames import RATE
 from tuiphone.audio.mixer import Mixer
 from tuiphone.audio.ringbuffer import DriftCorrector, SampleRing
 from tuiphone.audio.ringtones import make_ringtone
@@ -51,7 +52,6 @@ __all__ = ["AudioLevels", "AudioStats", "BridgeLink", "LocalAudio"]
 
 log = logging.getLogger(__name__)
 
-RATE = 16000
 _OWN_STREAMS = ("call", "tone", "key", "ring", "loopback")
 _IDLE_S = 0.2                      # a mic nobody has read for this long is not being listened to
 

@@ -19,14 +19,21 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from tuiphone.audio import g711
+from tuiphone.audio.frames import RATE, FrameSink, FrameSource
 from tuiphone.audio.g722codec import G722Decoder, G722Encoder
 from tuiphone.audio.jitter import JitterBuffer
-from tuiphone.audio.rtp import MAX_DATAGRAM, PTIME_MS, Packetizer, ReceptionStats, parse_packet
+from tuiphone.audio.rtp import (
+    MAX_DATAGRAM,
+    PTIME_MS,
+    Packetizer,
+    ReceptionStats,
+    parse_packet,
+)
 
 __all__ = [
     "CODECS", "MAX_GROUPS", "Page", "PagingCodec", "PagingError", "PagingGroup", "PagingListener",
@@ -35,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RATE = 16000                 # the phone's internal rate
 MAX_GROUPS = 10
 DEFAULT_TTL = 1              # pages stay on the local network unless a router is meant to pass them
 SILENCE_TIMEOUT = 1.0
@@ -44,14 +50,6 @@ IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
 class PagingError(ValueError):
     """A paging group, port or socket that cannot be used; `str()` is a sentence for the user."""
-
-
-class FrameSink(Protocol):
-    def write(self, frame: np.ndarray) -> None: ...
-
-
-class FrameSource(Protocol):
-    def read(self, n_samples: int) -> np.ndarray: ...
 
 
 # ---------------------------------------------------------------- rate 2:1 for the 8 kHz codecs

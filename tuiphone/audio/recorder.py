@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tuiphone.audio.frames import RATE
 from tuiphone.audio.mixer import soft_limit
 from tuiphone.audio.ringbuffer import SampleRing
 from tuiphone.audio.sources import FrameSource
@@ -26,7 +27,6 @@ __all__ = ["CallRecorder", "recording_path"]
 
 log = logging.getLogger(__name__)
 
-RATE = 16000
 _UNSAFE = re.compile(r"[^0-9A-Za-z+*#@._-]+")
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tuiphone.audio.frames import RATE
 from tuiphone.audio.wav import WavError, read_wav
 
 __all__ = ["BUILTIN_RINGTONES", "Ringtone", "builtin_ringtone", "load_ringtone", "make_ringtone"]
 
-RATE = 16000
 BUILTIN_RINGTONES = ("ring1", "ring2", "ring3")
 _PEAK = 0.5 * 32767               # -6 dBFS: loud enough to hear across a room at volume 1.0
 

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from tuiphone.audio.frames import FrameSource
 
 __all__ = ["FrameSource", "SilenceSource", "ToneSource", "WavSource", "sine"]
 
 FULL_SCALE = 32767
-
-
-@runtime_checkable
-class FrameSource(Protocol):
-    """Anything that hands out audio: `read(n)` returns exactly n int16 samples."""
-
-    def read(self, n_samples: int) -> np.ndarray: ...
 
 
 def _amplitude(level_dbfs: float) -> float:

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tuiphone.audio.frames import RATE
+
 __all__ = [
     "DTMF_KEYS",
     "REGIONS",
@@ -29,7 +31,6 @@ __all__ = [
     "tone_spec",
 ]
 
-RATE = 16000
 REGIONS = ("us", "cn", "uk")
 TONE_NAMES = ("dial", "ringback", "busy", "congestion", "call_waiting", "confirmation")
 DTMF_KEYS = "123A456B789C*0#D"

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from tuiphone.audio.frames import FrameSink, FrameSource
 from tuiphone.engine.events import SipMessage
 from tuiphone.engine.quality import CallQuality
 
@@ -59,14 +60,6 @@ class IncomingInfo:
     source: str                     # "ip:port"
     headers: dict[str, str] = field(default_factory=dict)
     call_id: str = ""
-
-
-class FrameSource(Protocol):
-    def read(self, n: int) -> Any: ...          # -> int16 ndarray of n samples
-
-
-class FrameSink(Protocol):
-    def write(self, frame: Any) -> None: ...    # int16 ndarray
 
 
 @dataclass

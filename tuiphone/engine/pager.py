@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tuiphone.audio.frames import RATE
 from tuiphone.audio.paging import (
     SILENCE_TIMEOUT,
     Page,
@@ -42,7 +43,6 @@ __all__ = ["STREAM", "Pager", "PagerError", "attach_pager"]
 log = logging.getLogger(__name__)
 
 STREAM = "paging"                  # the mixer stream a page plays on
-RATE = 16000
 PLAY_TARGET = RATE * 40 // 1000    # 40 ms in the ring between the listener's clock and the speaker's
 _BUSY = (LineState.TALKING, LineState.CALLING)    # a call in progress, which only barging pages interrupt
 
