@@ -79,8 +79,10 @@ class PhoneProc:
                                            start_new_session=True, env=env)
         return self
 
-    def wait_ready(self, timeout: float = 10.0) -> "PhoneProc":
-        """Wait until the phone answers SIP OPTIONS on its port (pjsua answers them itself)."""
+    def wait_ready(self, timeout: float = 30.0) -> "PhoneProc":
+        """Wait until the phone answers SIP OPTIONS on its port (pjsua answers them itself). A start takes
+        about a second, but on two busy cores (a flood test on the other worker, PulseAudio starting) one was
+        seen to take 11 s: this only bounds a start that hangs."""
         deadline = time.monotonic() + timeout
         with OptionsPinger(OptionsTarget.parse(self.address), bind="127.0.0.1", timeout=0.3) as pinger:
             while time.monotonic() < deadline:
