@@ -119,12 +119,15 @@ def running_phone(common: Common, services: bool = True, echo_service: bool = Tr
     if common.local_audio:              # the TUI and the daemon take part in paging; scripts do not
         from tuiphone.engine.pager import attach_pager
         pager = attach_pager(phone)
-    # SIGTERM ends a headless run the same way Ctrl-C does: calls hung up, endpoint destroyed
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    if common.local_audio:              # the TUI and the daemon: a closed terminal stops them the same way
+    if common.local_audio:              # the TUI and the daemon: SIGTERM and a closed terminal stop them like Ctrl-C
         from tuiphone.terminal_closed import stop_on_terminal_closed
 
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         stop_on_terminal_closed(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+    else:                               # headless commands: SIGTERM, SIGHUP or Ctrl-C end the run, saying which
+        from tuiphone.stop_signals import raise_on_stop_signals
+
+        raise_on_stop_signals()
     try:
         yield phone
     finally:
@@ -298,7 +301,6 @@ def call(common: Common, target, account, play, tone, record, stereo, duration, 
     raise_on_stop_signals()
     try:
         with running_phone(common) as phone:
-            raise_on_stop_signals()         # running_phone set its own SIGTERM handler
             code, report = run_call(phone, target, account=index, audio=audio, duration=duration, dtmf=dtmf,
                                     expect_dtmf=expect_dtmf, min_mos=min_mos, timeout=timeout)
     except KeyboardInterrupt as exc:
@@ -348,7 +350,6 @@ def answer(common: Common, account, play, tone, echo, record, stereo, duration, 
     raise_on_stop_signals()
     try:
         with running_phone(common, echo_service=False) as phone:     # every call that arrives is ours
-            raise_on_stop_signals()         # running_phone set its own SIGTERM handler
             if not as_json:
                 click.echo(f"waiting for calls on {phone.backend.local_address()}", err=True)
             code, report = run_answer(phone, account=index, audio=audio, duration=duration, count=count,
