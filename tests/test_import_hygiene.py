@@ -1,4 +1,4 @@
-"""The engine and audio packages stay free of UI imports, and only engine/sip.py touches pjsua2."""
+"""The engine and audio packages stay free of UI imports, and only the package engine/sip/ touches pjsua2."""
 
 from __future__ import annotations
 
@@ -28,16 +28,34 @@ def test_engine_and_audio_import_neither_textual_nor_rich():
     assert not ui, f"engine/audio pull in {ui[:3]}"
 
 
-def test_only_engine_sip_imports_pjsua2():
+def _pjsua2_importers(root: Path) -> list[str]:
+    """The modules under `root` with an import of pjsua2 anywhere in them (a function's too), as paths from it."""
     importers = []
-    for path in PACKAGE.rglob("*.py"):
+    for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             if any(n.split(".")[0] == "pjsua2" for n in names):
-                importers.append(str(path.relative_to(PACKAGE)))
-    assert importers == ["engine/sip.py"]
+                importers.append(path.relative_to(root).as_posix())
+                break
+    return importers
+
+
+def test_only_the_engine_sip_package_imports_pjsua2():
+    importers = _pjsua2_importers(PACKAGE)
+    assert importers, "nothing imports pjsua2: is the SIP package still where this test looks?"
+    outside = [p for p in importers if not p.startswith("engine/sip/")]
+    assert not outside, f"only engine/sip/ may import pjsua2, not {outside}"
+
+
+def test_the_pjsua2_check_sees_an_import_outside_engine_sip(tmp_path):
+    for where, text in {"engine/sip/calls.py": "import pjsua2 as pj\n",
+                        "engine/capacity.py": "def f():\n    from pjsua2 import Endpoint\n",
+                        "audio/devices.py": "import numpy, pjsua2.x\n"}.items():
+        (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / where).write_text(text)
+    assert _pjsua2_importers(tmp_path) == ["audio/devices.py", "engine/capacity.py", "engine/sip/calls.py"]
 
 
 def test_phone_logic_loads_without_pjsua2():

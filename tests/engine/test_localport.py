@@ -95,13 +95,13 @@ def test_a_closed_port_is_inert(backend):
 
 
 def test_a_pjsua2_without_the_c_functions_falls_back_to_the_python_port(backend, monkeypatch, caplog):
-    from tuiphone.engine import sip
     from tuiphone.engine.localport import LocalPortError
+    from tuiphone.engine.sip import bridge
 
     def refuse(*args, **kwargs):
         raise LocalPortError("this pjsua2 build lacks a pjmedia function the local port needs (pjmedia_x)")
 
-    monkeypatch.setattr(sip, "LocalPort", refuse)
+    monkeypatch.setattr(bridge, "LocalPort", refuse)
     assert backend.submit(backend.open_local_port).result(5) is None
     assert "runs in Python instead" in caplog.text
 
