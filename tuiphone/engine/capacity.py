@@ -13,7 +13,7 @@ request before the transaction layer does and
   keeps them, with port 0), so one call never opens more than one RTP/RTCP pair.
 
 Everything here runs on the SIP thread. Like localport.py, it reaches pjsip through ctypes on the
-library pjsua2 is built into (sip.py passes it): pjsua2 has no Python API for a pjsip module.
+library pjsua2 is built into (engine/sip/ passes it): pjsua2 has no Python API for a pjsip module.
 """
 
 from __future__ import annotations
