@@ -46,7 +46,7 @@ def rotate_backups(path: Path, count: int = BACKUPS_KEPT) -> Path:
     backups = backup_paths(path, count)
     with suppress(FileNotFoundError):
         os.unlink(backups[-1])
-    for older, newer in zip(reversed(backups[1:]), reversed(backups[:-1])):
+    for older, newer in zip(reversed(backups[1:]), reversed(backups[:-1]), strict=False):
         with suppress(FileNotFoundError):
             os.replace(newer, older)
     return backups[0]

@@ -14,9 +14,9 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from tuiphone.engine.sipuri import network_text
 from tuiphone.liveness import still_running, this_process

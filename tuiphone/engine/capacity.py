@@ -147,13 +147,13 @@ def read_invite(packet: bytes) -> Offer | None:
     lines = [(m.group(1), m.start(2), m.group(2), m.group(4))
              for m in _M_LINE.finditer(packet, body_at)]
     lines = [(kind, at, port, proto) for kind, at, port, proto in lines if int(port) != 0]
-    for kind, at, port, proto in lines:
+    for kind, at, _port, proto in lines:
         if kind == b"audio" and proto.upper() in _RTP:
             keep = at
             break
     if keep is None:
         keep = next((at for kind, at, _, _ in lines if kind == b"audio"), None)
-    for kind, at, port, _ in lines:
+    for _kind, at, port, _ in lines:
         streams += 1
         if at != keep:
             drops.append((at, len(port)))

@@ -7,7 +7,7 @@ and announced with a FeaturesChanged event.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from tuiphone.engine.blocklist import Blocklist, BlocklistError
 from tuiphone.engine.events import Event, FeaturesChanged

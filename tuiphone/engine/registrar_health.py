@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from tuiphone.engine.options import OptionsError, OptionsPinger, OptionsTarget
 

@@ -444,7 +444,7 @@ class TcpGuard:
         """Check before each connection a listener's accept loop hands to pjsip (TLS too, whose transport
         state is told only after its handshake): the door can close in the middle of a burst."""
         for asock in asocks.values():
-            for at, kind in ((_ASOCK_ACCEPT2_AT, _ON_ACCEPT2), (_ASOCK_ACCEPT_AT, _ON_ACCEPT)):
+            for at, kind in ((_ASOCK_ACCEPT2_AT, _ON_ACCEPT2), (_ASOCK_ACCEPT_AT, _ON_ACCEPT)):  # noqa: B007 (the for-else leaves kind set for below)
                 original = _ptr(asock + at)
                 if original:
                     break
