@@ -583,7 +583,8 @@ def run_worker(kind: str, args: argparse.Namespace, callee: str, tmp: Path, time
     argv = [sys.executable, str(HERE / "audio_path.py"), "--worker", kind, "--callee", callee, "--out", str(out),
             "--log", str(log), "--window", str(args.window), "--rounds", str(args.rounds),
             "--seconds", str(args.seconds), "--devices", args.devices, "--record-dir", str(tmp / "recordings"),
-            "--switch-interval", str(args.switch_interval), "--record", args.record, *(["--untuned"] if args.untuned else []),
+            "--switch-interval", str(args.switch_interval), "--record", args.record,
+            *(["--untuned"] if args.untuned else []),
             "--local-port", "python" if kind == "ours-python" else "c"]
     kind_flag = argv.index("--worker") + 1
     argv[kind_flag] = "ours" if kind.startswith("ours") else kind
@@ -639,7 +640,9 @@ def _cpu_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from call_setup import Worker
 
-    progress = (lambda text: print(text, file=sys.stderr, flush=True))
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     started = time.monotonic()
     pulse = callee = None
     with tempfile.TemporaryDirectory(prefix="tuiphone-audio-bench-") as tmpdir:
@@ -656,8 +659,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             budget = args.rounds * (2 * args.window + 2 * SETTLE_S + 2 * CALL_TIMEOUT_S) + 60
             progress(f"bare pjsua2 call (no Python ports): {args.rounds} rounds of {args.window:g} s idle + call")
             bare = run_worker("bare", args, uri, tmp, budget)
-            progress(f"tuiphone ({args.devices} devices, recording {args.record}): the same, then a {args.seconds:g} s call "
-                     "with the TUI redrawing")
+            progress(f"tuiphone ({args.devices} devices, recording {args.record}): the same, then a "
+                     f"{args.seconds:g} s call with the TUI redrawing")
             ours = run_worker("ours", args, uri, tmp, budget + args.seconds + 60)
             ours_python = None
             if args.port == "both":
@@ -698,7 +701,8 @@ def table(r: dict[str, Any]) -> str:
     b, o, t, m = r["bare"], r["ours"], r["tui_call"], r["mixer"]
     py = r.get("ours_python")
     rows = [f"CPU of one call ({o['rounds_ok']} ours, {b['rounds_ok']} bare rounds; % of one core)",
-            f"{'':34}{'ours':>10}{'bare':>10}{'ours/bare':>11}" + (f"{'Python port':>13}{'its/bare':>10}" if py else ""),
+            f"{'':34}{'ours':>10}{'bare':>10}{'ours/bare':>11}"
+            + (f"{'Python port':>13}{'its/bare':>10}" if py else ""),
             f"{'process with no call':34}{num(o['idle_pct'], ' %'):>10}{num(b['idle_pct'], ' %'):>10}"
             + (f"{'':11}{num(py['idle_pct'], ' %'):>13}" if py else ""),
             f"{'process during the call':34}{num(o['busy_pct'], ' %'):>10}{num(b['busy_pct'], ' %'):>10}"

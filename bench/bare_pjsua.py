@@ -20,7 +20,8 @@ import resource
 import sys
 import threading
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import numpy as np
 import pjsua2 as pj
@@ -47,7 +48,7 @@ def send(channel: TextIO, obj: dict[str, Any]) -> None:
     channel.flush()
 
 
-def command_queue() -> "queue.SimpleQueue[dict[str, Any] | None]":
+def command_queue() -> queue.SimpleQueue[dict[str, Any] | None]:
     """Commands read from stdin by a daemon thread (None = stdin closed), so the pjsua thread never blocks."""
     q: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
 
@@ -102,7 +103,7 @@ class BarePort(pj.AudioMediaPort):
 
 
 class BareCall(pj.Call):
-    def __init__(self, app: "BareEndpoint", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
+    def __init__(self, app: BareEndpoint, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
         self.app = app
         self.port: BarePort | None = None
@@ -129,7 +130,7 @@ class BareCall(pj.Call):
 
 
 class BareAccount(pj.Account):
-    def __init__(self, app: "BareEndpoint"):
+    def __init__(self, app: BareEndpoint):
         super().__init__()
         self.app = app
 

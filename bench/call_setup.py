@@ -25,8 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -125,9 +126,10 @@ class OursWorker:
     def cpu(self, uri: str, calls: int, window: float, settle: float, timeout: float) -> dict[str, Any]:
         """Like BareEndpoint.cpu. The calls go through the engine's backend: Phone keeps one talking line
         and holds the rest, while this measures `calls` calls all with audio both ways."""
+        from bare_pjsua import cpu_seconds
+
         from tuiphone.audio.sources import ToneSource
         from tuiphone.engine.backend import CallMedia
-        from bare_pjsua import cpu_seconds
 
         backend = self.phone.backend
         time.sleep(settle)
@@ -213,7 +215,7 @@ class Worker:
                              f"its log: {self.stderr_tail()}")
         return json.loads(line)
 
-    def ready(self, timeout: float = 30.0) -> "Worker":
+    def ready(self, timeout: float = 30.0) -> Worker:
         self.address = self.reply(timeout)["address"]
         return self
 
@@ -351,7 +353,8 @@ def table(result: dict[str, Any]) -> str:
         rows.append(f"failed calls: ours {s['ours']['failed_calls']}, bare {s['bare']['failed_calls']}")
     rows += ["", f"CPU with {c['calls']} calls (tone out, frames in), {c['rounds']} rounds of {c['window_s']:g} s",
              f"{'':28}{'ours':>10}{'bare':>10}{'ours/bare':>11}",
-             f"{'process idle (no calls)':28}{num(c['ours']['idle_pct'], ' %'):>10}{num(c['bare']['idle_pct'], ' %'):>10}",
+             f"{'process idle (no calls)':28}{num(c['ours']['idle_pct'], ' %'):>10}"
+             f"{num(c['bare']['idle_pct'], ' %'):>10}",
              f"{'per call (minus idle)':28}{num(c['ours']['per_call_pct'], ' %'):>10}"
              f"{num(c['bare']['per_call_pct'], ' %'):>10}{rat(c['ratio_per_call']):>11}"]
     rows += [f"note: {p}" for p in c["problems"]]
@@ -359,7 +362,9 @@ def table(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    progress = (lambda text: print(text, file=sys.stderr, flush=True))
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     started = time.monotonic()
     workers: dict[str, Worker] = {}
     with tempfile.TemporaryDirectory(prefix="tuiphone-bench-") as tmp:

@@ -195,9 +195,9 @@ def highest_rate(kind: str, seconds: float, start: float, most: float, workdir: 
     def run(rate: float) -> bool:
         result = trial(kind, rate, seconds, workdir)
         trials.append(result)
+        alive = "alive" if result["alive"] else f"died (exit {result['exit_code']})"
         print(f"  {kind:4} {rate:6.0f}/s  {'pass' if result['passed'] else 'FAIL'}  normal calls rang "
-              f"{result['normal_rang']}/{result['normal_calls']}, "
-              f"{'alive' if result['alive'] else 'died (exit %s)' % result['exit_code']}", file=sys.stderr)
+              f"{result['normal_rang']}/{result['normal_calls']}, {alive}", file=sys.stderr)
         return result["passed"]
 
     good, bad, rate = 0.0, None, start
@@ -243,7 +243,6 @@ def main() -> int:
         except RuntimeError as exc:
             print(f"flood: {exc}", file=sys.stderr)
             return 1
-    survived = {k: [t["rate"] for t in trials if t["kind"] == k and t["alive"]] for k in ("ours", "bare")}
     died = {k: [t["rate"] for t in trials if t["kind"] == k and not t["alive"]] for k in ("ours", "bare")}
     ratio = ours / bare if bare else float("inf")
     if args.json:

@@ -97,7 +97,7 @@ def ten_pages_x(seconds: float) -> float:
 
     def run() -> None:
         for k in range(len(streams[0])):
-            for pipe, stream in zip(pipes, streams):
+            for pipe, stream in zip(pipes, streams, strict=False):
                 pipe.packet(stream[k])
             mixer.read_into(out)
     return seconds / _cpu(run)

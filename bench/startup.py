@@ -24,9 +24,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.005
@@ -251,7 +251,8 @@ def table(ours: dict[str, float], minimal: dict[str, float], size: tuple[int, in
         return f"{summary['startup_ms_min']:.0f}-{summary['startup_ms_max']:.0f}"
 
     return "\n".join([
-        f"tmux {size[0]}x{size[1]}, {ours['runs']:.0f} runs each, medians; memory after {settle:g} s on the first screen",
+        f"tmux {size[0]}x{size[1]}, {ours['runs']:.0f} runs each, medians; "
+        f"memory after {settle:g} s on the first screen",
         f"{'':<24}{'tuiphone':>12}{'minimal':>12}{'ratio':>9}",
         row("start -> first screen", "startup_ms_median", "ms", 0),
         f"{'  fastest-slowest':<24}{spread(ours):>12}{spread(minimal):>12}",

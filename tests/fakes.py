@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

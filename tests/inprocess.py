@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tests.phoneproc import sip_port
 from tuiphone.config import Config

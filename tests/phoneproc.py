@@ -72,14 +72,14 @@ class PhoneProc:
     def keypad(self) -> str:
         return f"127*0*0*1#{self.port}"
 
-    def start(self) -> "PhoneProc":
+    def start(self) -> PhoneProc:
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             env = {**os.environ, "PYTHONFAULTHANDLER": "1"}     # a crash leaves its stacks in .err
             self._popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                            start_new_session=True, env=env)
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> "PhoneProc":
+    def wait_ready(self, timeout: float = 30.0) -> PhoneProc:
         """Wait until the phone answers SIP OPTIONS on its port (pjsua answers them itself). A start takes
         about a second, but on two busy cores (a flood test on the other worker, PulseAudio starting) one was
         seen to take 11 s: this only bounds a start that hangs."""

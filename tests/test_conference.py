@@ -35,7 +35,7 @@ def test_five_party_conference_mixes_every_member(phone, phones, tmp_path, run):
     assert all(s.state == LineState.TALKING and s.conference for s in phone.lines())
     phone.end_conference().result(5)
     received = {}   # party -> the RTP its own stream counted (the report of `tuiphone answer`)
-    for f, member in zip(TONES, members):
+    for f, member in zip(TONES, members, strict=False):
         received[f] = member.result(timeout=15)[1].get("calls", [{}])[0].get("rx")
     shares = {}     # party -> what share of its last two seconds (all in conference) each tone has
     for f in TONES:

@@ -6,7 +6,6 @@ import queue
 import threading
 import time
 
-
 import pytest
 
 from tests.phoneproc import sip_port

@@ -48,7 +48,7 @@ def traced(text: str) -> list[Traced]:
     parts = _TRACE_HEADING.split(text)
     # split() gives [before, dir1, transport1, msg1, dir2, ...]
     return [Traced(d.lower(), t.upper(), m.split("\n", 1)[0].strip(), m.strip("\n"))
-            for d, t, m in zip(parts[1::3], parts[2::3], parts[3::3])]
+            for d, t, m in zip(parts[1::3], parts[2::3], parts[3::3], strict=False)]
 
 
 def first_lines(messages: list[Traced], direction: str) -> list[str]:
@@ -499,7 +499,7 @@ class EarlyCaller:
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(65535).decode(errors="replace")
-        except (socket.timeout, ConnectionRefusedError):
+        except (TimeoutError, ConnectionRefusedError):
             return None
         self.received.append(data.split("\r\n", 1)[0])
         return data

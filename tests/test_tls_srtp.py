@@ -46,7 +46,7 @@ def test_tls_call_with_mandatory_srtp_is_answered_and_encrypted(tls_callee, phon
     assert rc == 0, (report, caller.stderr())
     assert report["result"] == "answered"
     trace = caller.trace()
-    assert "OUT TLS to 127.0.0.1:%d" % tls_callee.tls_port in trace
+    assert f"OUT TLS to 127.0.0.1:{tls_callee.tls_port}" in trace
     assert "RTP/SAVP" in tls_callee.trace().split("SIP/2.0 200 OK", 1)[1]      # the answer accepted SRTP
     assert abs(dominant_frequency(read_wav(tmp_path / "heard.wav")[4800:], 16000) - 1000) < 20
 

@@ -46,7 +46,7 @@ def rotate_backups(path: Path, count: int = BACKUPS_KEPT) -> Path:
     backups = backup_paths(path, count)
     with suppress(FileNotFoundError):
         os.unlink(backups[-1])
-    for older, newer in zip(reversed(backups[1:]), reversed(backups[:-1])):
+    for older, newer in zip(reversed(backups[1:]), reversed(backups[:-1]), strict=False):
         with suppress(FileNotFoundError):
             os.replace(newer, older)
     return backups[0]
@@ -197,7 +197,7 @@ def _merge_array(container: Any, name: str, before: list[BaseModel], after: list
 
 def _likeness(a: BaseModel, b: BaseModel) -> float:
     names = type(a).model_fields
-    return sum(getattr(a, n) == getattr(b, n) for n in names) / max(1, len(names))
+    return sum(bool(getattr(a, n) == getattr(b, n)) for n in names) / max(1, len(names))
 
 
 def _pair_by_likeness(old: list[BaseModel], new: list[BaseModel]) -> list[tuple[int, int]]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Mapping
 
 from tuiphone.keymap import BINDING_IDS, key_label, keys_now
 
@@ -27,7 +27,7 @@ _KEY_FIELD = re.compile(r"\{(key_[a-z0-9_]+)\}")
 KEY_NAMES = ("enter", "escape", "backspace", "delete", "tab", "space")    # named keys each language words itself
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(code: str) -> dict[str, str]:
     """The string table of one language (read once)."""
     with open(_LOCALE_DIR / f"{code}.json", encoding="utf-8") as f:

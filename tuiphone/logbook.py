@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from tuiphone.engine.events import CallState, LineState, RegState
 
@@ -57,7 +58,8 @@ def call_summary(entry: Any, views: Iterable[Any]) -> str:
     found = [v for v in views if v.call.remote_uri == entry.remote_uri and v.call.direction == entry.direction]
     if not found:
         return ""
-    view, summary = found[0], {}
+    view = found[0]
+    summary: dict[str, Any] = {}
     if view.quality is not None:
         q = view.quality
         summary.update(codec=q.codec, mos=round(q.mos, 2), loss_pct=round(q.rx_loss_pct, 2),

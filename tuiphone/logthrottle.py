@@ -56,7 +56,7 @@ class LogThrottle:
             win = self._windows.get(key)
             ended = win is not None and now - win.start >= self.window_s
             if win is None or ended:
-                if ended and win.suppressed:
+                if ended and win is not None and win.suppressed:
                     due.append((key, win))
                 win = self._windows[key] = _Window(start=now)
                 self._windows.move_to_end(key)

@@ -14,9 +14,9 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from tuiphone.engine.sipuri import network_text
 from tuiphone.liveness import still_running, this_process
@@ -248,7 +248,7 @@ class Store:
         cur = db.execute(f"INSERT INTO calls({self._CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         db.execute("DELETE FROM calls WHERE id NOT IN (SELECT id FROM calls ORDER BY started DESC, id DESC "
                    "LIMIT ?)", (HISTORY_KEEP,))
-        return int(cur.lastrowid)
+        return _row_id(cur)
 
     def add_call(self, direction: str, account: int | None, remote_uri: str, remote_name: str, remote_number: str,
                  started: float, duration_s: float, disposition: str, reason: str = "", key: str = "") -> int:
@@ -349,7 +349,7 @@ class Store:
         with self._write() as db:
             if db.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
                 raise StoreError(f"There is already a group called {name}: choose another name.")
-            return int(db.execute("INSERT INTO groups(name) VALUES (?)", (name,)).lastrowid)
+            return _row_id(db.execute("INSERT INTO groups(name) VALUES (?)", (name,)))
 
     def rename_group(self, group_id: int, name: str) -> None:
         name = _clean_name(name, "A group")
@@ -375,8 +375,8 @@ class Store:
                 raise StoreError(f"'{n.kind}' is not a kind of number: use {', '.join(NUMBER_KINDS)}.")
         with self._write() as db:
             if contact.id is None:
-                cid = int(db.execute("INSERT INTO contacts(name, group_id, search_key) VALUES (?, ?, ?)",
-                                     (name, contact.group_id, search_key(name))).lastrowid)
+                cid = _row_id(db.execute("INSERT INTO contacts(name, group_id, search_key) VALUES (?, ?, ?)",
+                                         (name, contact.group_id, search_key(name))))
             else:
                 cid = contact.id
                 db.execute("UPDATE contacts SET name = ?, group_id = ?, search_key = ? WHERE id = ?",
@@ -397,7 +397,8 @@ class Store:
 
     def contacts(self, search: str = "", group_id: int | None = None) -> list[Contact]:
         """Contacts by name; `search` finds a part of the name (or its pinyin) or of a number."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         text = _fold(search.strip())
         if text:
             digits = plain_number(text)
@@ -443,6 +444,12 @@ def _clean_name(name: str, what: str) -> str:
     if not name:
         raise StoreError(f"{what} needs a name.")
     return name
+
+
+def _row_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote (sqlite3 sets lastrowid after each INSERT)."""
+    assert cur.lastrowid is not None
+    return cur.lastrowid
 
 
 class _Transaction:

@@ -87,9 +87,9 @@ def survives_hangup(driver_class: type) -> type:
     if not issubclass(driver_class, LinuxDriver):
         return driver_class
 
-    class HangupSafeDriver(driver_class):  # type: ignore[misc, valid-type]
+    class HangupSafeDriver(driver_class):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._file = _QuietWhenGone(self._file)
+            self._file = _QuietWhenGone(self._file)  # type: ignore[has-type]  # a stand-in for the TextIO it wraps
 
     return HangupSafeDriver

@@ -134,7 +134,8 @@ def test_a_real_call_moves_between_two_sound_cards_through_the_c_port(
 
     home = tmp_path / "home"
     home.mkdir()
-    (home / ".asoundrc").write_text("pcm.sink_spk { type pulse device spk }\npcm.sink_ring { type pulse device ring }\n")
+    (home / ".asoundrc").write_text("pcm.sink_spk { type pulse device spk }\n"
+                                    "pcm.sink_ring { type pulse device ring }\n")
     monkeypatch.setenv("HOME", str(home))
     rescan()
     config = Config.model_validate({"audio": {"input_device": "null", "output_device": "sink_spk"}})

@@ -28,7 +28,7 @@ def _bursts(samples: np.ndarray) -> list[tuple[int, int]]:
     """(start ms, length ms) of each audible stretch."""
     on = np.abs(samples[: len(samples) // 16 * 16].astype(int)).reshape(-1, 16).max(axis=1) > 50
     edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
-    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2])]
+    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=False)]
 
 
 def test_the_three_built_in_ringtones_sound_different() -> None:

@@ -94,7 +94,7 @@ def test_tone_has_the_networks_frequencies_and_cadence(region: str, name: str) -
     expected_runs = [(i % 2 == 0, ms) for i, ms in enumerate(pattern)]
     expected_runs = expected_runs + [(False, 500)] if once else expected_runs * 2
     assert [on for on, _ in runs] == [on for on, _ in expected_runs]
-    for (_, got), (_, want) in zip(runs, expected_runs):
+    for (_, got), (_, want) in zip(runs, expected_runs, strict=False):
         assert got == pytest.approx(want, abs=2)
     start = 0
     for on, ms in runs:

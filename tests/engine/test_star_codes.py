@@ -8,8 +8,8 @@ import pytest
 
 from tuiphone.config import Config
 from tuiphone.engine.events import FeaturesChanged
-from tuiphone.engine.star_codes import CODES, FeatureCode, FeatureCodeError, parse_feature_code
 from tuiphone.engine.featurestate import FeatureError, FeatureState
+from tuiphone.engine.star_codes import CODES, FeatureCode, FeatureCodeError, parse_feature_code
 
 # every code of SPEC §3 (2.9-2.10, 3.1, 3.2, 3.6-3.8, 3.16) and issue 5, with what it means
 EXPECTED_CODES = {

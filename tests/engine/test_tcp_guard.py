@@ -23,7 +23,7 @@ class _FakeIoqueue:
         ctypes.c_uint.from_address(self.base + tcp_guard._COUNT_AT).value = active
         addrs = [ctypes.addressof(k) for k in self.keys]
         closing = addrs[active:active + len(closing_ms)]
-        for key, due in zip(closing, closing_ms):
+        for key, due in zip(closing, closing_ms, strict=False):
             ctypes.c_long.from_address(key + tcp_guard._KEY_FREE_TIME_AT).value = due // 1000
             ctypes.c_long.from_address(key + tcp_guard._KEY_FREE_TIME_AT + 8).value = due % 1000
         self._link(tcp_guard._ACTIVE_AT, addrs[:active])

@@ -36,22 +36,22 @@ def _ffmpeg(*args: str) -> list[str]:
 
 def test_tuiphone_listen_plays_pages_sent_by_ffmpeg(netns, tmp_path):
     runs = []
-    for n, (codec, encoder, pt, _, rate, freq) in enumerate(CASES):
+    for n, (codec, _encoder, _pt, _, _rate, freq) in enumerate(CASES):
         group = f"224.1.2.{n + 1}:5100"
         listener = start(netns, tuiphone_argv("listen", group, "--count", "1", "--duration", "20", "--json",
                                               "--record", str(tmp_path / f"{codec}.wav"), config=tmp_path / "x"))
         runs.append((codec, group, freq, listener))
-    for codec, group, freq, listener in runs:
+    for _codec, _group, _freq, listener in runs:
         wait_for_stderr(listener, "listening to")
     senders = []
-    for (codec, encoder, pt, _, rate, freq), (_, group, _, _) in zip(CASES, runs):
+    for (_codec, encoder, pt, _, rate, freq), (_, group, _, _) in zip(CASES, runs, strict=False):
         source = f"sine=frequency={freq:g}:duration=2:sample_rate={rate}"
         argv = _ffmpeg("-re", "-f", "lavfi", "-i", source, "-ac", "1", "-ar", str(rate), "-acodec", encoder,
                        "-payload_type", str(pt), "-f", "rtp", f"rtp://{group}?ttl=1")
         senders.append(netns.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     for sender in senders:
         assert sender.wait(20) == 0, sender.stderr.read()
-    for codec, group, freq, listener in runs:
+    for codec, _group, freq, listener in runs:
         code, heard, err = finish(listener)
         assert code == 0, err
         assert heard["codec"] == codec and heard["lost"] == 0 and heard["pages"] == 1, heard
@@ -72,7 +72,7 @@ def test_ffmpeg_decodes_pages_sent_by_tuiphone(netns, tmp_path):
                                        "-ac", "1", "-ar", "16000", str(out)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         runs.append((codec, group, port, freq, out, receiver))
-    for codec, group, *_ in runs:
+    for _codec, group, *_ in runs:
         wait_joined(netns, group)
     pagers = [start(netns, tuiphone_argv("page", f"{group}:{port}", "--tone", f"{freq:g}", "--codec", codec,
                                          "--duration", "1.5", "--json", config=tmp_path / "x"))
@@ -80,7 +80,7 @@ def test_ffmpeg_decodes_pages_sent_by_tuiphone(netns, tmp_path):
     for pager in pagers:
         code, sent, err = finish(pager)
         assert code == 0 and sent["packets"] == 75, err
-    for codec, group, port, freq, out, receiver in runs:
+    for codec, _group, _port, freq, out, receiver in runs:
         assert receiver.wait(20) == 0, receiver.stderr.read()
         assert wav_info(out).frames == 16000       # ffmpeg got its whole second
         audio = read_wav(out)

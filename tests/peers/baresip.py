@@ -54,7 +54,7 @@ class ControlChannel:
         while not self._closed:
             try:
                 chunk = self._sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -247,7 +247,7 @@ snd_path		{self._short_link}
         (self.config_dir / "accounts").write_text(self.account_line())
         (self.config_dir / "contacts").write_text("")
 
-    def start(self, timeout: float = 5.0) -> "Baresip":
+    def start(self, timeout: float = 5.0) -> Baresip:
         """Start baresip, connect to its control port, and (with a registrar) wait for REGISTER_OK."""
         self._process = PeerProcess(
             [BARESIP, "-f", str(self.config_dir)], self.log_path, cwd=self.config_dir

@@ -7,8 +7,9 @@ runs on 127.0.0.1, on ports chosen free at run time, with its files in the test'
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

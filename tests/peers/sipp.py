@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 from tests.peers.procs import (
     PeerProcess,
@@ -269,7 +270,7 @@ class Sipp:
             argv += ["-key", name, value]
         return argv + self.extra_args
 
-    def start(self, ready_timeout: float = 5.0) -> "Sipp":
+    def start(self, ready_timeout: float = 5.0) -> Sipp:
         """Start SIPp and wait until its SIP port is bound (so a UAS can be called at once)."""
         self._process = PeerProcess(self.argv(), self.log_path, cwd=self.workdir)
         self._process.start()

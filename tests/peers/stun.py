@@ -7,8 +7,8 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 BINDING_REQUEST, BINDING_RESPONSE = 0x0001, 0x0101
 MAGIC = 0x2112A442

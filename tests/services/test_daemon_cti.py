@@ -146,5 +146,6 @@ def test_sigterm_hangs_up_calls_and_unregisters(daemons, phones, kamailio):
     assert report["answered"] == 1 and report["calls"][0]["result"] == "answered"
     sent = [block for block in daemon.trace().split("\n\n") if " OUT " in block.split("\n", 1)[0]]
     assert any("\nBYE sip:" in block for block in sent), "no BYE went out at stop"
-    assert any("\nREGISTER sip:" in block and re.search(r"expires[=:]\s*0\b", block, re.IGNORECASE) for block in sent), \
+    assert any("\nREGISTER sip:" in block and re.search(r"expires[=:]\s*0\b", block, re.IGNORECASE)
+               for block in sent), \
         "no REGISTER with expires 0 went out at stop"

@@ -1,6 +1,6 @@
 """`tuiphone daemon` under attack on loopback: hostile SIP datagrams (tests/hostile.py), then garbled and
-over-long HTTP on the CTI port. Afterwards the process is alive, its memory bounded, the CTI answers, every line is idle, the log
-holds a few short lines and no traceback, and a normal call from another process still rings."""
+over-long HTTP on the CTI port. Afterwards the process is alive, its memory bounded, the CTI answers, every line is
+idle, the log holds a few short lines and no traceback, and a normal call from another process still rings."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ class RtpLikeStream:
             a.sendto(header + b"\xff" * 160, b.getsockname())
             self.sent += 1
 
-    def __enter__(self) -> "RtpLikeStream":
+    def __enter__(self) -> RtpLikeStream:
         self._thread.start()
         return self
 

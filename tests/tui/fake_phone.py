@@ -8,9 +8,10 @@ is also recorded in `commands` so a test can assert what the UI asked for.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.engine.events import (
     Blf,

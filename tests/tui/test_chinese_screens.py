@@ -7,7 +7,7 @@ palette, and every entry of every menu (Settings included), and reads each scree
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,7 +21,7 @@ from tuiphone.engine.events import LineState, RegState, SipMessage
 from tuiphone.screens.audio_test import AudioTestScreen
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.dialer import DialerScreen
-from tuiphone.screens.history import CallDetailsScreen, HistoryScreen
+from tuiphone.screens.history import HistoryScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen
 from tuiphone.screens.menu import MenuScreen, main_menu
@@ -91,7 +91,7 @@ async def walk_menu(app, pilot, seen: Seen, path: str, depth: int = 0) -> None:
             if isinstance(top, MenuScreen):
                 await walk_menu(app, pilot, seen, where, depth + 1)
             elif isinstance(top, AudioTestScreen):
-                await until(pilot, lambda: top.devices is not None, timeout=10)
+                await until(pilot, lambda: top.devices is not None, timeout=10)  # noqa: B023 (awaited before the loop moves on)
                 seen.look(where, {w for d in top.devices for w in WORD.findall(d.name)})
             else:
                 seen.look(where)

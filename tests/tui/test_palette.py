@@ -82,12 +82,12 @@ async def test_the_palette_opens_direct_ip_forwarding_audio_page_and_capture():
                                     ("page a group", "Page a group…", PageScreen),
                                     ("capture", "Packet capture", CaptureScreen)):
             await pilot.press("ctrl+p", *typed)
-            await until(pilot, lambda: name in screen_text(app))
+            await until(pilot, lambda: name in screen_text(app))  # noqa: B023 (awaited before the loop moves on)
             await settled(pilot)
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, opened))
+            await until(pilot, lambda: isinstance(app.screen, opened))  # noqa: B023 (awaited before the loop moves on)
             await pilot.press("escape")
-            await until(pilot, lambda: not isinstance(app.screen, opened))
+            await until(pilot, lambda: not isinstance(app.screen, opened))  # noqa: B023 (awaited before the loop moves on)
         await pilot.press("ctrl+p", *"audio")
         await until(pilot, lambda: "Open audio settings" in screen_text(app))
         await settled(pilot)

@@ -1,4 +1,5 @@
-"""Preferences › Date & Time (12/24 h, time zone by search) and › Ringtone (ring1–3 or a checked WAV, a sample plays)."""
+"""Preferences › Date & Time (12/24 h, time zone by search) and › Ringtone (ring1–3 or a checked WAV, a sample
+plays)."""
 
 from __future__ import annotations
 

@@ -527,11 +527,11 @@ class SoundDeviceInput(_SoundDeviceEndpoint):
             self.errors += 1
 
 
-def _device_endpoint(cls: type, choice: DeviceChoice, direction: Direction, io: Callable,
-                     rate: int) -> Endpoint:
+def _device_endpoint(cls: Callable[..., _SoundDeviceEndpoint], choice: DeviceChoice, direction: Direction,
+                     io: Pull | Push, rate: int) -> Endpoint:
     device = resolve(choice, direction)
     dev_rate, channels = negotiate(device, direction, rate)
-    endpoint = None
+    endpoint: _SoundDeviceEndpoint | None = None
     try:
         endpoint = cls(device, str(choice), io, dev_rate, channels)
         endpoint.start()

@@ -125,19 +125,23 @@ def _codes(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
 
 def ulaw_encode(pcm: np.ndarray) -> np.ndarray:
     """int16 samples to mu-law codes (uint8), one per sample."""
-    return _encode_table("u")[_samples(pcm)]
+    codes: np.ndarray = _encode_table("u")[_samples(pcm)]
+    return codes
 
 
 def ulaw_decode(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
     """mu-law codes to int16 samples."""
-    return _decode_table("u")[_codes(data)]
+    samples: np.ndarray = _decode_table("u")[_codes(data)]
+    return samples
 
 
 def alaw_encode(pcm: np.ndarray) -> np.ndarray:
     """int16 samples to A-law codes (uint8), one per sample."""
-    return _encode_table("a")[_samples(pcm)]
+    codes: np.ndarray = _encode_table("a")[_samples(pcm)]
+    return codes
 
 
 def alaw_decode(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
     """A-law codes to int16 samples."""
-    return _decode_table("a")[_codes(data)]
+    samples: np.ndarray = _decode_table("a")[_codes(data)]
+    return samples

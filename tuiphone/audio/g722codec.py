@@ -49,7 +49,8 @@ class G722Encoder:
 
     def encode(self, pcm: np.ndarray) -> bytes:
         x = np.ascontiguousarray(pcm, dtype=np.int16)
-        return self._state.encode(x)
+        out: bytes = self._state.encode(x)
+        return out
 
 
 class G722Decoder:

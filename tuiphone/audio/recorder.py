@@ -202,7 +202,8 @@ class CallRecorder:
     def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         both = a.astype(np.float32) + b
         soft_limit(both)
-        return np.rint(both).astype(np.int16)
+        out: np.ndarray = np.rint(both).astype(np.int16)
+        return out
 
     def _fail(self, sentence: str) -> None:
         self._running = False

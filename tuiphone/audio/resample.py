@@ -30,7 +30,8 @@ def resample(x: np.ndarray, src_rate: float, dst_rate: float) -> np.ndarray:
         return x
     if x.shape[0] == 0:
         return x.copy()
-    return soxr.resample(np.ascontiguousarray(x), src, dst, quality="HQ")
+    out: np.ndarray = soxr.resample(np.ascontiguousarray(x), src, dst, quality="HQ")
+    return out
 
 
 class StreamResampler:
@@ -56,10 +57,12 @@ class StreamResampler:
         chunk = np.ascontiguousarray(chunk, dtype=self._dtype)
         if self._stream is None:
             return chunk
-        return self._stream.resample_chunk(chunk)
+        out: np.ndarray = self._stream.resample_chunk(chunk)
+        return out
 
     def flush(self) -> np.ndarray:
         """End the stream and return the last samples the filter held back."""
         if self._stream is None:
             return self._empty.copy()
-        return self._stream.resample_chunk(self._empty, last=True)
+        out: np.ndarray = self._stream.resample_chunk(self._empty, last=True)
+        return out

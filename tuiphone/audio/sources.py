@@ -21,7 +21,7 @@ FULL_SCALE = 32767
 def _amplitude(level_dbfs: float) -> float:
     if not level_dbfs <= 0.0:
         raise ValueError(f"a tone level must be 0 dBFS or below (it would clip), not {level_dbfs}")
-    return FULL_SCALE * 10.0 ** (level_dbfs / 20.0)
+    return float(FULL_SCALE * 10.0 ** (level_dbfs / 20.0))
 
 
 def _check_freq(freq_hz: float, rate: int) -> None:

@@ -7,9 +7,10 @@ The real backend is `engine.sip.PjsuaBackend`; tests also use a fake one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from tuiphone.audio.frames import FrameSink, FrameSource
 from tuiphone.engine.events import SipMessage
@@ -86,7 +87,7 @@ class SipBackend(Protocol):
     listener: BackendListener
 
     # thread plumbing
-    def submit(self, fn: Callable[[], Any]) -> Future: ...
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]: ...
     def schedule(self, delay: float, fn: Callable[[], None]) -> object: ...
     def cancel(self, handle: object) -> None: ...
     # lifecycle

@@ -23,6 +23,7 @@ import ipaddress
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -147,13 +148,13 @@ def read_invite(packet: bytes) -> Offer | None:
     lines = [(m.group(1), m.start(2), m.group(2), m.group(4))
              for m in _M_LINE.finditer(packet, body_at)]
     lines = [(kind, at, port, proto) for kind, at, port, proto in lines if int(port) != 0]
-    for kind, at, port, proto in lines:
+    for kind, at, _port, proto in lines:
         if kind == b"audio" and proto.upper() in _RTP:
             keep = at
             break
     if keep is None:
         keep = next((at for kind, at, _, _ in lines if kind == b"audio"), None)
-    for kind, at, port, _ in lines:
+    for _kind, at, port, _ in lines:
         streams += 1
         if at != keep:
             drops.append((at, len(port)))
@@ -199,7 +200,7 @@ def ioqueue_limits(lib: ctypes.CDLL) -> tuple[int, int] | None:
 class InviteGate:
     """The pjsip module that refuses INVITEs the phone has no room for and trims offers to one audio stream."""
 
-    def __init__(self, lib: ctypes.CDLL, budget: SocketBudget, clock=time.monotonic):
+    def __init__(self, lib: ctypes.CDLL, budget: SocketBudget, clock: Callable[[], float] = time.monotonic) -> None:
         self.budget = budget
         self.refused = {486: 0, 503: 0}
         self._clock = clock
@@ -221,7 +222,7 @@ class InviteGate:
         lib.pjsip_retry_after_hdr_create.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.pj_pool_release.argtypes = [ctypes.c_void_p]
         self._endpt = lib.pjsua_get_pjsip_endpt()
-        self._max_calls = lib.pjsua_call_get_max_count()
+        self._max_calls: int = lib.pjsua_call_get_max_count()
         self._name = ctypes.create_string_buffer(b"mod-tuiphone-gate")
         self._on_rx = _ON_RX(self._on_rx_request)
         self._mod = _Module(name=_PjStr(ctypes.cast(self._name, ctypes.c_char_p), len(self._name.value)),
@@ -267,7 +268,7 @@ class InviteGate:
         for off in (_PKT_OFFSET_GUESS, *range(0, 1024, 8)):
             if ctypes.string_at(rdata + off, 7) == b"INVITE ":
                 self._pkt_offset = off
-                return rdata + off
+                return int(rdata + off)
         return None
 
     def _on_invite(self, rdata: int) -> int:

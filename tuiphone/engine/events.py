@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
-class LineState(str, Enum):
+class LineState(str, Enum):  # noqa: UP042 (a StrEnum would change what str() of a state gives)
     IDLE = "idle"
     DIALING = "dialing"
     CALLING = "calling"      # outgoing, INVITE sent, no answer yet

@@ -7,11 +7,15 @@ and announced with a FeaturesChanged event.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tuiphone.engine.blocklist import Blocklist, BlocklistError
 from tuiphone.engine.events import Event, FeaturesChanged
 from tuiphone.engine.star_codes import FeatureCode
+
+if TYPE_CHECKING:
+    from tuiphone.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,7 @@ class FeatureError(ValueError):
 
 
 class FeatureState:
-    def __init__(self, config, emit: Callable[[Event], None], save: Callable[[object], None] | None = None,
+    def __init__(self, config: Config, emit: Callable[[Event], None], save: Callable[[object], None] | None = None,
                  blocklist: Blocklist | None = None):
         self.config = config
         self._emit = emit

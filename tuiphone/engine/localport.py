@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class LocalPortError(Exception):
 class _Pjlib:
     """The few pjlib/pjmedia/pjsua functions this port calls, with their C signatures."""
 
-    def __init__(self, lib: ctypes.CDLL):
+    def __init__(self, lib: ctypes.CDLL) -> None:
         p, u, i = ctypes.c_void_p, ctypes.c_uint, ctypes.c_int
         try:
             self.pool_create = _fn(lib.pjsua_pool_create, p, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t])
@@ -70,13 +71,14 @@ class _Pjlib:
             raise LocalPortError(f"this pjsua2 build lacks a pjmedia function the local port needs ({exc})") from None
 
 
-def _fn(f, restype, argtypes):
+def _fn(f: Any, restype: Any, argtypes: list[Any]) -> Any:
     f.restype, f.argtypes = restype, argtypes
     return f
 
 
 _known = threading.local()                 # .pj: this thread is registered with pjlib
-_thread_descs: list[ctypes.Array] = []     # pj_thread_desc of every registered thread: pjlib keeps pointers to them
+# pj_thread_desc of every registered thread: pjlib keeps pointers to them
+_thread_descs: list[ctypes.Array[ctypes.c_long]] = []
 
 
 class LocalPort:
@@ -133,7 +135,7 @@ class LocalPort:
             return
         pj, own = self._pj, ctypes.byref(self._own)
 
-        def frame() -> ctypes.Structure:
+        def frame() -> object:                  # a pointer to the port's own frame
             self._own.type, self._own.size = _AUDIO, self.frame_samples * 2
             return own
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
+from tuiphone.engine.backend import SipBackend
 from tuiphone.engine.events import CallState, Event, LineState
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,14 @@ class MediaWatch:
     be receiving media now (talking, not held by either side); `timeout()` the seconds allowed without any
     (0 = off); `on_dead(cid, line, timeout)` ends a call. Everything runs on the SIP thread."""
 
-    def __init__(self, backend, calls: Callable[[], Iterable[tuple[int, int]]], timeout: Callable[[], float],
-                 on_dead: Callable[[int, int, float], None], clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, backend: SipBackend, calls: Callable[[], Iterable[tuple[int, int]]],
+                 timeout: Callable[[], float], on_dead: Callable[[int, int, float], None],
+                 clock: Callable[[], float] | None = None) -> None:
         self.backend = backend
         self.calls = calls
         self.timeout = timeout
         self.on_dead = on_dead
-        self.clock = clock or getattr(backend, "monotonic", time.monotonic)
+        self.clock: Callable[[], float] = clock if clock is not None else getattr(backend, "monotonic", time.monotonic)
         self._seen: dict[int, tuple[int, float]] = {}     # cid -> (activity count, when it last moved)
         self._timer: object | None = None
 

@@ -30,7 +30,7 @@ class OptionsTarget:
     uri: str
 
     @classmethod
-    def parse(cls, text: str) -> "OptionsTarget":
+    def parse(cls, text: str) -> OptionsTarget:
         m = _TARGET_RE.match(text.strip())
         if not m:
             raise OptionsError(f"'{text}' is not a SIP address: use host[:port] or sip:host[:port]")
@@ -119,7 +119,7 @@ class OptionsPinger:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> "OptionsPinger":
+    def __enter__(self) -> OptionsPinger:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -144,7 +144,7 @@ class OptionsPinger:
             sock.settimeout(left)
             try:
                 data = sock.recv(65535)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except ConnectionRefusedError:
                 return OptionsReply(seq, 0, "connection refused (nothing listens there)", None)
@@ -165,7 +165,7 @@ class OptionsPinger:
                 sock.settimeout(left)
                 try:
                     chunk = sock.recv(65535)
-                except socket.timeout:
+                except TimeoutError:
                     break
                 if not chunk:
                     break

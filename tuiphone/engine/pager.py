@@ -279,10 +279,10 @@ class Pager:
         """The label of the paging key (or else the listened group) for `target`."""
         for key in self.phone.config.keys:
             if key.mode == "paging" and key.value.strip() == target and key.label:
-                return key.label
+                return str(key.label)
         for group in self.settings.listen:
             if group.address == target and group.label:
-                return group.label
+                return str(group.label)
         return ""
 
     # ------------------------------------------------------------ the phone's side
@@ -323,8 +323,8 @@ class Pager:
             threading.Thread(target=self._call_took_mic, args=(n,), name="page-stop", daemon=True).start()
         listener = self._listener
         playing = listener.active if listener is not None else None
-        if playing is not None and n not in self._held and not barge_level(playing.group.priority,
-                                                                            self.settings.barge):
+        if (listener is not None and playing is not None and n not in self._held
+                and not barge_level(playing.group.priority, self.settings.barge)):
             listener.end_page()        # a page that may not interrupt a call does not play over one
 
     def _call_took_mic(self, line: int) -> None:

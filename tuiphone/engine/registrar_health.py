@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
+from tuiphone.engine.backend import SipBackend
 from tuiphone.engine.options import OptionsError, OptionsPinger, OptionsTarget
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class RegistrarWatch:
 
     `start()` and the reports run on the SIP thread; `stop()` is safe from any thread."""
 
-    def __init__(self, backend, interval: float, hop: Callable[[], str], transport: str, bind: str,
+    def __init__(self, backend: SipBackend, interval: float, hop: Callable[[], str], transport: str, bind: str,
                  report: Callable[[bool], None], name: str = "keepalive") -> None:
         self.backend = backend
         self.interval = float(interval)

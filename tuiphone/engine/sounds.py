@@ -6,6 +6,7 @@ stop_ring). It runs on the SIP thread and only starts or stops mixer streams, wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from tuiphone.engine.events import CallState, Event, FeaturesChanged, IncomingCall, LineState, Notice
@@ -23,7 +24,7 @@ _ACTIVE = (LineState.TALKING, LineState.HELD, LineState.CALLING)
 
 
 class CallSounds:
-    def __init__(self, sounds: Sounds, features: Any, notice=None):
+    def __init__(self, sounds: Sounds, features: Any, notice: Callable[[Notice], None] | None = None):
         self.sounds = sounds
         self.features = features               # config.features: call_waiting_tone
         self.notice = notice                   # called with a sentence when a ringtone falls back

@@ -37,6 +37,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from tuiphone.logthrottle import LogThrottle
 
@@ -89,7 +90,8 @@ class IoqueueView:
         active = self._length(ioq + _ACTIVE_AT)
         closing = self._length(ioq + _CLOSING_AT)
         free = self._length(ioq + _FREE_AT)
-        if None in (active, closing, free) or active + closing + free != self.max or active != self.count:
+        if (active is None or closing is None or free is None or active + closing + free != self.max
+                or active != self.count):
             raise ValueError(f"pjsip's ioqueue lists do not add up (active {active}, closing {closing}, "
                              f"free {free}, max {self.max}, count {self.count})")
 
@@ -106,7 +108,7 @@ class IoqueueView:
 
         def now_ms() -> int:        # pjlib's monotonic clock, the one free_time is set from
             lib.pj_gettickcount(ctypes.byref(tick))
-            return tick.sec * 1000 + tick.msec
+            return int(tick.sec * 1000 + tick.msec)
         return cls(ioq, now_ms)
 
     @property
@@ -349,8 +351,8 @@ class TcpGuard:
         self._lib: ctypes.CDLL | None = None
         self._tpmgr = None
         self._old_cb = None
-        self._cb = None
-        self._accept_hooks: list[tuple[int, int, int, object]] = []   # (slot address, original, ours, keep)
+        self._cb: Any = None           # the CFUNCTYPE pjsip calls, kept alive here
+        self._accept_hooks: list[tuple[int, int, int | None, object]] = []   # (slot address, original, ours, keep)
 
     @classmethod
     def install(cls, lib: ctypes.CDLL, ports: Iterable[int]) -> TcpGuard | None:
@@ -444,7 +446,7 @@ class TcpGuard:
         """Check before each connection a listener's accept loop hands to pjsip (TLS too, whose transport
         state is told only after its handshake): the door can close in the middle of a burst."""
         for asock in asocks.values():
-            for at, kind in ((_ASOCK_ACCEPT2_AT, _ON_ACCEPT2), (_ASOCK_ACCEPT_AT, _ON_ACCEPT)):
+            for at, kind in ((_ASOCK_ACCEPT2_AT, _ON_ACCEPT2), (_ASOCK_ACCEPT_AT, _ON_ACCEPT)):  # noqa: B007 (the for-else leaves kind set for below)
                 original = _ptr(asock + at)
                 if original:
                     break
@@ -452,7 +454,7 @@ class TcpGuard:
                 continue
             call = kind(original)
 
-            def before(*args, _call=call):
+            def before(*args: Any, _call: Any = call) -> Any:
                 try:
                     self.check()
                     if self.door.closed and args[1] >= 0 and (len(args) < 5 or args[4] == 0):

@@ -128,7 +128,7 @@ class ActionEvents:
         in_use_before = sum(1 for s in self.lines.values() if s.state in _IN_USE)
         seen = self.lines.get(call.line)
         acts: list[Action] = []
-        about = {"account": call.account, "remote": call.remote_number or call.remote_uri,
+        about: dict[str, Any] = {"account": call.account, "remote": call.remote_number or call.remote_uri,
                  "display_remote": call.remote_name, "call_id": getattr(call, "call_id", "")}
         if call.state == LineState.ENDED:
             self.lines.pop(call.line, None)
@@ -320,7 +320,8 @@ def variables(config: Any, identity: PhoneIdentity, action: Action) -> dict[str,
         "program_version": identity.program_version, "language": config.phone.language,
         "local": local, "display_local": (acc.display_name or acc.name) if acc is not None else "",
         "remote": action.remote, "display_remote": action.display_remote, "active_user": local,
-        "call_id": action.call_id, "account": "" if acc is None else str(index + 1), "event": action.event,
+        "call_id": action.call_id,
+        "account": "" if acc is None or index is None else str(index + 1), "event": action.event,
     }
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tuiphone.engine.events import CallLogEntry, CallStarted, CallState, LineState
 from tuiphone.store import Store, StoreError, keeps

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tuiphone.engine.events import Event, SipMessage
 from tuiphone.services.pcapng import TCP, UDP, Endpoint, Packet
@@ -48,7 +49,8 @@ def sdp_media(text: str) -> list[tuple[str, int, int]]:
     head, sep, body = text.replace("\r\n", "\n").partition("\n\n")
     if not sep or "\nm=" not in "\n" + body:
         return []
-    session_addr, streams = "", []
+    session_addr = ""
+    streams: list[list[Any]] = []      # [address, RTP port, RTCP port] of each m= line
     for line in body.splitlines():
         key, _, value = line.strip().partition("=")
         words = value.split()

@@ -266,8 +266,9 @@ class CtiServer:
             call = self._need(next((c for c in lines if c.state == LineState.HELD), None), "no call is on hold")
             await wait(self.phone.resume(call.line))
         elif cmd == "cancel":
-            call = ringing_line(lines)
-            if call is not None:
+            ringing = ringing_line(lines)
+            if ringing is not None:
+                call = ringing
                 await wait(self.phone.reject(call.line))
             else:
                 call = self._need(next((c for c in lines if c.state in (LineState.CALLING, LineState.DIALING)),

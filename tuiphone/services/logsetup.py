@@ -32,7 +32,7 @@ def log_file_path(data_dir: Path) -> Path:
     return log_dir(data_dir) / LOG_FILE_NAME
 
 
-def file_handler(data_dir: Path, level: int = FILE_LEVEL) -> logging.Handler:
+def file_handler(data_dir: Path, level: int = FILE_LEVEL) -> logging.handlers.RotatingFileHandler:
     """A rotating file handler at `<data dir>/logs/tuiphone.log` (the folder is created, private)."""
     path = ensure_dir(log_dir(data_dir)) / LOG_FILE_NAME
     # text from the network may hold bytes that are no UTF-8: written escaped, never a "Logging error"

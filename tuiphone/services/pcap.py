@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from tuiphone.engine.events import Event, SipMessage
 from tuiphone.services.call_ports import CallPorts
-from tuiphone.services.pcapng import IDB, ISB, Packet, PcapngStream
+from tuiphone.services.pcapng import IDB, ISB, Block, Packet, PcapngStream
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,7 @@ class DumpcapCapture:
         while time.monotonic() < deadline and not self._ready.is_set():
             if self._proc.poll() is not None:
                 self._pump.join(2)
+                assert self._proc.stderr is not None     # a pipe (stderr=PIPE above)
                 message = self._proc.stderr.read().decode(errors="replace").strip().splitlines()
                 self._proc = None
                 self.path.unlink(missing_ok=True)
@@ -228,7 +229,9 @@ class DumpcapCapture:
 
     def _copy(self, proc: subprocess.Popen, out: BinaryIO) -> None:
         """dumpcap's stream to the file: blocks in order, each packet after HOLD_S if it is the phone's."""
-        stream, pending = PcapngStream(), collections.deque()
+        stream = PcapngStream()
+        pending: collections.deque[Packet | Block] = collections.deque()
+        assert proc.stdout is not None      # a pipe (stdout=PIPE in start)
         fd = proc.stdout.fileno()
         with out:
             while True:

@@ -14,8 +14,11 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 from xml.etree.ElementTree import Element, SubElement, tostring
+
+if TYPE_CHECKING:
+    from vobject.base import ContentLine
 
 MAX_BYTES = 5_000_000
 MAX_CONTACTS = 20_000
@@ -233,12 +236,13 @@ def parse_vcard(data: bytes, source: str = "the phonebook") -> list[Contact]:
             if not first and not last and hasattr(card, "fn"):
                 first, last = split_name(str(card.fn.value))
             numbers = []
-            for tel in card.contents.get("tel", []):
+            for tel in cast("list[ContentLine]", card.contents.get("tel", [])):     # the stubs say VBase
                 types = " ".join(tel.params.get("TYPE", []))
                 account = (tel.params.get("X-ACCOUNT") or [""])[0]
                 numbers.append(PhoneNumber(str(tel.value).strip(), int(account) if account.isdigit() else None,
                                            _kind(types)))
-            groups = [g.strip() for cat in card.contents.get("categories", []) for g in cat.value if g.strip()]
+            categories = cast("list[ContentLine]", card.contents.get("categories", []))
+            groups = [g.strip() for cat in categories for g in cat.value if g.strip()]
             contacts.append(Contact(first, last, [n for n in numbers if n.number], groups))
             _too_many(len(contacts), source)
     except PhonebookError:

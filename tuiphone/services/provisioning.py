@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from tuiphone.config import Config, ConfigError, config_to_dict, validation_problems
@@ -189,7 +189,8 @@ def _apply(data: dict[str, Any], mapping: Mapping) -> list[str]:
     """Write the mapped settings into a config dict; returns notes about accounts left disabled."""
     notes = []
     accounts = data.setdefault("accounts", [])
-    touched = sorted({path[1] for path, _ in mapping.settings.values() if path[0] == "accounts"})
+    # an account's path is ("accounts", its index, ...)
+    touched = sorted({cast(int, path[1]) for path, _ in mapping.settings.values() if path[0] == "accounts"})
     while touched and len(accounts) <= touched[-1]:
         # a new account starts from the defaults; one skipped over (only account 3 given) stays off
         accounts.append({} if len(accounts) in touched else {"enabled": False, "register": False})

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.engine.events import CallLogEntry, CallStarted, CallState, FeaturesChanged
 from tuiphone.engine.phone import PhoneError
