@@ -92,7 +92,6 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     return host, port
 
 
-
 def used_ports(cfg: Any) -> dict[int, str]:
     """Ports the phone's SIP transports and CTI server take, by port: {5060: "sip.port", ...}."""
     used: dict[int, str] = {}

@@ -75,6 +75,7 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     """Every key of `cfg` as plain TOML-ready values (nothing dropped, defaults included)."""
     return cfg.model_dump(mode="python")
 
+
 def _fsync_dir(directory: Path) -> None:
     with suppress(OSError):  # not every filesystem lets a directory be opened and synced
         fd = os.open(directory, os.O_RDONLY)

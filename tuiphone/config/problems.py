@@ -35,6 +35,7 @@ def _raise_problems(problems: list[tuple[tuple[str | int, ...], str]]) -> None:
     if problems:
         raise _Problems(problems)
 
+
 def _key_path(loc: tuple[str | int, ...]) -> str:
     """('accounts', 1, 'srtp') -> 'accounts[1].srtp' (quoting keys that are not bare TOML keys)."""
     text = ""
@@ -51,6 +52,7 @@ def _unwrap(annotation: Any) -> Any:
     while get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     return annotation
+
 
 def _shown(value: Any) -> str:
     """A value as the user wrote it, briefly."""

@@ -33,6 +33,7 @@ def _field_at(loc: tuple[str | int, ...]) -> tuple[FieldInfo | None, Any]:
         model = annotation if isclass(annotation) and issubclass(annotation, BaseModel) else None
     return info, annotation
 
+
 def _choices(loc: tuple[str | int, ...], expected: str) -> str:
     _, annotation = _field_at(loc)
     if get_origin(annotation) is Literal:

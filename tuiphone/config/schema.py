@@ -280,6 +280,7 @@ class PagingConfig(_Section):
         _raise_problems(problems)
         return self
 
+
 class KeyConfig(_Section):
     """[[keys]] A programmable (multi-purpose) key."""
 

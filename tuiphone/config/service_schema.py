@@ -91,4 +91,3 @@ class ProvisioningConfig(_Section):
     config_url: Annotated[str, AfterValidator(_url(("http", "https", "file")))] = _f(
         "", 'URL of the config to fetch at start; "" = none'
     )
-
