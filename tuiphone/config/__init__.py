@@ -56,29 +56,13 @@ from tuiphone.config.service_schema import (
     ProvisioningConfig,
     SyslogConfig,
 )
-from tuiphone.config.values import (
-    DEFAULT_DIAL_PLAN,
-    Codec,
-    Device,
-    DialTarget,
-    HostPort,
-    KeyMode,
-    Language,
-    OptionalDevice,
-    Port,
-    Ringtone,
-    Srtp,
-    Transport,
-    UrlTemplate,
-)
+from tuiphone.config.values import DEFAULT_DIAL_PLAN
 
 __all__ = [
     "DEFAULT_DIAL_PLAN", "EXAMPLE_HEADER", "HEADER", "MAX_PAGING_LISTEN", "MAX_PROBLEMS_SHOWN",
-    "AccountConfig", "ActionUrlConfig", "AudioConfig", "Codec", "Config", "ConfigError", "CtiConfig",
-    "Device", "DialTarget", "FeaturesConfig", "HostPort", "KeyConfig", "KeyMode", "KeymapConfig", "Language",
-    "OptionalDevice", "PagingConfig", "PagingListen", "PhoneConfig", "PhonebookConfig", "Port",
-    "ProvisioningConfig", "RingRule", "Ringtone", "SipConfig", "Srtp", "SyslogConfig", "TlsConfig",
-    "Transport", "UrlTemplate",
+    "AccountConfig", "ActionUrlConfig", "AudioConfig", "Config", "ConfigError", "CtiConfig", "FeaturesConfig",
+    "KeyConfig", "KeymapConfig", "PagingConfig", "PagingListen", "PhoneConfig", "PhonebookConfig",
+    "ProvisioningConfig", "RingRule", "SipConfig", "SyslogConfig", "TlsConfig",
     "check_config_cli", "config_to_dict", "default_config_text", "example_config", "example_config_text",
     "load_config", "load_or_create", "parse_config_text", "parse_listen_address", "parse_multicast",
     "render_config", "save_config", "split_host_port", "validation_problems",
