@@ -12,11 +12,6 @@ from typing import Any
 
 from tuiphone.addresses import parse_multicast, port_clash, used_ports
 
-__all__ = [
-    "MAX_GROUPS", "PagingError", "PagingGroup", "barge_level", "check_groups", "check_port",
-    "groups_from_config", "parse_group", "used_ports",
-]
-
 MAX_GROUPS = 10
 
 
