@@ -29,6 +29,7 @@ from tuiphone.config import (
     save_config,
     validation_problems,
 )
+from tuiphone.config.problems import _unwrap
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.toml.example"
 ACCOUNT = '[[accounts]]\nsip_server = "pbx.example.com"\nuser_id = "1001"\n'
@@ -94,11 +95,11 @@ def _missing_keys(model: type[BaseModel], data: Any, where: str) -> list[str]:
         if name not in data:
             missing.append(f"{where}{name}")
             continue
-        annotation = cfgmod._unwrap(info.annotation)
+        annotation = _unwrap(info.annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             missing += _missing_keys(annotation, data[name], f"{where}{name}.")
         elif get_origin(annotation) is list:
-            item = cfgmod._unwrap(get_args(annotation)[0])
+            item = _unwrap(get_args(annotation)[0])
             if isinstance(item, type) and issubclass(item, BaseModel):
                 if not data[name]:
                     missing.append(f"{where}{name} (no example entry)")
@@ -398,7 +399,7 @@ def test_a_failed_save_changes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(cfgmod.os, "replace", disk_full)
+    monkeypatch.setattr(os, "replace", disk_full)
     with pytest.raises(ConfigError, match="cannot be saved: No space left on device; nothing was changed"):
         save_config(Config(), path)
     assert path.read_bytes() == original

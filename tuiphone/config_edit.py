@@ -26,8 +26,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticUndefined
 from tomlkit.items import AoT, Table
 
-from tuiphone.config import _kind as _schema_kind
-from tuiphone.config import _unwrap
+from tuiphone.config.problems import _unwrap
+from tuiphone.config.render import _kind as _schema_kind
 
 BACKUPS_KEPT = 5
 

@@ -17,6 +17,9 @@ Threads: the device callbacks (PortAudio's, or our 20 ms clock for null/file) an
 clock thread only copy between the rings; `start`/`stop`/tones/volume run on any one control
 thread; a supervisor thread watches the devices, falls back to null audio when one dies and
 reopens it when it comes back. Levels and counters are sampled by the UI, never pushed.
+
+The call's side (MicSource, SpeakerSink, the C port's BridgeMic and BridgeSpeaker) is in callport.py;
+the devices' roles and the status sentence are in device_roles.py.
 """
 
 from __future__ import annotations
@@ -26,15 +29,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from tuiphone.audio.analysis import level_dbfs
+from tuiphone.audio.callport import MIC_IDLE_S, BridgeLink, BridgeMic, BridgeSpeaker, MicSource, SpeakerSink
 from tuiphone.audio.device import (
-    DeviceChoice,
     DeviceProblem,
-    Endpoint,
     NullInput,
     NullOutput,
     open_input,
@@ -42,6 +44,7 @@ from tuiphone.audio.device import (
     portaudio_problem,
     rescan,
 )
+from tuiphone.audio.device_roles import DeviceRole, status_of
 from tuiphone.audio.frames import RATE
 from tuiphone.audio.mixer import Mixer
 from tuiphone.audio.ringbuffer import DriftCorrector, SampleRing
@@ -53,7 +56,6 @@ __all__ = ["AudioLevels", "AudioStats", "BridgeLink", "LocalAudio"]
 log = logging.getLogger(__name__)
 
 _OWN_STREAMS = ("call", "tone", "key", "ring", "loopback")
-_IDLE_S = 0.2                      # a mic nobody has read for this long is not being listened to
 
 
 @dataclass(frozen=True)
@@ -86,143 +88,6 @@ class AudioStats:
     limited_samples: int           # samples the mixer's limiter had to bend
     bridge_port: str = "python"    # "c": the engine's local port in C drives nothing on pjmedia's clock (drift is
                                    # corrected in pjmedia's delay buffer); "python": our drift correctors do it
-
-
-class MicSource:
-    """What the active call sends: the mic, drift-corrected to pjmedia's clock; silence when muted."""
-
-    def __init__(self, ring: SampleRing, target: int):
-        self._corrector = DriftCorrector(ring, target=target)
-        self.muted = False
-        self.last_read = 0.0           # monotonic time of the last read (the device side looks)
-
-    @property
-    def corrector(self) -> DriftCorrector:
-        return self._corrector
-
-    def read(self, n: int) -> np.ndarray:
-        now = time.monotonic()
-        if now - self.last_read > _IDLE_S:
-            self._restart()            # a new call: do not send what the mic heard before it
-        self.last_read = now
-        out = np.empty(n, dtype=np.int16)
-        self._corrector.read_into(out)
-        if self.muted:
-            out.fill(0)
-        return out
-
-    def _restart(self) -> None:
-        c = self._corrector
-        c.ring.discard(c.ring.fill)
-        c.priming = True
-
-
-class BridgeLink(Protocol):
-    """The engine's local port when it is C (engine/localport.py), used from the device threads: `send()`
-    sends the frame in `tx`, `receive()` puts one in `rx` (both `frame_samples` int16, the link's own).
-
-    `active` is true while a call is joined; `send` and `receive` do nothing (False) otherwise."""
-
-    frame_samples: int
-    active: bool
-    tx: np.ndarray
-    rx: np.ndarray
-
-    def send(self) -> None: ...
-    def receive(self) -> bool: ...
-
-
-class _BridgeMic:
-    """The microphone's side of a C local port: cuts what the device delivers into whole frames and sends
-    them while a call is joined (silence when muted); `tap(frame)` sees each frame sent (recorders)."""
-
-    def __init__(self, link: BridgeLink, ring: SampleRing, mic: MicSource,
-                 tap: Callable[[np.ndarray], None] | None):
-        self.link, self.ring, self.mic, self.tap = link, ring, mic, tap
-
-    def push(self, frame: np.ndarray) -> None:
-        ring, link = self.ring, self.link
-        if not link.active:
-            if ring.fill:
-                ring.discard(ring.fill)     # nothing the mic heard between calls is sent
-            return
-        tx = link.tx
-        n = len(tx)
-        if len(frame) == n and not ring.fill:
-            tx[:] = frame                  # the usual case with 20 ms device blocks: no ring
-            self._send(tx)
-            return
-        ring.write(frame)
-        while ring.fill >= n:
-            ring.read_into(tx)
-            self._send(tx)
-
-    def _send(self, tx: np.ndarray) -> None:
-        if self.mic.muted:
-            tx.fill(0)
-        tap = self.tap
-        if tap is not None:
-            tap(tx)
-        self.link.send()
-
-
-class _BridgeSpeaker:
-    """The mixer's "call" stream from a C local port: frames taken from the bridge as the speaker asks;
-    `tap(frame)` sees each frame taken (recorders). A read that finds too little while a call is joined is
-    padded and counted as an underrun."""
-
-    def __init__(self, link: BridgeLink, ring: SampleRing, tap: Callable[[np.ndarray], None] | None):
-        self.link, self.ring, self.tap = link, ring, tap
-
-    def read(self, n: int) -> np.ndarray:
-        ring, link = self.ring, self.link
-        if not link.active:
-            if ring.fill:
-                ring.discard(ring.fill)
-            return np.zeros(n, dtype=np.int16)
-        rx = link.rx
-        if n == len(rx) and not ring.fill:
-            if link.receive():             # the usual case with 20 ms device blocks: no ring
-                if self.tap is not None:
-                    self.tap(rx)
-                return rx
-            return ring.read(n)            # counted as an underrun
-        while ring.fill < n and link.receive():
-            ring.write(rx)
-            tap = self.tap
-            if tap is not None:
-                tap(rx)
-        return ring.read(n)
-
-
-class SpeakerSink:
-    """Where a call's audio goes: into the speaker ring that the mixer drains."""
-
-    write: Callable[[np.ndarray], int]
-
-    def __init__(self, ring: SampleRing):
-        self.write = ring.write        # the ring's own: one Python call less on pjmedia's clock thread
-
-
-class _Role:
-    """One of mic / speaker / ringer: what the config asked for and what runs now."""
-
-    def __init__(self, name: str, spec: str, direction: str):
-        self.name = name               # "microphone", "speaker", "ringer"
-        self.spec = spec
-        self.direction = direction
-        self.endpoint: Endpoint | None = None
-        self.problem: str | None = None    # why it runs on null instead of spec
-        self.failed_at = 0.0           # when it last fell back (for retries)
-        self.lost_midstream = False
-
-    @property
-    def wants_device(self) -> bool:
-        return DeviceChoice.parse(self.spec).kind not in ("null", "file")
-
-    @property
-    def on_fallback(self) -> bool:
-        return self.problem is not None
 
 
 class LocalAudio:
@@ -267,14 +132,14 @@ class LocalAudio:
         self._separate_ringer = bool(ringer_device) and ringer_device != output_device
         self._ringer_mixer = Mixer() if self._separate_ringer else self.mixer
         self._roles = {
-            "input": _Role("microphone", input_device, "input"),
-            "output": _Role("speaker", output_device, "output"),
+            "input": DeviceRole("microphone", input_device, "input"),
+            "output": DeviceRole("speaker", output_device, "output"),
         }
         if self._separate_ringer:
-            self._roles["ringer"] = _Role("ringer", ringer_device, "output")
+            self._roles["ringer"] = DeviceRole("ringer", ringer_device, "output")
         self.device_failures = 0
         self._loopback: SampleRing | None = None
-        self._bridge: _BridgeMic | None = None
+        self._bridge: BridgeMic | None = None
         self._lock = threading.Lock()          # control threads only; never the audio threads
         self._status_lock = threading.Lock()   # start() and the supervisor may both update status
         self._stop = threading.Event()
@@ -293,8 +158,8 @@ class LocalAudio:
                       rx_tap: Callable[[np.ndarray], None] | None = None) -> None:
         """Speak and listen through a C local port from now on (see the module docstring); `tx_tap` sees
         every frame sent, `rx_tap` every frame heard. `mic` and `speaker` are then not used."""
-        self.mixer.add("call", _BridgeSpeaker(link, self._spk_ring, rx_tap))
-        self._bridge = _BridgeMic(link, self._mic_ring, self.mic, tx_tap)
+        self.mixer.add("call", BridgeSpeaker(link, self._spk_ring, rx_tap))
+        self._bridge = BridgeMic(link, self._mic_ring, self.mic, tx_tap)
 
     # life
 
@@ -376,7 +241,7 @@ class LocalAudio:
             return
         old, new = self._ringer_mixer, (Mixer() if separate else self.mixer)
         if separate:
-            self._roles["ringer"] = _Role("ringer", ringer, "output")     # opened by the caller
+            self._roles["ringer"] = DeviceRole("ringer", ringer, "output")     # opened by the caller
         else:
             self._close(self._roles.pop("ringer"))
         ring = old.remove("ring")
@@ -471,9 +336,9 @@ class LocalAudio:
         bridged = self._bridge is not None
         return AudioStats(
             status=self.status, reason=self.reason,
-            input_device=self._describe(roles["input"]),
-            output_device=self._describe(roles["output"]),
-            ringer_device=self._describe(roles["ringer"]) if "ringer" in roles else self._describe(roles["output"]),
+            input_device=roles["input"].describe(),
+            output_device=roles["output"].describe(),
+            ringer_device=roles["ringer"].describe() if "ringer" in roles else roles["output"].describe(),
             mic_fill_ms=self._mic_ring.fill * 1000 / RATE,
             speaker_fill_ms=self._spk_ring.fill * 1000 / RATE,
             mic_underruns=mic_c.underruns, mic_overruns=self._mic_ring.overruns,
@@ -497,7 +362,7 @@ class LocalAudio:
         bridge = self._bridge
         if bridge is not None:
             bridge.push(frame)
-        elif time.monotonic() - self.mic.last_read < _IDLE_S:
+        elif time.monotonic() - self.mic.last_read < MIC_IDLE_S:
             self._mic_ring.write(frame)
 
     def _pull_speaker(self, buf: np.ndarray) -> None:
@@ -512,7 +377,7 @@ class LocalAudio:
     def _io(self, key: str) -> Callable[[np.ndarray], None]:
         return {"input": self._push_mic, "output": self._pull_speaker, "ringer": self._pull_ringer}[key]
 
-    def _open(self, key: str, role: _Role) -> bool:
+    def _open(self, key: str, role: DeviceRole) -> bool:
         """Open what the role asks for; on failure run it on null audio. True when it opened."""
         opener = open_input if role.direction == "input" else open_output
         try:
@@ -527,7 +392,7 @@ class LocalAudio:
         self._open_null(key, role, problem)
         return False
 
-    def _close(self, role: _Role) -> None:
+    def _close(self, role: DeviceRole) -> None:
         endpoint, role.endpoint = role.endpoint, None
         if endpoint is None:
             return
@@ -547,7 +412,7 @@ class LocalAudio:
             if changed:
                 self._update_status()
 
-    def _check(self, key: str, role: _Role) -> bool:
+    def _check(self, key: str, role: DeviceRole) -> bool:
         endpoint = role.endpoint
         if endpoint is None:
             return False
@@ -565,14 +430,14 @@ class LocalAudio:
             return False
         return self._retry(key, role)
 
-    def _open_null(self, key: str, role: _Role, problem: str) -> None:
+    def _open_null(self, key: str, role: DeviceRole, problem: str) -> None:
         role.problem = problem
         role.failed_at = time.monotonic()
         null = NullInput(self._io(key)) if role.direction == "input" else NullOutput(self._io(key))
         null.start()
         role.endpoint = null
 
-    def _retry(self, key: str, role: _Role) -> bool:
+    def _retry(self, key: str, role: DeviceRole) -> bool:
         """Try the configured device again; True when it is back."""
         problem, lost = role.problem, role.lost_midstream
         self._close(role)
@@ -588,13 +453,6 @@ class LocalAudio:
 
     # status
 
-    def _describe(self, role: _Role) -> str:
-        if role.endpoint is None:
-            return "closed"
-        if role.on_fallback:
-            return f"null (wanted {role.spec})"
-        return role.endpoint.describe()
-
     def _update_status(self) -> None:
         with self._status_lock:
             changed = self._compute_status()
@@ -605,24 +463,7 @@ class LocalAudio:
         roles = list(self._roles.values())
         if self.status == "stopped" and all(r.endpoint is None for r in roles):
             return False
-        failed = [r for r in roles if r.on_fallback]
-        if not failed:
-            status, reason = "ok", "Sound on " + ", ".join(
-                f"{r.name} {r.endpoint.describe() if r.endpoint else r.spec}" for r in roles) + "."
-        elif len(failed) == len(roles) and not any(r.lost_midstream for r in failed):
-            status = "null"
-            cause = portaudio_problem() or failed[0].problem or "no sound device"
-            if cause == failed[0].problem and all("no sound device" in (r.problem or "") for r in failed):
-                cause = "no sound device"
-            reason = f"{_sentence_start(cause)}: running on null audio."
-        else:
-            status = "degraded"
-            names = " and ".join(r.name for r in failed)
-            problems = "; ".join(dict.fromkeys(r.problem or "" for r in failed))
-            reason = f"{_sentence_start(problems)}: running on null audio for the {names}"
-            if any(r.wants_device for r in failed):
-                reason += ", and trying it again until it is back"
-            reason += "."
+        status, reason = status_of(roles)
         if (status, reason) == (self.status, self.reason):
             return False
         self.status, self.reason = status, reason
@@ -634,7 +475,3 @@ class LocalAudio:
                 self.on_change(self.status, self.reason)
             except Exception:
                 log.exception("the audio status listener failed")
-
-
-def _sentence_start(text: str) -> str:
-    return text[:1].upper() + text[1:] if text else text
