@@ -37,7 +37,7 @@ from tests.peers.sipflood import SipFlood  # noqa: E402  (a small UDP SIP caller
 CANCEL_AFTER_S = 0.02
 NORMAL_EVERY_S = 2.0
 RING_WITHIN_S = 1.0
-DAEMON_MAIN = ("from tuiphone.cli import main; from tuiphone.daemon import daemon; "
+DAEMON_MAIN = ("from tuiphone.cli import main; from tuiphone.cli.daemon import daemon; "
                "main.add_command(daemon); main()")
 
 

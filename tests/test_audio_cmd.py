@@ -19,7 +19,7 @@ from tuiphone.audio.wav import read_wav, write_wav
 
 RATE = 16000
 # the command as the CLI registers it (main.add_command(audio)), in its own process like a user's
-ENTRY = "from tuiphone.cli import main; from tuiphone.audio_cmd import audio; main.add_command(audio); main()"
+ENTRY = "from tuiphone.cli import main; from tuiphone.cli.audio import audio; main.add_command(audio); main()"
 
 
 def run_audio_test(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

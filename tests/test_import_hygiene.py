@@ -61,3 +61,22 @@ def test_the_pjsua2_check_sees_an_import_outside_engine_sip(tmp_path):
 def test_phone_logic_loads_without_pjsua2():
     loaded = _loaded_after_import("tuiphone.engine.phone")
     assert "pjsua2" not in loaded
+
+
+def test_start_up_loads_no_ui_and_no_click():
+    loaded = _loaded_after_import("tuiphone.runtime", "tuiphone.daemon", "tuiphone.headless")
+    ui = sorted(m for m in loaded if m.split(".")[0] in ("textual", "rich", "click"))
+    assert not ui, f"runtime/daemon/headless pull in {ui[:3]}"
+
+
+def test_the_command_modules_never_import_the_cli_group():
+    back = []
+    for path in (PACKAGE / "cli").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "tuiphone.cli":
+                back.append(path.name)
+            elif isinstance(node, ast.Import) and any(a.name == "tuiphone.cli" for a in node.names):
+                back.append(path.name)
+    assert back == []

@@ -1,7 +1,7 @@
 """`tuiphone daemon`: the phone with no UI, driven by CTI, reporting by Action URL and syslog, until SIGTERM.
 
-Also the click commands of the integrations: `phonebook import|export` and `config import-gs`.
-The CLI registers them (`main.add_command(daemon)`, ...); they use the common options in `Common`.
+The command itself is cli/daemon.py; this is the phone process behind it, started through
+runtime.running_phone.
 """
 
 from __future__ import annotations
@@ -9,36 +9,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from contextlib import ExitStack
 from typing import Any
 
-import click
+from tuiphone.runtime import EXIT_OK, EXIT_USAGE, RunOptions, StartError, running_phone, tell
 
 log = logging.getLogger(__name__)
 
 HANGUP_WAIT_S = 3.0
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def run_daemon(common: Any) -> int:
-    """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code."""
-    from tuiphone.cli import running_phone
+def run_daemon(options: RunOptions) -> int:
+    """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code (StartError: it could
+    not start)."""
     from tuiphone.paths import data_dir
     from tuiphone.services.logsetup import phone_logging
 
-    data = data_dir(common.data_dir)
+    data = data_dir(options.data_dir)
     with ExitStack() as stack:
         try:
-            log_file = stack.enter_context(phone_logging(data, common.log_level, stderr=True))
+            log_file = stack.enter_context(phone_logging(data, options.log_level, stderr=True))
         except OSError as exc:
-            click.echo(f"tuiphone: cannot write the log file in {data}: {exc.strerror or exc}; "
-                       "choose another folder with --data-dir", err=True)
-            return EXIT_USAGE
-        common.local_audio = True       # the sound devices when there are any; null audio (said so) when not
-        phone = stack.enter_context(running_phone(common, services=False))
+            raise StartError(f"cannot write the log file in {data}: {exc.strerror or exc}; "
+                             "choose another folder with --data-dir") from None
+        options.local_audio = True      # the sound devices when there are any; null audio (said so) when not
+        running = stack.enter_context(running_phone(options, services=False))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
-        return asyncio.run(_serve(phone, data, log_file))
+        return asyncio.run(_serve(running.phone, data, log_file))
 
 
 async def _serve(phone: Any, data: Any, log_file: Any) -> int:
@@ -60,7 +57,7 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
         return await _run_services(phone, Services(phone, phone.config, data,
                                                    phonebook=store and StorePhonebook(store)), stopping, log_file)
     except ServiceError as exc:
-        click.echo(f"tuiphone: {exc}", err=True)
+        tell(f"tuiphone: {exc}")
         return EXIT_USAGE
     finally:
         if records is not None:
@@ -73,7 +70,7 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
     await services.start()
     where = phone.backend.local_address()
     cti = f", CTI API on {services.cti_url}" if services.cti_url else ""
-    click.echo(f"tuiphone daemon: SIP on {where}{cti}; log in {log_file}; stop with SIGTERM or Ctrl-C", err=True)
+    tell(f"tuiphone daemon: SIP on {where}{cti}; log in {log_file}; stop with SIGTERM or Ctrl-C")
     log.info("daemon started: SIP on %s%s", where, cti)
     try:
         await stopping.wait()
@@ -111,142 +108,3 @@ async def _hang_up_all(phone: Any) -> None:
 
 def loop_time() -> float:
     return asyncio.get_running_loop().time()
-
-
-@click.command()
-@click.pass_obj
-def daemon(common: Any) -> None:
-    """Run the phone with no UI (CTI, Action URLs, syslog, auto-answer per config) until SIGTERM."""
-    sys.exit(run_daemon(common))
-
-
-# ----- tuiphone phonebook import|export -----------------------------------------------------------------
-@click.group()
-def phonebook() -> None:
-    """Import or export the phonebook (Grandstream phonebook.xml, CSV, vCard)."""
-
-
-def _open_store(common: Any) -> Any:
-    from tuiphone.paths import data_dir, database_path
-    from tuiphone.store import Store, StoreError
-
-    try:
-        return Store(database_path(data_dir(common.data_dir)))
-    except StoreError as exc:
-        click.echo(f"tuiphone: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-
-
-@phonebook.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["gs-xml", "csv", "vcard"]),
-              help="Format of FILE (default: recognised from its content).")
-@click.pass_obj
-def phonebook_import(common: Any, file: str, fmt: str | None) -> None:
-    """Add the contacts of FILE to the phonebook (a contact with the same name is replaced)."""
-    from pathlib import Path
-
-    from tuiphone.services.phonebook_io import PhonebookError, read_file
-    from tuiphone.services.phonebook_store import StorePhonebook
-
-    try:
-        contacts = read_file(Path(file), fmt)
-    except PhonebookError as exc:
-        click.echo(f"tuiphone: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    store = _open_store(common)
-    try:
-        report = StorePhonebook(store).import_contacts(contacts)
-    finally:
-        store.close()
-    for problem in report.skipped[:10]:
-        click.echo(f"tuiphone: skipped: {problem}", err=True)
-    click.echo(f"{file}: {len(contacts)} contacts read; {report.summary()}")
-    sys.exit(EXIT_OK if not report.skipped or report.added + report.replaced else EXIT_FAILED)
-
-
-@phonebook.command("export")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["gs-xml", "csv", "vcard"]),
-              help="Format to write (default: from the file name: .xml, .csv, .vcf).")
-@click.pass_obj
-def phonebook_export(common: Any, file: str, fmt: str | None) -> None:
-    """Write the whole phonebook to FILE."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    from tuiphone.services.phonebook_io import format_for, render
-    from tuiphone.services.phonebook_store import StorePhonebook
-
-    path = Path(file)
-    store = _open_store(common)
-    try:
-        contacts = StorePhonebook(store).export()
-    finally:
-        store.close()
-    data = render(contacts, fmt or format_for(path))
-    temp = None
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except OSError as exc:
-        if temp is not None and os.path.exists(temp):
-            os.unlink(temp)
-        click.echo(f"tuiphone: cannot write {path}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    click.echo(f"{path}: {len(contacts)} contacts written as {fmt or format_for(path)}")
-    sys.exit(EXIT_OK)
-
-
-# ----- tuiphone config import-gs ------------------------------------------------------------------------
-@click.command("import-gs")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_obj
-def import_gs(common: Any, file: str, as_json: bool) -> None:
-    """Map a Grandstream config.txt (P-values) or <gs_provision> XML into the config file (accounts 1-3)."""
-    import json
-    from pathlib import Path
-
-    from tuiphone.config import ConfigError, load_or_create, save_config
-    from tuiphone.paths import backup_path, config_path
-    from tuiphone.services.provisioning import MAX_BYTES, ProvisioningError
-    from tuiphone.services.provisioning import import_gs as map_file
-
-    target = config_path(common.config)
-    try:
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise ProvisioningError(f"it is larger than {MAX_BYTES // 1_000_000} MB")
-        cfg, _ = load_or_create(target)
-        applied = map_file(data, cfg, file)
-        save_config(applied.config, target)
-    except OSError as exc:
-        click.echo(f"tuiphone: cannot read {file}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    except ProvisioningError as exc:
-        click.echo(f"tuiphone: {file}: {exc}; nothing was changed", err=True)
-        sys.exit(EXIT_USAGE)
-    except ConfigError as exc:
-        click.echo(f"tuiphone: the imported settings do not make a valid config, nothing was changed:\n{exc}",
-                   err=True)
-        sys.exit(EXIT_USAGE)
-    report = {"file": file, "config": str(target), "backup": str(backup_path(Path(target))),
-              "mapped": applied.mapped, "changed": applied.changes, "unmapped": applied.unmapped,
-              "notes": applied.notes}
-    if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False))
-    else:
-        lines = [f"{target}: {len(applied.changes)} settings changed from {file} "
-                 f"(the old file is {report['backup']})"]
-        lines += [f"  {line}" for line in applied.changes]
-        lines += [f"note: {note}" for note in applied.notes]
-        if applied.unmapped:
-            lines.append(f"not mapped ({len(applied.unmapped)} P-values tuiphone has no setting for): "
-                         + " ".join(applied.unmapped))
-        click.echo("\n".join(lines))
-    sys.exit(EXIT_OK)

@@ -85,14 +85,13 @@ def _classify(status: int, answered: bool, timed_out: bool) -> str:
     return "failed"
 
 
-def _events(phone: Phone) -> "queue.Queue[Any]":
-    """The phone's event queue: running_phone subscribes one before the SIP port opens, so no early
-    call is missed; otherwise subscribe now."""
-    q = getattr(phone, "events", None)
-    if q is None:
-        q = queue.Queue()
-        phone.subscribe(q.put)
-    return q
+def _events(phone: Phone, events: "queue.Queue[Any] | None") -> "queue.Queue[Any]":
+    """The run's event queue: running_phone subscribes one before the SIP port opens (RunningPhone.events),
+    so no early call is missed; without one, subscribe now."""
+    if events is None:
+        events = queue.Queue()
+        phone.subscribe(events.put)
+    return events
 
 
 def _sample_quality(phone: Phone, watch: _CallWatch) -> None:
@@ -126,9 +125,10 @@ def _call_report(watch: _CallWatch, meter: LevelMeter, timed_out: bool) -> dict[
 
 
 def run_call(phone: Phone, target: str, *, account: int | None, audio: AudioPlan, duration: float,
-             dtmf: str, expect_dtmf: str | None, min_mos: float | None, timeout: float) -> tuple[int, dict]:
+             dtmf: str, expect_dtmf: str | None, min_mos: float | None, timeout: float,
+             events: "queue.Queue[Any] | None" = None) -> tuple[int, dict]:
     """Place one call, keep it `duration` seconds, send/expect DTMF, and report."""
-    events = _events(phone)
+    events = _events(phone, events)
     media, meter, writer = audio.media()
     report: dict[str, Any] = {"target": target}
     try:
@@ -233,10 +233,11 @@ def _wait_for_ends(events: "queue.Queue[Any]", watches: dict[int, _CallWatch],
 
 
 def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration: float | None, count: int,
-               timeout: float, ring: float = 0.0, dtmf: str = "") -> tuple[int, dict]:
+               timeout: float, ring: float = 0.0, dtmf: str = "",
+               events: "queue.Queue[Any] | None" = None) -> tuple[int, dict]:
     """Answer `count` calls (on `account` when given) after ringing `ring` s, send `dtmf` once answered,
     and keep each call `duration` s or until the caller hangs up."""
-    events = _events(phone)
+    events = _events(phone, events)
     calls: list[dict[str, Any]] = []
     active: dict[int, tuple[_CallWatch, LevelMeter, CallRecorder | None, IncomingCall, float | None]] = {}
     to_answer: dict[int, tuple[float, CallMedia]] = {}     # line -> (when, media)
@@ -324,9 +325,10 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
     return (0 if ok else 1), report
 
 
-def run_register(phone: Phone, *, account: int, timeout: float) -> tuple[int, dict]:
+def run_register(phone: Phone, *, account: int, timeout: float,
+                 events: "queue.Queue[Any] | None" = None) -> tuple[int, dict]:
     """Register one account and report; unregisters before returning so the registrar is left clean."""
-    events = _events(phone)
+    events = _events(phone, events)
     report: dict[str, Any] = {"account": account + 1, "registered": False, "sip_status": 0,
                               "reason": "", "expires": 0}
     regs = phone.registrations()

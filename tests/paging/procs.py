@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tests.paging.netns import Netns
 
-# until cli.py registers the paging commands, run them through the same click group by hand
-_LAUNCH = ("from tuiphone.cli import main; from tuiphone.paging_cmd import page, listen; "
+# until the cli group registers the paging commands, run them through the same click group by hand
+_LAUNCH = ("from tuiphone.cli import main; from tuiphone.cli.paging import page, listen; "
            "main.add_command(page); main.add_command(listen); main(prog_name='tuiphone')")
 
 

@@ -10,7 +10,7 @@ from tests.paging.procs import finish, start, tuiphone_argv, wait_for_stderr
 from tuiphone.audio.analysis import has_tone, level_dbfs
 from tuiphone.audio.sources import sine
 from tuiphone.audio.wav import read_wav, write_wav
-from tuiphone.paging_cmd import listen, page
+from tuiphone.cli.paging import listen, page
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -58,7 +58,7 @@ def _run_here(netns, tmp_path, command, args, port=None):
     """Run a paging command in this process (fast), its sockets in the namespace should it open any."""
     from dataclasses import fields
 
-    from tuiphone.cli import Common
+    from tuiphone.runtime import RunOptions as Common
 
     given = {"config": str(tmp_path / "config.toml"), "port": port, "bind": "127.0.0.1", "log_level": "warning"}
     common = Common(**{f.name: given.get(f.name) for f in fields(Common)})

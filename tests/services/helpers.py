@@ -13,8 +13,8 @@ import pytest
 
 from tests.phoneproc import PhoneProc, sip_port
 
-# `tuiphone daemon` with the command registered the way cli.py registers it (works before and after)
-DAEMON_MAIN = ("from tuiphone.cli import main; from tuiphone.daemon import daemon; "
+# `tuiphone daemon` with the command registered the way tuiphone/cli registers it (works before and after)
+DAEMON_MAIN = ("from tuiphone.cli import main; from tuiphone.cli.daemon import daemon; "
                "main.add_command(daemon); main()")
 
 

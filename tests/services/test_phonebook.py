@@ -185,7 +185,7 @@ def test_an_oversized_download_is_refused(recorder):
 
 def _cli(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     main = DAEMON_MAIN.replace("main.add_command(daemon)",
-                               "from tuiphone.daemon import phonebook; main.add_command(phonebook)")
+                               "from tuiphone.cli.phonebook import phonebook; main.add_command(phonebook)")
     return subprocess.run([sys.executable, "-c", main, "--config", str(tmp_path / "c.toml"), "--data-dir",
                            str(tmp_path / "data"), *args], capture_output=True, text=True, timeout=60)
 

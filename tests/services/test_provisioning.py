@@ -157,7 +157,7 @@ def test_parse_pvalues_keeps_empty_values():
 
 
 def _cli(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
-    main = ("from tuiphone.cli import main, config; from tuiphone.daemon import import_gs; "
+    main = ("from tuiphone.cli import main; from tuiphone.cli.config import config, import_gs; "
             "config.add_command(import_gs); main()")
     assert "main()" in DAEMON_MAIN
     return subprocess.run([sys.executable, "-c", main, "--config", str(tmp_path / "config.toml"), *args],

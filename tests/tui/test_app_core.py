@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.tui.conftest import build, screen_text, until
 from tuiphone import i18n
-from tuiphone.app import log_to_file
+from tuiphone.tui_run import log_to_file
 from tuiphone.engine.events import Notice
 
 PACKAGE = Path(i18n.__file__).parent

@@ -1,7 +1,6 @@
 """`tuiphone page` and `tuiphone listen`: multicast paging from the command line, no SIP needed.
 
-The lead registers both on the main group (`main.add_command(page)`, `main.add_command(listen)`);
-they take the common options object (`--config`, `--bind` = the interface address, `--port`).
+They take the run options (`--config`, `--bind` = the interface address, `--port`).
 """
 
 from __future__ import annotations
@@ -9,46 +8,39 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from tuiphone.cli import Common
+from tuiphone.cli.common import EXIT_FAILED, EXIT_OK, RunOptions, fail_usage, finish
 
 
-def _cli() -> Any:
-    import tuiphone.cli  # late: cli.py imports this module to register the commands
-
-    return tuiphone.cli
-
-
-def _config(common: Common) -> Any | None:
+def _config(opts: RunOptions) -> Any | None:
     """The config when a config file exists (it is never created here): codec, ptime, busy ports."""
     from tuiphone.config import ConfigError, load_config
     from tuiphone.paths import config_path
 
-    path = config_path(common.config)
+    path = config_path(opts.config)
     if not path.exists():
         return None
     try:
         return load_config(path)
     except ConfigError as exc:
-        _cli()._fail_usage(str(exc))
+        fail_usage(str(exc))
 
 
-def _group(text: str, common: Common, cfg: Any | None) -> tuple[str, int]:
+def _group(text: str, opts: RunOptions, cfg: Any | None) -> tuple[str, int]:
     """ADDR:PORT checked for the paging range and for ports SIP or CTI use."""
     from tuiphone.audio.paging import PagingError, check_port, parse_group, used_ports
 
     try:
         address, port = parse_group(text)
         used = used_ports(cfg) if cfg is not None else {}
-        if common.port:
-            used[common.port] = "--port (SIP)"
+        if opts.port:
+            used[opts.port] = "--port (SIP)"
         check_port(text, port, used)
     except PagingError as exc:
-        _cli()._fail_usage(str(exc))
+        fail_usage(str(exc))
     return address, port
 
 
@@ -67,18 +59,18 @@ def _source(play: str | None, tone: float | None, duration: float | None) -> Any
     from tuiphone.audio.wav import WavError
 
     if play is not None and tone is not None:
-        _cli()._fail_usage("choose one of --play and --tone")
+        fail_usage("choose one of --play and --tone")
     if play is None and tone is None:
-        _cli()._fail_usage("choose what to page: --play WAV or --tone HZ (the microphone pages from the "
+        fail_usage("choose what to page: --play WAV or --tone HZ (the microphone pages from the "
                            "phone's paging key)")
     if tone is not None:
         if not 20 <= tone <= 7900:
-            _cli()._fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")
+            fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")
         return ToneSource(tone, level_dbfs=-12.0)
     try:
         return WavSource.from_file(play, loop=duration is not None)   # once, unless a duration is given
     except WavError as exc:
-        _cli()._fail_usage(str(exc))
+        fail_usage(str(exc))
 
 
 @click.command()
@@ -93,23 +85,22 @@ def _source(play: str | None, tone: float | None, duration: float | None) -> Any
               help="Multicast TTL: 1 keeps the page on the local network.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def page(common: Common, group: str, play: str | None, tone: float | None, codec: str | None,
+def page(opts: RunOptions, group: str, play: str | None, tone: float | None, codec: str | None,
          duration: float | None, ttl: int, as_json: bool) -> None:
     """Page a multicast group (ADDR:PORT, like 224.1.1.1:4009) with a WAV file or a tone."""
     from tuiphone.audio.paging import PagingError, PagingSender
 
-    cli = _cli()
-    cfg = _config(common)
-    address, port = _group(group, common, cfg)
+    cfg = _config(opts)
+    address, port = _group(group, opts, cfg)
     source = _source(play, tone, duration)
     codec_name = (codec or (cfg.paging.codec if cfg is not None else "PCMU")).upper()
     ptime = cfg.paging.ptime if cfg is not None else 20
     try:
-        sender = PagingSender(address, port, codec_name, source=source, ttl=ttl, interface=common.bind or "",
+        sender = PagingSender(address, port, codec_name, source=source, ttl=ttl, interface=opts.bind or "",
                               ptime=ptime, duration=duration)
         sender.start()
     except PagingError as exc:
-        cli._fail_usage(str(exc))
+        fail_usage(str(exc))
     if not as_json:
         click.echo(f"paging {address}:{port} with {codec_name}"
                    + ("" if duration is not None or play else "; Ctrl-C ends the page"), err=True)
@@ -123,7 +114,7 @@ def page(common: Common, group: str, play: str | None, tone: float | None, codec
         human = f"tuiphone: {sender.error}"
     else:
         human = f"{address}:{port}: paged {report['seconds']} s with {codec_name}, {sender.packets} packets"
-    cli._finish(cli.EXIT_FAILED if sender.error else cli.EXIT_OK, report, as_json, human)
+    finish(EXIT_FAILED if sender.error else EXIT_OK, report, as_json, human)
 
 
 @click.command()
@@ -133,24 +124,23 @@ def page(common: Common, group: str, play: str | None, tone: float | None, codec
 @click.option("--count", type=click.IntRange(1, 10000), help="Exit once this many pages have ended.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def listen(common: Common, group: str, record: str | None, duration: float | None, count: int | None,
+def listen(opts: RunOptions, group: str, record: str | None, duration: float | None, count: int | None,
            as_json: bool) -> None:
     """Listen to a multicast paging group (ADDR:PORT) and report what arrived; exit 1 if no page came."""
     from tuiphone.audio.paging import PagingError, PagingListener
     from tuiphone.audio.wav import WavError, WavWriter
 
-    cli = _cli()
-    cfg = _config(common)
-    address, port = _group(group, common, cfg)
+    cfg = _config(opts)
+    address, port = _group(group, opts, cfg)
     writer = None
     if record:
         rec = Path(record)
         if not rec.parent.exists():
-            cli._fail_usage(f"cannot record to {rec}: the folder {rec.parent} does not exist")
+            fail_usage(f"cannot record to {rec}: the folder {rec.parent} does not exist")
         try:
             writer = WavWriter(rec, 16000)
         except (WavError, OSError) as exc:
-            cli._fail_usage(f"cannot record to {rec}: {exc}")
+            fail_usage(f"cannot record to {rec}: {exc}")
     done = threading.Event()
     ended: list[str] = []
 
@@ -159,12 +149,12 @@ def listen(common: Common, group: str, record: str | None, duration: float | Non
         if count is not None and len(ended) >= count:
             done.set()
 
-    listener = PagingListener([(address, port, "")], sink=writer, interface=common.bind or "",
+    listener = PagingListener([(address, port, "")], sink=writer, interface=opts.bind or "",
                               on_page_end=page_ended)
     try:
         listener.start()
     except PagingError as exc:
-        cli._fail_usage(str(exc))
+        fail_usage(str(exc))
     click.echo(f"listening to {address}:{port}", err=True)   # on stderr even with --json: scripts wait for it
     _until_stopped(duration, done)
     listener.stop()
@@ -181,4 +171,4 @@ def listen(common: Common, group: str, record: str | None, duration: float | Non
                  f"{stats.packets} packets, {stats.lost} lost, level {report['level']} dBFS")
     else:
         human = f"{address}:{port}: no page heard ({stats.packets} packets)"
-    cli._finish(cli.EXIT_OK if heard else cli.EXIT_FAILED, report, as_json, human)
+    finish(EXIT_OK if heard else EXIT_FAILED, report, as_json, human)

@@ -11,12 +11,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from tuiphone.cli import Common
+from tuiphone.cli.common import EXIT_FAILED, EXIT_OK, RunOptions, fail_usage, finish
+from tuiphone.runtime import load_config
 
 __all__ = ["audio", "measure", "run_audio_test"]
 
@@ -126,27 +126,20 @@ def audio() -> None:
 @click.option("--seconds", type=float, default=2.0, show_default=True, help="How long to listen to the microphone.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def audio_test(common: Common, input_device: str | None, output_device: str | None, tone_hz: float,
+def audio_test(opts: RunOptions, input_device: str | None, output_device: str | None, tone_hz: float,
                seconds: float, as_json: bool) -> None:
     """List the sound devices, play a test tone, measure the microphone level and report the counters."""
     from tuiphone.audio.device import list_devices
     from tuiphone.audio.local import LocalAudio
-    from tuiphone.cli import (  # here: cli registers this module
-        EXIT_FAILED,
-        EXIT_OK,
-        _fail_usage,
-        _finish,
-        _load,
-    )
 
     if not 20 <= tone_hz <= 7900:
-        _fail_usage(f"--tone {tone_hz:g} Hz is outside 20-7900 Hz")
+        fail_usage(f"--tone {tone_hz:g} Hz is outside 20-7900 Hz")
     if not 0.2 <= seconds <= 60:
-        _fail_usage(f"--seconds {seconds:g} is outside 0.2-60")
+        fail_usage(f"--seconds {seconds:g} is outside 0.2-60")
     for flag, value in (("--input", input_device), ("--output", output_device)):
         if value is not None and not value.strip():
-            _fail_usage(f'{flag} is empty: give a device name or index, "default", "null" or "file:PATH.wav"')
-    cfg = _load(common).audio
+            fail_usage(f'{flag} is empty: give a device name or index, "default", "null" or "file:PATH.wav"')
+    cfg = load_config(opts).audio
     devices = _device_rows(list_devices(refresh=True))     # before any stream opens: a rescan is still allowed
     local = LocalAudio(input_device or cfg.input_device, output_device or cfg.output_device,
                        sample_rate=cfg.sample_rate, tone_region=cfg.tone_region)
@@ -156,4 +149,4 @@ def audio_test(common: Common, input_device: str | None, output_device: str | No
     finally:
         local.stop()
     report = {"result": report.pop("result"), "devices": devices, **report}
-    _finish(EXIT_OK if report["result"] == "ok" else EXIT_FAILED, report, as_json, _human(report))
+    finish(EXIT_OK if report["result"] == "ok" else EXIT_FAILED, report, as_json, _human(report))

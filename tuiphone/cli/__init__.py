@@ -1,0 +1,98 @@
+"""Command line: the TUI by default, headless commands for scripts and trunk tests (SPEC §6).
+
+This module is the group `main` and its run options; each command lives in its own module (calls, daemon,
+audio, paging, phonebook, config), which imports cli.common and never this module. Exit codes: 0 success,
+1 the call/registration/check failed, 2 usage or config error. With --json exactly one JSON object goes to
+stdout; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from tuiphone import __version__
+from tuiphone.cli import audio, calls, config, daemon, paging, phonebook
+from tuiphone.cli.common import RunOptions, StartError, fail
+
+
+class _Phone(click.Group):
+    """The group: a phone that cannot start (runtime.StartError) ends the command with its sentence and exit
+    code, whichever command started it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StartError as exc:
+            fail(str(exc), exc.code)
+
+
+@click.group(cls=_Phone, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", envvar="TUIPHONE_CONFIG", help="Config file (default: the platform config dir).")
+@click.option("--data-dir", help="Folder for history, phonebook, recordings and logs.")
+@click.option("--port", type=click.IntRange(0, 65535), help="Local SIP port (0 = any free port).")
+@click.option("--bind", help="Local address to bind SIP and RTP to.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True)
+@click.option("--sip-trace", type=click.Path(dir_okay=False), help="Write every SIP message to this file.")
+@click.option("--pcap", type=click.Path(dir_okay=False), help="Write every SIP message to this pcap file.")
+@click.option("--pcap-full", type=click.Path(dir_okay=False),
+              help="Record the phone's SIP and RTP packets with dumpcap into this pcapng file.")
+@click.version_option(__version__, prog_name="tuiphone")
+@click.pass_context
+def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full) -> None:
+    """tuiphone: a SIP phone for the terminal. With no command it opens the phone."""
+    logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = RunOptions(config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full)
+    if ctx.invoked_subcommand is None:
+        _run_tui(ctx.obj)
+
+
+def _run_tui(opts: RunOptions) -> None:
+    from tuiphone.tui_run import run_app
+
+    opts.local_audio = True
+    sys.exit(run_app(opts))
+
+
+for command in (calls.register, calls.call, calls.answer, calls.options, config.config, daemon.daemon,
+                paging.page, paging.listen, audio.audio, phonebook.phonebook):
+    main.add_command(command)
+
+
+_COMMON_FIELDS = ("config", "data_dir", "port", "bind", "log_level", "sip_trace", "pcap", "pcap_full")
+
+
+def _set_common(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A common option given after the command: it overrides the same option given before it."""
+    if value is None or ctx.resilient_parsing or not isinstance(ctx.obj, RunOptions):
+        return
+    setattr(ctx.obj, param.name, value)
+    if param.name == "log_level":
+        logging.getLogger().setLevel(getattr(logging, value.upper()))
+
+
+def accept_common_options_after(group: click.Group) -> None:
+    """Give every command under `group` the common options too (`tuiphone call 1002 --pcap x.pcap` works as
+    `tuiphone --pcap x.pcap call 1002` does). main's callback makes the RunOptions before a command parses its
+    options, so these only change fields of it."""
+    common = [p for p in main.params if isinstance(p, click.Option) and p.name in _COMMON_FIELDS]
+    for command in group.commands.values():
+        taken = {name for p in command.params for name in p.opts}
+        for option in common:
+            if taken.intersection(option.opts):
+                continue
+            command.params.append(click.Option(option.opts, type=option.type, help=option.help, default=None,
+                                               expose_value=False, callback=_set_common))
+        if isinstance(command, click.Group):
+            accept_common_options_after(command)
+
+
+accept_common_options_after(main)
+
+if __name__ == "__main__":
+    main()
