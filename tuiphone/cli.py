@@ -407,12 +407,15 @@ def _register_commands() -> None:
     from tuiphone.daemon import daemon, import_gs, phonebook
     from tuiphone.audio_cmd import audio
     from tuiphone.paging_cmd import listen, page
+    from tuiphone.control.ctl_cmd import ctl, stop
 
     main.add_command(daemon)
     main.add_command(page)
     main.add_command(listen)
     main.add_command(audio)
     main.add_command(phonebook)
+    main.add_command(ctl)
+    main.add_command(stop)
     config.add_command(import_gs)
 
 

@@ -24,11 +24,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def run_daemon(common: Any) -> int:
     """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code."""
     from tuiphone.cli import running_phone
+    from tuiphone.control.server import claim_or_exit
     from tuiphone.paths import data_dir
     from tuiphone.services.logsetup import phone_logging
 
     data = data_dir(common.data_dir)
     with ExitStack() as stack:
+        control = stack.enter_context(claim_or_exit(common.config))   # exit 2: a phone already runs for it
         try:
             log_file = stack.enter_context(phone_logging(data, common.log_level, stderr=True))
         except OSError as exc:
@@ -38,10 +40,11 @@ def run_daemon(common: Any) -> int:
         common.local_audio = True       # the sound devices when there are any; null audio (said so) when not
         phone = stack.enter_context(running_phone(common, services=False))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
-        return asyncio.run(_serve(phone, data, log_file))
+        return asyncio.run(_serve(phone, data, log_file, control))
 
 
-async def _serve(phone: Any, data: Any, log_file: Any) -> int:
+async def _serve(phone: Any, data: Any, log_file: Any, control: Any) -> int:
+    from tuiphone.control.server import serve_control
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
@@ -57,8 +60,9 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
     if records is not None:
         records.start()       # the saved blocklist applies before the first call can arrive over CTI
     try:
-        return await _run_services(phone, Services(phone, phone.config, data,
-                                                   phonebook=store and StorePhonebook(store)), stopping, log_file)
+        async with serve_control(phone, control, stopping=stopping, store=store):
+            return await _run_services(phone, Services(phone, phone.config, data,
+                                                       phonebook=store and StorePhonebook(store)), stopping, log_file)
     except ServiceError as exc:
         click.echo(f"tuiphone: {exc}", err=True)
         return EXIT_USAGE
