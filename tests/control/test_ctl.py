@@ -14,7 +14,7 @@ import pytest
 
 from tests.control.conftest import ctl
 from tests.services.helpers import wait_for
-from tuiphone.control.client import ControlClient, PhoneRefused, RemotePhone, call_phone
+from tuiphone.control.client import ControlClient, NoPhone, PhoneRefused, RemotePhone, call_phone
 from tuiphone.engine.events import CallState, LineState
 
 pytestmark = pytest.mark.peers
@@ -70,22 +70,21 @@ def test_ctl_dials_a_real_phone_and_the_call_shows_in_status_events_and_history(
     states = [(e["data"]["line"], e["data"]["state"]) for e in seen if e["event"] == "CallState"]
     assert (1, "calling") in states and (1, "talking") in states and states[-1] == (1, "ended")
     assert any(e["event"] == "CallStarted" for e in seen) and any(e["event"] == "CallLogEntry" for e in seen)
-    rc, history, err = ctl(daemon.config_path, "ctl", "history", "--limit", "5", "--json")
-    assert rc == 0, err
-    assert [(row["direction"], row["disposition"]) for row in history["result"]] == [("out", "answered")]
+    _, history = call_phone(daemon.config_path, "history", {"limit": 5})
+    assert [(row["direction"], row["disposition"]) for row in history] == [("out", "answered")]
     with pytest.raises(PhoneRefused, match="3"):
         call_phone(daemon.config_path, "hold", {"line": 3})
     rc, stopped, err = ctl(daemon.config_path, "stop", "--json")
     assert (rc, stopped) == (0, {"ok": True, "result": {"stopped": True, "pid": daemon.pid}}), err
     assert daemon._popen.wait(timeout=5) == 0
-    rc, out, err = ctl(daemon.config_path, "ctl", "status")
-    assert rc == 1 and "no phone is running for" in err and "tuiphone daemon" in err
+    with pytest.raises(NoPhone):
+        call_phone(daemon.config_path, "status")
 
 
 def test_usage_errors_exit_2(runtime_dir, tmp_path):
     config = tmp_path / "none.toml"
     rc, _, err = ctl(config, "stop")
-    assert rc == 1 and "no phone is running for" in err
+    assert rc == 1 and "no phone is running for" in err and "`tuiphone daemon`" in err
     for args in (["ctl", "hold"], ["ctl", "dnd", "maybe"]):
         rc, _, err = ctl(config, *args)
         assert rc == 2, (args, err)

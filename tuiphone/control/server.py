@@ -278,6 +278,8 @@ class ControlServer:
                 if op not in ops.OPS:
                     raise ProtocolError(f"'{op:.40}' is not an op this phone knows; closing", request_id)
             except ProtocolError as exc:
+                if client.tasks:           # the requests before it are answered first, in order
+                    await asyncio.wait(tuple(client.tasks), timeout=CLOSE_WAIT_S)
                 client.outbox.put(dump(error(exc.request_id, f"{exc}")))
                 return
             if len(client.tasks) >= MAX_IN_FLIGHT:
