@@ -50,7 +50,7 @@ def ctl_daemons(tmp_path, runtime_dir):
 def ctl(config: Path, *args: str, timeout: float = 20.0) -> tuple[int, Any, str]:
     """(exit code, parsed --json stdout or the text, stderr) of `tuiphone --config CONFIG ARGS...`."""
     done = subprocess.run([sys.executable, "-m", "tuiphone", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy(), check=False)
     out = done.stdout
     try:
         parsed: Any = json.loads(out) if "--json" in args and out.strip() else out

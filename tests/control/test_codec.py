@@ -17,7 +17,14 @@ from tuiphone.control.protocol import ProtocolError, dump, load, parse_request
 from tuiphone.control.server import Outbox
 from tuiphone.control.state import PhoneView
 from tuiphone.engine import events
-from tuiphone.engine.events import Blf, CallStarted, CallState, LineState, Notice, RegState
+from tuiphone.engine.events import (
+    Blf,
+    CallStarted,
+    CallState,
+    LineState,
+    Notice,
+    RegState,
+)
 
 # finite floats: NaN is never equal to itself, and the engine's times and counts are finite
 st.register_type_strategy(float, st.floats(allow_nan=False, allow_infinity=False))
@@ -126,5 +133,16 @@ def test_op_arguments_are_checked_before_the_phone_sees_them(op, args, says):
 
 
 def test_defaults_fill_in():
-    op, values = ops.checked_args("reject", {"line": 2})
+    _, values = ops.checked_args("reject", {"line": 2})
     assert values == {"line": 2, "code": 486}
+
+
+def test_a_front_end_imports_neither_pjsua2_nor_numpy_nor_the_phone():
+    import subprocess
+    import sys
+
+    code = ("import sys, tuiphone.control.client, tuiphone.control.ctl_cmd; "
+            "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pjsua2', 'textual') "
+            "or m == 'tuiphone.engine.phone'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""

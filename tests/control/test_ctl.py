@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,13 @@ import pytest
 
 from tests.control.conftest import ctl
 from tests.services.helpers import wait_for
-from tuiphone.control.client import ControlClient, NoPhone, PhoneRefused, RemotePhone, call_phone
+from tuiphone.control.client import (
+    ControlClient,
+    NoPhone,
+    PhoneRefused,
+    RemotePhone,
+    call_phone,
+)
 from tuiphone.engine.events import CallState, LineState
 
 pytestmark = pytest.mark.peers
@@ -52,7 +57,7 @@ def test_ctl_dials_a_real_phone_and_the_call_shows_in_status_events_and_history(
                 return phone.lines(), info, muted, phone.lines()
             finally:
                 await client.close()
-        before, info, muted, after = asyncio.run(attach())
+        before, info, _, after = asyncio.run(attach())
         assert [c.state for c in before] == [LineState.TALKING] and isinstance(before[0], CallState)
         assert info.talking_since is not None and time.time() - 10 < info.talking_since <= time.time()
         assert after[0].muted is True            # the event of the mute reached the attached view
@@ -74,9 +79,18 @@ def test_ctl_dials_a_real_phone_and_the_call_shows_in_status_events_and_history(
     assert [(row["direction"], row["disposition"]) for row in history] == [("out", "answered")]
     with pytest.raises(PhoneRefused, match="3"):
         call_phone(daemon.config_path, "hold", {"line": 3})
-    rc, stopped, err = ctl(daemon.config_path, "stop", "--json")
-    assert (rc, stopped) == (0, {"ok": True, "result": {"stopped": True, "pid": daemon.pid}}), err
-    assert daemon._popen.wait(timeout=5) == 0
+    watcher = subprocess.Popen([sys.executable, "-m", "tuiphone", "--config", str(daemon.config_path),
+                                "ctl", "events"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: call_phone(daemon.config_path, "status")[1]["front_ends"] == 2, 10, "the watcher to attach")
+        rc, stopped, err = ctl(daemon.config_path, "stop", "--json")
+        assert (rc, stopped) == (0, {"ok": True, "result": {"stopped": True, "pid": daemon.pid}}), err
+        assert daemon._popen.wait(timeout=5) == 0
+        assert watcher.wait(timeout=5) == 1               # an attached front-end hears the phone go at once
+        assert "the phone closed the connection" in watcher.stderr.read()
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
     with pytest.raises(NoPhone):
         call_phone(daemon.config_path, "status")
 

@@ -92,8 +92,9 @@ def _line_text(item: dict[str, Any], now: float) -> str:
 def status_text(status: dict[str, Any], now: float | None = None) -> str:
     now = time.time() if now is None else now
     fronts = status.get("front_ends", 0)
-    out = [f"phone pid {status['pid']} for {status['config']}: SIP on {status['sip']}, up {_duration(status['up_s'])}, "
-           f"{fronts} front-end{'s' if fronts != 1 else ''} attached"]
+    head = (f"phone pid {status['pid']} for {status['config']}: SIP on {status['sip']}, "
+            f"up {_duration(status['up_s'])}, {fronts} front-end{'s' if fronts != 1 else ''} attached")
+    out = [head]
     for reg in status.get("registrations", []):
         n = reg["account"] + 1
         out.append(f"account {n}: registered with {reg['server']} for {reg['expires']} s" if reg["registered"]

@@ -110,6 +110,7 @@ class _Client:
         self.pid = pid
         self.outbox = Outbox()
         self.tasks: set[asyncio.Task] = set()
+        self.sender: asyncio.Task | None = None
         self.dropped = False
 
 
@@ -143,10 +144,16 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for client in tuple(self.clients):
+        clients = tuple(self.clients)
+        for client in clients:
             client.outbox.close()
+        senders = [c.sender for c in clients if c.sender is not None]
+        if senders:
+            await asyncio.wait(senders, timeout=CLOSE_WAIT_S)
+        for client in clients:
+            client.writer.transport.abort()      # its reader ends: the front-end sees the phone go
         if self._handlers:
-            await asyncio.wait(tuple(self._handlers), timeout=CLOSE_WAIT_S + 1)
+            await asyncio.wait(tuple(self._handlers), timeout=1.0)
         for task in tuple(self._handlers):
             task.cancel()
 
@@ -234,7 +241,7 @@ class ControlServer:
                                      "max_lines": self.phone.max_lines}))
             client.outbox.put(dump({"snapshot": self.snapshot()}))
             self.clients.add(client)       # from here on it gets every event: none between snapshot and events
-        sender = asyncio.create_task(self._send(client))
+        sender = client.sender = asyncio.create_task(self._send(client))
         try:
             if client in self.clients:
                 await self._read(client, reader)
