@@ -166,7 +166,7 @@ def _listen(path: Path) -> socket.socket:
         sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
-        if exc.errno == errno.ENAMETOOLONG or isinstance(exc, OSError) and "too long" in str(exc):
+        if exc.errno == errno.ENAMETOOLONG or "too long" in str(exc):      # "AF_UNIX path too long"
             raise EndpointError(f"the control socket path {path} is too long: set {RUNTIME_ENV} "
                                 "to a shorter folder") from None
         raise EndpointError(f"cannot listen on {path}: {exc.strerror or exc}") from None
