@@ -77,6 +77,7 @@ def test_ctl_dials_a_real_phone_and_the_call_shows_in_status_events_and_history(
     assert any(e["event"] == "CallStarted" for e in seen) and any(e["event"] == "CallLogEntry" for e in seen)
     _, history = call_phone(daemon.config_path, "history", {"limit": 5})
     assert [(row["direction"], row["disposition"]) for row in history] == [("out", "answered")]
+    assert call_phone(daemon.config_path, "contacts", {"search": "nobody"})[1] == []
     with pytest.raises(PhoneRefused, match="3"):
         call_phone(daemon.config_path, "hold", {"line": 3})
     watcher = subprocess.Popen([sys.executable, "-m", "tuiphone", "--config", str(daemon.config_path),

@@ -334,6 +334,9 @@ class RemotePhone:
     def history(self, limit: int = 50, kind: str = "all"):
         return self._op("history", limit=limit, kind=kind)
 
+    def contacts(self, search: str = ""):
+        return self._op("contacts", search=search)
+
     def stop_phone(self):
         """Ask the phone process to stop (Menu › Quit phone)."""
         return self._op("stop")

@@ -84,6 +84,12 @@ def _history(ctx: Context, limit: int, kind: str) -> list[Any]:
         raise Refused(str(exc)) from None
 
 
+def _contacts(ctx: Context, search: str) -> list[Any]:
+    if ctx.store is None:
+        raise Refused("This phone has no phonebook: its database could not be opened (see its log).")
+    return ctx.store.contacts(search)
+
+
 def _volume(ctx: Context, volume: float) -> None:
     audio = ctx.phone.local_audio
     if audio is None:
@@ -147,6 +153,7 @@ OPS: dict[str, Op] = {
     "end_page": Op(_end_page, {}),
     "set_volume": Op(_volume, {"volume": ("float", REQUIRED)}),
     "history": Op(_history, {"limit": ("int", 50), "kind": ("str", "all")}),
+    "contacts": Op(_contacts, {"search": ("str", "")}),
 }
 
 

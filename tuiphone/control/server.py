@@ -27,6 +27,7 @@ from tuiphone.control.endpoint import Claim, EndpointError, claim, peer_uid
 from tuiphone.control.protocol import MAX_LINE, ProtocolError, dump, error, hello, load, ok, parse_request
 from tuiphone.control.state import PhoneView
 from tuiphone.engine.events import Blf, FeaturesChanged, Mwi, RegState, SipMessage
+from tuiphone.logthrottle import LogThrottle
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class ControlServer:
         self._unsubscribe: Any = None
         self._server: asyncio.AbstractServer | None = None
         self._handlers: set[asyncio.Task] = set()
+        self._noise = LogThrottle(log)         # a flood of connections costs a few log lines a minute
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -185,8 +187,8 @@ class ControlServer:
                 self._drop(client)
 
     def _drop(self, client: _Client) -> None:
-        log.warning("control: dropped the front-end of pid %s: it fell %d lines behind; it may connect again",
-                    client.pid, MAX_PENDING)
+        self._noise.warning("dropped", "control: dropped the front-end of pid %s: it fell %d lines behind; "
+                            "it may connect again", client.pid, MAX_PENDING)
         client.dropped = True
         self.clients.discard(client)
         client.outbox.close(discard=True)
@@ -231,7 +233,8 @@ class ControlServer:
             pid, uid = 0, -1
         client = _Client(writer, pid)
         if uid != os.getuid():
-            log.warning("control: refused a connection from uid %s (pid %s): not this phone's user", uid, pid)
+            self._noise.warning("refused", "control: refused a connection from uid %s (pid %s): not this phone's "
+                                "user", uid, pid)
             client.outbox.put(dump(error(None, "this phone belongs to another user; only the user who started "
                                                "it may control it")))
         elif len(self.clients) >= MAX_CLIENTS:
