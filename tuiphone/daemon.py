@@ -22,11 +22,13 @@ HANGUP_WAIT_S = 3.0
 def run_daemon(options: RunOptions) -> int:
     """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code (StartError: it could
     not start)."""
+    from tuiphone.control.server import claim_for_daemon
     from tuiphone.paths import data_dir
     from tuiphone.services.logsetup import phone_logging
 
     data = data_dir(options.data_dir)
     with ExitStack() as stack:
+        control = stack.enter_context(claim_for_daemon(options.config))   # exit 2: a phone already runs for it
         try:
             log_file = stack.enter_context(phone_logging(data, options.log_level, stderr=True))
         except OSError as exc:
@@ -35,10 +37,11 @@ def run_daemon(options: RunOptions) -> int:
         options.local_audio = True      # the sound devices when there are any; null audio (said so) when not
         running = stack.enter_context(running_phone(options, services=False))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
-        return asyncio.run(_serve(running.phone, data, log_file))
+        return asyncio.run(_serve(running.phone, data, log_file, control))
 
 
-async def _serve(phone: Any, data: Any, log_file: Any) -> int:
+async def _serve(phone: Any, data: Any, log_file: Any, control: Any) -> int:
+    from tuiphone.control.server import serve_control
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
@@ -54,8 +57,9 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
     if records is not None:
         records.start()       # the saved blocklist applies before the first call can arrive over CTI
     try:
-        return await _run_services(phone, Services(phone, phone.config, data,
-                                                   phonebook=store and StorePhonebook(store)), stopping, log_file)
+        async with serve_control(phone, control, stopping=stopping, store=store):
+            return await _run_services(phone, Services(phone, phone.config, data,
+                                                       phonebook=store and StorePhonebook(store)), stopping, log_file)
     except ServiceError as exc:
         tell(f"tuiphone: {exc}")
         return EXIT_USAGE

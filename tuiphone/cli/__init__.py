@@ -17,6 +17,7 @@ import click
 from tuiphone import __version__
 from tuiphone.cli import audio, calls, config, daemon, paging, phonebook
 from tuiphone.cli.common import RunOptions, StartError, fail
+from tuiphone.control.ctl_cmd import ctl, stop
 
 
 class _Phone(click.Group):
@@ -60,7 +61,7 @@ def _run_tui(opts: RunOptions) -> None:
 
 
 for command in (calls.register, calls.call, calls.answer, calls.options, config.config, daemon.daemon,
-                paging.page, paging.listen, audio.audio, phonebook.phonebook):
+                paging.page, paging.listen, audio.audio, phonebook.phonebook, ctl, stop):
     main.add_command(command)
 
 
