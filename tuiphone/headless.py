@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.audio.echo import EchoDelay
 from tuiphone.audio.meter import LevelMeter
-from tuiphone.audio.sources import SilenceSource, ToneSource, WavSource
 from tuiphone.audio.recorder import CallRecorder
+from tuiphone.audio.sources import SilenceSource, ToneSource, WavSource
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, DtmfReceived, IncomingCall, LineState, RegState
 from tuiphone.engine.media_watch import ended_for_dead_media
@@ -85,7 +86,7 @@ def _classify(status: int, answered: bool, timed_out: bool) -> str:
     return "failed"
 
 
-def _events(phone: Phone, events: "queue.Queue[Any] | None") -> "queue.Queue[Any]":
+def _events(phone: Phone, events: queue.Queue[Any] | None) -> queue.Queue[Any]:
     """The run's event queue: running_phone subscribes one before the SIP port opens (RunningPhone.events),
     so no early call is missed; without one, subscribe now."""
     if events is None:
@@ -126,7 +127,7 @@ def _call_report(watch: _CallWatch, meter: LevelMeter, timed_out: bool) -> dict[
 
 def run_call(phone: Phone, target: str, *, account: int | None, audio: AudioPlan, duration: float,
              dtmf: str, expect_dtmf: str | None, min_mos: float | None, timeout: float,
-             events: "queue.Queue[Any] | None" = None) -> tuple[int, dict]:
+             events: queue.Queue[Any] | None = None) -> tuple[int, dict]:
     """Place one call, keep it `duration` seconds, send/expect DTMF, and report."""
     events = _events(phone, events)
     media, meter, writer = audio.media()
@@ -212,7 +213,7 @@ def _hang_up_now(phone: Phone, watch: _CallWatch) -> None:
     phone.hangup(watch.line)
 
 
-def _wait_for_ends(events: "queue.Queue[Any]", watches: dict[int, _CallWatch],
+def _wait_for_ends(events: queue.Queue[Any], watches: dict[int, _CallWatch],
                    on_end: Callable[[CallState], None] | None = None) -> None:
     """Wait up to WIND_DOWN_S for the calls of `watches` (by line) to end; calls still up then are reported
     as they are. Events other than those calls' states are dropped: the run is over."""
@@ -234,7 +235,7 @@ def _wait_for_ends(events: "queue.Queue[Any]", watches: dict[int, _CallWatch],
 
 def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration: float | None, count: int,
                timeout: float, ring: float = 0.0, dtmf: str = "",
-               events: "queue.Queue[Any] | None" = None) -> tuple[int, dict]:
+               events: queue.Queue[Any] | None = None) -> tuple[int, dict]:
     """Answer `count` calls (on `account` when given) after ringing `ring` s, send `dtmf` once answered,
     and keep each call `duration` s or until the caller hangs up."""
     events = _events(phone, events)
@@ -326,7 +327,7 @@ def run_answer(phone: Phone, *, account: int | None, audio: AudioPlan, duration:
 
 
 def run_register(phone: Phone, *, account: int, timeout: float,
-                 events: "queue.Queue[Any] | None" = None) -> tuple[int, dict]:
+                 events: queue.Queue[Any] | None = None) -> tuple[int, dict]:
     """Register one account and report; unregisters before returning so the registrar is left clean."""
     events = _events(phone, events)
     report: dict[str, Any] = {"account": account + 1, "registered": False, "sip_status": 0,

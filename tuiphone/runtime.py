@@ -13,9 +13,10 @@ from __future__ import annotations
 import queue
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,7 +48,7 @@ class RunOptions:
 class RunningPhone:
     """A started phone and what runs beside it until `running_phone()` stops them all."""
     phone: Any
-    events: "queue.Queue[Any] | None" = None   # headless runs: subscribed before the SIP port opened
+    events: queue.Queue[Any] | None = None   # headless runs: subscribed before the SIP port opened
     pager: Any = None                          # engine.pager.Pager of the TUI and the daemon, else None
     services: Any = None                       # services.runner.ServicesThread, or None (TUI, daemon)
 
@@ -84,8 +85,8 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
     from tuiphone.config import save_config
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
-    from tuiphone.engine.sipports import EXPLAINED
     from tuiphone.engine.sip_trace import SipTraceWriter
+    from tuiphone.engine.sipports import EXPLAINED
     from tuiphone.paths import config_path, data_dir
 
     cfg = load_config(options)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tuiphone import i18n
 from tuiphone.app import PhoneApp, make_app

@@ -85,7 +85,7 @@ def from_data(kind: Any, data: Any) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(data):
                 raise CodecError(f"expected {len(args)} items, got {len(data)}")
-            return tuple(from_data(a, item) for a, item in zip(args, data))
+            return tuple(from_data(a, item) for a, item in zip(args, data, strict=True))
         item_kind = args[0] if args else Any
         items = [from_data(item_kind, item) for item in data]
         return tuple(items) if origin is tuple else items

@@ -6,7 +6,7 @@ import itertools
 import queue
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import pjsua2 as pj
 

@@ -15,6 +15,7 @@ from tuiphone.engine.sip.frames import CLOCK_RATE, FRAME_SAMPLES, _FramePort, _m
 from tuiphone.engine.sip.objects import _Call
 from tuiphone.engine.sip.thread import log
 
+
 def _audio_of(call: Any) -> Any:
     """The call's current audio media (fresh: a re-INVITE may have rebuilt its stream), or None."""
     try:

@@ -8,8 +8,8 @@ import gc
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pjsua2 as pj
 
@@ -101,7 +101,7 @@ class _Endpoint:
             log.warning("%s: floods of INVITEs can exhaust pjsua's sockets", exc)
             return
         log.info("capacity: %d calls at once, %d media sockets (ioqueue %s)", self._gate.max_calls,
-                 self._budget.limit, "%d handles, %d in use" % limits if limits else "unknown")
+                 self._budget.limit, "{} handles, {} in use".format(*limits) if limits else "unknown")
 
     def _guard_tcp(self) -> None:
         """Hold off new TCP/TLS connections while pjsip is short of socket handles (tcp_guard.py)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pjsua2 as pj
@@ -190,7 +191,7 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
                 self.media.sinks.remove(sink)
 
 
-def _make_port(name: str, media: CallMedia, backend: "PjsuaBackend") -> _FramePort:
+def _make_port(name: str, media: CallMedia, backend: PjsuaBackend) -> _FramePort:
     fmt = pj.MediaFormatAudio()
     fmt.type = pj.PJMEDIA_TYPE_AUDIO
     fmt.clockRate = CLOCK_RATE

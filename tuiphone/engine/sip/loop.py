@@ -7,8 +7,9 @@ import heapq
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 import pjsua2 as pj
 

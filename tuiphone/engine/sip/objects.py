@@ -35,7 +35,7 @@ _MSG_RE = re.compile(
 class _LogWriter(pj.LogWriter):
     """Turns pjsip's message log into SipMessage events (this also sees what went over TLS)."""
 
-    def __init__(self, backend: "PjsuaBackend"):
+    def __init__(self, backend: PjsuaBackend):
         super().__init__()
         self._backend = backend
 
@@ -65,9 +65,9 @@ _CALL_ID_OFFSET = 2 * ctypes.sizeof(ctypes.c_void_p)
 
 
 class _Call(_OnlyDestroyedOnSipThread, pj.Call):
-    live: "weakref.WeakSet[_Call]" = weakref.WeakSet()
+    live: weakref.WeakSet[_Call] = weakref.WeakSet()
 
-    def __init__(self, backend: "PjsuaBackend", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
+    def __init__(self, backend: PjsuaBackend, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
         _Call.live.add(self)
         self.backend = backend
@@ -142,7 +142,7 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
 
 
 class _Account(_OnlyDestroyedOnSipThread, pj.Account):
-    def __init__(self, backend: "PjsuaBackend", index: int):
+    def __init__(self, backend: PjsuaBackend, index: int):
         super().__init__()
         self.backend = backend
         self.index = index
@@ -194,7 +194,7 @@ _ACTIVITY = {pj.PJRPID_ACTIVITY_BUSY: "busy", pj.PJRPID_ACTIVITY_AWAY: "away"}
 class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
     """A presence subscription to one extension, for a BLF key."""
 
-    def __init__(self, backend: "PjsuaBackend", handle: int):
+    def __init__(self, backend: PjsuaBackend, handle: int):
         super().__init__()
         self.backend = backend
         self.handle = handle

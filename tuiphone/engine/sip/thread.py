@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from tuiphone.logthrottle import LogThrottle
 
@@ -31,7 +32,8 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
 # pjlib registers the first thread that uses it and refuses others, so every endpoint this process
 # creates lives on this one long-lived SIP thread (one at a time: pjsua is a per-process singleton).
 class _SipThread:
-    """A daemon thread that runs one endpoint's loop after another (a daemon, so a forgotten stop() cannot hang exit)."""
+    """A daemon thread that runs one endpoint's loop after another (a daemon, so a forgotten stop() cannot hang
+    exit)."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[tuple[Callable[[], None], Future]] = queue.SimpleQueue()
