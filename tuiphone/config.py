@@ -41,6 +41,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from tuiphone import paths
+from tuiphone.web.settings import WebConfig, web_problems
 
 MAX_PROBLEMS_SHOWN = 30
 MAX_PAGING_LISTEN = 10
@@ -725,6 +726,7 @@ class Config(_Section):
     syslog: SyslogConfig = _f(SyslogConfig, "Syslog")
     phonebook: PhonebookConfig = _f(PhonebookConfig, "Phonebook download")
     provisioning: ProvisioningConfig = _f(ProvisioningConfig, "Provisioning")
+    web: WebConfig = _f(WebConfig, "Web admin")
 
     @model_validator(mode="after")
     def _fits_together(self) -> Config:
@@ -746,7 +748,7 @@ class Config(_Section):
                     (("keys", index, "account"), f"is {key.account} but there "
                      f"{_count_blocks(len(self.accounts))} (numbered from 1)")
                 )  # fmt: skip
-        problems += self._paging_port_clashes()
+        problems += self._paging_port_clashes() + web_problems(self)
         _raise_problems(problems)
         return self
 
