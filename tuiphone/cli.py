@@ -414,6 +414,7 @@ def _register_commands() -> None:
     main.add_command(audio)
     main.add_command(phonebook)
     config.add_command(import_gs)
+    from tuiphone.web.web_cmd import web; main.add_command(web)  # noqa: E702 (one line: `tuiphone web`)
 
 
 _COMMON_FIELDS = ("config", "data_dir", "port", "bind", "log_level", "sip_trace", "pcap", "pcap_full")

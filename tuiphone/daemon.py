@@ -38,10 +38,10 @@ def run_daemon(common: Any) -> int:
         common.local_audio = True       # the sound devices when there are any; null audio (said so) when not
         phone = stack.enter_context(running_phone(common, services=False))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
-        return asyncio.run(_serve(phone, data, log_file))
+        return asyncio.run(_serve(phone, data, log_file, common))
 
 
-async def _serve(phone: Any, data: Any, log_file: Any) -> int:
+async def _serve(phone: Any, data: Any, log_file: Any, common: Any = None) -> int:
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
@@ -58,7 +58,8 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
         records.start()       # the saved blocklist applies before the first call can arrive over CTI
     try:
         return await _run_services(phone, Services(phone, phone.config, data,
-                                                   phonebook=store and StorePhonebook(store)), stopping, log_file)
+                                                   phonebook=store and StorePhonebook(store)), stopping, log_file,
+                                   lambda services: _start_web(phone, services, common, data))
     except ServiceError as exc:
         click.echo(f"tuiphone: {exc}", err=True)
         return EXIT_USAGE
@@ -69,10 +70,16 @@ async def _serve(phone: Any, data: Any, log_file: Any) -> int:
             store.close()
 
 
-async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_file: Any) -> int:
+async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_file: Any, start_web: Any) -> int:
     await services.start()
+    try:
+        web = await start_web(services)         # None unless [web] is enabled: then no port opens
+    except Exception:
+        await services.stop()
+        raise
     where = phone.backend.local_address()
     cti = f", CTI API on {services.cti_url}" if services.cti_url else ""
+    cti += f", web admin on {web.url}" if web is not None else ""
     click.echo(f"tuiphone daemon: SIP on {where}{cti}; log in {log_file}; stop with SIGTERM or Ctrl-C", err=True)
     log.info("daemon started: SIP on %s%s", where, cti)
     try:
@@ -81,7 +88,17 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
         log.info("daemon stopping: hanging up calls and unregistering")
         await _hang_up_all(phone)
         await services.stop()          # after the hang-ups: their Action URLs still go out
+        if web is not None:
+            await web.stop()
     return EXIT_OK
+
+
+async def _start_web(phone: Any, services: Any, common: Any, data: Any) -> Any:
+    from tuiphone.paths import config_path
+    from tuiphone.web.server import start_web_admin
+
+    return await start_web_admin(phone, services, config_path(common.config), data,
+                                 forced=getattr(common, "web_forced", False))
 
 
 def _open_data_store(data: Any) -> Any:

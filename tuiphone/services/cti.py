@@ -139,6 +139,24 @@ def _host_is_address(host_header: str) -> bool:
         return False
 
 
+async def make_call(phone: Any, number: str, account: str | None) -> int:
+    """api-make_call's rules (the web admin's Click-to-dial uses them too): NUMBER through ACCOUNT (counted from 0,
+    "" or None = the phone chooses); returns the line. Raises Refused with a sentence."""
+    number = number.strip()
+    if not number:
+        raise Refused("phonenumber is missing: give phonenumber=NUMBER", 400)
+    if len(number) > 256 or any(ord(ch) < 32 for ch in number):
+        raise Refused("phonenumber is not a number or SIP address", 400)
+    index = None
+    if account is not None and account.strip() != "":
+        count = len(phone.config.accounts)
+        if not account.strip().isdigit() or int(account) >= count:
+            raise Refused(f"account must be 0 to {count - 1} (counted from 0)" if count else
+                          "account was given but the phone has no accounts", 400)
+        index = int(account)
+    return await wait(phone.call(number, index))
+
+
 def passcode_of(config: Any) -> str:
     return config.cti.passcode or config.phone.admin_password
 
@@ -284,23 +302,8 @@ class CtiServer:
         return call
 
     async def _make_call(self, request: web.Request) -> web.Response:
-        number = request.query.get("phonenumber", "").strip()
-        if not number:
-            raise Refused("phonenumber is missing: give phonenumber=NUMBER", 400)
-        if len(number) > 256 or any(ord(ch) < 32 for ch in number):
-            raise Refused("phonenumber is not a number or SIP address", 400)
-        account = self._account_param(request.query.get("account"))
-        line = await wait(self.phone.call(number, account))
+        line = await make_call(self.phone, request.query.get("phonenumber", ""), request.query.get("account"))
         return answer("complete", line=line)
-
-    def _account_param(self, text: str | None) -> int | None:
-        if text is None or text.strip() == "":
-            return None
-        count = len(self.config.accounts)
-        if not text.strip().isdigit() or int(text) >= count:
-            raise Refused(f"account must be 0 to {count - 1} (counted from 0)" if count else
-                          "account was given but the phone has no accounts", 400)
-        return int(text)
 
     async def _phone_status(self, request: web.Request) -> web.Response:
         lines = self.phone.lines()
