@@ -24,8 +24,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def run_daemon(common: Any) -> int:
     """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code."""
     from tuiphone.cli import running_phone
-    from tuiphone.paths import data_dir
+    from tuiphone.paths import config_path, data_dir
     from tuiphone.services.logsetup import phone_logging
+    from tuiphone.services.sys_operation import SysOperations
 
     data = data_dir(common.data_dir)
     with ExitStack() as stack:
@@ -37,11 +38,14 @@ def run_daemon(common: Any) -> int:
             return EXIT_USAGE
         common.local_audio = True       # the sound devices when there are any; null audio (said so) when not
         phone = stack.enter_context(running_phone(common, services=False))
+        operations = SysOperations(phone, config_path(common.config))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
-        return asyncio.run(_serve(phone, data, log_file, common))
+        code = asyncio.run(_serve(phone, data, log_file, common, operations))
+    operations.restart_if_asked()       # CTI REBOOT: the same argv again, now that the phone has stopped
+    return code
 
 
-async def _serve(phone: Any, data: Any, log_file: Any, common: Any = None) -> int:
+async def _serve(phone: Any, data: Any, log_file: Any, common: Any, operations: Any) -> int:
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
     from tuiphone.services.runner import ServiceError, Services
@@ -52,6 +56,7 @@ async def _serve(phone: Any, data: Any, log_file: Any, common: Any = None) -> in
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     stop_on_terminal_closed(lambda: loop.call_soon_threadsafe(stopping.set))     # SIGHUP: its terminal closed
+    operations.stopping = stopping
     store = _open_data_store(data)
     records = PhoneRecords(phone, store) if store is not None else None
     if records is not None:
@@ -59,7 +64,7 @@ async def _serve(phone: Any, data: Any, log_file: Any, common: Any = None) -> in
     try:
         return await _run_services(phone, Services(phone, phone.config, data,
                                                    phonebook=store and StorePhonebook(store)), stopping, log_file,
-                                   lambda services: _start_web(phone, services, common, data))
+                                   lambda services: _start_web(phone, services, common, data, operations))
     except ServiceError as exc:
         click.echo(f"tuiphone: {exc}", err=True)
         return EXIT_USAGE
@@ -93,10 +98,12 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
     return EXIT_OK
 
 
-async def _start_web(phone: Any, services: Any, common: Any, data: Any) -> Any:
+async def _start_web(phone: Any, services: Any, common: Any, data: Any, operations: Any) -> Any:
     from tuiphone.paths import config_path
     from tuiphone.web.server import start_web_admin
 
+    if services.cti is not None:
+        services.cti.operations = operations       # api-sys_operation: REBOOT, PROV
     return await start_web_admin(phone, services, config_path(common.config), data,
                                  forced=getattr(common, "web_forced", False))
 

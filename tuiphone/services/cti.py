@@ -181,7 +181,9 @@ class CtiServer:
             "api-get_line_status": self._line_status,
             "api-get_accounts": self._accounts,
             "api-send_key": self._send_key,
+            "api-sys_operation": self._sys_operation,
         }
+        self.operations: Any = None      # the daemon's SysOperations (REBOOT, PROV); None: refused
 
     # ----- lifecycle -----------------------------------------------------------------------------------
     def application(self) -> web.Application:
@@ -245,7 +247,8 @@ class CtiServer:
                           **{"Retry-After": str(max(1, round(locked + 0.5)))})
         if not request.path.startswith(PREFIX) or request.path[len(PREFIX):] not in self._functions:
             return refuse("no such CTI function: use /cgi-bin/api-make_call, api-phone_operation, "
-                          "api-get_phone_status, api-get_line_status, api-get_accounts or api-send_key", 404)
+                          "api-get_phone_status, api-get_line_status, api-get_accounts, api-send_key or "
+                          "api-sys_operation", 404)
         expected = passcode_of(self.config)
         if not expected:     # never open without a passcode, even if the config check was bypassed
             return refuse("the CTI passcode is not set: set cti.passcode or phone.admin_password", 403)
@@ -351,3 +354,8 @@ class CtiServer:
         keys = parse_keys(request.query.get("keys", ""))
         await self.keys.press_all(keys)
         return answer("complete")
+
+    async def _sys_operation(self, request: web.Request) -> web.Response:
+        if self.operations is None:
+            raise Refused("api-sys_operation works in `tuiphone daemon` only", 409)
+        return answer(await self.operations.run(request.query.get("request", "")))

@@ -164,4 +164,4 @@ async def apply_live(phone: Any, new: Config, outcome: Outcome) -> None:
         if name in LIVE_SECTIONS:
             outcome.applied.append(f"[{name}] applied")
         else:
-            outcome.restart.append(f"[{name}] was saved; it takes effect when the phone restarts")
+            outcome.restart.append(f"[{name}] changed; it takes effect when the phone restarts")
