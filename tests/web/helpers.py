@@ -50,6 +50,7 @@ class Browser:
         self.csrf = ""
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.http.verify)    # per request: REQUESTS_CA_BUNDLE would override the session's
         response = self.http.get(self.base + path, allow_redirects=False, timeout=20, **kwargs)
         self._learn(response)
         return response
@@ -58,6 +59,7 @@ class Browser:
         form = dict(data or {})
         if csrf:
             form.setdefault("csrf", self.csrf)
+        kwargs.setdefault("verify", self.http.verify)
         response = self.http.post(self.base + path, data=form, allow_redirects=False, timeout=30, **kwargs)
         self._learn(response)
         return response

@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -180,19 +181,55 @@ def test_web_password_change_is_saved_and_used(admin, browser):
     assert Browser(admin[1]).sign_in(PASSWORD).status_code == 303
 
 
-def test_lockout_after_wrong_passwords_then_right_one_is_refused_too(tmp_path):
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_https_gives_a_secure_cookie_and_wrong_passwords_lock_the_address_out(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
     proc, base = web_daemon(tmp_path, "lockme")
+    port = base.rsplit(":", 1)[1]
+    base = f"https://127.0.0.1:{port}"
+    proc.config_path.write_text(proc.config_path.read_text().replace(
+        'password = "web-secret-1"', f'password = "web-secret-1"\ntls_cert = "{cert}"\ntls_key = "{key}"'))
     proc.start()
     try:
-        wait_web(base, proc)
         client = Browser(base)
-        statuses = [client.post("/login", {"password": "guess"}, csrf=False).status_code for _ in range(4)]
+        client.http.verify = str(cert)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.get("/login")
+                break
+            except requests.ConnectionError as exc:
+                assert time.monotonic() < deadline and proc._popen.poll() is None, (exc, proc.stderr())
+                time.sleep(0.1)
+        signed = client.sign_in()
+        assert signed.status_code == 303 and "Secure" in signed.headers["Set-Cookie"]
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/login", timeout=3)       # https only
+        other = Browser(base)
+        other.http.verify = str(cert)
+        statuses = [other.post("/login", {"password": "guess"}, csrf=False).status_code for _ in range(4)]
         assert statuses == [401, 401, 401, 401]
-        locked = client.post("/login", {"password": PASSWORD}, csrf=False)
+        locked = other.post("/login", {"password": PASSWORD}, csrf=False)
         assert locked.status_code == 429 and "Too many wrong passwords" in text_of(locked)
-        assert int(locked.headers["Retry-After"]) >= 1 and not client.http.cookies
+        assert int(locked.headers["Retry-After"]) >= 1 and not other.http.cookies
     finally:
         proc.stop()
+
+
+def test_recordings_are_listed_downloaded_and_played(admin, browser):
+    folder = admin[0].workdir / "webphone-data" / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    from tuiphone.audio.wav import write_wav
+    import numpy as np
+    write_wav(folder / "call-1002.wav", np.zeros(1600, dtype=np.int16), 16000)
+    page = browser.get("/recordings")
+    assert page.status_code == 200 and '<audio controls preload="none" src="/recordings/file/call-1002.wav?play=1">' in page.text
+    played = browser.get("/recordings/file/call-1002.wav?play=1")
+    assert played.status_code == 200 and played.headers["Content-Type"] == "audio/wav"
+    assert played.headers["Content-Disposition"].startswith("inline") and played.content[:4] == b"RIFF"
+    assert browser.get("/recordings/file/call-1002.wav").headers["Content-Disposition"].startswith("attachment")
 
 
 def test_web_disabled_opens_no_port(tmp_path):
