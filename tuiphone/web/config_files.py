@@ -25,7 +25,6 @@ from tuiphone.services.provisioning import SECRET_KEYS, ProvisioningError, impor
 from tuiphone.services.remote_keys import wait
 
 MASK = "********"
-LIVE_SECTIONS = {"accounts", "web"}    # applied to the running phone without a restart
 
 
 @dataclass
@@ -160,8 +159,9 @@ async def apply_live(phone: Any, new: Config, outcome: Outcome) -> None:
     for name in type(new).model_fields:
         if name == "accounts" or getattr(current, name) == getattr(new, name):
             continue
+        live = name == "web" and current.web.model_copy(update={"password": new.web.password}) == new.web
         setattr(current, name, copy.deepcopy(getattr(new, name)))
-        if name in LIVE_SECTIONS:
-            outcome.applied.append(f"[{name}] applied")
+        if live:
+            outcome.applied.append("[web] applied: the new web password works now")
         else:
             outcome.restart.append(f"[{name}] changed; it takes effect when the phone restarts")
