@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -242,5 +243,15 @@ def test_web_disabled_opens_no_port(tmp_path):
             assert sock.connect_ex(("127.0.0.1", port)) != 0
         with pytest.raises(requests.ConnectionError):
             requests.get(base + "/login", timeout=2)
+    finally:
+        proc.stop()
+    # `tuiphone web` serves it with the same config all the same, in the foreground
+    proc.argv[proc.argv.index("daemon")] = "web"
+    proc.argv[:3] = [sys.executable, "-m", "tuiphone"]
+    proc.start()
+    try:
+        wait_web(base, proc)
+        assert Browser(base).sign_in().status_code == 303
+        assert f"web admin on {base}" in proc.stderr()
     finally:
         proc.stop()
