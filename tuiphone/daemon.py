@@ -23,8 +23,9 @@ def run_daemon(options: RunOptions) -> int:
     """Run the phone headless until SIGTERM, SIGINT or SIGHUP; returns the exit code (StartError: it could
     not start)."""
     from tuiphone.control.server import claim_for_daemon
-    from tuiphone.paths import data_dir
+    from tuiphone.paths import config_path, data_dir
     from tuiphone.services.logsetup import phone_logging
+    from tuiphone.services.sys_operation import SysOperations
 
     data = data_dir(options.data_dir)
     with ExitStack() as stack:
@@ -36,11 +37,14 @@ def run_daemon(options: RunOptions) -> int:
                              "choose another folder with --data-dir") from None
         options.local_audio = True      # the sound devices when there are any; null audio (said so) when not
         running = stack.enter_context(running_phone(options, services=False))
+        operations = SysOperations(running.phone, config_path(options.config))
         # after this the loop is closed: a second SIGTERM while unregistering ends the process at once
-        return asyncio.run(_serve(running.phone, data, log_file, control))
+        code = asyncio.run(_serve(running.phone, data, log_file, control, options, operations))
+    operations.restart_if_asked()       # CTI REBOOT: the same argv again, now that the phone has stopped
+    return code
 
 
-async def _serve(phone: Any, data: Any, log_file: Any, control: Any) -> int:
+async def _serve(phone: Any, data: Any, log_file: Any, control: Any, options: RunOptions, operations: Any) -> int:
     from tuiphone.control.server import serve_control
     from tuiphone.services.phonebook_store import StorePhonebook
     from tuiphone.services.records import PhoneRecords
@@ -52,6 +56,7 @@ async def _serve(phone: Any, data: Any, log_file: Any, control: Any) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     stop_on_terminal_closed(lambda: loop.call_soon_threadsafe(stopping.set))     # SIGHUP: its terminal closed
+    operations.stopping = stopping
     store = _open_data_store(data)
     records = PhoneRecords(phone, store) if store is not None else None
     if records is not None:
@@ -59,7 +64,8 @@ async def _serve(phone: Any, data: Any, log_file: Any, control: Any) -> int:
     try:
         async with serve_control(phone, control, stopping=stopping, store=store):
             return await _run_services(phone, Services(phone, phone.config, data,
-                                                       phonebook=store and StorePhonebook(store)), stopping, log_file)
+                                                       phonebook=store and StorePhonebook(store)), stopping,
+                                       log_file, lambda services: _start_web(phone, services, options, data, operations))
     except ServiceError as exc:
         tell(f"tuiphone: {exc}")
         return EXIT_USAGE
@@ -70,10 +76,16 @@ async def _serve(phone: Any, data: Any, log_file: Any, control: Any) -> int:
             store.close()
 
 
-async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_file: Any) -> int:
+async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_file: Any, start_web: Any) -> int:
     await services.start()
+    try:
+        web = await start_web(services)         # None unless [web] is enabled: then no port opens
+    except Exception:
+        await services.stop()
+        raise
     where = phone.backend.local_address()
     cti = f", CTI API on {services.cti_url}" if services.cti_url else ""
+    cti += f", web admin on {web.url}" if web is not None else ""
     tell(f"tuiphone daemon: SIP on {where}{cti}; log in {log_file}; stop with SIGTERM or Ctrl-C")
     log.info("daemon started: SIP on %s%s", where, cti)
     try:
@@ -82,7 +94,19 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
         log.info("daemon stopping: hanging up calls and unregistering")
         await _hang_up_all(phone)
         await services.stop()          # after the hang-ups: their Action URLs still go out
+        if web is not None:
+            await web.stop()
     return EXIT_OK
+
+
+async def _start_web(phone: Any, services: Any, options: RunOptions, data: Any, operations: Any) -> Any:
+    from tuiphone.paths import config_path
+    from tuiphone.web.server import start_web_admin
+
+    if services.cti is not None:
+        services.cti.operations = operations       # api-sys_operation: REBOOT, PROV
+    return await start_web_admin(phone, services, config_path(options.config), data,
+                                 forced=options.web_forced)
 
 
 def _open_data_store(data: Any) -> Any:

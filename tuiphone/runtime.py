@@ -42,6 +42,7 @@ class RunOptions:
     pcap_full: str | None = None    # dumpcap: the phone's SIP and RTP packets
     local_audio: bool = False       # the TUI and the daemon use the sound devices; scripts use files/tones
     rtp_timeout: int | None = None  # --rtp-timeout of call/answer: features.rtp_timeout for this run
+    web_forced: bool = False        # `tuiphone web`: the web admin on whatever web.enabled says
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def test_a_front_end_imports_neither_pjsua2_nor_numpy_nor_the_phone():
     import subprocess
     import sys
 
-    code = ("import sys, tuiphone.control.client, tuiphone.control.ctl_cmd; "
+    code = ("import sys, tuiphone.control.client, tuiphone.cli.ctl; "
             "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pjsua2', 'textual') "
             "or m == 'tuiphone.engine.phone'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

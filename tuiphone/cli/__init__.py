@@ -15,9 +15,8 @@ from typing import Any
 import click
 
 from tuiphone import __version__
-from tuiphone.cli import audio, calls, config, daemon, paging, phonebook
+from tuiphone.cli import audio, calls, config, ctl, daemon, paging, phonebook, web
 from tuiphone.cli.common import RunOptions, StartError, fail
-from tuiphone.control.ctl_cmd import ctl, stop
 
 
 class _Phone(click.Group):
@@ -61,7 +60,8 @@ def _run_tui(opts: RunOptions) -> None:
 
 
 for command in (calls.register, calls.call, calls.answer, calls.options, config.config, daemon.daemon,
-                paging.page, paging.listen, audio.audio, phonebook.phonebook, ctl, stop):
+                paging.page, paging.listen, audio.audio, phonebook.phonebook, ctl.ctl, ctl.stop,
+                web.web):
     main.add_command(command)
 
 

@@ -55,6 +55,7 @@ from tuiphone.config.service_schema import (
     PhonebookConfig,
     ProvisioningConfig,
     SyslogConfig,
+    WebConfig,
 )
 from tuiphone.config.values import DEFAULT_DIAL_PLAN
 
@@ -62,7 +63,7 @@ __all__ = [
     "DEFAULT_DIAL_PLAN", "EXAMPLE_HEADER", "HEADER", "MAX_PAGING_LISTEN", "MAX_PROBLEMS_SHOWN",
     "AccountConfig", "ActionUrlConfig", "AudioConfig", "Config", "ConfigError", "CtiConfig", "FeaturesConfig",
     "KeyConfig", "KeymapConfig", "PagingConfig", "PagingListen", "PhoneConfig", "PhonebookConfig",
-    "ProvisioningConfig", "RingRule", "SipConfig", "SyslogConfig", "TlsConfig",
+    "ProvisioningConfig", "RingRule", "SipConfig", "SyslogConfig", "TlsConfig", "WebConfig",
     "check_config_cli", "config_to_dict", "default_config_text", "example_config", "example_config_text",
     "load_config", "load_or_create", "parse_config_text", "parse_listen_address", "parse_multicast",
     "render_config", "save_config", "split_host_port", "validation_problems",

@@ -30,7 +30,7 @@ HEADER = """\
 EXAMPLE_HEADER = """\
 # tuiphone example configuration: every key, its default and what it does.
 # Copy it to ~/.config/tuiphone/config.toml (or pass --config) and edit.
-# Generated from tuiphone/config.py: python -m tuiphone.config > config.toml.example
+# Generated from tuiphone/config/: python -m tuiphone.config > config.toml.example
 # In error messages list entries count from 0: accounts[0] is the first [[accounts]] block."""
 
 _COMMENT_COLUMN = 34

@@ -21,6 +21,7 @@ from tuiphone.config.service_schema import (
     PhonebookConfig,
     ProvisioningConfig,
     SyslogConfig,
+    WebConfig,
 )
 from tuiphone.config.values import (
     DEFAULT_DIAL_PLAN,
@@ -349,6 +350,7 @@ class Config(_Section):
     syslog: SyslogConfig = _f(SyslogConfig, "Syslog")
     phonebook: PhonebookConfig = _f(PhonebookConfig, "Phonebook download")
     provisioning: ProvisioningConfig = _f(ProvisioningConfig, "Provisioning")
+    web: WebConfig = _f(WebConfig, "Web admin")
 
     @model_validator(mode="after")
     def _fits_together(self) -> Config:
@@ -370,7 +372,7 @@ class Config(_Section):
                     (("keys", index, "account"), f"is {key.account} but there "
                      f"{_count_blocks(len(self.accounts))} (numbered from 1)")
                 )  # fmt: skip
-        problems += paging_port_clashes(self)
+        problems += paging_port_clashes(self) + web_problems(self)
         _raise_problems(problems)
         return self
 
@@ -383,6 +385,20 @@ def paging_port_clashes(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
         clash = port_clash(parse_multicast(group.address)[1], used)
         if clash:
             problems.append((("paging", "listen", index, "address"), clash))
+    return problems
+
+
+def web_problems(cfg: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """The [web] problems that need the rest of the config: a password to ask for, a whole TLS pair."""
+    web = cfg.web
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if web.enabled and not web.password and not cfg.phone.admin_password:
+        problems.append((("web", "password"), "is empty and so is phone.admin_password; set one of them, "
+                         "or set web.enabled = false"))
+    if bool(web.tls_cert) != bool(web.tls_key):
+        problems.append((("web", "tls_key" if web.tls_cert else "tls_cert"),
+                         "is empty but the other one is set; give both tls_cert and tls_key for https, "
+                         "or neither for http"))
     return problems
 
 

@@ -1,4 +1,5 @@
-"""The sections of the services (tuiphone/services/): the CTI API, Action URLs, syslog, phonebook, provisioning."""
+"""The sections of the services (tuiphone/services/, tuiphone/web/): the CTI API, Action URLs, syslog, phonebook,
+provisioning, the web admin."""
 
 from __future__ import annotations
 
@@ -91,3 +92,16 @@ class ProvisioningConfig(_Section):
     config_url: Annotated[str, AfterValidator(_url(("http", "https", "file")))] = _f(
         "", 'URL of the config to fetch at start; "" = none'
     )
+
+
+class WebConfig(_Section):
+    """[web] The web admin: Status, Config, Phonebook, Captures, Recordings, Click-to-dial."""
+
+    enabled: bool = _f(False, "Serve the web admin from the phone process")
+    listen: Annotated[str, AfterValidator(_listen_address)] = _f(
+        "127.0.0.1:8089", "address:port the web admin listens on"
+    )
+    password: str = _f("", '"" = phone.admin_password; enabling with neither set is an error')
+    tls_cert: str = _f("", 'PEM certificate file: with tls_key the web admin is https; "" = http')
+    tls_key: str = _f("", 'PEM private key file of tls_cert; "" = http')
+    session_minutes: int = _f(60, "A sign-in lasts this many minutes, 1-10080", ge=1, le=10080)

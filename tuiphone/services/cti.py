@@ -139,6 +139,24 @@ def _host_is_address(host_header: str) -> bool:
         return False
 
 
+async def make_call(phone: Any, number: str, account: str | None) -> int:
+    """api-make_call's rules (the web admin's Click-to-dial uses them too): NUMBER through ACCOUNT (counted from 0,
+    "" or None = the phone chooses); returns the line. Raises Refused with a sentence."""
+    number = number.strip()
+    if not number:
+        raise Refused("phonenumber is missing: give phonenumber=NUMBER", 400)
+    if len(number) > 256 or any(ord(ch) < 32 for ch in number):
+        raise Refused("phonenumber is not a number or SIP address", 400)
+    index = None
+    if account is not None and account.strip() != "":
+        count = len(phone.config.accounts)
+        if not account.strip().isdigit() or int(account) >= count:
+            raise Refused(f"account must be 0 to {count - 1} (counted from 0)" if count else
+                          "account was given but the phone has no accounts", 400)
+        index = int(account)
+    return await wait(phone.call(number, index))
+
+
 def passcode_of(config: Any) -> str:
     return config.cti.passcode or config.phone.admin_password
 
@@ -163,7 +181,9 @@ class CtiServer:
             "api-get_line_status": self._line_status,
             "api-get_accounts": self._accounts,
             "api-send_key": self._send_key,
+            "api-sys_operation": self._sys_operation,
         }
+        self.operations: Any = None      # the daemon's SysOperations (REBOOT, PROV); None: refused
 
     # ----- lifecycle -----------------------------------------------------------------------------------
     def application(self) -> web.Application:
@@ -227,7 +247,8 @@ class CtiServer:
                           **{"Retry-After": str(max(1, round(locked + 0.5)))})
         if not request.path.startswith(PREFIX) or request.path[len(PREFIX):] not in self._functions:
             return refuse("no such CTI function: use /cgi-bin/api-make_call, api-phone_operation, "
-                          "api-get_phone_status, api-get_line_status, api-get_accounts or api-send_key", 404)
+                          "api-get_phone_status, api-get_line_status, api-get_accounts, api-send_key or "
+                          "api-sys_operation", 404)
         expected = passcode_of(self.config)
         if not expected:     # never open without a passcode, even if the config check was bypassed
             return refuse("the CTI passcode is not set: set cti.passcode or phone.admin_password", 403)
@@ -285,23 +306,8 @@ class CtiServer:
         return call
 
     async def _make_call(self, request: web.Request) -> web.Response:
-        number = request.query.get("phonenumber", "").strip()
-        if not number:
-            raise Refused("phonenumber is missing: give phonenumber=NUMBER", 400)
-        if len(number) > 256 or any(ord(ch) < 32 for ch in number):
-            raise Refused("phonenumber is not a number or SIP address", 400)
-        account = self._account_param(request.query.get("account"))
-        line = await wait(self.phone.call(number, account))
+        line = await make_call(self.phone, request.query.get("phonenumber", ""), request.query.get("account"))
         return answer("complete", line=line)
-
-    def _account_param(self, text: str | None) -> int | None:
-        if text is None or text.strip() == "":
-            return None
-        count = len(self.config.accounts)
-        if not text.strip().isdigit() or int(text) >= count:
-            raise Refused(f"account must be 0 to {count - 1} (counted from 0)" if count else
-                          "account was given but the phone has no accounts", 400)
-        return int(text)
 
     async def _phone_status(self, request: web.Request) -> web.Response:
         lines = self.phone.lines()
@@ -349,3 +355,8 @@ class CtiServer:
         keys = parse_keys(request.query.get("keys", ""))
         await self.keys.press_all(keys)
         return answer("complete")
+
+    async def _sys_operation(self, request: web.Request) -> web.Response:
+        if self.operations is None:
+            raise Refused("api-sys_operation works in `tuiphone daemon` only", 409)
+        return answer(await self.operations.run(request.query.get("request", "")))
