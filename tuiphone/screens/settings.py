@@ -14,12 +14,13 @@ from textual.widgets import DataTable, Static
 from tuiphone.i18n import t
 from tuiphone.screens.account_form import AccountEditScreen, delete_account
 from tuiphone.screens.base import StateScreen
-from tuiphone.screens.menu import MenuEntry, MenuScreen, apply_setting
+from tuiphone.screens.menu_list import MenuEntry, MenuScreen, apply_setting
 from tuiphone.screens.prompt import TextPromptScreen
 from tuiphone.screens.status import account_state
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 from tuiphone.widgets.table import fill_table
+
 
 def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
     """Settings (or one of its screens), after the admin password when one is set; once typed right it is
