@@ -51,7 +51,7 @@ from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
-from tuiphone.screens.lock import LockScreen, StarHold
+from tuiphone.screens.lock import LockScreen, ScreenLock
 from tuiphone.screens.palette import PhoneCommands
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
 from tuiphone.store import MISSED, Store, StoreError, plain_number
@@ -141,11 +141,9 @@ class PhoneApp(App[int]):
         self.blf: dict[int, str] = {}           # [[keys]] index -> the watched extension's state
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
-        self.locked = False
-        self.admin_unlocked = ""                # the admin password typed right since the phone was last locked
         self.page_in: Any = None                # PageState of the page playing now
         self.page_out: Any = None               # PageState of the page we send now
-        self.star_hold = StarHold(config.features.lock_hold_seconds, clock=self.clock)
+        self.screen_lock = ScreenLock(self)
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
@@ -558,49 +556,23 @@ class PhoneApp(App[int]):
         self.status_changed.publish(None)
         return ""
 
-    # ----- screen lock ---------------------------------------------------------------------------------
+    # ----- screen lock (its state and steps: screens/lock.py ScreenLock) -------------------------------
+    @property
+    def locked(self) -> bool:
+        """Whether the lock screen covers the phone (calls still ring and can be answered)."""
+        return self.screen_lock.locked
+
     def action_lock(self) -> None:
         """Lock the phone: menus and dialers close, a call in progress goes on under the lock."""
-        if self.locked:
-            return
-        if isinstance(self.screen, ModalScreen):
-            return      # a question or a ringing call is on screen: answer it first
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
-            self.pop_screen()
-        self.locked = True
-        self.admin_unlocked = ""     # Settings ask for the admin password again after a lock
-        self.star_hold.reset()
-        self.push_screen(LockScreen())
-        self.status_changed.publish(None)
+        self.screen_lock.lock()
 
     def remote_lock(self, on: bool) -> None:
         """LOCK / UNLOCK from the CTI API's send_key (its passcode stands in for the lock password)."""
-        if on:
-            self.action_lock()
-        elif self.locked:
-            while not isinstance(self.screen, LockScreen) and isinstance(self.screen, ModalScreen):
-                self.pop_screen()     # a question asked on the lock screen (unlock?) goes with it
-            self.unlock()
+        self.screen_lock.remote(on)
 
     def unlock(self) -> None:
         """Take the lock screen away (it is on top: a call answered while locked has ended by then)."""
-        if self.locked and isinstance(self.screen, LockScreen):
-            self.locked = False
-            self.pop_screen()
-            self.status_changed.publish(None)
-
-    def star_held(self, typed: str) -> bool:
-        """A `*` press in the dialer: True when it completes a hold of `*` begun on the idle screen (and the
-        phone is now locked); False when it is just a digit."""
-        hold = self.star_hold
-        begun_on_idle = hold.started is not None and set(typed) <= {"*"}
-        if not (self.config.features.star_key_lock and begun_on_idle and hold.holding()):
-            hold.reset()
-            return False
-        if hold.press():
-            self.action_lock()
-            return True
-        return False
+        self.screen_lock.unlock()
 
     # ----- app-wide actions ------------------------------------------------------------------------
     def action_command_palette(self) -> None:

@@ -27,13 +27,13 @@ def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
     not asked again until the phone is locked (or the password changes)."""
     password = app.config.phone.admin_password
     opened = screen or settings_menu
-    if not password or app.admin_unlocked == password:
+    if not password or app.screen_lock.admin_unlocked == password:
         app.push_screen(opened())
         return
 
     def unlocked(text: str | None) -> None:
         if text is not None:
-            app.admin_unlocked = password
+            app.screen_lock.admin_unlocked = password
             app.push_screen(opened())
     app.push_screen(TextPromptScreen(t("settings.ask_admin"), password=True,
                                      check=lambda text: "" if text == password else t("settings.wrong_admin")),
