@@ -24,10 +24,18 @@ from textual.signal import Signal
 
 from tuiphone import i18n
 from tuiphone.engine.events import (
+    Blf,
+    CallLogEntry,
+    CallStarted,
     CallState,
+    DtmfReceived,
     FeaturesChanged,
+    GhostCall,
     IncomingCall,
     LineState,
+    Mwi,
+    Notice,
+    PageState,
     RegState,
     SipMessage,
     TransferProgress,
@@ -36,28 +44,12 @@ from tuiphone.engine.phone import PhoneError
 from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
 from tuiphone.logbook import call_summary, last_dialed, log_call, log_registration
-from tuiphone.messages import (
-    BlfChanged,
-    CallArrived,
-    CallBegan,
-    CallLogged,
-    DtmfHeard,
-    EngineBridge,
-    FeaturesUpdated,
-    GhostCallRefused,
-    LineChanged,
-    NoticePosted,
-    PageChanged,
-    RegistrationChanged,
-    SipMessageSeen,
-    TransferUpdated,
-    VoicemailChanged,
-)
+from tuiphone.messages import EngineBridge, EngineEvent
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
-from tuiphone.screens.lock import LockScreen, StarHold
+from tuiphone.screens.lock import LockScreen, ScreenLock
 from tuiphone.screens.palette import PhoneCommands
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
 from tuiphone.store import MISSED, Store, StoreError, plain_number
@@ -68,6 +60,25 @@ from tuiphone.widgets.status_bar import PhoneMarks
 log = logging.getLogger(__name__)
 
 TRACE_KEEP = 2000          # SIP messages kept for the trace screen
+
+
+# PhoneApp.on_engine_event: the method for each type of engine event
+_HANDLERS: dict[type, str] = {
+    RegState: "_registration_changed",
+    CallState: "_line_changed",
+    IncomingCall: "_call_arrived",
+    DtmfReceived: "_dtmf_heard",
+    TransferProgress: "_transfer_updated",
+    SipMessage: "_sip_message_seen",
+    Notice: "_notice_posted",
+    FeaturesChanged: "_features_updated",
+    CallStarted: "_call_began",
+    CallLogEntry: "_call_logged",
+    Mwi: "_voicemail_changed",
+    GhostCall: "_ghost_call_refused",
+    PageState: "_page_changed",
+    Blf: "_blf_changed",
+}
 
 
 @dataclass
@@ -126,11 +137,9 @@ class PhoneApp(App[int]):
         self.blf: dict[int, str] = {}           # [[keys]] index -> the watched extension's state
         self.missed_unseen = 0                  # missed calls since the history was last opened
         self.voicemail: dict[int | None, tuple[bool, int, int]] = {}   # account -> (waiting, new, old)
-        self.locked = False
-        self.admin_unlocked = ""                # the admin password typed right since the phone was last locked
         self.page_in: Any = None                # PageState of the page playing now
         self.page_out: Any = None               # PageState of the page we send now
-        self.star_hold = StarHold(config.features.lock_hold_seconds, clock=self.clock)
+        self.screen_lock = ScreenLock(self)
         self.names: dict[str, str] = {}         # phonebook: number -> name
         self._saved_blocklist: tuple[str, ...] | None = None
         self._incoming: deque[IncomingCall] = deque()
@@ -198,13 +207,18 @@ class PhoneApp(App[int]):
             await self.services.stop()
 
     # ----- engine events ---------------------------------------------------------------------------
-    def on_registration_changed(self, message: RegistrationChanged) -> None:
-        log_registration(self.registrations.get(message.event.account), message.event)
-        self.registrations[message.event.account] = message.event
+    def on_engine_event(self, message: EngineEvent) -> None:
+        """Every engine event comes here, in the engine's order; each type has its handler below."""
+        for event in message.events:
+            handle = getattr(self, _HANDLERS[type(event)])
+            handle(event)
+
+    def _registration_changed(self, event: RegState) -> None:
+        log_registration(self.registrations.get(event.account), event)
+        self.registrations[event.account] = event
         self.status_changed.publish(None)
 
-    def on_line_changed(self, message: LineChanged) -> None:
-        call = message.event
+    def _line_changed(self, call: CallState) -> None:
         log_call(call, self.lines.get(call.line), self.clock())
         if self._history is not None and self._history.line_changed(call):
             self.history_changed.publish(None)
@@ -218,18 +232,17 @@ class PhoneApp(App[int]):
             # a call answered from the ringing prompt, or one the engine started (a REFER we accepted)
             self.show_calls(call.line)
 
-    def on_call_arrived(self, message: CallArrived) -> None:
-        self._incoming.append(message.event)
+    def _call_arrived(self, event: IncomingCall) -> None:
+        self._incoming.append(event)
         self._show_next_incoming()
 
-    def on_dtmf_heard(self, message: DtmfHeard) -> None:
-        view = self.lines.get(message.event.line)
+    def _dtmf_heard(self, event: DtmfReceived) -> None:
+        view = self.lines.get(event.line)
         if view is not None:
-            view.dtmf_heard += message.event.digit
-            self.lines_changed.publish(message.event.line)
+            view.dtmf_heard += event.digit
+            self.lines_changed.publish(event.line)
 
-    def on_transfer_updated(self, message: TransferUpdated) -> None:
-        event = message.event
+    def _transfer_updated(self, event: TransferProgress) -> None:
         view = self.lines.get(event.line)
         if view is not None:
             view.transfer = event
@@ -240,35 +253,33 @@ class PhoneApp(App[int]):
                           status=event.sip_status, reason=event.reason),
                         severity="information" if ok else "error", markup=False)
 
-    def on_sip_message_seen(self, message: SipMessageSeen) -> None:
-        self.trace.append(message.event)
-        self.trace_added.publish(message.event)
+    def _sip_message_seen(self, event: SipMessage) -> None:
+        self.trace.append(event)
+        self.trace_added.publish(event)
 
-    def on_features_updated(self, message: FeaturesUpdated) -> None:
-        self.phone_features = message.event
-        self._save_blocklist(message.event.blocklist)
+    def _features_updated(self, event: FeaturesChanged) -> None:
+        self.phone_features = event
+        self._save_blocklist(event.blocklist)
         self.status_changed.publish(None)
 
-    def on_ghost_call_refused(self, _: GhostCallRefused) -> None:
+    def _ghost_call_refused(self, _: GhostCall) -> None:
         self.status_changed.publish(None)      # Status › Accounts shows the counts
 
-    def on_voicemail_changed(self, message: VoicemailChanged) -> None:
-        event = message.event
+    def _voicemail_changed(self, event: Mwi) -> None:
         self.voicemail[event.account] = (event.waiting, event.new, event.old)
         self.status_changed.publish(None)
 
-    def on_blf_changed(self, message: BlfChanged) -> None:
-        self.blf[message.event.key] = message.event.state
+    def _blf_changed(self, event: Blf) -> None:
+        self.blf[event.key] = event.state
         self.keys_changed.publish(None)
 
-    def on_call_began(self, message: CallBegan) -> None:
+    def _call_began(self, event: CallStarted) -> None:
         """A call's history row is written as it starts, so a crash cannot lose the call."""
-        if self._history is not None and self._history.started(message.event):
+        if self._history is not None and self._history.started(event):
             self.history_changed.publish(None)
 
-    def on_call_logged(self, message: CallLogged) -> None:
+    def _call_logged(self, entry: CallLogEntry) -> None:
         """Keep a finished call in the history when its account's `call_log` mode says so."""
-        entry = message.event
         if self._history is None or not self._history.ended(entry, call_summary(entry, self.lines.values())):
             return      # not kept, or the store failed (said so)
         if entry.direction == "in" and entry.disposition in MISSED:
@@ -276,9 +287,8 @@ class PhoneApp(App[int]):
             self.status_changed.publish(None)
         self.history_changed.publish(None)
 
-    def on_page_changed(self, message: PageChanged) -> None:
+    def _page_changed(self, event: PageState) -> None:
         """A page started or ended: the status bar mark, a notice when one arrives, the end-page key."""
-        event = message.event
         if event.direction == "in":
             self.page_in = event if event.active else None
             if event.active:
@@ -301,9 +311,9 @@ class PhoneApp(App[int]):
         if pager is not None:
             pager.end_page()
 
-    def on_notice_posted(self, message: NoticePosted) -> None:
-        severity = {"error": "error", "warning": "warning"}.get(message.event.level, "information")
-        self.notify(message.event.text, severity=severity, markup=False)
+    def _notice_posted(self, event: Notice) -> None:
+        severity = {"error": "error", "warning": "warning"}.get(event.level, "information")
+        self.notify(event.text, severity=severity, markup=False)
 
     def _update_line(self, call: CallState) -> None:
         view = self.lines.get(call.line)
@@ -542,49 +552,23 @@ class PhoneApp(App[int]):
         self.status_changed.publish(None)
         return ""
 
-    # ----- screen lock ---------------------------------------------------------------------------------
+    # ----- screen lock (its state and steps: screens/lock.py ScreenLock) -------------------------------
+    @property
+    def locked(self) -> bool:
+        """Whether the lock screen covers the phone (calls still ring and can be answered)."""
+        return self.screen_lock.locked
+
     def action_lock(self) -> None:
         """Lock the phone: menus and dialers close, a call in progress goes on under the lock."""
-        if self.locked:
-            return
-        if isinstance(self.screen, ModalScreen):
-            return      # a question or a ringing call is on screen: answer it first
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, CallScreen):
-            self.pop_screen()
-        self.locked = True
-        self.admin_unlocked = ""     # Settings ask for the admin password again after a lock
-        self.star_hold.reset()
-        self.push_screen(LockScreen())
-        self.status_changed.publish(None)
+        self.screen_lock.lock()
 
     def remote_lock(self, on: bool) -> None:
         """LOCK / UNLOCK from the CTI API's send_key (its passcode stands in for the lock password)."""
-        if on:
-            self.action_lock()
-        elif self.locked:
-            while not isinstance(self.screen, LockScreen) and isinstance(self.screen, ModalScreen):
-                self.pop_screen()     # a question asked on the lock screen (unlock?) goes with it
-            self.unlock()
+        self.screen_lock.remote(on)
 
     def unlock(self) -> None:
         """Take the lock screen away (it is on top: a call answered while locked has ended by then)."""
-        if self.locked and isinstance(self.screen, LockScreen):
-            self.locked = False
-            self.pop_screen()
-            self.status_changed.publish(None)
-
-    def star_held(self, typed: str) -> bool:
-        """A `*` press in the dialer: True when it completes a hold of `*` begun on the idle screen (and the
-        phone is now locked); False when it is just a digit."""
-        hold = self.star_hold
-        begun_on_idle = hold.started is not None and set(typed) <= {"*"}
-        if not (self.config.features.star_key_lock and begun_on_idle and hold.holding()):
-            hold.reset()
-            return False
-        if hold.press():
-            self.action_lock()
-            return True
-        return False
+        self.screen_lock.unlock()
 
     # ----- app-wide actions ------------------------------------------------------------------------
     def action_command_palette(self) -> None:

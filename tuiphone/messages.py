@@ -1,13 +1,18 @@
-"""Textual messages that carry engine events into the UI.
+"""The Textual message that carries engine events into the UI.
 
-The engine hands events to subscribers on the SIP thread; `EngineBridge` turns each into one of
-these messages and `post_message`s it to the app (thread-safe), so no UI code runs on the SIP thread.
+The engine hands events to subscribers on the SIP thread; `EngineBridge` wraps each in one `EngineEvent`
+and `post_message`s it to the app (thread-safe), so no UI code runs on the SIP thread. The app's
+`on_engine_event` dispatches on the event's type.
+
+The queue is first in, first out, so the app sees a line's events in the order the engine sent them. The
+high-rate events merge while they wait there (Textual's `can_replace`, which only ever looks at the next
+message in the queue): a BLF key's newer state replaces the older one for the same key, and SIP messages
+for the trace screen travel together in one message (none is dropped: the trace keeps every one).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -32,141 +37,39 @@ from tuiphone.engine.events import (
 
 log = logging.getLogger(__name__)
 
+# the events the UI shows; the others (e.g. the CTI's own) are not posted
+SHOWN: tuple[type, ...] = (RegState, CallState, IncomingCall, DtmfReceived, TransferProgress, SipMessage,
+                           Notice, FeaturesChanged, CallStarted, CallLogEntry, Mwi, GhostCall, PageState, Blf)
 
-class RegistrationChanged(Message):
-    """An account registered, unregistered or failed."""
 
-    def __init__(self, event: RegState) -> None:
+class EngineEvent(Message):
+    """One engine event (or a run of SIP messages merged in the queue) for the app."""
+
+    def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
+        self.earlier: list[Event] = []      # SIP messages merged into this one, oldest first
 
+    @property
+    def events(self) -> list[Event]:
+        """Every event this message carries, oldest first."""
+        return [*self.earlier, self.event]
 
-class LineChanged(Message):
-    """A line changed state (calling, talking, held, ended...)."""
-
-    def __init__(self, event: CallState) -> None:
-        super().__init__()
-        self.event = event
-
-
-class CallArrived(Message):
-    """A call is ringing on a line (the engine already sent 180)."""
-
-    def __init__(self, event: IncomingCall) -> None:
-        super().__init__()
-        self.event = event
-
-
-class DtmfHeard(Message):
-    """The far end sent a DTMF digit."""
-
-    def __init__(self, event: DtmfReceived) -> None:
-        super().__init__()
-        self.event = event
-
-
-class TransferUpdated(Message):
-    """News of a transfer we started (NOTIFY sipfrag)."""
-
-    def __init__(self, event: TransferProgress) -> None:
-        super().__init__()
-        self.event = event
-
-
-class SipMessageSeen(Message):
-    """One SIP message in or out, for the trace screen."""
-
-    def __init__(self, event: SipMessage) -> None:
-        super().__init__()
-        self.event = event
-
-
-class FeaturesUpdated(Message):
-    """DND, forwarding or call waiting changed (from a key, a feature code or the CTI)."""
-
-    def __init__(self, event: FeaturesChanged) -> None:
-        super().__init__()
-        self.event = event
-
-
-class NoticePosted(Message):
-    """A sentence from the engine for the user."""
-
-    def __init__(self, event: Notice) -> None:
-        super().__init__()
-        self.event = event
-
-
-class CallBegan(Message):
-    """A call got a line: its history row is written now (a crash cannot lose it)."""
-
-    def __init__(self, event: CallStarted) -> None:
-        super().__init__()
-        self.event = event
-
-
-class CallLogged(Message):
-    """A call finished (or was turned away): a line for the call history."""
-
-    def __init__(self, event: CallLogEntry) -> None:
-        super().__init__()
-        self.event = event
-
-
-class VoicemailChanged(Message):
-    """Message waiting (MWI) for one account changed."""
-
-    def __init__(self, event: Mwi) -> None:
-        super().__init__()
-        self.event = event
-
-
-class GhostCallRefused(Message):
-    """An INVITE the ghost-call checks refused; it never rang."""
-
-    def __init__(self, event: GhostCall) -> None:
-        super().__init__()
-        self.event = event
-
-
-class BlfChanged(Message):
-    """The extension a BLF key watches changed state (idle, ringing, busy, offline)."""
-
-    def __init__(self, event: Blf) -> None:
-        super().__init__()
-        self.event = event
-
-
-class PageChanged(Message):
-    """A page started or ended: one we send, or one from a group we listen to."""
-
-    def __init__(self, event: PageState) -> None:
-        super().__init__()
-        self.event = event
-
-
-_WRAPPERS: dict[type, Callable[[Event], Message]] = {
-    RegState: RegistrationChanged,
-    CallState: LineChanged,
-    IncomingCall: CallArrived,
-    DtmfReceived: DtmfHeard,
-    TransferProgress: TransferUpdated,
-    SipMessage: SipMessageSeen,
-    Notice: NoticePosted,
-    FeaturesChanged: FeaturesUpdated,
-    CallStarted: CallBegan,
-    CallLogEntry: CallLogged,
-    Mwi: VoicemailChanged,
-    GhostCall: GhostCallRefused,
-    PageState: PageChanged,
-    Blf: BlfChanged,
-}
+    def can_replace(self, message: Message) -> bool:
+        """Whether `message`, queued right behind this one, may stand in for it (Textual then drops this one)."""
+        if not isinstance(message, EngineEvent) or type(message.event) is not type(self.event):
+            return False
+        if isinstance(self.event, Blf):
+            return self.event.key == message.event.key     # the key shows only its newest state
+        if isinstance(self.event, SipMessage):
+            message.earlier[:0] = self.events              # the trace keeps them all
+            return True
+        return False
 
 
 def message_for(event: Event) -> Message | None:
     """The message that carries `event`, or None for an event the UI does not show."""
-    wrap = _WRAPPERS.get(type(event))
-    return wrap(event) if wrap is not None else None
+    return EngineEvent(event) if type(event) in SHOWN else None
 
 
 class EngineBridge:

@@ -1,12 +1,14 @@
-"""What every phone screen shares: F1–F4 soft keys, keypad bindings with ids, relabelling on a language switch."""
+"""What every phone screen shares: F1–F4 soft keys, keypad bindings with ids, relabelling on a language switch,
++ and - for the speaker volume. It imports no other screen (any screen can build on it)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tuiphone.i18n import t
 from tuiphone.widgets.soft_keys import SOFT_KEY_COUNT, SoftKey, SoftKeyBar
 
 KEYPAD = "0123456789*#"
@@ -71,8 +73,6 @@ class PhoneScreen(Screen):
         return page + [None] * (per_page - len(page)) + [SoftKey("key.more", "soft_more")]
 
     def action_volume(self, step: int) -> None:
-        from tuiphone.screens.keys import change_volume
-
         change_volume(self.app, step)
 
     def action_soft_more(self) -> None:
@@ -122,3 +122,18 @@ class StateScreen(PhoneScreen):
 
     def fill(self) -> None:
         raise NotImplementedError
+
+
+VOLUME_STEPS = 10      # + and - move the speaker volume by a tenth
+
+
+def change_volume(app: Any, step: int) -> None:
+    """+ / -: the speaker volume up or down a step, shown for a moment; a sentence when there is no speaker."""
+    audio = getattr(app.phone, "local_audio", None)
+    if audio is None:
+        app.notify(t("volume.no_audio"), severity="warning", timeout=3, markup=False)
+        return
+    level = min(VOLUME_STEPS, max(0, round(audio.volume * VOLUME_STEPS) + step))
+    audio.set_volume(level / VOLUME_STEPS)
+    app.notify(t("volume.level", percent=level * 100 // VOLUME_STEPS,
+                 bar="█" * level + "░" * (VOLUME_STEPS - level)), timeout=1.5, markup=False)

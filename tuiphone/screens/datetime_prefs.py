@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
-from tuiphone.screens.menu import MenuEntry, MenuScreen, apply_setting
+from tuiphone.screens.menu_list import MenuEntry, MenuScreen, apply_setting
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar
 

@@ -181,7 +181,7 @@ class DialerScreen(PhoneScreen):
     def action_digit(self, digit: str) -> None:
         if self.sending:
             return
-        if digit == "*" and self.app.star_held(self.digits):
+        if digit == "*" and self.app.screen_lock.star_held(self.digits):
             return      # `*` held down since the idle screen: the phone locked and this dialer closed
         account = self.account_config()
         if digit == "#" and _IPV4_TYPED.fullmatch(self.digits):

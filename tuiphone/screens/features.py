@@ -14,7 +14,7 @@ from tuiphone.engine.blocklist import Blocklist, BlocklistError
 from tuiphone.engine.featurestate import FORWARD_KINDS
 from tuiphone.i18n import t
 from tuiphone.screens.base import StateScreen
-from tuiphone.screens.menu import MenuEntry, MenuScreen
+from tuiphone.screens.menu_list import MenuEntry, MenuScreen
 from tuiphone.screens.prompt import TextPromptScreen, check_target
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label

@@ -74,9 +74,8 @@ class IdleScreen(PhoneScreen):
         """On-hook dialing: the first digit opens the dialer with it (a `*` may also begin a hold that locks)."""
         from tuiphone.screens.dialer import DialerScreen
 
-        if digit == "*" and self.app.config.features.star_key_lock:
-            self.app.star_hold.reset()
-            self.app.star_hold.press()
+        if digit == "*":
+            self.app.screen_lock.star_on_idle()
         self.app.push_screen(DialerScreen(digits=digit))
 
     def action_off_hook(self) -> None:

@@ -110,18 +110,3 @@ def ask_forward_call(app: Any, line: int) -> None:
     app.push_screen(TextPromptScreen(t("ring.forward_to"), value=features.forward_no_answer or features.forward_busy,
                                      check=check_target),
                     lambda target: app.forward_call(line, target) if target else None)
-
-
-VOLUME_STEPS = 10      # + and - move the speaker volume by a tenth
-
-
-def change_volume(app: Any, step: int) -> None:
-    """+ / -: the speaker volume up or down a step, shown for a moment; a sentence when there is no speaker."""
-    audio = getattr(app.phone, "local_audio", None)
-    if audio is None:
-        app.notify(t("volume.no_audio"), severity="warning", timeout=3, markup=False)
-        return
-    level = min(VOLUME_STEPS, max(0, round(audio.volume * VOLUME_STEPS) + step))
-    audio.set_volume(level / VOLUME_STEPS)
-    app.notify(t("volume.level", percent=level * 100 // VOLUME_STEPS,
-                 bar="█" * level + "░" * (VOLUME_STEPS - level)), timeout=1.5, markup=False)

@@ -1,20 +1,23 @@
 """Screen lock (seed 2.21–2.22): lock from the menu, `k`, or by holding `*` on the idle screen; unlock with the
 password digits, or with Enter alone when no password is set. A ringing call still comes through and can be answered;
-the call screen shows over the lock and the lock is back when the call ends."""
+the call screen shows over the lock and the lock is back when the call ends.
+
+`ScreenLock` is the lock's state and steps (the app only calls it); `LockScreen` is what it shows."""
 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from tuiphone.i18n import t
 from tuiphone.screens.base import keypad_bindings, repaint_now
+from tuiphone.screens.call import CallScreen
 from tuiphone.widgets.clock import BigClock
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -119,12 +122,75 @@ class LockScreen(Screen):
 
     def action_unlock(self) -> None:
         if not self.password():
-            self.app.unlock()     # with no password, the Enter the screen asks for is the confirmation
+            self.app.screen_lock.unlock()     # with no password, the Enter the screen asks for is the confirmation
         elif self.typed == self.password():
-            self.app.unlock()
+            self.app.screen_lock.unlock()
         else:
             self.typed, self.error = "", t("lock.wrong")
             self.redraw()
 
     def on_soft_key_bar_pressed(self, _: SoftKeyBar.Pressed) -> None:
         self.action_unlock()
+
+
+class ScreenLock:
+    """The screen lock's state and steps, for one app: locked or not, the admin password typed since the last
+    lock, and the `*` hold (begun on the idle screen, finished in the dialer it opened) that locks."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.locked = False
+        self.admin_unlocked = ""        # the admin password typed right since the phone was last locked
+        self.star_hold = StarHold(app.config.features.lock_hold_seconds, clock=app.clock)
+
+    def lock(self) -> None:
+        """Lock the phone: menus and dialers close, a call in progress goes on under the lock."""
+        app = self.app
+        if self.locked:
+            return
+        if isinstance(app.screen, ModalScreen):
+            return      # a question or a ringing call is on screen: answer it first
+        while len(app.screen_stack) > 1 and not isinstance(app.screen, CallScreen):
+            app.pop_screen()
+        self.locked = True
+        self.admin_unlocked = ""     # Settings ask for the admin password again after a lock
+        self.star_hold.reset()
+        app.push_screen(LockScreen())
+        app.status_changed.publish(None)
+
+    def remote(self, on: bool) -> None:
+        """LOCK / UNLOCK from the CTI API's send_key (its passcode stands in for the lock password)."""
+        app = self.app
+        if on:
+            self.lock()
+        elif self.locked:
+            while not isinstance(app.screen, LockScreen) and isinstance(app.screen, ModalScreen):
+                app.pop_screen()     # a question asked on the lock screen (unlock?) goes with it
+            self.unlock()
+
+    def unlock(self) -> None:
+        """Take the lock screen away (it is on top: a call answered while locked has ended by then)."""
+        app = self.app
+        if self.locked and isinstance(app.screen, LockScreen):
+            self.locked = False
+            app.pop_screen()
+            app.status_changed.publish(None)
+
+    def star_on_idle(self) -> None:
+        """A `*` typed on the idle screen (it opens the dialer): it may begin a hold that locks."""
+        if self.app.config.features.star_key_lock:
+            self.star_hold.reset()
+            self.star_hold.press()
+
+    def star_held(self, typed: str) -> bool:
+        """A `*` press in the dialer: True when it completes a hold of `*` begun on the idle screen (and the
+        phone is now locked); False when it is just a digit."""
+        hold = self.star_hold
+        begun_on_idle = hold.started is not None and set(typed) <= {"*"}
+        if not (self.app.config.features.star_key_lock and begun_on_idle and hold.holding()):
+            hold.reset()
+            return False
+        if hold.press():
+            self.lock()
+            return True
+        return False

@@ -18,7 +18,7 @@ from textual.widgets import OptionList, Static
 
 from tuiphone.config import Config, SipConfig, validation_problems
 from tuiphone.i18n import t
-from tuiphone.screens.menu import MenuEntry, MenuScreen
+from tuiphone.screens.menu_list import MenuEntry, MenuScreen
 from tuiphone.widgets.soft_keys import SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar
 

@@ -10,7 +10,7 @@ from textual.app import App
 from tuiphone.audio.ringtones import BUILTIN_RINGTONES, load_ringtone
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
-from tuiphone.screens.menu import MenuEntry, MenuScreen
+from tuiphone.screens.menu_list import MenuEntry, MenuScreen
 from tuiphone.widgets.status_bar import account_label
 
 SAMPLE_SECONDS = 3.0

@@ -14,25 +14,26 @@ from textual.widgets import DataTable, Static
 from tuiphone.i18n import t
 from tuiphone.screens.account_form import AccountEditScreen, delete_account
 from tuiphone.screens.base import StateScreen
-from tuiphone.screens.menu import MenuEntry, MenuScreen, apply_setting
+from tuiphone.screens.menu_list import MenuEntry, MenuScreen, apply_setting
 from tuiphone.screens.prompt import TextPromptScreen
 from tuiphone.screens.status import account_state
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
 from tuiphone.widgets.table import fill_table
 
+
 def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
     """Settings (or one of its screens), after the admin password when one is set; once typed right it is
     not asked again until the phone is locked (or the password changes)."""
     password = app.config.phone.admin_password
     opened = screen or settings_menu
-    if not password or app.admin_unlocked == password:
+    if not password or app.screen_lock.admin_unlocked == password:
         app.push_screen(opened())
         return
 
     def unlocked(text: str | None) -> None:
         if text is not None:
-            app.admin_unlocked = password
+            app.screen_lock.admin_unlocked = password
             app.push_screen(opened())
     app.push_screen(TextPromptScreen(t("settings.ask_admin"), password=True,
                                      check=lambda text: "" if text == password else t("settings.wrong_admin")),
