@@ -8,6 +8,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+
+class WebError(Exception):
+    """A request refused with a sentence and an HTTP status."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 
 
@@ -25,8 +34,6 @@ def listing(folder: Path, suffixes: tuple[str, ...]) -> list[dict[str, str | int
 
 def safe_file(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path:
     """`folder/name` when `name` is a plain file name of the listing; raises WebError (400 or 404) otherwise."""
-    from tuiphone.web.server import WebError
-
     if not SAFE_NAME.fullmatch(name) or ".." in name or Path(name).suffix not in suffixes:
         raise WebError("That is not a file name this page lists.", 400)
     path = folder / name

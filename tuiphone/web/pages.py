@@ -16,7 +16,7 @@ from aiohttp import web
 from tuiphone import __version__
 from tuiphone.engine.events import LineState
 from tuiphone.paths import captures_dir, recordings_dir
-from tuiphone.web.files import download, listing, safe_file
+from tuiphone.web.files import WebError, download, listing, safe_file
 
 LINE_WORDS = {LineState.IDLE: "idle", LineState.DIALING: "dialing", LineState.CALLING: "calling",
               LineState.RINGING: "ringing", LineState.TALKING: "talking", LineState.HELD: "on hold",
@@ -119,7 +119,6 @@ class Pages:
         try:
             text = masked_text(self.admin.config_path, show)
         except OSError as exc:
-            from tuiphone.web.server import WebError
             raise WebError(f"The config file cannot be read: {exc.strerror or exc}.", 500) from None
         return web.Response(text=text, content_type="application/toml", charset="utf-8",
                             headers={"Content-Disposition": 'attachment; filename="config.toml"'})
@@ -137,7 +136,6 @@ class Pages:
 
     # ----- Phonebook ---------------------------------------------------------------------------------------
     def _phonebook(self) -> Any:
-        from tuiphone.web.server import WebError
 
         book = getattr(self.admin.services, "phonebook", None)
         if book is None:
@@ -172,7 +170,6 @@ class Pages:
 
     async def phonebook_download(self, request: web.Request) -> web.Response:
         from tuiphone.services.phonebook_io import render
-        from tuiphone.web.server import WebError
 
         fmt = request.query.get("format", "gs-xml")
         if fmt not in PHONEBOOK_FILES:
@@ -183,7 +180,6 @@ class Pages:
 
     # ----- Captures ----------------------------------------------------------------------------------------
     def _capture(self) -> Any:
-        from tuiphone.web.server import WebError
 
         capture = getattr(self.admin.services, "capture", None)
         if capture is None:

@@ -21,6 +21,7 @@ from aiohttp import web
 from tuiphone.config import parse_listen_address
 from tuiphone.logthrottle import LogThrottle
 from tuiphone.services.cti import FAILURE_DELAY_S, QuietServerLog
+from tuiphone.web.files import WebError
 from tuiphone.web.sessions import COOKIE, Sessions, password_matches
 from tuiphone.web.settings import web_password
 
@@ -42,14 +43,6 @@ STATUS_SENTENCES = {
     405: "That page does not take this kind of request.",
     413: f"The upload is larger than {MAX_UPLOAD // (1024 * 1024)} MB; it was refused and nothing was changed.",
 }
-
-
-class WebError(Exception):
-    """A request refused with a sentence and an HTTP status."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 class WebAdmin:
@@ -232,6 +225,7 @@ async def start_web_admin(phone: Any, services: Any, config_path: Path, data_dir
     try:
         await admin.start()
     except (OSError, ssl.SSLError) as exc:
-        raise ServiceError(f"the web admin cannot listen on {settings.listen} ({getattr(exc, 'strerror', None) or exc}): "
+        why = getattr(exc, "strerror", None) or exc
+        raise ServiceError(f"the web admin cannot listen on {settings.listen} ({why}): "
                            "change web.listen (or web.tls_cert/tls_key) or set web.enabled = false") from None
     return admin
