@@ -12,10 +12,11 @@ import logging
 import signal
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding

@@ -65,7 +65,8 @@ async def _serve(phone: Any, data: Any, log_file: Any, control: Any, options: Ru
         async with serve_control(phone, control, stopping=stopping, store=store):
             return await _run_services(phone, Services(phone, phone.config, data,
                                                        phonebook=store and StorePhonebook(store)), stopping,
-                                       log_file, lambda services: _start_web(phone, services, options, data, operations))
+                                       log_file,
+                                       lambda services: _start_web(phone, services, options, data, operations))
     except ServiceError as exc:
         tell(f"tuiphone: {exc}")
         return EXIT_USAGE

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.tui.conftest import build, screen_text, until
 from tuiphone import i18n
-from tuiphone.tui_run import log_to_file
 from tuiphone.engine.events import Notice
+from tuiphone.tui_run import log_to_file
 
 PACKAGE = Path(i18n.__file__).parent
 # words that stay as they are in the Chinese UI: protocol and product names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.helpers import Browser, web_daemon, wait_web
+from tests.web.helpers import Browser, wait_web, web_daemon
 
 
 @pytest.fixture(scope="module")

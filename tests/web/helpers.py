@@ -55,7 +55,8 @@ class Browser:
         self._learn(response)
         return response
 
-    def post(self, path: str, data: dict[str, str] | None = None, csrf: bool = True, **kwargs: Any) -> requests.Response:
+    def post(self, path: str, data: dict[str, str] | None = None, csrf: bool = True,
+             **kwargs: Any) -> requests.Response:
         form = dict(data or {})
         if csrf:
             form.setdefault("csrf", self.csrf)

@@ -1,5 +1,6 @@
 """The web admin in a real browser: headless Debian chromium signs in with a wrong then the right password, sees
-Status, and saves a screenshot (into docs/web-status.png, the one the README shows, with TUIPHONE_SCREENSHOTS=1). One browser session."""
+Status, and saves a screenshot (into docs/web-status.png, the one the README shows, with
+TUIPHONE_SCREENSHOTS=1). One browser session."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromium-driver are not installed")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="chromium and chromium-driver are not installed")
 
 
 @pytest.fixture(scope="module")

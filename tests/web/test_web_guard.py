@@ -116,7 +116,8 @@ def test_path_tricks_in_download_names_are_refused(browser, path):
 def test_a_bad_config_upload_shows_its_problems_and_changes_nothing(admin, browser):
     config = admin[0].config_path
     before = sha256(config)
-    bad = b'[[accounts]]\nsip_server = "pbx.example.com"\nuser_id = "1001"\ntransport = "carrier-pigeon"\n[phone]\nlines = 99\n'
+    bad = (b'[[accounts]]\nsip_server = "pbx.example.com"\nuser_id = "1001"\ntransport = "carrier-pigeon"\n'
+           b'[phone]\nlines = 99\n')
     response = browser.post("/config/upload", files={"file": ("config.toml", bad)})
     page = text_of(response)
     assert response.status_code == 400
@@ -135,7 +136,7 @@ def test_config_download_masks_passwords_unless_asked(browser):
 
 
 def test_phonebook_upload_reports_and_downloads_in_every_format(browser):
-    csv = "First Name,Last Name,Phone 1\nAda,Lovelace,1001\nAlan,Turing,1002\n".encode()
+    csv = b"First Name,Last Name,Phone 1\nAda,Lovelace,1001\nAlan,Turing,1002\n"
     response = browser.post("/phonebook", {"format": "csv"}, files={"file": ("book.csv", csv)})
     assert response.status_code == 200 and "2 contacts read; 2 added" in text_of(response)
     xml = browser.get("/phonebook/download?format=gs-xml")
@@ -186,7 +187,8 @@ def test_web_password_change_is_saved_and_used(admin, browser):
 def test_https_gives_a_secure_cookie_and_wrong_passwords_lock_the_address_out(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
     proc, base = web_daemon(tmp_path, "lockme")
     port = base.rsplit(":", 1)[1]
     base = f"https://127.0.0.1:{port}"
@@ -222,11 +224,13 @@ def test_https_gives_a_secure_cookie_and_wrong_passwords_lock_the_address_out(tm
 def test_recordings_are_listed_downloaded_and_played(admin, browser):
     folder = admin[0].workdir / "webphone-data" / "recordings"
     folder.mkdir(parents=True, exist_ok=True)
-    from tuiphone.audio.wav import write_wav
     import numpy as np
+
+    from tuiphone.audio.wav import write_wav
     write_wav(folder / "call-1002.wav", np.zeros(1600, dtype=np.int16), 16000)
     page = browser.get("/recordings")
-    assert page.status_code == 200 and '<audio controls preload="none" src="/recordings/file/call-1002.wav?play=1">' in page.text
+    assert page.status_code == 200
+    assert '<audio controls preload="none" src="/recordings/file/call-1002.wav?play=1">' in page.text
     played = browser.get("/recordings/file/call-1002.wav?play=1")
     assert played.status_code == 200 and played.headers["Content-Type"] == "audio/wav"
     assert played.headers["Content-Disposition"].startswith("inline") and played.content[:4] == b"RIFF"

@@ -10,7 +10,8 @@ once (`Phone.reconfigure_account`): it registers again, or for the first time, w
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Sequence, get_args, get_origin
+from collections.abc import Sequence
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
 from textual.app import App, ComposeResult

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding

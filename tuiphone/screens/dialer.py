@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -3,7 +3,7 @@ and the blocklist. Every change goes through the engine, which keeps it in the c
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding

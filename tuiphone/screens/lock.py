@@ -7,7 +7,8 @@ the call screen shows over the lock and the lock is back when the call ends.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding

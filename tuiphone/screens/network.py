@@ -3,7 +3,7 @@ with its MAC and IPv4/IPv6 addresses."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from textual.app import ComposeResult

@@ -10,7 +10,8 @@ type pjsua detected with it (seed 1.3), or that it is still being detected.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 from textual.app import App, ComposeResult

@@ -4,7 +4,8 @@ A page started here ends when the screen closes (a paging key's page goes on).""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding

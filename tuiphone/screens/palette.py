@@ -7,7 +7,7 @@ of that contact's numbers; the rest are the phone's keys by name (Toggle DND, Op
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from rich.align import Align
 from rich.text import Text

@@ -4,7 +4,8 @@ schema and saved atomically into the user's file (only the changed keys; backups
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding

@@ -4,8 +4,8 @@ file and the data folder)."""
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 from importlib import metadata
-from typing import Sequence
 
 from rich.cells import cell_len
 from textual.app import ComposeResult

@@ -3,7 +3,7 @@ TLS too; Enter on a dialog draws its ladder, Enter on an arrow shows the whole m
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,7 +18,6 @@ from tuiphone.screens.base import PhoneScreen
 from tuiphone.widgets.ladder import LadderView, clock_time
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar
-
 
 METHODS_FIRST = ("INVITE", "REGISTER", "SUBSCRIBE", "NOTIFY", "OPTIONS", "MESSAGE", "REFER")
 
@@ -132,7 +131,7 @@ class TraceScreen(PhoneScreen):
         self._have.add(id(msg))
         if any(d is dialog for d in self.shown) and self.wanted(dialog):
             table = self.query_one(DataTable)
-            for column, value in zip(table.ordered_columns, dialog_row(dialog)):
+            for column, value in zip(table.ordered_columns, dialog_row(dialog), strict=False):
                 table.update_cell(dialog.call_id, column.key, value)
             self.refresh_soft_keys()
         else:

@@ -6,7 +6,7 @@ NetworkManager or no permission, the screen says so in a sentence.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult

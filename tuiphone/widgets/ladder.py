@@ -61,7 +61,7 @@ def header_line(peers: list[str], width: int) -> Text:
     room = (xs[1] - xs[0] - 1) if len(xs) > 1 else width
     line = Text(" " * TIME_WIDTH)
     used = TIME_WIDTH
-    for x, name in zip(xs, names):
+    for x, name in zip(xs, names, strict=False):
         if cell_len(name) > room and " " in name and name.split(" ", 1)[0] in ("UDP", "TCP", "TLS"):
             name = name.split(" ", 1)[1]            # the address tells more than the transport
         name = _fit(name, room)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -72,7 +72,7 @@ class SoftKeyBar(Horizontal):
     def show_keys(self, keys: Sequence[SoftKey | None]) -> None:
         """Label the four keys; missing or None entries leave a key blank."""
         padded = list(keys)[:SOFT_KEY_COUNT] + [None] * (SOFT_KEY_COUNT - len(keys))
-        for button, key in zip(self.query(SoftKeyButton), padded):
+        for button, key in zip(self.query(SoftKeyButton), padded, strict=False):
             button.show_key(key)
 
     def labels(self) -> list[str]:

@@ -3,8 +3,8 @@ the audio device state."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import Static
