@@ -93,6 +93,7 @@ class Phone:
     def max_lines(self) -> int:
         return self.line_table.max_lines
 
+    # the registration tests reach the keep-alive through these two
     @property
     def _regs(self) -> dict[int, Registration]:
         return self.registration.regs
