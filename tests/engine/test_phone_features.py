@@ -12,6 +12,7 @@ import pytest
 from tests.fakes import FakeBackend
 from tuiphone.config import Config
 from tuiphone.engine import phone as phone_module
+from tuiphone.engine import registration as registration_module
 from tuiphone.engine.events import (
     CallLogEntry,
     CallState,
@@ -383,7 +384,7 @@ def test_start_looks_up_no_names_when_no_account_guards_against_ghost_calls(monk
         looked_up.append(host)
         raise socket.gaierror(socket.EAI_NONAME, "not looked up in tests")
 
-    monkeypatch.setattr(phone_module.socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(registration_module.socket, "getaddrinfo", no_dns)
     make_phone(accounts=[{"sip_server": "pbx.example.com", "user_id": "1001"}])
     assert looked_up == []
 

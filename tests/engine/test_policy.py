@@ -1,4 +1,4 @@
-"""The incoming-call rules (engine/policy.py): what a call gets, in the desk phone's order."""
+"""The incoming-call rules (engine/incoming.py): what a call gets, in the desk phone's order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tuiphone.engine.backend import IncomingInfo
-from tuiphone.engine.policy import IncomingContext, Verdict, decide, is_anonymous, source_host, wants_intercom
+from tuiphone.engine.incoming import IncomingContext, Verdict, decide, is_anonymous, source_host, wants_intercom
 
 SERVER = "192.0.2.10"
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 from tuiphone.engine.blocklist import Blocklist, BlocklistError
 from tuiphone.engine.events import Event, FeaturesChanged
+from tuiphone.engine.incoming import FORWARD_KINDS, ForwardError, forward_notice, forward_target
 from tuiphone.engine.star_codes import FeatureCode
 
 if TYPE_CHECKING:
     from tuiphone.config import Config
 
 log = logging.getLogger(__name__)
-
-FORWARD_KINDS = ("always", "busy", "no_answer")
+__all__ = ["FORWARD_KINDS", "FeatureError", "FeatureState"]   # FORWARD_KINDS: engine/incoming.py's, for the screens
 
 
 class FeatureError(ValueError):
@@ -55,19 +55,17 @@ class FeatureState:
         return "Do not disturb is on." if on else "Do not disturb is off."
 
     def set_forward(self, kind: str, target: str) -> str:
-        if kind not in FORWARD_KINDS:
-            raise FeatureError(f"Unknown forwarding '{kind}': use always, busy or no_answer.")
-        target = target.strip()
-        if any(c.isspace() or ord(c) < 32 for c in target):
-            raise FeatureError(f"'{target}' cannot be a forwarding target: give a number or a SIP address.")
+        try:
+            target = forward_target(kind, target)      # what may be a target: engine/incoming.py
+        except ForwardError as exc:
+            raise FeatureError(str(exc)) from None
         try:
             setattr(self.config.features, f"forward_{kind}", target)
         except ValueError as exc:       # pydantic's ValidationError is a ValueError
             raise FeatureError(f"'{target}' cannot be a forwarding target: "
                                f"{exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
         self._changed()
-        label = kind.replace("_", " ")
-        return f"Forward {label} to {target}." if target else f"Forward {label} is off."
+        return forward_notice(kind, target)
 
     def set_call_waiting(self, on: bool) -> str:
         self.config.features.call_waiting = on

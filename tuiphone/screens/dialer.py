@@ -13,8 +13,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tuiphone.engine.dialplan import DialPlan, DialPlanError
-from tuiphone.engine.directip import DirectIpError, display_form, is_direct_ip, keypad_to_uri
+from tuiphone.engine.dialing import account_plan, check_number, direct_ip_uri
+from tuiphone.engine.dialplan import DialPlanError
+from tuiphone.engine.directip import DirectIpError, display_form, is_direct_ip
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen, keypad_bindings
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -39,19 +40,21 @@ def dial_verdict(number: str, account) -> DialVerdict:
         return DialVerdict("empty", t("dial.enter_number"))
     if number.endswith("#") and _IPV4_TYPED.fullmatch(number[:-1]):
         return DialVerdict("incomplete", t("dial.direct_ip_port", address=display_form(number)))
-    if is_direct_ip(number):
-        try:
-            return DialVerdict("incomplete", t("dial.direct_ip", uri=keypad_to_uri(number)))
-        except DirectIpError:
-            return DialVerdict("invalid", t("dial.direct_ip_bad"))
+    # the same chain as the phone's resolve_target (engine/dialing.py): direct IP, then the account's dial plan
+    try:
+        direct = direct_ip_uri(number)
+    except DirectIpError:
+        return DialVerdict("invalid", t("dial.direct_ip_bad"))
+    if direct is not None:
+        return DialVerdict("incomplete", t("dial.direct_ip", uri=direct))
     if account is None:
         return DialVerdict("invalid", t("dial.no_account"))
     try:
-        plan = DialPlan.parse(account.dial_plan)
+        plan = account_plan(account)
     except DialPlanError:
         return DialVerdict("invalid", t("dial.plan_broken"))
     state = plan.state(number)
-    verdict = plan.check(number, account.dial_plan_prefix)
+    verdict = check_number(plan, number, account)
     if state == "invalid":
         if verdict.blocked:
             return DialVerdict("invalid", t("dial.blocked", rule=verdict.rule))
