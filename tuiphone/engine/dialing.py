@@ -6,8 +6,8 @@ Phone's `resolve_target` and the dialer's preview (screens/dialer.py) both ask t
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future
-from typing import Collection, Mapping
 
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.dialplan import DialPlan, Verdict

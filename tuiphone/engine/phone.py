@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 from tuiphone.engine.backend import CallMedia, IncomingInfo, SipBackend, TransportSettings
 from tuiphone.engine.blocklist import Blocklist

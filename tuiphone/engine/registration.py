@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from tuiphone.engine.backend import AccountSettings
 from tuiphone.engine.dialing import account_plan
