@@ -109,14 +109,16 @@ def _sample_quality(phone: Phone, watch: _CallWatch) -> None:
 def _call_report(watch: _CallWatch, meter: LevelMeter, timed_out: bool) -> dict[str, Any]:
     last = watch.last
     status = last.sip_status if last else 0
-    answered = watch.answered_at is not None
+    answered_at = watch.answered_at
+    answered = answered_at is not None
     q = watch.quality
     report: dict[str, Any] = {
         "result": _classify(status, answered, timed_out),
         "sip_status": status,
         "reason": last.reason if last else "",
-        "setup_ms": round((watch.answered_at - watch.started) * 1000, 1) if answered else None,
-        "duration_s": round(((watch.ended_at or time.monotonic()) - watch.answered_at), 2) if answered else 0.0,
+        "setup_ms": round((answered_at - watch.started) * 1000, 1) if answered_at is not None else None,
+        "duration_s": (round(((watch.ended_at or time.monotonic()) - answered_at), 2)
+                       if answered_at is not None else 0.0),
     }
     report.update(q.to_json() if q else {"codec": last.codec if last else "", "rx": {"packets": 0, "lost": 0,
                   "jitter_ms": 0.0}, "tx": {"packets": 0}, "rtt_ms": 0.0, "mos": 0.0})

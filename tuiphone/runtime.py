@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -83,7 +83,7 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
     With `services` the Action URLs, syslog, CTI and phonebook download run beside it on their own
     thread; the TUI and the daemon run them on their own asyncio loop and pass False. Without
     `echo_service` calls to sip:echo@ are not answered by the built-in echo test (`answer` takes them)."""
-    from tuiphone.config import save_config
+    from tuiphone.config import Config, save_config
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
     from tuiphone.engine.sip_trace import SipTraceWriter
@@ -99,9 +99,9 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
         from tuiphone.audio.local import LocalAudio
         local = LocalAudio.from_config(cfg.audio)
     phone = Phone(cfg, PjsuaBackend(log_level=5 if options.log_level == "debug" else 0),
-                  port=options.port, bind=options.bind, save_config=lambda c: save_config(c, path),
+                  port=options.port, bind=options.bind, save_config=lambda c: save_config(cast(Config, c), path),
                   local_audio=local, data_dir=str(data_dir(options.data_dir)), echo_service=echo_service)
-    events = None
+    events: queue.Queue[Any] | None = None
     if not options.local_audio:         # headless modes drain it; the TUI and daemon subscribe their own
         events = queue.Queue()          # subscribed before the port opens: a call arriving at once is not lost
         phone.subscribe(events.put)
@@ -168,6 +168,7 @@ def _start_full_capture(options: RunOptions, phone: Any) -> Any:
     the phone with a sentence saying why (not installed, no permission)."""
     from tuiphone.services.pcap import CaptureError, DumpcapCapture
 
+    assert options.pcap_full is not None    # run() starts a capture only for --pcap-full
     capture = DumpcapCapture.of_phone(options.pcap_full, phone)
     try:
         capture.start()

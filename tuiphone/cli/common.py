@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import NoReturn
+from typing import NoReturn, overload
 
 import click
 
@@ -36,6 +36,10 @@ def finish(code: int, report: dict, as_json: bool, human: str) -> NoReturn:
     sys.exit(code)
 
 
+@overload
+def account_index(account: int) -> int: ...
+@overload
+def account_index(account: None) -> None: ...
 def account_index(account: int | None) -> int | None:
     if account is None:
         return None

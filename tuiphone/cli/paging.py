@@ -67,6 +67,7 @@ def _source(play: str | None, tone: float | None, duration: float | None) -> Any
         if not 20 <= tone <= 7900:
             fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")
         return ToneSource(tone, level_dbfs=-12.0)
+    assert play is not None            # neither --tone nor nothing: --play
     try:
         return WavSource.from_file(play, loop=duration is not None)   # once, unless a duration is given
     except WavError as exc:
@@ -105,7 +106,12 @@ def page(opts: RunOptions, group: str, play: str | None, tone: float | None, cod
         click.echo(f"paging {address}:{port} with {codec_name}"
                    + ("" if duration is not None or play else "; Ctrl-C ends the page"), err=True)
     finished = threading.Event()
-    threading.Thread(target=lambda: (sender.wait(), finished.set()), daemon=True).start()
+
+    def _wait_then_finish() -> None:
+        sender.wait()
+        finished.set()
+
+    threading.Thread(target=_wait_then_finish, daemon=True).start()
     _until_stopped(None, finished)
     sender.stop()
     report = {"group": f"{address}:{port}", "codec": codec_name, "packets": sender.packets,

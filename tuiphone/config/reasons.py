@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from inspect import isclass
 from typing import Any, Literal, get_args, get_origin
 
@@ -77,7 +78,7 @@ def _describe(error: dict[str, Any]) -> str:
         return f"must not be empty (got {_shown(value)})"
     if kind == "too_long":
         return f"has {ctx.get('actual_length')} entries; at most {ctx.get('max_length')} are allowed"
-    reasons = {
+    reasons: dict[str, Callable[[], str]] = {
         "literal_error": lambda: f"must be one of {_choices(loc, str(ctx.get('expected', '')))}",
         "int_type": lambda: "must be a whole number",
         "int_from_float": lambda: "must be a whole number",

@@ -125,7 +125,7 @@ def default_config_text() -> str:
 
 def example_config() -> Config:
     """The config of `config.toml.example`: 3 accounts like the GXP1760W, one of each list entry."""
-    spare = {"enabled": False, "register": True}
+    spare: dict[str, Any] = {"enabled": False, "register": True}
     return Config(
         accounts=[
             AccountConfig(

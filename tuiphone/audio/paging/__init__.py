@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from tuiphone.addresses import used_ports
 from tuiphone.audio.paging.codec import CODEC_BY_PT, CODECS, PagingCodec, paging_codec
 from tuiphone.audio.paging.groups import (
     MAX_GROUPS,
@@ -22,7 +23,6 @@ from tuiphone.audio.paging.groups import (
     check_port,
     groups_from_config,
     parse_group,
-    used_ports,
 )
 from tuiphone.audio.paging.listener import SILENCE_TIMEOUT, GroupStats, Page, PagingListener
 from tuiphone.audio.paging.sender import DEFAULT_TTL, PagingSender

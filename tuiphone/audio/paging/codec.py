@@ -19,7 +19,8 @@ def _halfband(taps: int = 63) -> np.ndarray:
     """Low-pass at a quarter of the rate (4 kHz at 16 kHz): Blackman-windowed sinc, unity DC gain."""
     n = np.arange(taps) - (taps - 1) / 2
     h = np.sinc(n / 2) * np.blackman(taps)
-    return (h / h.sum()).astype(np.float32)
+    out: np.ndarray = (h / h.sum()).astype(np.float32)
+    return out
 
 
 _HALFBAND = _halfband()
@@ -50,7 +51,8 @@ class _Upsample2x:
         buf = np.concatenate((self._hist, up))
         self._hist = buf[len(buf) - len(self._hist) :]
         y = np.convolve(buf, 2.0 * _HALFBAND, "valid")
-        return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+        out: np.ndarray = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+        return out
 
 
 @dataclass(frozen=True)

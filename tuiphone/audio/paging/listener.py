@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -173,17 +173,19 @@ class PagingListener:
     # ------------------------------------------------------------ the listener thread
 
     def _run(self) -> None:
+        selector = self._selector
+        assert selector is not None        # start() makes it before the thread runs
         step = PTIME_MS / 1000.0
         next_tick = time.monotonic() + step
         try:
             while not self._stopping:
                 now = time.monotonic()
                 timeout = max(0.0, next_tick - now) if self._playing else 0.25
-                for key, _ in self._selector.select(timeout):
+                for key, _ in selector.select(timeout):
                     if key.data < 0:
                         self._drain_wake()
                     else:
-                        self._receive(key.fileobj, key.data)
+                        self._receive(cast(socket.socket, key.fileobj), key.data)   # only sockets are registered
                 if self._end_requested:
                     self._end_requested = False
                     self._dismiss_current()
@@ -253,8 +255,10 @@ class PagingListener:
         self._begin_page(index, pkt, addr, now)
 
     def _ask(self, group: PagingGroup) -> bool:
+        may_start = self.may_start
+        assert may_start is not None       # _packet asks only when there is one
         try:
-            return bool(self.may_start(group))
+            return bool(may_start(group))
         except Exception:
             log.exception("may_start failed for page on %s; not playing it", group)
             return False
@@ -272,6 +276,7 @@ class PagingListener:
 
     def _tick(self, now: float) -> None:
         playing = self._playing
+        assert playing is not None         # _run ticks only while a page plays
         if now - playing.last_packet > self.silence_timeout:
             self._finish_page("silence")
             return
@@ -302,6 +307,7 @@ class PagingListener:
 
     def _finish_page(self, reason: str) -> None:
         playing, self._playing = self._playing, None
+        assert playing is not None         # callers finish only a playing page
         self.stats[playing.index].late += playing.jitter.late
         self._call(self.on_page_end, playing.page, reason)
 

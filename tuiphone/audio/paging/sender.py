@@ -77,6 +77,8 @@ class PagingSender:
         return not self.running
 
     def _run(self) -> None:
+        sock = self._sock
+        assert sock is not None            # start() opens it before the thread runs
         n = RATE * self.ptime // 1000
         ticks = self.codec.clock_rate * self.ptime // 1000
         step = self.ptime / 1000.0
@@ -89,7 +91,7 @@ class PagingSender:
                     break
                 payload = self._encode(self._source.read(n))
                 try:
-                    self._sock.sendto(self._packetizer.packet(payload, ticks), (self.group, self.port))
+                    sock.sendto(self._packetizer.packet(payload, ticks), (self.group, self.port))
                 except OSError as exc:
                     self.error = (f"cannot send the page to {self.group}:{self.port}: {exc.strerror}; "
                                   "check the interface has a route for multicast")
@@ -104,7 +106,7 @@ class PagingSender:
                     deadline = time.monotonic()
         finally:
             _own_ssrcs.discard(self.ssrc)
-            self._sock.close()
+            sock.close()
 
 
 def _sender_socket(interface: str, ttl: int) -> socket.socket:

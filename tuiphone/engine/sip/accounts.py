@@ -8,13 +8,14 @@ import pjsua2 as pj
 
 from tuiphone.engine.backend import AccountSettings
 from tuiphone.engine.sip.objects import DIRECT, _Account, _Buddy, _Call
+from tuiphone.engine.sip.state import _BackendState
 from tuiphone.engine.sip.thread import log
 
 _SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
          "mandatory": pj.PJMEDIA_SRTP_MANDATORY}
 
 
-class _Accounts:
+class _Accounts(_BackendState):
     """PjsuaBackend's accounts and buddies (SIP thread)."""
 
     # ----- accounts --------------------------------------------------------------------------
@@ -145,6 +146,7 @@ class _Accounts:
         """End a presence subscription (its buddy is deleted, which unsubscribes); unknown handles are ignored."""
         if 0 <= handle < len(self._buddies) and self._buddies[handle] is not None:
             buddy, self._buddies[handle] = self._buddies[handle], None
+            assert buddy is not None        # checked just above
             try:
                 buddy.subscribePresence(False)
             except pj.Error:

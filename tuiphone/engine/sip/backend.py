@@ -27,7 +27,7 @@ class PjsuaBackend(_Loop, _Endpoint, _Accounts, _Calls, _Bridge):
     """SipBackend on pjsua2. Create, set `listener`, then `start()`; every other method runs on the SIP thread."""
 
     def __init__(self, listener: BackendListener | None = None, log_level: int = 0):
-        self.listener: BackendListener = listener  # type: ignore[assignment]
+        self.listener: BackendListener = listener  # type: ignore[assignment]  # the phone sets it before start()
         self._log_level = log_level
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []

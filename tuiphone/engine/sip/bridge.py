@@ -13,6 +13,7 @@ from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.localport import LocalPort, LocalPortError
 from tuiphone.engine.sip.frames import CLOCK_RATE, FRAME_SAMPLES, _FramePort, _make_port
 from tuiphone.engine.sip.objects import _Call
+from tuiphone.engine.sip.state import _BackendState
 from tuiphone.engine.sip.thread import log
 
 
@@ -38,7 +39,7 @@ def _stop(src: Any, dst: Any) -> None:
         pass       # already gone with its stream
 
 
-class _Bridge:
+class _Bridge(_BackendState):
     """PjsuaBackend's bridge links and ports (SIP thread)."""
 
     def _connect_port(self, call: _Call) -> None:

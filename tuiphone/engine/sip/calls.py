@@ -12,6 +12,7 @@ from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.quality import CallQuality, estimate_mos
 from tuiphone.engine.sip.bridge import _audio_of
 from tuiphone.engine.sip.objects import DIRECT, SOCKETS_PER_CALL, _budget_key, _Call
+from tuiphone.engine.sip.state import _BackendState
 from tuiphone.engine.sip.thread import log
 from tuiphone.engine.wiretext import from_wire
 
@@ -54,7 +55,7 @@ def _add_headers(prm: Any, headers: dict[str, str]) -> None:
         prm.txOption.headers.append(h)
 
 
-class _Calls:
+class _Calls(_BackendState):
     """PjsuaBackend's calls (SIP thread)."""
 
     # ----- calls -----------------------------------------------------------------------------
@@ -77,7 +78,7 @@ class _Calls:
             call.makeCall(uri, prm)
         except pj.Error as exc:
             raise ValueError(f"cannot call {uri}: {exc.reason}") from None
-        cid = call.getId()
+        cid: int = call.getId()
         self._calls[cid] = call
         try:
             self._budget.confirm(_budget_key(call.getInfo().callIdString), SOCKETS_PER_CALL, now)
@@ -98,7 +99,8 @@ class _Calls:
         if call is None:
             return False
         try:
-            return call.isActive()
+            active: bool = call.isActive()
+            return active
         except pj.Error:
             return False
 
@@ -259,7 +261,8 @@ class _Calls:
                 if not mi.dir & pj.PJMEDIA_DIR_DECODING:
                     return None
                 st = call.getStreamStat(mi.index).rtcp
-                return st.rxStat.pkt + st.txStat.updateCount
+                count: int = st.rxStat.pkt + st.txStat.updateCount
+                return count
         except pj.Error:
             pass
         return None

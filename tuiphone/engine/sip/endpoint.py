@@ -17,6 +17,7 @@ from tuiphone.engine.backend import TransportSettings
 from tuiphone.engine.capacity import HANDLE_MARGIN, InviteGate, ioqueue_limits
 from tuiphone.engine.sip.frames import CLOCK_RATE
 from tuiphone.engine.sip.objects import DIRECT, SOCKETS_PER_CALL, _Account, _Call, _LogWriter
+from tuiphone.engine.sip.state import _BackendState
 from tuiphone.engine.sip.thread import _noise, log
 from tuiphone.engine.tcp_guard import TcpGuard
 
@@ -49,7 +50,7 @@ def _quiet_stdio() -> Iterator[None]:
             os.close(fd)
 
 
-class _Endpoint:
+class _Endpoint(_BackendState):
     """PjsuaBackend's endpoint: made on the SIP thread in `_run`, destroyed there after the loop ends."""
 
     def _create_endpoint(self, s: TransportSettings) -> None:

@@ -15,7 +15,7 @@ from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.sip.thread import _OnlyDestroyedOnSipThread, log
 
 if TYPE_CHECKING:
-    from tuiphone.engine.sip.backend import PjsuaBackend
+    from tuiphone.engine.sip.state import _BackendState
 
 CLOCK_RATE = 16000
 FRAME_SAMPLES = 320          # 20 ms at 16 kHz
@@ -119,7 +119,7 @@ def _let_thread_state_go() -> None:
         ctypes.pythonapi.PyGILState_Release(state)     # SWIG's own Release, after this callback, frees it
 
 
-class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
+class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):  # type: ignore[misc]  # pjsua2 has no stubs
     """Copies 20 ms frames between pjsua's bridge and a CallMedia. Runs on pjmedia's clock thread.
 
     Nothing is allocated per frame: the outgoing frame is written into one preallocated vector
@@ -191,7 +191,7 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):
                 self.media.sinks.remove(sink)
 
 
-def _make_port(name: str, media: CallMedia, backend: PjsuaBackend) -> _FramePort:
+def _make_port(name: str, media: CallMedia, backend: _BackendState) -> _FramePort:
     fmt = pj.MediaFormatAudio()
     fmt.type = pj.PJMEDIA_TYPE_AUDIO
     fmt.clockRate = CLOCK_RATE

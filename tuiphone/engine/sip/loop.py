@@ -15,6 +15,7 @@ import pjsua2 as pj
 
 from tuiphone.engine.backend import TransportSettings
 from tuiphone.engine.sip.objects import SOCKETS_PER_CALL, _budget_key
+from tuiphone.engine.sip.state import _BackendState
 from tuiphone.engine.sip.thread import _SIP_THREAD, _noise, log
 from tuiphone.engine.sipuri import split_name_uri
 from tuiphone.engine.wiretext import from_wire
@@ -23,7 +24,7 @@ IDLE_POLL_MS = 100           # the SIP thread's longest wait for network events 
 LINE_CHECK_S = 2.0           # how often the listener checks its lines against the calls pjsua still has
 
 
-class _Loop:
+class _Loop(_BackendState):
     """PjsuaBackend's thread plumbing and lifecycle (the state it uses is set up in PjsuaBackend.__init__)."""
 
     # ----- thread plumbing -------------------------------------------------------------------
@@ -43,8 +44,8 @@ class _Loop:
             except OSError:
                 pass
 
-    def submit(self, fn: Callable[[], Any]) -> Future:
-        fut: Future = Future()
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        fut: Future[Any] = Future()
 
         def job() -> None:
             if not fut.set_running_or_notify_cancel():
@@ -96,6 +97,7 @@ class _Loop:
             return
         self._started.set()
         ep = self._ep
+        assert ep is not None        # _create_endpoint made it
         next_check = time.monotonic() + LINE_CHECK_S
         while not self._stopping.is_set():
             if time.monotonic() >= next_check:

@@ -20,7 +20,7 @@ from tuiphone.engine.sipuri import request_user, split_name_uri
 from tuiphone.engine.wiretext import from_wire
 
 if TYPE_CHECKING:
-    from tuiphone.engine.sip.backend import PjsuaBackend
+    from tuiphone.engine.sip.state import _BackendState
 
 _PJ_LINE_RE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3}\s+(\S+)\s+[.!]*\s*")
 DIRECT = -1                  # account index of the built-in direct-IP account
@@ -32,10 +32,10 @@ _MSG_RE = re.compile(
 )
 
 
-class _LogWriter(pj.LogWriter):
+class _LogWriter(pj.LogWriter):  # type: ignore[misc]  # pjsua2 has no stubs
     """Turns pjsip's message log into SipMessage events (this also sees what went over TLS)."""
 
-    def __init__(self, backend: PjsuaBackend):
+    def __init__(self, backend: _BackendState):
         super().__init__()
         self._backend = backend
 
@@ -64,10 +64,10 @@ class _LogWriter(pj.LogWriter):
 _CALL_ID_OFFSET = 2 * ctypes.sizeof(ctypes.c_void_p)
 
 
-class _Call(_OnlyDestroyedOnSipThread, pj.Call):
+class _Call(_OnlyDestroyedOnSipThread, pj.Call):  # type: ignore[misc]  # pjsua2 has no stubs
     live: weakref.WeakSet[_Call] = weakref.WeakSet()
 
-    def __init__(self, backend: PjsuaBackend, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
+    def __init__(self, backend: _BackendState, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
         _Call.live.add(self)
         self.backend = backend
@@ -141,8 +141,8 @@ class _Call(_OnlyDestroyedOnSipThread, pj.Call):
         self.backend.listener.on_new_call(prm.newCallId, self.backend._index_of(acc), uri, self.getId())
 
 
-class _Account(_OnlyDestroyedOnSipThread, pj.Account):
-    def __init__(self, backend: PjsuaBackend, index: int):
+class _Account(_OnlyDestroyedOnSipThread, pj.Account):  # type: ignore[misc]  # pjsua2 has no stubs
+    def __init__(self, backend: _BackendState, index: int):
         super().__init__()
         self.backend = backend
         self.index = index
@@ -191,10 +191,10 @@ _PRESENCE = {pj.PJSUA_BUDDY_STATUS_ONLINE: "online", pj.PJSUA_BUDDY_STATUS_OFFLI
 _ACTIVITY = {pj.PJRPID_ACTIVITY_BUSY: "busy", pj.PJRPID_ACTIVITY_AWAY: "away"}
 
 
-class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):
+class _Buddy(_OnlyDestroyedOnSipThread, pj.Buddy):  # type: ignore[misc]  # pjsua2 has no stubs
     """A presence subscription to one extension, for a BLF key."""
 
-    def __init__(self, backend: PjsuaBackend, handle: int):
+    def __init__(self, backend: _BackendState, handle: int):
         super().__init__()
         self.backend = backend
         self.handle = handle

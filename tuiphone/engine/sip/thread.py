@@ -36,12 +36,12 @@ class _SipThread:
     exit)."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[[], None], Future]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], Future[None]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, fn: Callable[[], None]) -> Future:
-        fut: Future = Future()
+    def submit(self, fn: Callable[[], None]) -> Future[None]:
+        fut: Future[None] = Future()
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="sip", daemon=True)
