@@ -85,7 +85,7 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _write_atomically(path: Path, text: str, mode: int, replace: bool) -> None:
+def write_atomically(path: Path, text: str, mode: int, replace: bool) -> None:
     """Write `text` to a temp file beside `path`, fsync, then move it into place.
 
     With `replace=False` an existing `path` is never overwritten (FileExistsError).
@@ -135,7 +135,7 @@ def load_or_create(path: Path) -> tuple[Config, bool]:
     created = True
     try:
         paths.ensure_dir(path.parent)
-        _write_atomically(path, default_config_text(), mode=0o600, replace=False)
+        write_atomically(path, default_config_text(), mode=0o600, replace=False)
     except FileExistsError:
         created = False  # another tuiphone wrote it first; use theirs
     except OSError as exc:
@@ -172,7 +172,7 @@ def save_config(cfg: Config, path: Path) -> None:
             _copy_atomically(path, rotate_backups(path))
         else:
             paths.ensure_dir(path.parent)
-        _write_atomically(path, render_config(checked) if text is None else text, mode=mode, replace=True)
+        write_atomically(path, render_config(checked) if text is None else text, mode=mode, replace=True)
     except OSError as exc:
         problem = f"cannot be saved: {exc.strerror or exc}; nothing was changed"
         raise ConfigError(str(path), [problem]) from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import tomlkit
 
 from tuiphone.config import Config, ConfigError, load_config, parse_config_text, save_config
+from tuiphone.config.files import write_atomically
 from tuiphone.config_edit import rotate_backups
 from tuiphone.services.provisioning import SECRET_KEYS, ProvisioningError, import_gs
 from tuiphone.services.remote_keys import wait
@@ -107,17 +107,7 @@ def write_config_text(path: Path, text: str) -> Path:
     backup = rotate_backups(path)
     if path.exists():
         shutil.copy2(path, backup)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text, mode, replace=True)
     return backup
 
 
