@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tuiphone.engine.backend import CallMedia, SipBackend
 from tuiphone.engine.events import (
