@@ -250,8 +250,8 @@ def test_a_call_in_progress_in_a_running_process_stays_in_progress_when_another_
 def test_a_database_of_schema_1_opens_and_keeps_its_calls(tmp_path: Path):
     path = tmp_path / "tuiphone.db"
     db = sqlite3.connect(path, isolation_level=None)
-    from tuiphone.store import _MIGRATIONS, _statements
-    for statement in _statements(_MIGRATIONS[0]):
+    from tuiphone.store_schema import MIGRATIONS, statements
+    for statement in statements(MIGRATIONS[0]):
         db.execute(statement)
     db.execute("INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s, "
                "disposition, reason) VALUES ('in', 0, 'sip:1@x', '', '1', 5.0, 3.0, 'answered', '')")
@@ -264,11 +264,11 @@ def test_a_database_of_schema_1_opens_and_keeps_its_calls(tmp_path: Path):
         assert [c.disposition for c in s.calls()] == ["in_progress", "answered"]
 
 def test_a_version_1_history_is_kept_when_call_summaries_come(tmp_path: Path):
-    from tuiphone.store import _MIGRATIONS
+    from tuiphone.store_schema import MIGRATIONS
 
     path = tmp_path / "tuiphone.db"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[0])
+    db.executescript(MIGRATIONS[0])
     db.execute("INSERT INTO calls(direction, account, remote_uri, remote_name, remote_number, started, duration_s, "
                "disposition, reason) VALUES ('out', 0, 'sip:200@x', '', '200', 1.0, 5.0, 'answered', '200 OK')")
     db.execute("PRAGMA user_version=1")

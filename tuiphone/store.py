@@ -4,7 +4,7 @@ The database runs in WAL mode with `synchronous=FULL`, so a transaction that has
 a crash (or a power cut) never loses a committed entry. A call's history row is written when the call starts
 ("in_progress") and finished when it ends; a row still in progress whose phone process is gone when the
 database opens again becomes "interrupted", with the talk time known so far. The schema carries a version
-(`PRAGMA user_version`) and is migrated forward step by step when the phone starts.
+(`PRAGMA user_version`) and is migrated forward step by step when the phone starts (the steps: store_schema.py).
 """
 
 from __future__ import annotations
@@ -14,81 +14,22 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuiphone.engine.sipuri import network_text
 from tuiphone.liveness import still_running, this_process
+from tuiphone.store_schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
 HISTORY_KEEP = 1000                  # newest calls kept; older ones are dropped as new ones come
 HISTORY_FILTERS = ("all", "missed", "incoming", "outgoing")
 MISSED = ("missed", "dnd", "busy")   # incoming calls nobody took: the desk phone lists them as missed
 IN_PROGRESS = "in_progress"          # the call has not ended yet (its row was written when it started)
 INTERRUPTED = "interrupted"          # the phone stopped (crash, kill -9, power cut) before the call ended
 NUMBER_KINDS = ("work", "mobile", "home", "other")
-
-_MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1
-    """
-    CREATE TABLE calls (
-        id INTEGER PRIMARY KEY,
-        direction TEXT NOT NULL,
-        account INTEGER,
-        remote_uri TEXT NOT NULL,
-        remote_name TEXT NOT NULL,
-        remote_number TEXT NOT NULL,
-        started REAL NOT NULL,
-        duration_s REAL NOT NULL,
-        disposition TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX calls_started ON calls(started);
-    CREATE TABLE groups (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE
-    );
-    CREATE TABLE contacts (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        group_id INTEGER REFERENCES groups(id) ON DELETE SET NULL,
-        search_key TEXT NOT NULL
-    );
-    CREATE TABLE numbers (
-        id INTEGER PRIMARY KEY,
-        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        number TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        plain TEXT NOT NULL
-    );
-    CREATE INDEX numbers_plain ON numbers(plain);
-    CREATE TABLE blocklist (
-        position INTEGER PRIMARY KEY,
-        entry TEXT NOT NULL UNIQUE
-    );
-    CREATE TABLE meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    """,
-    # 1 -> 2: rows written when a call starts, found again by the engine's history key when it ends
-    """
-    ALTER TABLE calls ADD COLUMN call_key TEXT NOT NULL DEFAULT '';
-    ALTER TABLE calls ADD COLUMN owner TEXT NOT NULL DEFAULT '';
-    CREATE INDEX calls_key ON calls(call_key);
-    """,
-    # 2 -> 3: what the phone knew of a call as it ended (codec, MOS, loss, jitter, RTT, a transfer), as JSON
-    """
-    CREATE TABLE call_summaries (
-        call_id INTEGER PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
-        summary TEXT NOT NULL
-    );
-    """,
-)
 
 
 class StoreError(Exception):
@@ -213,7 +154,7 @@ class Store:
                                         f"{SCHEMA_VERSION})")
         for step in range(version, SCHEMA_VERSION):
             with self._write() as db:
-                db.executescript_in_txn(_MIGRATIONS[step])
+                db.executescript_in_txn(MIGRATIONS[step])
                 db.execute(f"PRAGMA user_version={step + 1}")
 
     def _write(self) -> _Transaction:
@@ -476,7 +417,7 @@ class _Transaction:
 
     def executescript_in_txn(self, script: str) -> None:
         """Run several statements inside this transaction (executescript would commit first)."""
-        for statement in _statements(script):
+        for statement in statements(script):
             self.store._db.execute(statement)
 
     def __exit__(self, kind, exc, tb) -> None:
@@ -497,8 +438,3 @@ class _Transaction:
         finally:
             self.store._lock.release()
 
-
-def _statements(script: str) -> Iterator[str]:
-    for part in script.split(";"):
-        if part.strip():
-            yield part.strip()

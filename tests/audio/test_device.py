@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.audio.pulse import PulseServer
-from tuiphone.audio import device
+from tuiphone.audio import device, portaudio
 from tuiphone.audio.analysis import dominant_frequency, has_tone
 from tuiphone.audio.device import (
     DeviceChoice,
@@ -83,9 +83,9 @@ def test_default_with_no_devices_says_there_is_no_sound_device(monkeypatch: pyte
 
 
 def test_without_portaudio_there_are_no_devices_and_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(device, "_sd_module", None)
-    monkeypatch.setattr(device, "_sd_problem", "PortAudio is not available (no libportaudio.so.2); "
-                                               "install libportaudio2 to use sound devices")
+    monkeypatch.setattr(portaudio, "_sd_module", None)
+    monkeypatch.setattr(portaudio, "_sd_problem", "PortAudio is not available (no libportaudio.so.2); "
+                                                  "install libportaudio2 to use sound devices")
     assert list_devices() == []
     assert "install libportaudio2" in (portaudio_problem() or "")
     with pytest.raises(DeviceProblem, match="no sound device"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.audio.pulse import PulseServer
-from tuiphone.audio import device, local
+from tuiphone.audio import device, local, portaudio
 from tuiphone.audio.analysis import band_energy_ratio, has_tone
 from tuiphone.audio.local import LocalAudio
 from tuiphone.audio.sources import ToneSource, sine
@@ -207,9 +207,9 @@ def test_no_sound_device_means_null_audio_and_says_so(monkeypatch: pytest.Monkey
 
 
 def test_without_portaudio_the_reason_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(device, "_sd_module", None)
-    monkeypatch.setattr(device, "_sd_problem", "PortAudio is not available (libportaudio.so.2 not found); "
-                                               "install libportaudio2 to use sound devices")
+    monkeypatch.setattr(portaudio, "_sd_module", None)
+    monkeypatch.setattr(portaudio, "_sd_problem", "PortAudio is not available (libportaudio.so.2 not found); "
+                                                  "install libportaudio2 to use sound devices")
     with LocalAudio() as audio:
         assert audio.status == "null"
         assert audio.reason.startswith("PortAudio is not available") and "install libportaudio2" in audio.reason

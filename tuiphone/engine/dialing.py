@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.dialplan import DialPlan, Verdict
@@ -25,10 +26,13 @@ from tuiphone.engine.phone_part import PhonePart
 from tuiphone.engine.sipuri import split_name_uri
 from tuiphone.engine.star_codes import FeatureCode, FeatureCodeError, parse_feature_code
 
+if TYPE_CHECKING:
+    from tuiphone.config import AccountConfig, Config
+
 ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>'
 
 
-def default_account(config) -> int | None:
+def default_account(config: Config) -> int | None:
     """The account a number is dialed through when none is named: the first enabled one with a SIP server."""
     for i, acc in enumerate(config.accounts):
         if acc.enabled and acc.sip_server:
@@ -42,17 +46,17 @@ def direct_ip_uri(text: str) -> str | None:
     return keypad_to_uri(text) if is_direct_ip(text) else None
 
 
-def account_plan(acc) -> DialPlan:
+def account_plan(acc: AccountConfig) -> DialPlan:
     """The account's dial plan; raises DialPlanError when it does not parse."""
     return DialPlan.parse(acc.dial_plan)
 
 
-def check_number(plan: DialPlan, number: str, acc) -> Verdict:
+def check_number(plan: DialPlan, number: str, acc: AccountConfig) -> Verdict:
     """What the account's dial plan makes of `number` (with the account's prefix)."""
     return plan.check(number, acc.dial_plan_prefix)
 
 
-def resolve_target(target: str, account: int | None, config, plans: Mapping[int, DialPlan],
+def resolve_target(target: str, account: int | None, config: Config, plans: Mapping[int, DialPlan],
                    accounts_in_stack: Collection[int], local_address: str) -> tuple[int | None, str]:
     """Turn what the user dialed into (account or None for direct, SIP URI). Raises PhoneError."""
     text = target.strip()
@@ -91,7 +95,7 @@ def resolve_target(target: str, account: int | None, config, plans: Mapping[int,
     return index, server_uri(verdict.number, acc)
 
 
-def server_uri(number: str, acc) -> str:
+def server_uri(number: str, acc: AccountConfig) -> str:
     """A number (or code) to call through the account's SIP server, with its transport. Raises PhoneError."""
     try:
         uri = normalize_target(number, default_domain=acc.sip_server)
@@ -111,7 +115,7 @@ class Dialing(PhonePart):
                               p.backend.local_address())
 
     def call(self, target: str, account: int | None, media: CallMedia | None,
-             headers: dict[str, str] | None) -> Future:
+             headers: dict[str, str] | None) -> Future[Any]:
         p = self.phone
 
         def job() -> int | None:

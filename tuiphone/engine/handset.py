@@ -6,13 +6,15 @@ Runs on the SIP thread, like the rest of the phone logic (`start` runs on the ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from tuiphone.audio.frames import FrameSink
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import CallState, Event, LineState
 from tuiphone.engine.phone_part import PhonePart
 
 if TYPE_CHECKING:
+    from tuiphone.audio.local import LocalAudio
     from tuiphone.engine.phone import Phone
 
 
@@ -23,20 +25,23 @@ class Handset(PhonePart):
         self.silenced: set[int] = set()                  # ringing lines whose ringtone the user silenced
 
     @property
-    def local_audio(self):
+    def local_audio(self) -> LocalAudio | None:
         return self.phone.local_audio
 
     def start(self) -> None:
         """Start the local audio and give the stack its port: the C port when pjsua2 has it, else Python's."""
         taps = self.phone.recording.taps
-        self.local_audio.start()
+        audio = self.local_audio
+        assert audio is not None       # the phone starts the handset only when it has local audio
+        audio.start()
         link = self.backend.submit(self.backend.open_local_port).result(10)
         if link is not None:
-            self.local_audio.attach_bridge(link, tx_tap=taps.tx, rx_tap=taps.rx)
+            audio.attach_bridge(link, tx_tap=taps.tx, rx_tap=taps.rx)
             taps.hears_calls = True
         else:
-            taps.source = self.local_audio.mic
-            media = CallMedia(source=taps, sinks=[self.local_audio.speaker])
+            taps.source = audio.mic
+            # SpeakerSink.write is the ring's own write, which returns the count FrameSink's `-> None` ignores
+            media = CallMedia(source=taps, sinks=[cast(FrameSink, audio.speaker)])
             self.backend.submit(lambda: self.backend.set_local_media(media)).result(10)
 
     def before_event(self, event: Event) -> None:

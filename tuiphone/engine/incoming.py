@@ -208,7 +208,7 @@ class Incoming(PhonePart):
         lines = self.phone.line_table.numbers.values()
         server_addrs = self.phone.registration.server_addrs
         busy = any(ln.state in (LineState.TALKING, LineState.HELD, LineState.CALLING) for ln in lines)
-        if acc is not None:
+        if acc is not None and account is not None:
             only_server, servers = acc.accept_only_from_server, server_addrs.get(account, frozenset())
         else:
             # a call that matched no account (direct IP) is still a ghost when any account guards against them

@@ -18,12 +18,23 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from tuiphone.engine.backend import CallMedia, IncomingInfo, SipBackend, TransportSettings
 from tuiphone.engine.blocklist import Blocklist
 from tuiphone.engine.conference import Conference
 from tuiphone.engine.dialing import ANONYMOUS_FROM, Dialing, default_account
-from tuiphone.engine.events import CallState, DtmfReceived, Event, LineState, Mwi, Notice, RegState, SipMessage
+from tuiphone.engine.events import (
+    CallState,
+    DtmfReceived,
+    Event,
+    FeaturesChanged,
+    LineState,
+    Mwi,
+    Notice,
+    RegState,
+    SipMessage,
+)
 from tuiphone.engine.featurestate import FeatureError, FeatureState
 from tuiphone.engine.handset import Handset
 from tuiphone.engine.incoming import AUTO_ANSWER_DELAY_S, ECHO_CODE, ECHO_DELAY_S, GHOST_SOURCES, Incoming
@@ -39,6 +50,10 @@ from tuiphone.engine.transfer import Transfers
 from tuiphone.engine.voicemail import mailbox, parse_message_summary
 from tuiphone.logthrottle import LogThrottle
 
+if TYPE_CHECKING:
+    from tuiphone.audio.local import LocalAudio
+    from tuiphone.config import AccountConfig, Config
+
 # names the rest of the program (and the tests) import from here
 __all__ = ["ANONYMOUS_FROM", "AUTO_ANSWER_DELAY_S", "ECHO_CODE", "ECHO_DELAY_S", "GHOST_SOURCES",
            "INTERCOM_HEADERS", "LEAVE_TIMEOUT_S", "RETRY_MAX_S", "Line", "Phone", "PhoneError", "blf_state",
@@ -50,9 +65,10 @@ log = logging.getLogger(__name__)
 class Phone:
     """The phone. Build it with a config and a backend, `start()` it, call its commands, `stop()` it."""
 
-    def __init__(self, config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
+    def __init__(self, config: Config, backend: SipBackend, *, port: int | None = None, bind: str | None = None,
                  save_config: Callable[[object], None] | None = None, blocklist: Blocklist | None = None,
-                 local_audio=None, data_dir: str | None = None, echo_service: bool = True):
+                 local_audio: LocalAudio | None = None, data_dir: str | None = None,
+                 echo_service: bool = True) -> None:
         """`save_config(config)` is called when a feature (DND, forwarding, …) changes the config.
         `local_audio` (audio.local.LocalAudio) is the user's microphone and speaker: the active line (or the
         whole conference) is joined to it, and rings and call progress tones are played on it.
@@ -185,7 +201,7 @@ class Phone:
         self.keys.watch()
 
     # ----- live reconfiguration ----------------------------------------------------------------------
-    def reconfigure_account(self, index: int, account) -> Future:
+    def reconfigure_account(self, index: int, account: AccountConfig) -> Future[Any]:
         """Put `account` (an AccountConfig) in place of config.accounts[index] — or add it, when index is
         len(accounts) — and apply it now: the stack's account is made anew and registers with the new settings;
         an account now disabled (or with no SIP server) unregisters. RegState events follow as usual.
@@ -197,7 +213,7 @@ class Phone:
         return self.backend.submit(job)
 
     # ----- registration ----------------------------------------------------------------------------
-    def register(self, account: int, on: bool = True) -> Future:
+    def register(self, account: int, on: bool = True) -> Future[Any]:
         return self.backend.submit(lambda: self.registration.register(account, on))
 
     def registrations(self) -> dict[int, RegState]:
@@ -212,7 +228,7 @@ class Phone:
         return self.dialing.resolve(target, account)
 
     def call(self, target: str, account: int | None = None, media: CallMedia | None = None,
-             headers: dict[str, str] | None = None) -> Future:
+             headers: dict[str, str] | None = None) -> Future[Any]:
         """Dial target on a free line; the Future gives the line number, or None when `target` was a
         feature code the phone carried out itself (a Notice says what it did), or raises PhoneError."""
         return self.dialing.call(target, account, media, headers)
@@ -221,13 +237,13 @@ class Phone:
     def on_incoming_call(self, cid: int, account: int | None, info: IncomingInfo) -> None:
         self.incoming.on_incoming_call(cid, account, info)
 
-    def forward(self, line: int, target: str) -> Future:
+    def forward(self, line: int, target: str) -> Future[Any]:
         """Send a ringing call elsewhere (302 with a Diversion, reason deflection); the Future gives the URI.
         A target the dial plan refuses raises PhoneError and the call keeps ringing."""
         return self.backend.submit(lambda: self.incoming.deflect(line, target))
 
     # ----- call control ----------------------------------------------------------------------------
-    def answer(self, line: int, media: CallMedia | None = None) -> Future:
+    def answer(self, line: int, media: CallMedia | None = None) -> Future[Any]:
         def job() -> None:
             ln = self.line_table.get(line)
             if ln.state != LineState.RINGING:
@@ -245,7 +261,7 @@ class Phone:
             self.on_call_state(ln.cid, "disconnected", 0, "the call is gone")
             raise PhoneError(f"Line {ln.number} has no call any more: the caller hung up.", "failed") from None
 
-    def reject(self, line: int, code: int = 486) -> Future:
+    def reject(self, line: int, code: int = 486) -> Future[Any]:
         def job() -> None:
             ln = self.line_table.get(line)
             if ln.state != LineState.RINGING:
@@ -253,16 +269,16 @@ class Phone:
             self._answer_line(ln, code)
         return self.backend.submit(job)
 
-    def hangup(self, line: int) -> Future:
+    def hangup(self, line: int) -> Future[Any]:
         return self.backend.submit(lambda: self.backend.hangup(self.line_table.get(line).cid))
 
-    def hangup_all(self) -> Future:
+    def hangup_all(self) -> Future[Any]:
         def job() -> None:
             for ln in list(self.line_table.numbers.values()):
                 self.backend.hangup(ln.cid)
         return self.backend.submit(job)
 
-    def hold(self, line: int) -> Future:
+    def hold(self, line: int) -> Future[Any]:
         def job() -> None:
             ln = self.line_table.get(line)
             if ln.state == LineState.TALKING:
@@ -271,7 +287,7 @@ class Phone:
                 self._emit(ln.snapshot())
         return self.backend.submit(job)
 
-    def resume(self, line: int) -> Future:
+    def resume(self, line: int) -> Future[Any]:
         """Take a held line back; the line that was talking goes on hold (one active line)."""
         def job() -> None:
             ln = self.line_table.get(line)
@@ -283,7 +299,7 @@ class Phone:
             self._emit(ln.snapshot())
         return self.backend.submit(job)
 
-    def mute(self, line: int, on: bool = True) -> Future:
+    def mute(self, line: int, on: bool = True) -> Future[Any]:
         def job() -> None:
             ln = self.line_table.get(line)
             self.backend.set_mute(ln.cid, on)
@@ -291,14 +307,14 @@ class Phone:
             self._emit(ln.snapshot())
         return self.backend.submit(job)
 
-    def set_media(self, line: int, media: CallMedia) -> Future:
+    def set_media(self, line: int, media: CallMedia) -> Future[Any]:
         def job() -> None:
             ln = self.line_table.get(line)
             ln.media = media
             self.backend.set_media(ln.cid, media)
         return self.backend.submit(job)
 
-    def send_dtmf(self, line: int, digits: str) -> Future:
+    def send_dtmf(self, line: int, digits: str) -> Future[Any]:
         bad = [d for d in digits if d.upper() not in "0123456789*#ABCD"]
         def job() -> None:
             if bad:
@@ -312,41 +328,41 @@ class Phone:
             self.backend.send_dtmf(ln.cid, digits.upper(), method)
         return self.backend.submit(job)
 
-    def blind_transfer(self, line: int, target: str) -> Future:
+    def blind_transfer(self, line: int, target: str) -> Future[Any]:
         return self.backend.submit(lambda: self.transfers.blind(line, target))
 
-    def attended_transfer(self, line: int, other_line: int) -> Future:
+    def attended_transfer(self, line: int, other_line: int) -> Future[Any]:
         """Connect the party on `line` with the party on `other_line` (REFER with Replaces), then leave."""
         return self.backend.submit(lambda: self.transfers.attended(self.line_table.get(line),
                                                                    self.line_table.get(other_line)))
 
     # ----- recording (seed 3.3) ---------------------------------------------------------------------------
-    def record(self, line: int, on: bool = True) -> Future:
+    def record(self, line: int, on: bool = True) -> Future[Any]:
         """Start or stop recording a line (both sides); the Future gives the file's path."""
         return self.backend.submit(lambda: self.recording.record(line, on))
 
     # ----- conference (seed 2.14–2.16): mixed in pjsua's bridge ---------------------------------------
-    def conference(self, lines: list[int] | None = None) -> Future:
+    def conference(self, lines: list[int] | None = None) -> Future[Any]:
         """Join lines (default: every talking or held line) into one local conference and talk to all of them."""
         return self.backend.submit(lambda: self.conf.join(lines))
 
-    def split_conference(self, keep: int | None = None) -> Future:
+    def split_conference(self, keep: int | None = None) -> Future[Any]:
         """Break the conference into separate lines; `keep` stays talking (talk to one member alone), the rest hold."""
         return self.backend.submit(lambda: self.conf.split(keep))
 
-    def hold_conference(self, on: bool = True) -> Future:
+    def hold_conference(self, on: bool = True) -> Future[Any]:
         """Hold (or resume) every member at once (held calls carry no audio)."""
         return self.backend.submit(lambda: self.conf.hold(on))
 
-    def end_conference(self) -> Future:
+    def end_conference(self) -> Future[Any]:
         return self.backend.submit(self.conf.end)
 
-    def leave_conference(self) -> Future:
+    def leave_conference(self) -> Future[Any]:
         """The initiator leaves and the other two keep talking (an attended transfer between them)."""
         return self.backend.submit(self.conf.leave)
 
     # ----- features (DND, forwarding, call waiting, anonymous, blocklist) -------------------------------
-    def _feature(self, fn: Callable[[], str]) -> Future:
+    def _feature(self, fn: Callable[[], str]) -> Future[Any]:
         def job() -> str:
             try:
                 text = fn()
@@ -356,35 +372,35 @@ class Phone:
             return text
         return self.backend.submit(job)
 
-    def set_dnd(self, on: bool) -> Future:
+    def set_dnd(self, on: bool) -> Future[Any]:
         return self._feature(lambda: self.features.set_dnd(on))
 
-    def set_forward(self, kind: str, target: str) -> Future:
+    def set_forward(self, kind: str, target: str) -> Future[Any]:
         """kind: always | busy | no_answer; an empty target turns that forwarding off."""
         return self._feature(lambda: self.features.set_forward(kind, target))
 
-    def set_call_waiting(self, on: bool) -> Future:
+    def set_call_waiting(self, on: bool) -> Future[Any]:
         return self._feature(lambda: self.features.set_call_waiting(on))
 
-    def set_anonymous(self, account: int, on: bool) -> Future:
+    def set_anonymous(self, account: int, on: bool) -> Future[Any]:
         return self._feature(lambda: self.features.set_anonymous(account, on))
 
-    def block(self, entry: str) -> Future:
+    def block(self, entry: str) -> Future[Any]:
         return self._feature(lambda: self.features.block(entry))
 
-    def unblock(self, entry: str) -> Future:
+    def unblock(self, entry: str) -> Future[Any]:
         return self._feature(lambda: self.features.unblock(entry))
 
-    def feature_state(self):
+    def feature_state(self) -> FeaturesChanged:
         return self.features.snapshot()
 
-    def quality(self, line: int) -> Future:
+    def quality(self, line: int) -> Future[Any]:
         return self.backend.submit(lambda: self.backend.quality(self.line_table.get(line).cid))
 
     def lines(self) -> list[CallState]:
         return [ln.snapshot() for ln in sorted(self.line_table.numbers.values(), key=lambda x: x.number)]
 
-    def dtmf_received(self, line: int) -> Future:
+    def dtmf_received(self, line: int) -> Future[Any]:
         return self.backend.submit(lambda: "".join(self.line_table.get(line).dtmf_received))
 
     # ----- backend callbacks -----------------------------------------------------------------------
@@ -406,7 +422,8 @@ class Phone:
                 self.recording.start(line)
             if first_answer:
                 line.answered = time.monotonic()
-            talking_elsewhere = any(o is not line and o.state == LineState.TALKING for o in self.line_table.numbers.values())
+            talking_elsewhere = any(o is not line and o.state == LineState.TALKING
+                                    for o in self.line_table.numbers.values())
             if first_answer and talking_elsewhere and line.state != LineState.HELD:
                 # answered while the user talks on another line: it waits on hold (one active line)
                 self.backend.hold(cid)
@@ -467,7 +484,7 @@ class Phone:
         self.voicemail[account] = (waiting, new, old)
         self._emit(Mwi(account=account, waiting=waiting, new=new, old=old))
 
-    def dial_voicemail(self, account: int | None = None, media: CallMedia | None = None) -> Future:
+    def dial_voicemail(self, account: int | None = None, media: CallMedia | None = None) -> Future[Any]:
         """Call the account's voicemail access code (seed 2.11)."""
         index, code = mailbox(self.config, account)
         return self.call(code, index, media)
@@ -480,13 +497,13 @@ class Phone:
         """What each BLF key shows, by key index: idle | ringing | busy | offline | unknown (the last NOTIFY)."""
         return dict(self.blf)
 
-    def dial_key(self, index: int, media: CallMedia | None = None) -> Future:
+    def dial_key(self, index: int, media: CallMedia | None = None) -> Future[Any]:
         """Press programmable key `index` (0-based, as in config.keys) in speed_dial, blf or intercom mode.
         speed_dial calls its number, intercom calls it asking for auto-answer, blf calls it — or, while the
         monitored extension rings, picks that call up (the key's pickup_code + number). The Future gives the line."""
         return self.backend.submit(lambda: self.keys.press(index, media))
 
-    def intercom(self, target: str, account: int | None = None, media: CallMedia | None = None) -> Future:
+    def intercom(self, target: str, account: int | None = None, media: CallMedia | None = None) -> Future[Any]:
         """Call asking the far phone to answer by itself (Call-Info answer-after=0, Alert-Info auto answer)."""
         return self.call(target, account, media, headers=dict(INTERCOM_HEADERS))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tuiphone.config import Config
     from tuiphone.engine.phone import Phone
 
 
@@ -15,5 +16,5 @@ class PhonePart:
         self.backend = phone.backend
 
     @property
-    def config(self):
+    def config(self) -> Config:
         return self.phone.config

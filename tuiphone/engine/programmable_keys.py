@@ -95,7 +95,8 @@ class ProgrammableKeys(PhonePart):
         if key.mode == "blf" and self.blf.get(index) == "ringing" and key.pickup_code:
             return self._pickup(key.pickup_code + key.value, account, media)
         headers = dict(INTERCOM_HEADERS) if key.mode == "intercom" else None
-        return self.phone.call(key.value, account, media, headers).result(0)
+        line: int | None = self.phone.call(key.value, account, media, headers).result(0)
+        return line
 
     def _pickup(self, code: str, account: int | None, media: CallMedia | None) -> int:
         """Dial the server's pickup code (like **1002) as it is: the admin set it, so the dial plan does not apply."""

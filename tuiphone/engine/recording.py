@@ -8,6 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from tuiphone.audio.frames import FrameSource
 from tuiphone.audio.recorder import CallRecorder, recording_path
 from tuiphone.engine.backend import CallMedia
 from tuiphone.engine.events import LineState
@@ -28,7 +31,7 @@ class LocalTaps:
     """
 
     def __init__(self) -> None:
-        self.source = None
+        self.source: FrameSource | None = None     # set before the local port reads
         self.hears_calls = False       # rx frames come through `rx` (C port), not through call ports
         self._recorders: dict[int, CallRecorder] = {}
         self._joined: frozenset[int] = frozenset()
@@ -50,15 +53,16 @@ class LocalTaps:
     def _refresh(self) -> None:
         self._live = tuple(rec for cid, rec in self._recorders.items() if cid in self._joined)
 
-    def tx(self, frame) -> None:
+    def tx(self, frame: np.ndarray) -> None:
         for rec in self._live:
             rec.tx(frame)
 
-    def rx(self, frame) -> None:
+    def rx(self, frame: np.ndarray) -> None:
         for rec in self._live:
             rec.rx(frame)
 
-    def read(self, n: int):
+    def read(self, n: int) -> np.ndarray:
+        assert self.source is not None     # the local port reads only once the handset set it
         frame = self.source.read(n)
         for rec in self._live:
             rec.tx(frame)
@@ -99,9 +103,12 @@ class Recording(PhonePart):
             folder = self._record_dir()
             folder.mkdir(parents=True, exist_ok=True)
             path = recording_path(folder, ln.number, ln.remote_number or ln.remote_uri)
-            rec = CallRecorder(path, stereo=self.config.features.record_stereo,
-                               on_error=lambda text, n=ln.number: self.backend.submit(
-                                   lambda: self._failed(n, text)))
+            number = ln.number
+
+            def on_error(text: str) -> None:
+                self.backend.submit(lambda: self._failed(number, text))
+
+            rec = CallRecorder(path, stereo=self.config.features.record_stereo, on_error=on_error)
         except (OSError, ValueError) as exc:
             self.phone._notice(f"Cannot record line {ln.number}: {exc}", "warning")
             return None

@@ -22,6 +22,7 @@ from tuiphone.engine.phone_part import PhonePart
 from tuiphone.engine.registrar_health import RegistrarWatch
 
 if TYPE_CHECKING:
+    from tuiphone.config import AccountConfig
     from tuiphone.engine.phone import Phone
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def resolve_hosts(hostports: Iterable[str]) -> frozenset[str]:
     for hp in hostports:
         host = hp[1:].split("]", 1)[0] if hp.startswith("[") else hp.rsplit(":", 1)[0] if hp.count(":") == 1 else hp
         try:
-            addrs.update(info[4][0] for info in socket.getaddrinfo(host, None))
+            addrs.update(str(info[4][0]) for info in socket.getaddrinfo(host, None))
         except OSError:
             log.warning("cannot resolve %s: calls from it will count as ghost calls", host)
     return frozenset(addrs)
@@ -113,7 +114,7 @@ class Registrations(PhonePart):
         if acc.register and acc.options_keepalive:
             self._start_keepalive(reg)
 
-    def replace(self, index: int, account) -> None:
+    def replace(self, index: int, account: AccountConfig) -> None:
         """Put `account` in place of config.accounts[index] (or add it at the end) and apply it now."""
         accounts = self.config.accounts
         if not 0 <= index <= len(accounts):

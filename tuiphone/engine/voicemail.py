@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from tuiphone.engine.dialing import default_account
 from tuiphone.engine.phone_error import PhoneError
+
+if TYPE_CHECKING:
+    from tuiphone.config import Config
 
 _VOICE_RE = re.compile(r"^Voice-Message\s*:\s*(\d+)\s*/\s*(\d+)", re.I | re.M)
 _WAITING_RE = re.compile(r"^Messages-Waiting\s*:\s*(yes|no)", re.I | re.M)
@@ -19,7 +23,7 @@ def parse_message_summary(body: str) -> tuple[bool, int, int]:
     return (waiting.group(1).lower() == "yes") if waiting else new > 0, new, old
 
 
-def mailbox(config, account: int | None) -> tuple[int, str]:
+def mailbox(config: Config, account: int | None) -> tuple[int, str]:
     """(account, voicemail access code) to call for `account` (default: the first usable one). Raises PhoneError."""
     index = account if account is not None else default_account(config)
     if index is None:

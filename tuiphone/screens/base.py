@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tuiphone.i18n import t
@@ -48,8 +48,9 @@ def repaint_now(screen: Screen) -> None:
 class PhoneScreen(Screen):
     """A screen with a soft key bar: F1–F4 run whatever `soft_keys()` says now."""
 
-    BINDINGS = [Binding(f"f{n}", f"soft_key({n})", f"F{n}", show=False, id=f"soft-key-{n}")
-                for n in range(1, SOFT_KEY_COUNT + 1)] + [
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(f"f{n}", f"soft_key({n})", f"F{n}", show=False, id=f"soft-key-{n}")
+          for n in range(1, SOFT_KEY_COUNT + 1)),
         Binding("q", "app.quit_phone", "Quit", show=False, id="quit"),
         Binding("k", "app.lock", "Lock", show=False, id="lock"),
         Binding("+", "volume(1)", "Volume up", show=False, id="volume-up"),

@@ -143,7 +143,8 @@ class DialerScreen(PhoneScreen):
     def redraw(self) -> None:
         account = self.account_config()
         self.query_one("#dial-account", Static).update(
-            t("dial.account", account=account_label(self.account, account)) if account is not None
+            t("dial.account", account=account_label(self.account, account))
+            if self.account is not None and account is not None
             else t("dial.account_none"))
         self.query_one("#dial-number", Static).update(shown_number(self.digits) or "_")
         verdict = self.verdict()

@@ -4,6 +4,8 @@ and the blocklist. Every change goes through the engine, which keeps it in the c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,7 +26,7 @@ def on_off(on: bool) -> str:
     return t("features.on") if on else t("features.off")
 
 
-def ask_forward(app, kind: str) -> None:
+def ask_forward(app: Any, kind: str) -> None:
     """Ask where calls go for one kind of forwarding; an empty answer turns it off."""
     current = getattr(app.features_now(), f"forward_{kind}")
     app.push_screen(
@@ -33,13 +35,18 @@ def ask_forward(app, kind: str) -> None:
         lambda target: app.command(app.phone.set_forward(kind, target)) if target is not None else None)
 
 
+def toggle_anonymous(app: Any, index: int, now: bool) -> None:
+    """Turn anonymous calls on the account the other way from `now`, what the menu showed."""
+    app.command(app.phone.set_anonymous(index, not now))
+
+
 def forward_menu() -> MenuScreen:
     """The forward key (f on idle): the three kinds of forwarding and where each sends calls now."""
     def entries(app) -> list[MenuEntry]:
         f = app.features_now()
         seconds = app.config.features.forward_no_answer_delay
         return [MenuEntry(t(f"features.forward_{kind}", target=getattr(f, f"forward_{kind}") or t("features.off"),
-                            seconds=seconds), lambda a, k=kind: ask_forward(a, k), literal=True)
+                            seconds=seconds), partial(ask_forward, kind=kind), literal=True)
                 for kind in FORWARD_KINDS]
 
     menu = MenuScreen("keys.forward_title", lambda: entries(menu.app))
@@ -61,7 +68,7 @@ class CallFeaturesScreen(MenuScreen):
                       lambda a: a.command(a.phone.set_dnd(not a.dnd_on())), literal=True),
             *[MenuEntry(t(f"features.forward_{kind}", target=getattr(f, f"forward_{kind}") or t("features.off"),
                           seconds=seconds),
-                        lambda a, k=kind: ask_forward(a, k), literal=True) for kind in FORWARD_KINDS],
+                        partial(ask_forward, kind=kind), literal=True) for kind in FORWARD_KINDS],
             MenuEntry(t("features.call_waiting", state=on_off(f.call_waiting)),
                       lambda a: a.command(a.phone.set_call_waiting(not a.features_now().call_waiting)), literal=True),
         ]
@@ -69,7 +76,7 @@ class CallFeaturesScreen(MenuScreen):
             on = f.anonymous[index] if index < len(f.anonymous) else account.anonymous
             entries.append(MenuEntry(
                 t("features.anonymous", account=account_label(index, account), state=on_off(on)),
-                lambda a, i=index, now=on: a.command(a.phone.set_anonymous(i, not now)), literal=True))
+                partial(toggle_anonymous, index=index, now=on), literal=True))
         entries.append(MenuEntry(t("features.blocklist", count=len(f.blocklist)), lambda a: BlocklistScreen(),
                                  literal=True))
         return entries

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import methodcaller
+
 from textual.app import App
 
 from tuiphone.i18n import LANGUAGES, language, t
@@ -104,5 +106,5 @@ def language_menu() -> MenuScreen:
     """Each language under its own name; the one in use is marked."""
     return MenuScreen("menu.language", lambda: tuple(
         MenuEntry(("● " if code == language() else "  ") + name,
-                  lambda app, code=code: app.switch_language(code), literal=True)
+                  methodcaller("switch_language", code), literal=True)
         for code, name in LANGUAGES.items()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from rich.align import Align
 from rich.text import Text
@@ -75,7 +76,7 @@ class PhoneCommands(Provider):
         yield t("palette.lock"), app.action_lock, t("palette.lock_help")
         for code, name in LANGUAGES.items():
             if code != language():
-                yield t("palette.language", language=name), lambda c=code: app.switch_language(c), ""
+                yield t("palette.language", language=name), partial(app.switch_language, code), ""
         yield t("palette.quit"), app.action_quit_phone, t("palette.quit_help")
 
     def targets(self, query: str) -> Iterator[Command]:
@@ -106,7 +107,7 @@ class PhoneCommands(Provider):
             for number in contact.numbers:
                 dial = plain_number(number.number)
                 yield (t("palette.call_contact", name=contact.name, number=number.number),
-                       lambda d=dial: app.place_call(d), t(f"phonebook.kind_{number.kind}"))
+                       partial(app.place_call, dial), t(f"phonebook.kind_{number.kind}"))
 
     async def discover(self) -> Hits:
         for name, run, help_text in self.commands():

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
+from textual.widgets.select import NoSelection
 
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
@@ -76,7 +77,7 @@ class PhonebookScreen(PhoneScreen):
         yield Static(t("phonebook.title"), classes="screen-title")
         yield Input(placeholder=t("phonebook.search"), id="phonebook-search")
         yield Static("", id="phonebook-groups")
-        table = DataTable(id="phonebook-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[object] = DataTable(id="phonebook-table", cursor_type="row", zebra_stripes=True)
         table.can_focus = False     # typing always goes to the search; ↑↓ move the cursor from there
         yield table
         yield Static("", id="phonebook-empty", markup=False)
@@ -113,7 +114,7 @@ class PhonebookScreen(PhoneScreen):
                 self.contacts = app.store.contacts(self.query_one(Input).value, self.group_id)
             except StoreError as exc:
                 problem = str(exc)
-        names = {g.id: g.name for g in self.groups}
+        names: dict[int | None, str] = {g.id: g.name for g in self.groups}
         table = self.query_one(DataTable)
         fill_table(table, [t("phonebook.col_name"), t("phonebook.col_numbers"), t("phonebook.col_group")],
                    [(c.name, numbers_cell(c), names.get(c.group_id, "")) for c in self.contacts])
@@ -299,6 +300,7 @@ class ContactEditScreen(PhoneScreen):
 
     def edited(self) -> Contact:
         group = self.query_one("#contact-group", Select).value
+        assert not isinstance(group, NoSelection)      # allow_blank=False: a group or NO_GROUP is always chosen
         return Contact(name=self.query_one("#contact-name", Input).value,
                        numbers=[row.value() for row in self.query(NumberRow) if row.value().number],
                        group_id=None if group == NO_GROUP else int(group), id=self.contact.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 from textual.app import App
@@ -20,11 +21,15 @@ def ringtone_menu() -> MenuScreen:
     """Each account with its ringtone; choosing one lists the tones for it."""
     def entries(app: App) -> tuple[MenuEntry, ...]:
         return tuple(MenuEntry(t("ringtone.account", account=account_label(i, a), ringtone=shown(a.ringtone)),
-                               lambda _, i=i: account_ringtones(i), literal=True)
+                               partial(_ringtones_of, i), literal=True)
                      for i, a in enumerate(app.config.accounts))
 
     menu = MenuScreen("menu.ringtone", lambda: entries(menu.app))
     return menu
+
+
+def _ringtones_of(index: int, _app: App) -> MenuScreen:
+    return account_ringtones(index)
 
 
 def shown(ringtone: str) -> str:
@@ -37,7 +42,7 @@ def account_ringtones(index: int) -> MenuScreen:
         current = app.config.accounts[index].ringtone
         custom = current not in BUILTIN_RINGTONES
         return (*(MenuEntry(("● " if name == current else "  ") + name,
-                            lambda a, name=name: choose(a, index, name), literal=True) for name in BUILTIN_RINGTONES),
+                            partial(choose, index=index, ringtone=name), literal=True) for name in BUILTIN_RINGTONES),
                 MenuEntry(("● " if custom else "  ") + t("ringtone.custom", file=shown(current) if custom else "…"),
                           lambda a: ask_wav(a, index), literal=True))
 

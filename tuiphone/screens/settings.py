@@ -130,7 +130,7 @@ class AccountsSettingsScreen(StateScreen):
         if index is None:
             return (SoftKey("key.add", "add"), None, None, SoftKey("key.back", "back"))
         account = self.app.config.accounts[index]
-        toggle = SoftKey("key.disable" if account.enabled else "key.enable", "toggle")
+        toggle = SoftKey("key.disable" if account.enabled else "key.enable", "toggle_account")
         register = SoftKey("key.register", "register") if account.enabled and account.register else None
         return (SoftKey("key.edit", "edit"), toggle, register,
                 SoftKey("key.add", "add"), SoftKey("key.delete", "delete"), SoftKey("key.back", "back"))
@@ -166,7 +166,7 @@ class AccountsSettingsScreen(StateScreen):
         self.app.push_screen(ConfirmScreen(t("settings.confirm_delete", number=index + 1,
                                              name=account.name or account.user_id or "-")), answered)
 
-    def action_toggle(self) -> None:
+    def action_toggle_account(self) -> None:
         """Enable or disable the account now: it registers or unregisters, and the config keeps it."""
         index = self.chosen()
         if index is None:

@@ -32,7 +32,7 @@ def account_state(account, reg: RegState | None) -> str:
     mark = registration_mark(reg)
     if mark == REGISTERED:
         return t("status.registered")
-    if mark == FAILED:
+    if mark == FAILED and reg is not None:       # FAILED is a server's answer, so there is one
         return t("status.failed", status=reg.sip_status, reason=reg.reason)
     return t("status.not_registered")
 

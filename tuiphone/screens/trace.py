@@ -61,7 +61,7 @@ class TraceScreen(PhoneScreen):
         yield Static(t("trace.title"), classes="screen-title", id="trace-title")
         yield Input(placeholder=t("trace.search"), id="trace-search")
         yield Static(id="trace-methods")
-        table = DataTable(id="trace-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[object] = DataTable(id="trace-table", cursor_type="row", zebra_stripes=True)
         table.can_focus = False                 # typing goes to the search; ↑↓ move the cursor from there
         yield table
         yield Static(t("trace.hint"), classes="hint")
