@@ -59,7 +59,7 @@ class EngineEvent(Message):
         """Whether `message`, queued right behind this one, may stand in for it (Textual then drops this one)."""
         if not isinstance(message, EngineEvent) or type(message.event) is not type(self.event):
             return False
-        if isinstance(self.event, Blf):
+        if isinstance(self.event, Blf) and isinstance(message.event, Blf):
             return self.event.key == message.event.key     # the key shows only its newest state
         if isinstance(self.event, SipMessage):
             message.earlier[:0] = self.events              # the trace keeps them all

@@ -65,11 +65,14 @@ class WebAdmin:
         self._runner: web.AppRunner | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------------------
+    async def _home(self, request: web.Request) -> web.StreamResponse:
+        return redirect("/status")
+
     def application(self) -> web.Application:
         from tuiphone.web import pages
 
         app = web.Application(middlewares=[self._guard], client_max_size=MAX_UPLOAD)
-        app.router.add_get("/", lambda request: redirect("/status"))
+        app.router.add_get("/", self._home)
         app.router.add_get("/login", self._login_page)
         app.router.add_post("/login", self._login)
         app.router.add_post("/logout", self._logout)
@@ -164,7 +167,8 @@ class WebAdmin:
             raise WebError("Sign in first.", 401)
         if request.method == "POST":
             form = await request.post()
-            if not self.sessions.csrf_ok(session, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
+            token = form.get("csrf")
+            if not self.sessions.csrf_ok(session, token if isinstance(token, str) else None):
                 raise WebError("The form's security token is missing or stale: reload the page and try again.", 403)
             request["form"] = form
         return await handler(request)
