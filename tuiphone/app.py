@@ -171,6 +171,8 @@ class PhoneApp(App[int]):
 
     def on_mount(self) -> None:
         self._take_phone()
+        if self.active_lines():      # attached mid-call: the call shows at once, its timer where it is
+            self.call_after_refresh(self.show_calls)
         self.reload_names()
         self.status_changed.publish(None)
         self.lines_changed.publish(None)

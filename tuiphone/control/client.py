@@ -199,7 +199,7 @@ class RemotePhone:
         self.client = client
         self.max_lines = int(client.snapshot.get("max_lines") or client.hello.get("max_lines") or 6)
         self.local_audio = None        # the sound devices are the phone process's
-        self.pager = None
+        self.pager = RemotePager(self)
         self.remote = True             # the UI: the phone runs in another process (q detaches)
         self._thread: Any = None       # the thread running client.loop, when `attach` started one
 
@@ -422,6 +422,42 @@ class RemotePhone:
     def stop_phone(self):
         """Ask the phone process to stop (Menu › Quit phone)."""
         return self._op("stop")
+
+
+class RemotePager:
+    """The paging screen's Pager, carried out by the phone process: what is sent or played comes from the
+    phone's PageState events, sending and stopping are its page_send/page_stop ops (PhoneRefused says no)."""
+
+    def __init__(self, phone: RemotePhone) -> None:
+        self.phone = phone
+        self._asked: str | None = None      # the target as the user typed it, while that page goes out
+
+    @property
+    def page(self) -> Any:
+        return self.phone.client.view.pages.get("in")
+
+    @property
+    def sending(self) -> str | None:
+        out = self.phone.client.view.pages.get("out")
+        return None if out is None else self._asked or out.address
+
+    @property
+    def problem(self) -> str | None:
+        return self.phone.paging().get("problem")
+
+    def start_sending(self, target: str, codec: str | None = None) -> None:
+        try:
+            self.phone.page_send(target, codec).result(REQUEST_TIMEOUT_S)
+        except (ControlError, concurrent.futures.TimeoutError) as exc:
+            raise PhoneRefused(str(exc) or "the phone did not answer") from None
+        self._asked = target
+
+    def stop_sending(self) -> None:
+        self._asked = None
+        self.phone.page_stop()
+
+    def end_page(self) -> None:
+        self.phone.end_page()
 
 
 def call_phone(config: Path | str, op: str, args: dict[str, Any] | None = None,

@@ -73,11 +73,14 @@ def phone_gone(app: Any, phone: Any, reason: str) -> None:
 class PhoneStoppedScreen(ModalScreen[None]):
     """The phone is not running: Enter or R starts it again and attaches, q leaves."""
 
+    # the ids of a yes/no question (screens/confirm.py): a [keymap] that moves those keys moves these too
     BINDINGS = [
-        Binding("enter", "start_again", "Start", show=False),
+        Binding("enter", "start_again", "Start", show=False, id="confirm-yes"),
+        Binding("f1", "start_again", "Start", show=False, id="soft-key-1"),
         Binding("r", "start_again", "Start", show=False),
+        Binding("escape", "leave", "Leave", show=False, id="confirm-no"),
+        Binding("f4", "leave", "Leave", show=False, id="soft-key-4"),
         Binding("q", "leave", "Leave", show=False),
-        Binding("escape", "leave", "Leave", show=False),
     ]
     DEFAULT_CSS = """
     PhoneStoppedScreen { align: center middle; }

@@ -1,0 +1,168 @@
+"""`tuiphone` attaches to the phone process (issue 15): real TUIs in tmux, the real daemon they start.
+
+The first TUI starts the phone in the background (its own session, not tmux's); the call goes on when the
+terminal goes; a second TUI sees what the first does; a phone killed under a TUI is said and started again.
+Every daemon a TUI started is stopped by its PID at teardown (found through its control socket's record).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peers.audio_check import read_wav, rms, dominant_frequency, write_tone_wav
+from tests.test_tui_tmux import TmuxPhone, _alive, idle_shown
+
+pytestmark = pytest.mark.peers
+
+TALKING = re.compile(r"Line 1\s+Talking\s+(\d\d):(\d\d)")
+
+
+class AttachedTui(TmuxPhone):
+    """`python -m tuiphone` as users start it: attached to the phone process for its config."""
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "tuiphone", "--config", str(self.config_path), "--port", str(self.port),
+                "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)]
+
+
+def talk_seconds(screen: str) -> int:
+    found = TALKING.search(screen)
+    return int(found[1]) * 60 + int(found[2]) if found else -1
+
+
+def phone_pid(config: Path) -> int | None:
+    from tuiphone.control.endpoint import running_pid
+
+    return running_pid(config)
+
+
+@pytest.fixture
+def attached(tmp_path, monkeypatch) -> Iterator[Callable[..., AttachedTui]]:
+    """Factory: attached(extra=None) -> a TUI in tmux attached to the one phone of tmp_path's config (the
+    first one starts it). TUIs are stopped, then every phone process seen, by PID."""
+    runtime = Path(tempfile.mkdtemp(prefix="tp-att-", dir="/tmp"))     # a socket path has 108 bytes
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    started: list[AttachedTui] = []
+    phones: set[int] = set()
+
+    def make(extra: dict | None = None) -> AttachedTui:
+        tui = AttachedTui(tmp_path, (100, 30), "", extra)
+        if started:
+            tui.port = started[0].port       # the phone has the first one's port; a later one only attaches
+        started.append(tui)
+        return tui.start()
+
+    make.phones = phones            # type: ignore[attr-defined]
+    yield make
+    for tui in started:
+        pid = phone_pid(tui.config_path)
+        if pid:
+            phones.add(pid)
+        tui.stop()
+    for pid in phones:
+        _stop_pid(pid)
+    os.system(f"rm -rf {runtime}")
+
+
+def _stop_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 8
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_the_call_outlives_the_terminal_and_a_new_tui_shows_it_with_its_timer(attached, phones, tmp_path):
+    tone = write_tone_wav(tmp_path / "tone.wav", 1000.0, seconds=4.0)
+    heard = tmp_path / "heard.wav"
+    callee = phones("callee", ["answer", "--record", str(heard), "--timeout", "40", "--json"], ready=True)
+    extra = {"phone": {"language": "en"}, "audio": {"input_device": f"file:{tone}", "output_device": "null"}}
+    first = attached(extra)
+    first.wait_for("idle screen", idle_shown, timeout=30)
+    first.press("F2")
+    first.wait_for("Direct IP Call screen", lambda s: "Direct IP Call" in s)
+    first.type(callee.keypad)
+    first.wait_for("the address", lambda s: f"Calls sip:{callee.address}" in s)
+    first.press("Enter")
+    first.wait_for("the call talking", lambda s: talk_seconds(s) >= 0, timeout=15)
+    talking_at = time.monotonic()
+    time.sleep(1.0)
+    daemon = phone_pid(first.config_path)
+    assert daemon and daemon != first.pid
+    attached.phones.add(daemon)
+    first.stop()                # the terminal goes (tmux killed): the TUI is gone, the phone is not
+    killed_at = time.monotonic()
+    assert _alive(daemon), "the phone process went with the terminal"
+
+    time.sleep(2.0)
+    second = attached(extra)
+    least = int(time.monotonic() - talking_at) - 1
+    screen = second.wait_for("the call on line 1 with its timer", lambda s: talk_seconds(s) >= least,
+                             timeout=20)
+    shown = talk_seconds(screen)
+    second.wait_for("the timer running", lambda s: talk_seconds(s) > shown, timeout=5)
+    second.press("Escape")      # END
+    second.wait_for("idle screen after hanging up", lambda s: idle_shown(s) and "Talking" not in s)
+    ended_at = time.monotonic()
+    rc, report = callee.result(timeout=10)
+    assert rc == 0 and report["answered"] == 1, (rc, report, callee.stderr())
+
+    # what the callee heard after the terminal was killed: our tone, still coming
+    samples, rate = read_wav(heard)
+    after = samples[int((killed_at - talking_at + 0.5) * rate):int((ended_at - talking_at - 1.0) * rate)]
+    assert after.size >= 2 * rate, (after.size / rate, samples.size / rate)
+    assert abs(dominant_frequency(after, rate) - 1000.0) < 30 and rms(after) > 0.05, (
+        dominant_frequency(after, rate), rms(after))
+
+
+def test_two_tuis_see_one_incoming_call_and_both_show_it_talking_when_one_answers(attached, phones):
+    one = attached()
+    one.wait_for("idle screen", idle_shown, timeout=30)
+    two = attached()
+    two.wait_for("idle screen", idle_shown, timeout=20)
+    caller = phones("caller", ["call", f"127.0.0.1:{one.port}", "--duration", "30", "--timeout", "30", "--json"])
+    for tui in (one, two):
+        tui.wait_for("the call ringing", lambda s: "Incoming call on line 1" in s, timeout=15)
+    two.press("Enter")           # answer on the second
+    for tui in (one, two):
+        tui.wait_for("the call talking", lambda s: talk_seconds(s) >= 0, timeout=10)
+    one.press("Escape")          # and hang up on the first
+    for tui in (one, two):
+        tui.wait_for("idle screen after hanging up", lambda s: idle_shown(s) and "Talking" not in s)
+    rc, report = caller.result(timeout=10)
+    assert rc == 0, (rc, report, caller.stderr())
+
+
+def test_a_killed_phone_is_said_at_once_and_enter_starts_it_again(attached):
+    tui = attached()
+    tui.wait_for("idle screen", idle_shown, timeout=30)
+    first = phone_pid(tui.config_path)
+    assert first
+    attached.phones.add(first)
+    os.kill(first, signal.SIGKILL)
+    screen = tui.wait_for("the phone stopped", lambda s: "The phone is not running" in s, timeout=5)
+    assert f"the phone stopped: its process (pid {first}) ended" in " ".join(screen.split()), screen
+    tui.press("Enter")
+    tui.wait_for("the phone again", lambda s: idle_shown(s) and "not running" not in s, timeout=30)
+    again = phone_pid(tui.config_path)
+    assert again and again != first and _alive(again)
+    attached.phones.add(again)
+    tui.press("q")              # detach: the phone keeps running
+    deadline = time.monotonic() + 10
+    while not tui.exited() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tui.exited() and "detached: the phone keeps running" in tui.screen(), tui.screen()
+    assert _alive(again)
