@@ -85,17 +85,24 @@ def _stop_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def test_the_call_outlives_the_terminal_and_a_new_tui_shows_it_with_its_timer(attached, phones, tmp_path):
+def test_the_call_outlives_the_terminal_and_a_new_tui_shows_it_with_its_timer(attached, kamailio, phones,
+                                                                               tmp_path):
+    """Registered at Kamailio as 1001, the phone calls 1002 (a tuiphone `answer` recording what it hears)."""
+    def account(user: str) -> dict:
+        return {"sip_server": f"{kamailio.host}:{kamailio.port}", "user_id": user, "password": f"pw{user}"}
+
     tone = write_tone_wav(tmp_path / "tone.wav", 1000.0, seconds=4.0)
     heard = tmp_path / "heard.wav"
-    callee = phones("callee", ["answer", "--record", str(heard), "--timeout", "40", "--json"], ready=True)
-    extra = {"phone": {"language": "en"}, "audio": {"input_device": f"file:{tone}", "output_device": "null"}}
+    callee = phones("callee", ["answer", "--record", str(heard), "--timeout", "40", "--json"],
+                    config={"accounts": [account("1002")]}, ready=True)
+    deadline = time.monotonic() + 10
+    while "SIP/2.0 200 OK" not in callee.trace().split("REGISTER sip:", 1)[-1] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    extra = {"accounts": [account("1001")],
+             "audio": {"input_device": f"file:{tone}", "output_device": "null"}}
     first = attached(extra)
-    first.wait_for("idle screen", idle_shown, timeout=30)
-    first.press("F2")
-    first.wait_for("Direct IP Call screen", lambda s: "Direct IP Call" in s)
-    first.type(callee.keypad)
-    first.wait_for("the address", lambda s: f"Calls sip:{callee.address}" in s)
+    first.wait_for("account 1 registered", lambda s: "●" in s and idle_shown(s), timeout=30)
+    first.type("1002")
     first.press("Enter")
     first.wait_for("the call talking", lambda s: talk_seconds(s) >= 0, timeout=15)
     talking_at = time.monotonic()
