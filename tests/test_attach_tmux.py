@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.audio_check import read_wav, rms, dominant_frequency, write_tone_wav
+from tests.peers.audio_check import dominant_frequency, read_wav, rms, write_tone_wav
 from tests.test_tui_tmux import TmuxPhone, _alive, idle_shown
 
 pytestmark = pytest.mark.peers

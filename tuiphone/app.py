@@ -630,11 +630,14 @@ class PhoneApp(App[int]):
             self.exit(0)
             return
 
+        def refused(text: str) -> None:
+            self._leaving = False
+            self.show_error(text)
+
         def stop(yes: bool | None = True) -> None:
             if yes:
                 self._leaving = True
-                self.command(self.phone.stop_phone(), done=lambda _: self.exit(0),
-                             failed=lambda text: (setattr(self, "_leaving", False), self.show_error(text)))
+                self.command(self.phone.stop_phone(), done=lambda _: self.exit(0), failed=refused)
         if not self.lines:
             stop()
             return

@@ -8,7 +8,6 @@ it over the control socket through a RemotePhone. `tuiphone --standalone` is tui
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import time
