@@ -174,3 +174,27 @@ def test_a_killed_phone_is_said_at_once_and_enter_starts_it_again(attached):
     said = tui.tmux("capture-pane", "-p", "-S", "-", "-t", "phone")      # the screen and what scrolled off it
     assert tui.exited() and "detached: the phone keeps running; `tuiphone stop` to stop it" in said, said
     assert _alive(again)
+
+
+def test_a_phone_that_cannot_start_is_said_with_its_own_sentence_and_exit_2(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+
+    from tests.phoneproc import write_config
+
+    runtime = Path(tempfile.mkdtemp(prefix="tp-att-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))                    # the SIP port another program holds
+    config = write_config(tmp_path / "c.toml", {"audio": {"input_device": "null", "output_device": "null"}})
+    try:
+        done = subprocess.run([sys.executable, "-m", "tuiphone", "--config", str(config), "--data-dir",
+                               str(tmp_path / "data"), "--port", str(taken.getsockname()[1]), "--bind", "127.0.0.1"],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    finally:
+        taken.close()
+        os.system(f"rm -rf {runtime}")
+    assert done.returncode == 2, done
+    said = done.stderr.strip()
+    assert said.startswith("tuiphone: cannot open the SIP UDP port") and "--port" in said, said
+    assert "Traceback" not in done.stderr and said.count("tuiphone:") == 1, said

@@ -53,20 +53,18 @@ def start_phone(options: RunOptions, timeout: float = START_TIMEOUT_S) -> Any:
         code = proc.poll()
         try:
             return RemotePhone.attach(config, timeout=2.0)
-        except NoPhone:
-            pass
-        except ControlError as exc:
-            if code is not None or time.monotonic() > deadline:
-                raise StartError(str(exc), EXIT_FAILED) from None
+        except (ControlError, OSError) as exc:     # not up yet, or it went again while we connected
+            problem = str(exc) if not isinstance(exc, NoPhone) else ""
         if code is not None:
             sentence = _last_sentence(errors)
             if "already running" in sentence:       # another front-end started it a moment before us
                 return RemotePhone.attach(config)
-            raise StartError(sentence or f"tuiphone: the phone process ended at once (exit {code}); "
+            raise StartError(sentence or f"the phone process ended at once (exit {code}); "
                              f"see {errors}", EXIT_USAGE if code == EXIT_USAGE else EXIT_FAILED)
         if time.monotonic() > deadline:
-            raise StartError(f"tuiphone: the phone process (pid {proc.pid}) did not answer in {timeout:g} s; "
-                             f"see {errors} and the log in {errors.parent}", EXIT_FAILED)
+            raise StartError(f"the phone process (pid {proc.pid}) did not answer in {timeout:g} s"
+                             f"{': ' + problem if problem else ''}; see {errors} and the log in {errors.parent}",
+                             EXIT_FAILED)
         time.sleep(POLL_S)
 
 
@@ -77,7 +75,8 @@ def _last_sentence(path: Path) -> str:
     except OSError:
         return ""
     said = [line for line in lines if line.startswith("tuiphone:") or line.startswith("Error:")]
-    return (said or lines or [""])[-1]
+    last = (said or lines or [""])[-1]
+    return last.removeprefix("tuiphone: ")        # the group says "tuiphone: " itself
 
 
 def attach_or_start(options: RunOptions) -> Any:
@@ -90,7 +89,10 @@ def attach_or_start(options: RunOptions) -> Any:
     except NoPhone:
         return start_phone(options)
     except ControlError as exc:
-        raise StartError(f"tuiphone: {exc}", EXIT_FAILED) from None
+        raise StartError(str(exc), EXIT_FAILED) from None
+    except OSError as exc:            # it went while we connected: start one
+        log.info("the phone went while we attached (%s): starting one", exc)
+        return start_phone(options)
 
 
 def _ui_config(options: RunOptions) -> Any:
