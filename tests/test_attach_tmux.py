@@ -116,10 +116,9 @@ def test_the_call_outlives_the_terminal_and_a_new_tui_shows_it_with_its_timer(at
 
     time.sleep(2.0)
     second = attached(extra)
-    least = int(time.monotonic() - talking_at) - 1
-    screen = second.wait_for("the call on line 1 with its timer", lambda s: talk_seconds(s) >= least,
-                             timeout=20)
-    shown = talk_seconds(screen)
+    screen = second.wait_for("the call on line 1", lambda s: talk_seconds(s) >= 0, timeout=20)
+    shown, elapsed = talk_seconds(screen), time.monotonic() - talking_at
+    assert shown >= elapsed - 2.5, f"the timer began again: {shown} s shown after {elapsed:.1f} s\n{screen}"
     second.wait_for("the timer running", lambda s: talk_seconds(s) > shown, timeout=5)
     second.press("Escape")      # END
     second.wait_for("idle screen after hanging up", lambda s: idle_shown(s) and "Talking" not in s)
@@ -161,7 +160,7 @@ def test_a_killed_phone_is_said_at_once_and_enter_starts_it_again(attached):
     attached.phones.add(first)
     os.kill(first, signal.SIGKILL)
     sentence = f"the phone stopped: its process (pid {first}) ended; press Enter/R to start it again"
-    tui.wait_for("the phone stopped", lambda s: sentence in " ".join(s.replace("█", " ").split()), timeout=5)
+    tui.wait_for("the phone stopped", lambda s: sentence in " ".join(s.replace("█", " ").split()), timeout=8)
     tui.press("Enter")
     tui.wait_for("the phone again", lambda s: idle_shown(s) and "not running" not in s, timeout=30)
     again = phone_pid(tui.config_path)
