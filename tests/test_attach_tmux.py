@@ -134,7 +134,8 @@ def test_the_call_outlives_the_terminal_and_a_new_tui_shows_it_with_its_timer(at
         dominant_frequency(after, rate), rms(after))
 
 
-def test_two_tuis_see_one_incoming_call_and_both_show_it_talking_when_one_answers(attached, phones):
+def test_two_tuis_see_one_incoming_call_both_show_it_talking_and_quit_phone_on_one_tells_the_other(
+        attached, phones):
     one = attached()
     one.wait_for("idle screen", idle_shown, timeout=30)
     two = attached()
@@ -150,6 +151,18 @@ def test_two_tuis_see_one_incoming_call_and_both_show_it_talking_when_one_answer
         tui.wait_for("idle screen after hanging up", lambda s: idle_shown(s) and "Talking" not in s)
     rc, report = caller.result(timeout=10)
     assert rc == 0, (rc, report, caller.stderr())
+
+    daemon = phone_pid(one.config_path)
+    attached.phones.add(daemon)
+    one.press("m")               # Menu › Quit phone (its last entry) stops the phone itself
+    one.wait_for("the menu", lambda s: "Quit phone" in s)
+    one.press("End")
+    one.press("Enter")
+    two.wait_for("the other front-end told", lambda s: "The phone is not running" in s, timeout=10)
+    deadline = time.monotonic() + 10
+    while (_alive(daemon) or not one.exited()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert one.exited() and not _alive(daemon), one.screen()
 
 
 def test_a_killed_phone_is_said_at_once_and_enter_starts_it_again(attached):
