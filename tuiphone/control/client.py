@@ -416,6 +416,10 @@ class RemotePhone:
     def end_page(self):
         return self._op("end_page")
 
+    def reconfigure_account(self, index: int, account: Any):
+        """Apply an account (an AccountConfig) the front-end has saved: the phone registers it again now."""
+        return self._op("reconfigure_account", index=index, account=account.model_dump(mode="json"))
+
     def set_volume(self, volume: float):
         return self._op("set_volume", volume=volume)
 

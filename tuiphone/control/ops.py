@@ -99,6 +99,22 @@ def _volume(ctx: Context, volume: float) -> None:
     audio.set_volume(volume)
 
 
+def _reconfigure_account(ctx: Context, index: int, account: dict[str, Any]) -> Any:
+    """An account edited in an attached front-end (which saved it to the config file): the phone applies it
+    now, as Phone.reconfigure_account does for the standalone TUI."""
+    from pydantic import ValidationError
+
+    from tuiphone.config import AccountConfig, validation_problems
+
+    if not 0 <= index <= len(ctx.phone.config.accounts):
+        raise Refused(f"There is no account {index + 1} to change (the phone has {len(ctx.phone.config.accounts)}).")
+    try:
+        settings = AccountConfig.model_validate(account)
+    except ValidationError as exc:
+        raise Refused("The account is not valid: " + "; ".join(validation_problems(exc))) from None
+    return ctx.phone.reconfigure_account(index, settings)
+
+
 def _status(ctx: Context) -> dict[str, Any]:
     return ctx.status() if ctx.status is not None else {}
 
@@ -145,6 +161,7 @@ OPS: dict[str, Op] = {
     "block": Op(_phone("block", "entry"), {"entry": ("str", REQUIRED)}),
     "unblock": Op(_phone("unblock", "entry"), {"entry": ("str", REQUIRED)}),
     "register": Op(_phone("register", "account", "on"), {"account": ("int", REQUIRED), "on": ON}),
+    "reconfigure_account": Op(_reconfigure_account, {"index": ("int", REQUIRED), "account": ("object", REQUIRED)}),
     "silence_ringer": Op(_phone("silence_ringer", "line"), {"line": ("int?", None)}),
     "quality": Op(_phone("quality", "line"), {"line": LINE}),
     "dtmf_received": Op(_phone("dtmf_received", "line"), {"line": LINE}),
@@ -168,6 +185,8 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "str?": (lambda v: v is None or isinstance(v, str) and len(v) <= MAX_TEXT, "a string or null"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "float": (lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)), "a number"),
+    "object": (lambda v: isinstance(v, dict) and len(v) <= 64 and all(isinstance(k, str) for k in v),
+               "an object of at most 64 keys"),
     "ints?": (lambda v: v is None or isinstance(v, list) and len(v) <= 64 and all(map(_is_int, v)),
               "a list of whole numbers or null"),
 }
