@@ -33,3 +33,41 @@ def test_every_screen_and_widget_module_is_light_too():
     assert len(ui) > 20, "where are the screens?"
     heavy = _heavy_after("tuiphone.messages", "tuiphone.keymap", "tuiphone.i18n", *ui)
     assert not heavy, f"the UI modules pull in {heavy[:5]}"
+
+
+# the attaching TUI as it runs: a PhoneApp over a RemotePhone on a real phone process, with its store
+ATTACHED_APP = """
+import asyncio, json, sys
+from pathlib import Path
+from tuiphone.app import make_app
+from tuiphone.config import load_or_create
+from tuiphone.control.client import ControlClient, RemotePhone
+from tuiphone.store import Store
+
+async def main():
+    config_path, database = Path(sys.argv[1]), Path(sys.argv[2])
+    client = await ControlClient.connect(config_path)
+    config, _ = load_or_create(config_path)
+    store = Store(database)
+    app = make_app(RemotePhone(client), config, config_path=config_path, store=store)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.3)
+        drawn = "".join(str(w.render()) for w in app.screen.query("LineKeys"))
+        app.call_log_mode(None)
+    store.close()
+    await client.close()
+    print(json.dumps({"drawn": bool(drawn), "modules": sorted(sys.modules)}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_attached_app_running_on_a_real_phone_stays_light(ctl_daemons, tmp_path):
+    daemon = ctl_daemons()
+    done = subprocess.run([sys.executable, "-c", ATTACHED_APP, str(daemon.config_path), str(tmp_path / "ui.db")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["drawn"]
+    heavy = sorted(m for m in report["modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert not heavy, f"the running attached TUI pulls in {heavy[:5]}"
