@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tuiphone"
-HEAVY = ("numpy", "pjsua2", "sounddevice", "soxr", "tuiphone.engine.phone", "tuiphone.engine.sip")
+HEAVY = ("numpy", "pjsua2", "sounddevice", "soxr", "pypinyin", "tuiphone.engine.phone", "tuiphone.engine.sip")
 
 
 def _heavy_after(*modules: str) -> list[str]:
