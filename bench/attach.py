@@ -28,7 +28,6 @@ Loopback only; every process started here is stopped by its PID, the tmux server
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -156,7 +155,7 @@ def tuiphone_argv(config: Path, data: Path, port: int | str = 0) -> list[str]:
 
 
 def has_attach() -> bool:
-    return importlib.util.find_spec("tuiphone.attach") is not None
+    return (ROOT / "tuiphone" / "attach.py").exists()      # this tree's (an editable install elsewhere may have one)
 
 
 def free_udp_port() -> int:
