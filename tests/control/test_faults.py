@@ -19,7 +19,7 @@ from tuiphone.control.client import ControlClient, RemotePhone, call_phone
 
 pytestmark = pytest.mark.peers
 
-CALL_S = 3.0            # the callee hangs up after this long (its own --duration)
+CALL_S = 4.0            # the callee hangs up after this long (its own --duration)
 PACKETS_PER_S = 50      # 20 ms frames, no VAD: RTP goes out all the time, silence or not
 
 
@@ -29,7 +29,7 @@ import asyncio, json, sys
 from tuiphone.control.client import ControlClient, RemotePhone
 
 async def main():
-    client = await ControlClient.connect(sys.argv[1])
+    client = await ControlClient.connect(sys.argv[1], timeout=30)
     phone = RemotePhone(client)
     print("attached", len(phone.lines()), flush=True)
     async for event in client.events(raw=True):
@@ -64,37 +64,38 @@ def test_a_front_end_killed_mid_call_leaves_the_call_up_and_its_audio_flowing(ct
     daemon = ctl_daemons(ready=False)          # both start at once: two loaded cores
     callee.wait_ready()
     daemon.wait_ready()
-    events = tmp_path / "events.out"
-    with open(events, "wb") as out:
+    wait_for(lambda: status(daemon.config_path)["front_ends"] == 1, 30, "the phone's control socket to answer")
+    events, errors = tmp_path / "events.out", tmp_path / "front-end.err"
+    with open(events, "wb") as out, open(errors, "wb") as err:
         front_end = subprocess.Popen([sys.executable, "-c", FRONT_END, str(daemon.config_path)], stdout=out,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=err)
     try:
-        wait_for(lambda: events.read_text().startswith("attached"), 10, "the front-end to attach")
+        wait_for(lambda: events.read_text().startswith("attached") or front_end.poll() is not None, 30,
+                 "the front-end to attach")
+        assert front_end.poll() is None, errors.read_text()[-2000:]
         assert call_phone(daemon.config_path, "call", {"target": callee.keypad})[1] == 1
-        wait_for(lambda: line_states(daemon.config_path) == [(1, "talking")], 10, "line 1 to be talking")
-        wait_for(lambda: '"talking"' in events.read_text(), 5, "the front-end to see the call talking")
-        talking = time.monotonic()
+        wait_for(lambda: line_states(daemon.config_path) == [(1, "talking")], 20, "line 1 to be talking")
+        wait_for(lambda: '"CallState"' in events.read_text(), 10, "the front-end to follow the call")
         os.kill(front_end.pid, signal.SIGKILL)
+        age_at_kill = time.time() - status(daemon.config_path)["lines"][0]["talking_since"]   # an upper bound
         assert front_end.wait(timeout=5) == -signal.SIGKILL
     finally:
         if front_end.poll() is None:
             front_end.kill()
             front_end.wait(timeout=5)
-    killed = time.monotonic() - talking
-    wait_for(lambda: status(daemon.config_path)["front_ends"] == 1, 5, "the phone to let the dead front-end go")
+    wait_for(lambda: status(daemon.config_path)["front_ends"] == 1, 10, "the phone to let the dead front-end go")
     time.sleep(1.0)
     assert line_states(daemon.config_path) == [(1, "talking")]       # the call goes on without its front-end
     rc, report = callee.result(timeout=CALL_S + 10)
     assert rc == 0 and report["answered"] == 1, callee.stderr()
     call = report["calls"][0] if "calls" in report else report
-    # the callee hung up after CALL_S of talking, and heard the phone's RTP all along: at least what it
-    # takes from the kill (at most `killed` s after talking began) to the end, less 1 s of slack
-    after_kill = CALL_S - killed - 1.0
-    assert after_kill > 1.5, f"the kill came {killed:.1f} s into the call: too late to tell anything"
-    assert call["rx"]["packets"] >= PACKETS_PER_S * (CALL_S - 1.0), json.dumps(call)
+    # the callee hung up after CALL_S of talking and heard the phone's RTP all along: at least 1 s more of
+    # it than the phone could have sent before the kill
+    assert age_at_kill + 1.0 < CALL_S - 0.5, f"the kill came {age_at_kill:.1f} s into the call: too late to tell"
+    assert call["rx"]["packets"] >= PACKETS_PER_S * (age_at_kill + 1.0), json.dumps(call)
     assert call["duration_s"] >= CALL_S - 0.5, json.dumps(call)
     assert (tmp_path / "heard.wav").stat().st_size > 44 + 8000 * 2 * (CALL_S - 1)      # 8 kHz at least
-    wait_for(lambda: line_states(daemon.config_path) == [], 5, "the line to be free after the callee hung up")
+    wait_for(lambda: line_states(daemon.config_path) == [], 10, "the line to be free after the callee hung up")
 
 
 def test_a_hundred_attach_detach_cycles_leak_no_fds_and_bounded_memory(ctl_daemons):
@@ -130,11 +131,11 @@ def test_a_hundred_attach_detach_cycles_leak_no_fds_and_bounded_memory(ctl_daemo
         return min(samples)
 
     asyncio.run(cycles(8))           # warm-up: the first connections allocate what later ones reuse
-    wait_for(settled, 10, "the warm-up front-ends to go")
+    wait_for(settled, 20, "the warm-up front-ends to go")
     fds, rss = quiet_fds(), rss_kib(pid)
     asyncio.run(cycles(100))
-    wait_for(settled, 10, "the front-ends to go")
-    wait_for(lambda: fd_count(pid) <= fds, 10, f"the phone's fds back to {fds}")
+    wait_for(settled, 20, "the front-ends to go")
+    wait_for(lambda: fd_count(pid) <= fds, 20, f"the phone's fds back to {fds}")
     grown = rss_kib(pid) - rss
     print(f"\nphone pid {pid}: fds {fds} -> {fd_count(pid)}, RSS {rss} -> {rss + grown} KiB (+{grown} KiB) "
           "after 100 attach/detach cycles")

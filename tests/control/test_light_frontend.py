@@ -65,7 +65,7 @@ asyncio.run(main())
 def test_the_attached_app_running_on_a_real_phone_stays_light(ctl_daemons, tmp_path):
     daemon = ctl_daemons()
     done = subprocess.run([sys.executable, "-c", ATTACHED_APP, str(daemon.config_path), str(tmp_path / "ui.db")],
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["drawn"]
