@@ -41,7 +41,7 @@ from tuiphone.engine.events import (
     SipMessage,
     TransferProgress,
 )
-from tuiphone.engine.phone import PhoneError
+from tuiphone.engine.phone_error import PhoneError
 from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
 from tuiphone.logbook import call_summary, last_dialed, log_call, log_registration

@@ -9,6 +9,7 @@ database opens again becomes "interrupted", with the talk time known so far. The
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import sqlite3
@@ -99,11 +100,11 @@ def search_key(name: str) -> str:
     """What a search matches a name against: the name folded, plus its pinyin and pinyin initials
     (张三 → "张三 zhangsan zs"), so Chinese names are found by either."""
     folded = _fold(name)
+    if not any("\u3400" <= ch <= "\u9fff" for ch in folded):
+        return folded          # before the import: pypinyin's dictionaries take ~55 MiB and a few 100 ms
     try:
         from pypinyin import Style, lazy_pinyin
     except ImportError:    # without pypinyin, Chinese names are found by their characters only
-        return folded
-    if not any("\u3400" <= ch <= "\u9fff" for ch in folded):
         return folded
     full = "".join(lazy_pinyin(folded)).replace(" ", "")
     initials = "".join(lazy_pinyin(folded, style=Style.FIRST_LETTER)).replace(" ", "")
@@ -172,7 +173,8 @@ class Store:
 
     def _refresh_search_keys(self) -> None:
         """Recompute search keys when the way they are made changed (pypinyin came or went)."""
-        how = search_key("张")
+        # what search_key("张") gives, without loading pypinyin at every start for it
+        how = "张 zhang z" if importlib.util.find_spec("pypinyin") is not None else "张"
         row = self._read("SELECT value FROM meta WHERE key = 'search_keys'")
         if row and row[0][0] == how:
             return

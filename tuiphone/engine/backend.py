@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tuiphone.audio.frames import FrameSink, FrameSource
 from tuiphone.engine.events import SipMessage
 from tuiphone.engine.quality import CallQuality
+
+if TYPE_CHECKING:      # annotations only: the UI imports this module and needs no numpy
+    from tuiphone.audio.frames import FrameSink, FrameSource
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from tuiphone.audio.echo import EchoDelay
 from tuiphone.engine.backend import CallMedia, IncomingInfo
 from tuiphone.engine.dialplan import DialPlan, DialPlanError
 from tuiphone.engine.events import GhostCall, IncomingCall, LineState
@@ -170,6 +169,8 @@ class Incoming(PhonePart):
         p, table = self.phone, self.phone.line_table
         p._end_stale(cid)
         if p.echo_service and info.request_user == ECHO_USER and account is None:
+            from tuiphone.audio.echo import EchoDelay  # numpy: not for the UI that imports this module
+
             echo = EchoDelay(delay_s=ECHO_DELAY_S)
             media = CallMedia(source=echo, sinks=[echo])
             self.service_calls[cid] = media

@@ -277,7 +277,8 @@ async def _renumber(app: App, index: int, kept: list[AccountConfig], retiring: l
     import asyncio
     import time
 
-    from tuiphone.engine.phone import LEAVE_TIMEOUT_S, PhoneError
+    from tuiphone.engine.phone_error import PhoneError
+    from tuiphone.engine.registration import LEAVE_TIMEOUT_S
 
     accounts = app.config.accounts
     last = len(kept)

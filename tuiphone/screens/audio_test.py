@@ -241,7 +241,7 @@ class AudioTestScreen(PhoneScreen):
 
     def action_echo_test(self) -> None:
         """Call the echo test: the far end plays back what it hears (the call screen takes over)."""
-        from tuiphone.engine.phone import ECHO_CODE
+        from tuiphone.engine.incoming import ECHO_CODE
 
         self.app.place_call(ECHO_CODE)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from tuiphone.engine.phone import PhoneError
+from tuiphone.engine.phone_error import PhoneError
 from tuiphone.i18n import t
 from tuiphone.widgets.line_keys import KeySpec, key_layout
 

@@ -13,7 +13,6 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tuiphone.engine.pager import PagerError
 from tuiphone.engine.phone_error import PhoneError
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
@@ -139,6 +138,8 @@ class PageScreen(PhoneScreen):
     # ----- paging
 
     def action_start(self) -> None:
+        from tuiphone.engine.pager import PagerError  # numpy: only with the phone's own pager
+
         pager = self.pager
         target = self.query_one("#page-target", Input).value.strip()
         if pager is None:

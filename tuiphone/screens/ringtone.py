@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.app import App
 
-from tuiphone.audio.ringtones import BUILTIN_RINGTONES, load_ringtone
+from tuiphone.config.values import _BUILTIN_RINGTONES as BUILTIN_RINGTONES
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
 from tuiphone.screens.menu_list import MenuEntry, MenuScreen
@@ -54,6 +54,8 @@ def wav_problem(path: str) -> str:
     """"" for a WAV file the phone can ring with, else a sentence saying what is wrong."""
     if not path.lower().endswith(".wav"):
         return t("ringtone.not_wav", ext=".wav")
+    from tuiphone.audio.ringtones import load_ringtone  # numpy: only when a WAV is checked
+
     _, problem = load_ringtone(os.path.expanduser(path))
     return t("ringtone.bad_wav", problem=problem) if problem else ""
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tuiphone.engine.events import CallLogEntry, CallStarted, CallState, FeaturesChanged
-from tuiphone.engine.phone import PhoneError
+from tuiphone.engine.phone_error import PhoneError
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
 from tuiphone.store import Store, StoreError
 

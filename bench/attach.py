@@ -1,0 +1,396 @@
+"""The attaching TUI against a minimal Textual app and the standalone TUI; event latency phone -> front-end.
+
+    python bench/attach.py [--runs N] [--calls N] [--json]
+
+One run, side by side (issue 15, "Speed"):
+
+(a) start -> first screen, in a private tmux server as bench/startup.py measures it (its Tmux and run_once:
+    from the moment tmux starts the app to the first capture showing the whole first screen): a minimal
+    Textual app, the attaching TUI against an already-running `tuiphone daemon`, and the standalone TUI
+    (the phone in the TUI's own process). The attaching TUI is `tuiphone` itself when it attaches (the
+    attach branch: `tuiphone.attach` exists), else this file's `--worker tui`: `make_app(RemotePhone(...))`
+    as the attaching `tuiphone` builds it. Standalone is `tuiphone --standalone` when that flag exists,
+    else plain `tuiphone`. The apps take turns, after one uncounted warm-up each.
+(c) RSS (and peak) of each, `--settle` s after its first screen, from /proc (the same runs as (a)).
+(b) Event latency with 1 and 3 front-ends attached: SIPp calls the daemon `--calls` times on 127.0.0.1
+    (INVITE, 180, CANCEL after 300 ms: each call gives the phone a RINGING and an ENDED CallState). The
+    daemon runs under `--worker phone`, which stamps (CLOCK_MONOTONIC, system-wide on Linux) every engine
+    event as the control server's subscriber gets it on the SIP thread: the phone's emit time. Each
+    front-end is a `--worker tui` PhoneApp drawing in its own tmux pane, stamping the same CallState (by
+    Call-ID and state) when its control client receives it (on the client's thread, after decoding), when
+    PhoneApp.on_engine_event has handled it, and when the first frame Textual writes to the terminal after
+    that handler returned (App._display) is out. Percentiles are nearest rank over every CallState of every
+    front-end.
+
+Loopback only; every process started here is stopped by its PID, the tmux server is killed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE), str(ROOT)]
+
+from startup import NotDrawn, Target, Tmux, TmuxError, alive, run_once, stop, summary  # noqa: E402
+
+SIPP_SCENARIO = ROOT / "tests" / "peers" / "sipp" / "uac_cancel.xml"
+IDLE = lambda s: "F4 Menu" in s and "1 Idle" in s and "6 Idle" in s      # noqa: E731 - the idle screen with line keys 1-6
+CONFIG = '[phone]\nlanguage = "en"\n\n[audio]\ninput_device = "null"\noutput_device = "null"\n'
+
+
+# ----- workers (each runs in its own process) -----------------------------------------------------------
+def run_phone(stamps: str, argv: list[str]) -> int:
+    """`tuiphone ARGV` (the daemon), stamping each engine event its control server gets (test-only)."""
+    from tuiphone.control import server
+
+    out = open(stamps, "a", buffering=1)       # noqa: SIM115 - open for the process's life
+    original = server.ControlServer._from_sip_thread
+
+    def stamped(self: Any, event: Any) -> None:
+        now = time.monotonic()
+        if type(event).__name__ == "CallState":
+            out.write(f"{now:.6f} {event.call_id} {event.state.value}\n")
+        original(self, event)
+
+    server.ControlServer._from_sip_thread = stamped
+    from tuiphone.cli import main
+    sys.argv = ["tuiphone", *argv]
+    main()
+    return 0
+
+
+def attach_remote(config: Path) -> Any:
+    """A RemotePhone on the running phone, its client on a thread of its own (as the attaching TUI does)."""
+    from tuiphone.control.client import RemotePhone
+
+    if hasattr(RemotePhone, "attach"):          # the attach branch's
+        return RemotePhone.attach(config)
+    import asyncio
+    import concurrent.futures
+
+    from tuiphone.control.client import ControlClient
+
+    loop = asyncio.new_event_loop()
+    started: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            started.set_result(loop.run_until_complete(ControlClient.connect(config)))
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        loop.run_forever()
+
+    threading.Thread(target=run, name="tuiphone-control", daemon=True).start()
+    return RemotePhone(started.result())
+
+
+def run_tui(config: str, data: str, probe: str | None) -> int:
+    """The attaching TUI: make_app(RemotePhone) on the phone for `config`; with `probe`, stamp CallStates."""
+    from tuiphone.app import PhoneApp, make_app
+    from tuiphone.config import load_or_create
+    from tuiphone.paths import database_path, ensure_dir
+    from tuiphone.store import Store
+
+    stamps: list[str] = []
+    if probe:
+        pending: list[tuple[str, str, float]] = []
+        on_engine_event, display = PhoneApp.on_engine_event, PhoneApp._display
+
+        def handled(self: Any, message: Any) -> None:
+            on_engine_event(self, message)
+            now = time.monotonic()
+            for event in message.events:
+                if type(event).__name__ == "CallState":
+                    pending.append((event.call_id, event.state.value, now))
+
+        def drawn(self: Any, screen: Any, renderable: Any) -> None:
+            display(self, screen, renderable)
+            if pending and renderable is not None:
+                now = time.monotonic()
+                stamps.extend(f"handled {t:.6f} {cid} {state}\ndrawn {now:.6f} {cid} {state}"
+                              for cid, state, t in pending)
+                pending.clear()
+
+        PhoneApp.on_engine_event, PhoneApp._display = handled, drawn     # type: ignore[method-assign]
+
+    path = Path(config)
+    settings, _ = load_or_create(path)
+    phone = attach_remote(path)
+    if probe:
+        def received(event: Any) -> None:
+            if type(event).__name__ == "CallState":
+                stamps.append(f"received {time.monotonic():.6f} {event.call_id} {event.state.value}")
+        phone.subscribe(received)
+    store = Store(database_path(ensure_dir(Path(data))))
+    app = make_app(phone, settings, config_path=path, handle_sigterm=True, store=store)
+    app.run()
+    store.close()
+    if probe:
+        Path(probe).write_text("\n".join(stamps) + "\n")
+    os._exit(0)          # the client's thread and loop go with the process
+
+
+def run_minimal() -> int:
+    from startup import run_minimal as minimal
+    return minimal()
+
+
+# ----- the bench ---------------------------------------------------------------------------------------
+def tuiphone_argv(config: Path, data: Path, port: int | str = 0) -> list[str]:
+    return ["--config", str(config), "--port", str(port), "--bind", "127.0.0.1", "--data-dir", str(data)]
+
+
+def has_attach() -> bool:
+    return (ROOT / "tuiphone" / "attach.py").exists()      # this tree's (an editable install elsewhere may have one)
+
+
+def free_udp_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """`tuiphone daemon` under `--worker phone`, stopped by its PID."""
+
+    def __init__(self, workdir: Path, config: Path) -> None:
+        self.port = free_udp_port()
+        self.config = config
+        self.stamps = workdir / "phone.stamps"
+        self.log = workdir / "phone.err"
+        argv = [*tuiphone_argv(config, workdir / "phone-data", self.port), "daemon"]
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", "phone",
+                                          str(self.stamps), *argv], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        from tuiphone.control.client import ControlError, call_phone
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the phone exited ({self.proc.returncode}): {self.log.read_text()[-2000:]}")
+            try:
+                call_phone(self.config, "status", timeout=1.0)
+                return
+            except ControlError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the phone did not answer in {timeout:g} s: {self.log.read_text()[-2000:]}")
+
+    def front_ends(self) -> int:
+        from tuiphone.control.client import call_phone
+        return call_phone(self.config, "status")[1]["front_ends"] - 1      # less the status request itself
+
+    def stop(self) -> None:
+        stop(self.proc.pid)
+        self.proc.wait(timeout=5)
+
+
+def start_targets(workdir: Path, daemon_config: Path) -> list[Target]:
+    standalone_config = workdir / "standalone.toml"
+    standalone_config.write_text(CONFIG)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    if has_attach():
+        attached = Target("attached", [sys.executable, "-m", "tuiphone",
+                                       *tuiphone_argv(daemon_config, workdir / "tui-data")], IDLE)
+        standalone = Target("standalone", [sys.executable, "-m", "tuiphone", "--standalone",
+                                           *tuiphone_argv(standalone_config, workdir / "standalone-data")], IDLE)
+    else:
+        attached = Target("attached", [*me, "--worker", "tui", str(daemon_config), str(workdir / "tui-data")], IDLE)
+        standalone = Target("standalone", [sys.executable, "-m", "tuiphone",
+                                           *tuiphone_argv(standalone_config, workdir / "standalone-data")], IDLE)
+    minimal = Target("minimal", [*me, "--worker", "minimal"], lambda s: "minimal textual app ready" in s)
+    return [minimal, attached, standalone]
+
+
+def startup_runs(tmux: Tmux, targets: list[Target], runs: int, settle: float) -> list[Any]:
+    size = (80, 24)
+    for i, target in enumerate(targets):
+        run_once(tmux, target, size, 0, 100 + i)        # warm-up
+    samples = []
+    order = targets + targets[::-1]
+    for i in range(runs * len(targets)):
+        samples.append(run_once(tmux, order[i % len(order)], size, settle, 200 + i))
+    return samples
+
+
+def front_end(tmux: Tmux, workdir: Path, config: Path, n: int, tag: str) -> tuple[str, int, Path]:
+    probe = workdir / f"fe-{tag}-{n}.probe"
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "tui", str(config),
+            str(workdir / "tui-data"), "--probe", str(probe)]
+    session = f"fe{tag}{n}"
+    from startup import quoted
+    pid = int(tmux.command(f"new-session -d -P -F '#{{pane_pid}}' -s {session} -x 80 -y 24 -c {quoted(str(ROOT))} "
+                           f"-e TERM=xterm-256color -e LANG=C.UTF-8 " + " ".join(quoted(a) for a in argv)).split()[0])
+    return session, pid, probe
+
+
+def sipp_calls(daemon: Daemon, workdir: Path, calls: int, rate: float) -> None:
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise RuntimeError("sipp is not installed: the latency part needs it")
+    argv = [sipp, f"127.0.0.1:{daemon.port}", "-sf", str(SIPP_SCENARIO), "-nostdin", "-bind_local",
+            "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
+            "-t", "u1", "-m", str(calls), "-r", str(rate), "-l", "1", "-s", "100", "-d", "300",
+            "-key", "caller", "sipp", "-timeout", f"{calls / rate + 30:.0f}s", "-timeout_error",
+            "-trace_err", "-error_file", str(workdir / "sipp.err")]
+    done = subprocess.run(argv, capture_output=True, timeout=calls / rate + 60, check=False)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"sipp ended with {done.returncode}: {done.stderr.decode(errors='replace')[-1000:]}")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: int, rate: float) -> dict:
+    tag = f"r{count}"
+    daemon.stamps.write_text("")
+    ends = [front_end(tmux, workdir, daemon.config, n, tag) for n in range(count)]
+    try:
+        deadline = time.monotonic() + 30
+        while daemon.front_ends() < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {daemon.front_ends()} of {count} front-ends attached")
+            time.sleep(0.2)
+        time.sleep(1.0)
+        daemon.stamps.write_text("")           # only the SIPp calls' events
+        sipp_calls(daemon, workdir, calls, rate)
+        time.sleep(1.0)
+    finally:
+        for session, pid, _ in ends:
+            stop(pid)
+            tmux.command(f"kill-session -t {session}")
+    emitted: dict[tuple[str, str], float] = {}
+    for row in daemon.stamps.read_text().splitlines():
+        t, cid, state = row.split()
+        emitted.setdefault((cid, state), float(t))
+    kinds: dict[str, list[float]] = {"received": [], "handled": [], "drawn": []}
+    missing = 0
+    worst: list[tuple[float, str, str, str]] = []
+    for _, _, probe in ends:
+        if not probe.exists():
+            raise RuntimeError(f"front-end {probe.name} wrote no probe (did it stop cleanly?)")
+        seen: dict[tuple[str, str, str], float] = {}
+        for row in probe.read_text().split("\n"):
+            if row.strip():
+                kind, t, cid, state = row.split()
+                seen.setdefault((kind, cid, state), float(t))
+        for (cid, state), t0 in emitted.items():
+            for kind in kinds:
+                t = seen.get((kind, cid, state))
+                if t is None:
+                    missing += kind == "drawn"
+                else:
+                    kinds[kind].append((t - t0) * 1000)
+                    worst.append(((t - t0) * 1000, kind, state, probe.name))
+    result: dict[str, Any] = {"front_ends": count, "events": len(emitted), "not_drawn": missing,
+                              "slowest": sorted(worst, reverse=True)[:10]}
+    for kind, values in kinds.items():
+        result[kind] = {"n": len(values), "p50_ms": pct(values, 50) if values else None,
+                        "p99_ms": pct(values, 99) if values else None, "max_ms": max(values) if values else None,
+                        "samples_ms": [round(v, 2) for v in values]}
+    return result
+
+
+def table(start: dict[str, dict], latency: list[dict], attach_kind: str, standalone_kind: str) -> str:
+    m = start["minimal"]
+    rows = [f"start -> first screen (tmux 80x24, {start['minimal']['runs']:.0f} runs each, medians)",
+            f"{'':<30}{'minimal':>10}{'attached':>10}{'standalone':>12}",
+            f"{'start, ms':<30}" + "".join(f"{start[k]['startup_ms_median']:>{w}.0f}"
+                                            for k, w in (("minimal", 10), ("attached", 10), ("standalone", 12))),
+            f"{'  fastest-slowest':<30}" + "".join(
+                f"{start[k]['startup_ms_min']:.0f}-{start[k]['startup_ms_max']:.0f}".rjust(w)
+                for k, w in (("minimal", 10), ("attached", 10), ("standalone", 12))),
+            f"{'  / minimal':<30}{1:>10.2f}{start['attached']['startup_ms_median'] / m['startup_ms_median']:>10.2f}"
+            f"{start['standalone']['startup_ms_median'] / m['startup_ms_median']:>12.2f}",
+            f"{'RSS after settle, MiB':<30}" + "".join(f"{start[k]['rss_mib_median']:>{w}.1f}"
+                                                       for k, w in (("minimal", 10), ("attached", 10),
+                                                                    ("standalone", 12))),
+            f"{'peak RSS (VmHWM), MiB':<30}" + "".join(f"{start[k]['peak_mib_median']:>{w}.1f}"
+                                                       for k, w in (("minimal", 10), ("attached", 10),
+                                                                    ("standalone", 12))),
+            f"attached = {attach_kind}; standalone = {standalone_kind}",
+            "",
+            "CallState in the phone (SIP thread) -> front-end, ms (nearest-rank percentiles over all front-ends)",
+            f"{'front-ends':<12}{'events':>8}{'received p50/p99':>20}{'handled p50/p99':>20}{'drawn p50/p99':>20}"
+            f"{'drawn max':>11}"]
+    def cell(r: dict, kind: str) -> str:
+        return f"{r[kind]['p50_ms']:.1f} / {r[kind]['p99_ms']:.1f}"
+
+    for r in latency:
+        rows.append(f"{r['front_ends']:<12}{r['drawn']['n']:>8}{cell(r, 'received'):>20}{cell(r, 'handled'):>20}"
+                    f"{cell(r, 'drawn'):>20}{r['drawn']['max_ms']:>11.1f}")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="counted start runs per app (default 5)")
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds on the first screen before RSS")
+    parser.add_argument("--calls", type=int, default=40, help="SIPp calls per latency round (default 40)")
+    parser.add_argument("--rate", type=float, default=2.0, help="SIPp calls a second (default 2)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", choices=["phone", "tui", "minimal"], help=argparse.SUPPRESS)
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+    if args.worker == "phone":
+        return run_phone(rest[0], rest[1:])
+    if args.worker == "tui":
+        return run_tui(rest[0], rest[1], args.probe)
+    if args.worker == "minimal":
+        return run_minimal()
+
+    runtime = Path(tempfile.mkdtemp(prefix="tp-bench-", dir="/tmp"))      # a short path for the socket
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="tuiphone-attach-") as tmp:
+        workdir = Path(tmp)
+        config = workdir / "phone.toml"
+        config.write_text(CONFIG)
+        daemon = Daemon(workdir, config)
+        tmux = Tmux(workdir)
+        try:
+            daemon.wait_ready()
+            tmux.start()
+            targets = start_targets(workdir, config)
+            samples = startup_runs(tmux, targets, args.runs, args.settle)
+            start = {t.name: summary(samples, t.name) for t in targets}
+            latency = [latency_round(tmux, daemon, workdir, n, args.calls, args.rate) for n in (1, 3)]
+        except (NotDrawn, TmuxError, RuntimeError) as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        finally:
+            tmux.close()
+            if alive(daemon.proc.pid):
+                daemon.stop()
+            shutil.rmtree(runtime, ignore_errors=True)
+    attach_kind = "`tuiphone` (attaches)" if has_attach() else "bench/attach.py --worker tui (make_app(RemotePhone))"
+    standalone_kind = "`tuiphone --standalone`" if has_attach() else "`tuiphone` (one process)"
+    if args.json:
+        print(json.dumps({"start": start, "latency": latency, "attached": attach_kind,
+                          "standalone": standalone_kind,
+                          "samples": [s.__dict__ for s in samples]}, indent=2))
+    else:
+        print(table(start, latency, attach_kind, standalone_kind))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

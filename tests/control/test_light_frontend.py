@@ -1,0 +1,73 @@
+"""An attaching front-end is light: the TUI, its screens and the control client import neither pjsua2 nor
+numpy (nor sounddevice, soxr, the engine's Phone): those belong to the phone process (issue 15)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "tuiphone"
+HEAVY = ("numpy", "pjsua2", "sounddevice", "soxr", "pypinyin", "tuiphone.engine.phone", "tuiphone.engine.sip")
+
+
+def _heavy_after(*modules: str) -> list[str]:
+    """The heavy modules loaded once a fresh interpreter has imported `modules`."""
+    code = f"import sys, json, {', '.join(modules)}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    loaded = json.loads(out)
+    return sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_the_attaching_tui_imports_no_engine_and_no_numpy():
+    heavy = _heavy_after("tuiphone.app", "tuiphone.tui_run", "tuiphone.control.client")
+    assert not heavy, f"the attaching TUI pulls in {heavy[:5]}"
+
+
+def test_every_screen_and_widget_module_is_light_too():
+    """The screens a user opens later (dialer, features, page, ringtone...) keep the front-end light as well:
+    what only the standalone phone needs (its pager, its sound files) is imported where it is used."""
+    ui = sorted("tuiphone." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+                for sub in ("screens", "widgets") for p in (PACKAGE / sub).glob("*.py") if p.name != "__init__.py")
+    assert len(ui) > 20, "where are the screens?"
+    heavy = _heavy_after("tuiphone.messages", "tuiphone.keymap", "tuiphone.i18n", *ui)
+    assert not heavy, f"the UI modules pull in {heavy[:5]}"
+
+
+# the attaching TUI as it runs: a PhoneApp over a RemotePhone on a real phone process, with its store
+ATTACHED_APP = """
+import asyncio, json, sys
+from pathlib import Path
+from tuiphone.app import make_app
+from tuiphone.config import load_or_create
+from tuiphone.control.client import ControlClient, RemotePhone
+from tuiphone.store import Store
+
+async def main():
+    config_path, database = Path(sys.argv[1]), Path(sys.argv[2])
+    client = await ControlClient.connect(config_path)
+    config, _ = load_or_create(config_path)
+    store = Store(database)
+    app = make_app(RemotePhone(client), config, config_path=config_path, store=store)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.3)
+        drawn = "".join(str(w.render()) for w in app.screen.query("LineKeys"))
+        app.call_log_mode(None)
+    store.close()
+    await client.close()
+    print(json.dumps({"drawn": bool(drawn), "modules": sorted(sys.modules)}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_attached_app_running_on_a_real_phone_stays_light(ctl_daemons, tmp_path):
+    daemon = ctl_daemons()
+    done = subprocess.run([sys.executable, "-c", ATTACHED_APP, str(daemon.config_path), str(tmp_path / "ui.db")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["drawn"]
+    heavy = sorted(m for m in report["modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert not heavy, f"the running attached TUI pulls in {heavy[:5]}"
