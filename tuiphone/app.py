@@ -14,9 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from textual.app import App
 from textual.binding import Binding
@@ -24,28 +23,19 @@ from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 
 from tuiphone import i18n
+from tuiphone.app_events import EngineEventHandlers, LineView
 from tuiphone.engine.events import (
-    Blf,
-    CallLogEntry,
-    CallStarted,
     CallState,
-    DtmfReceived,
     FeaturesChanged,
-    GhostCall,
     IncomingCall,
     LineState,
-    Mwi,
-    Notice,
-    PageState,
     RegState,
     SipMessage,
-    TransferProgress,
 )
 from tuiphone.engine.phone_error import PhoneError
-from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
-from tuiphone.logbook import call_summary, last_dialed, log_call, log_registration
-from tuiphone.messages import EngineBridge, EngineEvent
+from tuiphone.logbook import last_dialed
+from tuiphone.messages import EngineBridge
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
@@ -53,9 +43,8 @@ from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, ScreenLock
 from tuiphone.screens.palette import PhoneCommands
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
-from tuiphone.store import MISSED, Store, StoreError, plain_number
+from tuiphone.store import Store, StoreError, plain_number
 from tuiphone.terminal_closed import forget_the_terminal, stop_on_terminal_closed, survives_hangup
-from tuiphone.widgets.call_panel import format_duration, party
 from tuiphone.widgets.status_bar import PhoneMarks
 
 log = logging.getLogger(__name__)
@@ -63,39 +52,7 @@ log = logging.getLogger(__name__)
 TRACE_KEEP = 2000          # SIP messages kept for the trace screen
 
 
-# PhoneApp.on_engine_event: the method for each type of engine event
-_HANDLERS: dict[type, str] = {
-    RegState: "_registration_changed",
-    CallState: "_line_changed",
-    IncomingCall: "_call_arrived",
-    DtmfReceived: "_dtmf_heard",
-    TransferProgress: "_transfer_updated",
-    SipMessage: "_sip_message_seen",
-    Notice: "_notice_posted",
-    FeaturesChanged: "_features_updated",
-    CallStarted: "_call_began",
-    CallLogEntry: "_call_logged",
-    Mwi: "_voicemail_changed",
-    GhostCall: "_ghost_call_refused",
-    PageState: "_page_changed",
-    Blf: "_blf_changed",
-}
-
-
-@dataclass
-class LineView:
-    """What the UI knows of one line beyond the engine's CallState."""
-
-    call: CallState
-    talking_since: float | None = None
-    quality: CallQuality | None = None
-    transfer: TransferProgress | None = None
-    transfer_to: str = ""           # who the call was transferred to (as the user gave it)
-    dtmf_sent: str = ""
-    dtmf_heard: str = ""
-
-
-class PhoneApp(App[int]):
+class PhoneApp(EngineEventHandlers, App[int]):
     """The phone's UI over one `Phone` (or anything with its public methods)."""
 
     CSS_PATH = "tuiphone.tcss"
@@ -186,7 +143,11 @@ class PhoneApp(App[int]):
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGTERM, self.exit)
             # the terminal closed: stop as for SIGTERM (the phone unregisters on the way out)
-            stop_on_terminal_closed(lambda: (forget_the_terminal(), loop.call_soon_threadsafe(self.exit)))
+            def terminal_closed() -> None:
+                forget_the_terminal()
+                loop.call_soon_threadsafe(self.exit)
+
+            stop_on_terminal_closed(terminal_closed)
         if self.tuned_for_audio:
             from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
 
@@ -222,106 +183,6 @@ class PhoneApp(App[int]):
         if self.services is not None:
             await self.services.stop()
 
-    # ----- engine events ---------------------------------------------------------------------------
-    def on_engine_event(self, message: EngineEvent) -> None:
-        """Every engine event comes here, in the engine's order; each type has its handler below."""
-        for event in message.events:
-            handle = getattr(self, _HANDLERS[type(event)])
-            handle(event)
-
-    def _registration_changed(self, event: RegState) -> None:
-        log_registration(self.registrations.get(event.account), event)
-        self.registrations[event.account] = event
-        self.status_changed.publish(None)
-
-    def _line_changed(self, call: CallState) -> None:
-        log_call(call, self.lines.get(call.line), self.clock())
-        if self._history is not None and self._history.line_changed(call):
-            self.history_changed.publish(None)
-        if call.state == LineState.ENDED:
-            view = self.lines.pop(call.line, None)
-            self._tell_call_ended(call, view)
-        else:
-            self._update_line(call)
-        self.lines_changed.publish(call.line)
-        if self.active_lines() and isinstance(self.screen, (IdleScreen, LockScreen)):
-            # a call answered from the ringing prompt, or one the engine started (a REFER we accepted)
-            self.show_calls(call.line)
-
-    def _call_arrived(self, event: IncomingCall) -> None:
-        self._incoming.append(event)
-        self._show_next_incoming()
-
-    def _dtmf_heard(self, event: DtmfReceived) -> None:
-        view = self.lines.get(event.line)
-        if view is not None:
-            view.dtmf_heard += event.digit
-            self.lines_changed.publish(event.line)
-
-    def _transfer_updated(self, event: TransferProgress) -> None:
-        view = self.lines.get(event.line)
-        if view is not None:
-            view.transfer = event
-            self.lines_changed.publish(event.line)
-        if event.final:
-            ok = 200 <= event.sip_status < 300
-            self.notify(t("transfer.done" if ok else "transfer.failed", line=event.line,
-                          status=event.sip_status, reason=event.reason),
-                        severity="information" if ok else "error", markup=False)
-
-    def _sip_message_seen(self, event: SipMessage) -> None:
-        self.trace.append(event)
-        self.trace_added.publish(event)
-
-    def _features_updated(self, event: FeaturesChanged) -> None:
-        self.phone_features = event
-        self._save_blocklist(event.blocklist)
-        self.status_changed.publish(None)
-
-    def _ghost_call_refused(self, _: GhostCall) -> None:
-        self.status_changed.publish(None)      # Status › Accounts shows the counts
-
-    def _voicemail_changed(self, event: Mwi) -> None:
-        self.voicemail[event.account] = (event.waiting, event.new, event.old)
-        self.status_changed.publish(None)
-
-    def _blf_changed(self, event: Blf) -> None:
-        self.blf[event.key] = event.state
-        self.keys_changed.publish(None)
-
-    def _call_began(self, event: CallStarted) -> None:
-        """A call's history row is written as it starts, so a crash cannot lose the call."""
-        if self._history is not None and self._history.started(event):
-            self.history_changed.publish(None)
-
-    def _call_logged(self, entry: CallLogEntry) -> None:
-        """Keep a finished call in the history when its account's `call_log` mode says so."""
-        if self.attached:       # the phone process writes the row; the history screen reads it
-            if entry.direction == "in" and entry.disposition in MISSED:
-                self.missed_unseen += 1
-                self.status_changed.publish(None)
-            self.history_changed.publish(None)
-            return
-        if self._history is None or not self._history.ended(entry, call_summary(entry, self.lines.values())):
-            return      # not kept, or the store failed (said so)
-        if entry.direction == "in" and entry.disposition in MISSED:
-            self.missed_unseen += 1
-            self.status_changed.publish(None)
-        self.history_changed.publish(None)
-
-    def _page_changed(self, event: PageState) -> None:
-        """A page started or ended: the status bar mark, a notice when one arrives, the end-page key."""
-        if event.direction == "in":
-            self.page_in = event if event.active else None
-            if event.active:
-                text = (t("page.arrived", label=event.label, address=event.address) if event.label
-                        else t("page.arrived_group", address=event.address))
-                self.notify(text, markup=False)
-        else:
-            self.page_out = event if event.active else None
-        self.refresh_bindings()
-        self.status_changed.publish(None)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "end_page":
             return self.page_in is not None     # the key does nothing (and is free) when no page plays
@@ -334,40 +195,6 @@ class PhoneApp(App[int]):
             pager.end_page()
         elif self.attached:
             self.command(self.phone.end_page())
-
-    def _notice_posted(self, event: Notice) -> None:
-        severity = {"error": "error", "warning": "warning"}.get(event.level, "information")
-        self.notify(event.text, severity=severity, markup=False)
-
-    def _update_line(self, call: CallState) -> None:
-        view = self.lines.get(call.line)
-        if view is None:
-            view = self.lines[call.line] = LineView(call)
-        view.call = call
-        if call.state == LineState.TALKING and view.talking_since is None:
-            # attached mid-call: the timer goes on from when the phone process saw it answered
-            info = self.phone.line_info(call.line) if self.attached else None
-            view.talking_since = getattr(info, "talking_since", None) or self.clock()
-
-    def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
-        who = party(call, self.name_for(call.remote_number))
-        forwarded_to = self._forwarded_to.pop(call.line, "")
-        if view is not None and view.talking_since is not None:
-            self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
-                        markup=False)
-        elif call.direction == "in" and call.sip_status >= 300:
-            # a call that rang here and was turned away: say what happened to it, not that "it failed"
-            if 300 <= call.sip_status < 400:
-                text = (t("call.forwarded_to", who=who, target=forwarded_to) if forwarded_to
-                        else t("call.forwarded", who=who))
-            elif call.sip_status == 487:
-                text = t("call.missed", who=who)
-            else:
-                text = t("call.rejected", who=who, status=call.sip_status)
-            self.notify(text, markup=False)
-        elif call.sip_status >= 300:
-            self.notify(t("call.failed", who=who, status=call.sip_status, reason=call.reason), severity="warning",
-                        markup=False)
 
     # ----- the database: history, phonebook names, blocklist ---------------------------------------
     def call_log_mode(self, account: int | None) -> str:
@@ -603,7 +430,7 @@ class PhoneApp(App[int]):
 
         from tuiphone.screens.palette import PhoneCommandPalette
 
-        if not self.locked and self.use_command_palette and not CommandPalette.is_open(self):
+        if not self.locked and self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
             self.push_screen(PhoneCommandPalette())
 
     def action_quit_phone(self) -> None:
