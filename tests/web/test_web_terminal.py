@@ -1,0 +1,104 @@
+"""The web terminal without a browser: /terminal and its websocket behind the session and the same-origin check,
+one front-end process per socket (a test app here), reaped when the socket closes; the limit; sign-out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.helpers import Browser, text_of
+from tests.web.terminal_helpers import TerminalSocket, gone, inprocess_admin
+from tuiphone.web.terminal import LIMIT_SENTENCE, MAX_TERMINALS
+
+
+@pytest.fixture(scope="module")
+def terminal_admin(tmp_path_factory):
+    with inprocess_admin(tmp_path_factory.mktemp("webterm")) as running:
+        yield running
+
+
+@pytest.fixture
+def signed_in(terminal_admin):
+    client = Browser(terminal_admin[1])
+    assert client.sign_in().status_code == 303
+    return client
+
+
+def session_of(client: Browser) -> str:
+    return client.http.cookies["tuiphone_session"]
+
+
+def pid_on(text: str) -> int:
+    return int(re.search(r"pid=(\d+)", text).group(1))
+
+
+def test_the_terminal_and_its_socket_need_a_session_and_this_origin(terminal_admin, signed_in):
+    admin, base, _ = terminal_admin
+    anonymous = Browser(base)
+    response = anonymous.get("/terminal")
+    assert (response.status_code, response.headers.get("Location")) == (303, "/login")
+    for cookie in (None, "made-up"):
+        socket = TerminalSocket(base, cookie)
+        assert socket.connect() == 401
+        socket.close()
+    for origin in ("http://evil.example", base.replace("127.0.0.1", "localhost"), None, "null"):
+        socket = TerminalSocket(base, session_of(signed_in), origin=origin)
+        assert socket.connect() == 403, origin
+        socket.close()
+    assert admin.terminals.pids() == []                     # nothing was started for any of them
+    page = signed_in.get("/terminal")
+    assert page.status_code == 200
+    csp = page.headers["Content-Security-Policy"]
+    ws_url = base.replace("http", "ws", 1) + "/terminal/ws"
+    assert f"connect-src 'self' {ws_url}" in csp and csp.startswith("default-src 'self'")
+    assert f'data-session-websocket-url="{ws_url}"' in page.text
+    assert "googleapis" not in page.text and "https://" not in page.text
+    script = signed_in.get("/static/terminal/js/textual.js")
+    assert script.status_code == 200 and "WebSocket" in script.text
+    assert signed_in.get("/static/terminal/fonts/RobotoMono-VariableFont_wght.ttf").status_code == 200
+    assert signed_in.get("/static/terminal/../server.py").status_code == 404
+
+
+def test_each_socket_runs_its_own_front_end_and_closing_one_reaps_only_it(terminal_admin, signed_in):
+    admin, base, _ = terminal_admin
+    first, second = TerminalSocket(base, session_of(signed_in)), TerminalSocket(base, session_of(signed_in))
+    try:
+        assert first.connect() == 101 and second.connect() == 101
+        one, two = pid_on(first.wait_text("ECHO APP READY")), pid_on(second.wait_text("ECHO APP READY"))
+        assert one != two and sorted(admin.terminals.pids()) == sorted([one, two])
+        first.send_raw("not json")                            # dropped, the bridge goes on
+        first.send_raw('["stdin", 7]')
+        first.type("42\r")
+        first.wait_text("typed: 42<enter>")
+        first.close()
+        assert gone(one)                                      # ended and waited for: no zombie
+        assert admin.terminals.pids() == [two]
+        second.type("9")
+        second.wait_text("typed: 9")                          # the other tab goes on
+    finally:
+        second.close()
+    assert gone(two)
+    assert admin.terminals.pids() == []
+
+
+def test_a_fifth_terminal_gets_a_sentence_and_sign_out_closes_the_terminals(terminal_admin, signed_in):
+    admin, base, _ = terminal_admin
+    sockets = [TerminalSocket(base, session_of(signed_in)) for _ in range(MAX_TERMINALS + 1)]
+    try:
+        for socket in sockets[:MAX_TERMINALS]:
+            assert socket.connect() == 101
+        pids = [pid_on(socket.wait_text("ECHO APP READY")) for socket in sockets[:MAX_TERMINALS]]
+        assert sockets[-1].connect() == 101
+        assert sockets[-1].closed.wait(10)
+        assert " ".join(LIMIT_SENTENCE.split()) in " ".join(sockets[-1].wait_text("terminals").split())
+        assert len(admin.terminals.pids()) == MAX_TERMINALS
+        assert LIMIT_SENTENCE in text_of(signed_in.get("/terminal"))
+        assert signed_in.post("/logout").status_code == 303
+        for socket in sockets[:MAX_TERMINALS]:
+            assert socket.closed.wait(10)                      # the server closed it
+        assert all(gone(pid) for pid in pids)
+        assert admin.terminals.pids() == []
+    finally:
+        for socket in sockets:
+            socket.close()
