@@ -1,16 +1,24 @@
-"""The web terminal in a real browser (headless Debian chromium, one session): sign in, open Terminal, read the
-screen from the page's xterm buffer, type into it, check that no request left 127.0.0.1 and that the page ran
-under its CSP without a violation, sign out (the terminal's socket closes)."""
+"""The web terminal in a real browser (headless Debian chromium, one session for the module): sign in, open
+Terminal, read the screen from the page's xterm buffer, type into it, check that no request left 127.0.0.1 and
+that the page ran under its CSP without a violation, sign out (the terminal's socket closes, its front-end is
+waited for). First with a test app as the front-end, then the real one: the TUI attached to a running daemon,
+dialing a real tuiphone peer from the browser."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.web.helpers import PASSWORD
+from tests.services.helpers import wait_for
+from tests.web.helpers import PASSWORD, wait_web, web_daemon
 from tests.web.terminal_helpers import gone, inprocess_admin
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -88,6 +96,26 @@ def requested_urls(driver) -> list[str]:
     return urls
 
 
+def children(pid: int) -> list[tuple[int, str]]:
+    """(PID, state) of every child process of `pid`; a zombie (state Z) is one its parent did not wait for."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append((int(stat.parent.name), fields[0]))
+    return found
+
+
+def line_states(config: Path) -> list[tuple[int, str]]:
+    from tuiphone.control.client import call_phone
+
+    _, status = call_phone(config, "status")
+    return [(item["call"]["line"], item["call"]["state"]) for item in status["lines"]]
+
+
 def sign_in(driver, base: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
@@ -132,3 +160,55 @@ def test_the_terminal_in_the_page_shows_the_screen_takes_keys_and_closes_on_sign
         assert gone(pid)                      # sign-out closed the socket: the front-end ended, waited for
         assert admin.terminals.pids() == []
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.peers
+@pytest.mark.skipif(importlib.util.find_spec("tuiphone.attach") is None,
+                    reason="the TUI cannot attach to a running phone yet (issue 15's attach)")
+def test_the_terminal_is_the_running_phones_own_screen_and_dials_a_real_peer(chromium, phones, tmp_path,
+                                                                           monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    runtime = Path(tempfile.mkdtemp(prefix="tp-run-", dir="/tmp"))     # the control socket (108-byte paths)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    callee = phones("callee", ["answer", "--timeout", "30", "--duration", "30", "--json"], ready=True)
+    daemon, base = web_daemon(tmp_path)
+    daemon.start()
+    try:
+        wait_web(base, daemon)
+        started = time.monotonic()
+        requested_urls(chromium)
+        sign_in(chromium, base)
+        chromium.get(base + "/terminal")
+        wait_screen(chromium, "F4 Menu", timeout=20)
+        screen = wait_screen(chromium, "1 Idle")                # the phone's idle screen, in the page
+        front_ends = [pid for pid, _ in children(daemon.pid)]
+        assert len(front_ends) == 1, children(daemon.pid)        # one tab: one front-end, the daemon's child
+        keys = chromium.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
+        keys.send_keys(Keys.F2)                                  # the idle screen's Direct IP soft key
+        wait_screen(chromium, "Direct IP Call")
+        keys.send_keys(callee.keypad)                            # 127*0*0*1#PORT: * is a dot, # a colon
+        wait_screen(chromium, f"Calls sip:127.0.0.1:{callee.port}")
+        keys.send_keys(Keys.ENTER)
+        wait_for(lambda: line_states(daemon.config_path) == [(1, "talking")], 15, "line 1 of the phone talking")
+        wait_screen(chromium, "Talking")
+        ctl = subprocess.run([sys.executable, "-m", "tuiphone", "--config", str(daemon.config_path), "ctl",
+                              "status", "--json"], capture_output=True, text=True, timeout=30)
+        status = json.loads(ctl.stdout)["result"]
+        assert [(i["call"]["line"], i["call"]["state"]) for i in status["lines"]] == [(1, "talking")], ctl
+        outside = [u for u in requested_urls(chromium) if not u.startswith((base + "/", "ws" + base[4:] + "/"))]
+        assert not outside, f"the page fetched from elsewhere: {outside}"
+        chromium.find_element(By.CSS_SELECTOR, ".logout button").click()
+        assert all(gone(pid) for pid in front_ends)              # signed out: the tab's front-end ended ...
+        assert children(daemon.pid) == []                        # ... and the daemon waited for it (no zombie)
+        assert line_states(daemon.config_path) == [(1, "talking")]   # only the front-end went: the call goes on
+        assert time.monotonic() - started < 30, screen
+        from tuiphone.control.client import call_phone
+
+        call_phone(daemon.config_path, "hangup", {"line": 1})
+        rc, report = callee.result()
+        assert rc == 0 and report["answered"] == 1, callee.stderr()
+    finally:
+        daemon.stop()
+        subprocess.run(["rm", "-rf", str(runtime)], check=False)
