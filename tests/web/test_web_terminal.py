@@ -102,3 +102,28 @@ def test_a_fifth_terminal_gets_a_sentence_and_sign_out_closes_the_terminals(term
     finally:
         for socket in sockets:
             socket.close()
+
+
+def test_the_end_of_the_session_closes_its_terminal(terminal_admin, signed_in):
+    admin, base, _ = terminal_admin
+    session = admin.sessions.get(session_of(signed_in))
+    session.expires = admin.sessions.clock() + 3.0             # the sign-in ends in 3 s
+    socket = TerminalSocket(base, session.sid)
+    try:
+        assert socket.connect() == 101
+        pid = pid_on(socket.wait_text("ECHO APP READY"))
+        assert socket.closed.wait(15)                           # closed by the phone when the session ended
+        assert gone(pid)
+        assert signed_in.get("/terminal").status_code == 303
+    finally:
+        socket.close()
+
+
+def test_the_front_end_of_a_tab_is_the_tui_of_this_phone(tmp_path):
+    import sys
+
+    from tuiphone.web.terminal import front_end_command
+
+    config, data = tmp_path / "phone.toml", tmp_path / "data"
+    assert front_end_command(config, data) == [sys.executable, "-m", "tuiphone", "--config", str(config),
+                                               "--data-dir", str(data)]
