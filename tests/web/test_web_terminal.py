@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.services.helpers import wait_for
 from tests.web.helpers import Browser, text_of
 from tests.web.terminal_helpers import TerminalSocket, gone, inprocess_admin
 from tuiphone.web.terminal import LIMIT_SENTENCE, MAX_TERMINALS
@@ -127,3 +128,37 @@ def test_the_front_end_of_a_tab_is_the_tui_of_this_phone(tmp_path):
     config, data = tmp_path / "phone.toml", tmp_path / "data"
     assert front_end_command(config, data) == [sys.executable, "-m", "tuiphone", "--config", str(config),
                                                "--data-dir", str(data)]
+
+
+def test_a_front_end_that_quits_closes_its_tab_and_one_that_cannot_start_says_why(terminal_admin, signed_in):
+    import sys
+
+    admin, base, _ = terminal_admin
+    socket = TerminalSocket(base, session_of(signed_in))
+    try:
+        assert socket.connect() == 101
+        pid = pid_on(socket.wait_text("ECHO APP READY"))
+        socket.type("\x11")                                     # ctrl+q: the app quits (the TUI's q detaches)
+        assert socket.closed.wait(10)
+        assert gone(pid)
+        wait_for(lambda: admin.terminals.pids() == [], 5, "the terminal to be let go")
+    finally:
+        socket.close()
+    saved = admin.terminals.command
+    admin.terminals.command = [sys.executable, "-c", "import sys; sys.exit('tuiphone: no phone runs for it.')"]
+    socket = TerminalSocket(base, session_of(signed_in))
+    try:
+        assert socket.connect() == 101
+        assert socket.closed.wait(10)
+        assert "tuiphone: no phone runs for it." in socket.wait_text("no phone runs")
+        wait_for(lambda: admin.terminals.pids() == [], 5, "the terminal to be let go")
+    finally:
+        admin.terminals.command = saved
+        socket.close()
+
+
+def test_a_host_header_that_is_no_host_is_refused(signed_in):
+    for host in ("evil.example; script-src *", "a b"):
+        response = signed_in.get("/terminal", headers={"Host": host,
+                                                        "Cookie": f"tuiphone_session={session_of(signed_in)}"})
+        assert response.status_code == 400 and "Host header" in text_of(response), host

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ LIMIT_SENTENCE = (f"{MAX_TERMINALS} terminals are open already, the most the web
 MAX_MESSAGE = 64 * 1024          # a keystroke, a paste or a resize; nothing bigger comes from the client
 QUIT_WAIT_S = 3.0                # a front-end told to quit gets this long before SIGTERM, then as long before SIGKILL
 FONT_SIZE = 16
+HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")   # Host: name or address, port
 
 
 def front_end_command(config_path: Path, data_dir: Path) -> list[str]:
@@ -141,8 +143,15 @@ class Terminals:
         app.router.add_static(STATIC_URL, STATIC, follow_symlinks=False)
 
     # ----- the page ------------------------------------------------------------------------------------------
+    @staticmethod
+    def host(request: web.Request) -> str:
+        """The Host the browser used (it goes into the CSP and the socket's address): a name or an address."""
+        if not HOST.fullmatch(request.host):
+            raise WebError("The request's Host header is not a host name or address.", 400)
+        return request.host
+
     def websocket_url(self, request: web.Request) -> str:
-        return f"{'wss' if self.admin.tls else 'ws'}://{request.host}/terminal/ws"
+        return f"{'wss' if self.admin.tls else 'ws'}://{self.host(request)}/terminal/ws"
 
     async def page(self, request: web.Request) -> web.Response:
         problems = [LIMIT_SENTENCE] if len(self.open) >= MAX_TERMINALS else []
@@ -154,7 +163,7 @@ class Terminals:
 
     # ----- the websocket -------------------------------------------------------------------------------------
     def _check_origin(self, request: web.Request) -> None:
-        expected = f"{'https' if self.admin.tls else 'http'}://{request.host}"
+        expected = f"{'https' if self.admin.tls else 'http'}://{self.host(request)}"
         if request.headers.get("Origin") != expected:
             raise WebError("The terminal takes connections from this web admin's own pages only.", 403)
 
