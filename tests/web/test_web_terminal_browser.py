@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tests.services.helpers import wait_for
 from tests.web.helpers import PASSWORD, wait_web, web_daemon
 from tests.web.terminal_helpers import gone, inprocess_admin
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -41,7 +43,7 @@ Object.defineProperty(Object.prototype, "terminal", {
 });
 """
 READ_SCREEN = """
-const t = window.__terminals[0];
+const t = (window.__terminals || [])[0];
 if (!t) { return null; }
 const lines = [];
 for (let i = 0; i < t.buffer.active.length; i++) {
@@ -71,6 +73,13 @@ def chromium(tmp_path_factory):
         yield driver
     finally:
         driver.quit()        # chromedriver stops the browser it started, by its own PID
+
+
+def new_tab(driver) -> str:
+    """A new tab, switched to, with the terminal-keeping script too (DevTools adds it per tab); its handle."""
+    driver.switch_to.new_window("tab")
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": KEEP_TERMINALS})
+    return driver.current_window_handle
 
 
 def wait_screen(driver, words: str, timeout: float = 15.0) -> str:
@@ -142,49 +151,51 @@ def test_the_terminal_in_the_page_shows_the_screen_takes_keys_and_closes_on_sign
         assert admin.terminals.pids() == [pid]
         chromium.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("42" + Keys.ENTER)
         wait_screen(chromium, "typed: 42<enter>")
-        urls = requested_urls(chromium)
-        ws = base.replace("http", "ws", 1)
-        assert base + "/static/terminal/js/textual.js" in urls and ws + "/terminal/ws?width=" in " ".join(urls)
-        assert base + "/static/terminal/fonts/RobotoMono-VariableFont_wght.ttf" in urls
-        outside = [u for u in urls if not (u.startswith(base + "/") or u.startswith(ws + "/"))]
-        assert not outside, f"the page fetched from elsewhere: {outside}"
-        resources = chromium.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
-        assert resources and all(u.startswith(base + "/") or u.startswith(ws + "/") for u in resources), resources
-        # under the page's CSP: the only refusals are xterm's first (DOM) renderer's two <style> elements, which
-        # the canvas renderer replaces before anything is drawn; a refused connection or script would show here
-        console = [e["message"] for e in chromium.get_log("browser") if e["level"] == "SEVERE"
-                   and "favicon.ico" not in e["message"]
-                   and not ("textual.js" in e["message"] and "Applying inline style violates" in e["message"])]
-        assert not console, console
+        check_the_page_stayed_on_127_0_0_1(chromium, base)
         chromium.find_element(By.CSS_SELECTOR, ".logout button").click()
-        assert gone(pid)                      # sign-out closed the socket: the front-end ended, waited for
+        assert gone(pid)                      # signed out, the page left: the front-end ended, waited for
         assert admin.terminals.pids() == []
     assert time.monotonic() - started < 30
 
 
-@pytest.mark.peers
 @pytest.mark.skipif(importlib.util.find_spec("tuiphone.attach") is None,
                     reason="the TUI cannot attach to a running phone yet (issue 15's attach)")
+@pytest.mark.peers
 def test_the_terminal_is_the_running_phones_own_screen_and_dials_a_real_peer(chromium, phones, tmp_path,
                                                                            monkeypatch):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
+    from tuiphone.control.client import call_phone
+
     runtime = Path(tempfile.mkdtemp(prefix="tp-run-", dir="/tmp"))     # the control socket (108-byte paths)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    callee = phones("callee", ["answer", "--timeout", "30", "--duration", "30", "--json"], ready=True)
+    callee = phones("callee", ["answer", "--timeout", "40", "--duration", "40", "--json"])
     daemon, base = web_daemon(tmp_path)
     daemon.start()
     try:
+        callee.wait_ready()
         wait_web(base, daemon)
         started = time.monotonic()
-        requested_urls(chromium)
+        requested_urls(chromium)              # drained: what the browser's own start page loaded is not ours
         sign_in(chromium, base)
+        chromium.find_element(By.LINK_TEXT, "Terminal").click()
+        first = chromium.current_window_handle
+        second = new_tab(chromium)                               # a second tab: a second front-end
         chromium.get(base + "/terminal")
         wait_screen(chromium, "F4 Menu", timeout=20)
-        screen = wait_screen(chromium, "1 Idle")                # the phone's idle screen, in the page
+        chromium.switch_to.window(first)
+        screen = wait_screen(chromium, "F4 Menu", timeout=20)
+        assert "1 Idle" in screen, screen                        # the phone's idle screen, in the page
         front_ends = [pid for pid, _ in children(daemon.pid)]
-        assert len(front_ends) == 1, children(daemon.pid)        # one tab: one front-end, the daemon's child
+        assert len(front_ends) == 2, children(daemon.pid)        # each one the daemon's own child
+        shots = DOCS if os.environ.get("TUIPHONE_SCREENSHOTS") == "1" else tmp_path
+        assert chromium.save_screenshot(str(shots / "web-terminal.png"))
+        chromium.switch_to.window(second)
+        chromium.close()                                         # closing a tab ends only its front-end
+        chromium.switch_to.window(first)
+        wait_for(lambda: len(children(daemon.pid)) == 1, 10, "the closed tab's front-end to end")
+        (kept,) = [pid for pid, _ in children(daemon.pid)]
         keys = chromium.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
         keys.send_keys(Keys.F2)                                  # the idle screen's Direct IP soft key
         wait_screen(chromium, "Direct IP Call")
@@ -197,18 +208,39 @@ def test_the_terminal_is_the_running_phones_own_screen_and_dials_a_real_peer(chr
                               "status", "--json"], capture_output=True, text=True, timeout=30)
         status = json.loads(ctl.stdout)["result"]
         assert [(i["call"]["line"], i["call"]["state"]) for i in status["lines"]] == [(1, "talking")], ctl
-        outside = [u for u in requested_urls(chromium) if not u.startswith((base + "/", "ws" + base[4:] + "/"))]
-        assert not outside, f"the page fetched from elsewhere: {outside}"
+        check_the_page_stayed_on_127_0_0_1(chromium, base)
+        new_tab(chromium)                                        # sign out from another tab ...
+        chromium.get(base + "/status")
         chromium.find_element(By.CSS_SELECTOR, ".logout button").click()
-        assert all(gone(pid) for pid in front_ends)              # signed out: the tab's front-end ended ...
+        chromium.close()
+        chromium.switch_to.window(first)
+        ended = chromium.find_element(By.CSS_SELECTOR, ".terminal-ended")
+        wait_for(ended.is_displayed, 10, "the terminal to say it ended")   # ... the phone closed this one's socket
+        assert gone(kept)                                        # its front-end ended ...
         assert children(daemon.pid) == []                        # ... and the daemon waited for it (no zombie)
         assert line_states(daemon.config_path) == [(1, "talking")]   # only the front-end went: the call goes on
-        assert time.monotonic() - started < 30, screen
-        from tuiphone.control.client import call_phone
-
+        assert time.monotonic() - started < 30
         call_phone(daemon.config_path, "hangup", {"line": 1})
         rc, report = callee.result()
         assert rc == 0 and report["answered"] == 1, callee.stderr()
     finally:
         daemon.stop()
         subprocess.run(["rm", "-rf", str(runtime)], check=False)
+
+
+def check_the_page_stayed_on_127_0_0_1(driver, base: str) -> None:
+    """Every request of the page (its script, style sheets, font, websocket) went to the web admin, and the CSP
+    refused nothing but xterm's first (DOM) renderer's two <style> elements, which the canvas renderer replaces
+    before anything is drawn: a refused connection or script would show in the console."""
+    urls = requested_urls(driver)
+    ws = base.replace("http", "ws", 1)
+    assert base + "/static/terminal/js/textual.js" in urls and ws + "/terminal/ws?width=" in " ".join(urls)
+    assert base + "/static/terminal/fonts/RobotoMono-VariableFont_wght.ttf" in urls
+    outside = [u for u in urls if not (u.startswith(base + "/") or u.startswith(ws + "/"))]
+    assert not outside, f"the page fetched from elsewhere: {outside}"
+    resources = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert resources and all(u.startswith(base + "/") or u.startswith(ws + "/") for u in resources), resources
+    console = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+               and "favicon.ico" not in e["message"]
+               and not ("textual.js" in e["message"] and "Applying inline style violates" in e["message"])]
+    assert not console, console
