@@ -162,3 +162,48 @@ def test_a_host_header_that_is_no_host_is_refused(signed_in):
         response = signed_in.get("/terminal", headers={"Host": host,
                                                         "Cookie": f"tuiphone_session={session_of(signed_in)}"})
         assert response.status_code == 400 and "Host header" in text_of(response), host
+
+
+# A phone process in miniature: one FrontEnd of the test app, its PID printed, then nothing until it is killed.
+PHONE_WITH_A_TAB = """
+import asyncio, sys
+from textual_serve.download_manager import DownloadManager
+from tuiphone.web.terminal import FrontEnd
+
+async def main():
+    async def nothing(*args):
+        pass
+    front_end = FrontEnd(sys.argv[1:], write_bytes=nothing, write_str=nothing, close=nothing,
+                         download_manager=DownloadManager())
+    await front_end.start(80, 24)
+    print(front_end.pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_a_phone_process_that_is_killed_leaves_no_front_end_behind():
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    stubborn = "import time; time.sleep(60)"     # a front-end that writes nothing: no broken pipe would end it
+    phone = subprocess.Popen([sys.executable, "-c", PHONE_WITH_A_TAB, sys.executable, "-c", stubborn],
+                             stdout=subprocess.PIPE, text=True)
+    front_end = 0
+    try:
+        front_end = int(phone.stdout.readline())
+        cmdline = Path(f"/proc/{front_end}/cmdline")
+        wait_for(lambda: b"time.sleep(60)" in cmdline.read_bytes(), 10, "the front-end to run")
+        phone.send_signal(signal.SIGKILL)
+        phone.wait(5)
+        assert gone(front_end)                    # SIGTERM from Linux when its parent died (PR_SET_PDEATHSIG)
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+            phone.wait(5)
+        if front_end and not gone(front_end, 0.1):     # the test failed: stop what it left
+            os.kill(front_end, signal.SIGKILL)

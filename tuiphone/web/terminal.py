@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,19 @@ FONT_SIZE = 16
 HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")   # Host: name or address, port
 
 
+# The first thing each front-end's process runs: it asks Linux for a SIGTERM when its parent (this phone process)
+# dies, then becomes the front-end (exec, same PID). A phone that crashes or is killed leaves no front-end behind.
+WITH_PARENT = """import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("tuiphone: the web admin's phone process ended before its terminal started.")
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
 def front_end_command(config_path: Path, data_dir: Path) -> list[str]:
     """The front-end one browser tab runs: the phone's TUI attaching to this phone (same config, same data dir)."""
     return [sys.executable, "-m", "tuiphone", "--config", str(config_path), "--data-dir", str(data_dir)]
@@ -61,7 +75,7 @@ class FrontEnd(AppService):
 
     def __init__(self, argv: Sequence[str], **kwargs: Any) -> None:
         super().__init__(" ".join(argv), **kwargs)
-        self.argv = list(argv)
+        self.argv = [sys.executable, "-c", WITH_PARENT, str(os.getpid()), *argv]
         self.errors = b""
         self._stderr_task: asyncio.Task[None] | None = None
 
