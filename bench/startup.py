@@ -196,7 +196,7 @@ class Target:
 def targets(workdir: Path) -> list[Target]:
     config = workdir / "tuiphone.toml"
     config.write_text('[phone]\nlanguage = "en"\n\n[audio]\ninput_device = "null"\noutput_device = "null"\n')
-    ours = Target("tuiphone", [sys.executable, "-m", "tuiphone", "--config", str(config), "--port", "0",
+    ours = Target("tuiphone", [sys.executable, "-m", "tuiphone", "--standalone", "--config", str(config), "--port", "0",
                                "--bind", "127.0.0.1", "--data-dir", str(workdir / "tuiphone-data")],
                   lambda s: "F4 Menu" in s and "1 Idle" in s and "6 Idle" in s)
     minimal = Target("minimal", [sys.executable, str(Path(__file__).resolve()), "--worker", "minimal"],

@@ -57,10 +57,14 @@ class TmuxPhone:
             pytest.fail(f"tmux {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
         return proc.stdout.decode("utf-8", errors="replace")
 
+    def argv(self) -> list[str]:
+        """The one-process TUI (the phone inside it); tests/test_attach_tmux.py attaches instead."""
+        return [sys.executable, "-m", "tuiphone", "--standalone", "--config", str(self.config_path),
+                "--port", str(self.port), "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)]
+
     def start(self) -> TmuxPhone:
         width, height = self.size
-        argv = [sys.executable, "-m", "tuiphone", "--config", str(self.config_path), "--port", str(self.port),
-                "--bind", "127.0.0.1", "--data-dir", str(self.data_dir)]
+        argv = self.argv()
         self.tmux("new-session", "-d", "-s", "phone", "-x", str(width), "-y", str(height), "-c", str(ROOT),
                   "-e", "TERM=xterm-256color", "-e", "LANG=C.UTF-8", *argv)
         self.socket_path = Path(self.tmux("display-message", "-p", "-t", "phone", "#{socket_path}").strip())

@@ -121,6 +121,12 @@ class PhoneApp(App[int]):
         self.blink = blink
         self.handle_sigterm = handle_sigterm
         self.tuned_for_audio = False    # run_app: freeze startup garbage, shorter GIL hand-overs (audio.realtime)
+        # attached to the phone process (control.client.RemotePhone): q detaches, it keeps the history
+        self.attached = bool(getattr(phone, "remote", False))
+        self.detached = False           # q left the phone running (attach.run_attached says so on exit)
+        self.restart_phone: Callable[[], Any] | None = None    # attach: start the phone again, a new RemotePhone
+        self.phone_stopped = ""         # attached: why the phone process went, while it is gone
+        self._leaving = False
         self.registrations: dict[int, RegState] = {}
         self.lines: dict[int, LineView] = {}
         self.trace: deque[SipMessage] = deque(maxlen=TRACE_KEEP)
@@ -148,7 +154,7 @@ class PhoneApp(App[int]):
         self._ringing_screen: ModalScreen | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._history: CallHistory | None = (CallHistory(store, self.call_log_mode, on_error=self.show_error)
-                                             if store is not None else None)
+                                             if store is not None and not self.attached else None)
         i18n.set_language(config.phone.language)
         # [keymap] from the config (checked by the schema), then any the caller gives
         keys = {**(config.keymap.model_extra or {}), **dict(keymap or {})}
@@ -164,14 +170,9 @@ class PhoneApp(App[int]):
         return IdleScreen()
 
     def on_mount(self) -> None:
-        self._unsubscribe = self.phone.subscribe(EngineBridge(self))
-        # subscribe first, then read: an event in between is at worst shown twice, never lost
-        self.registrations.update(self.phone.registrations())
-        self.phone_features = self.phone.feature_state()
-        for call in self.phone.lines():
-            self._update_line(call)
-        self._saved_blocklist = self.phone_features.blocklist
-        self.voicemail.update(self.phone.voicemail)
+        self._take_phone()
+        if self.active_lines():      # attached mid-call: the call shows at once, its timer where it is
+            self.call_after_refresh(self.show_calls)
         self.reload_names()
         self.status_changed.publish(None)
         self.lines_changed.publish(None)
@@ -191,6 +192,20 @@ class PhoneApp(App[int]):
 
             hand_over_sooner()
             self.set_timer(2.0, freeze_what_lives)     # once the first screens and the services are up
+
+    def _take_phone(self) -> None:
+        self._unsubscribe = self.phone.subscribe(EngineBridge(self))
+        # subscribe first, then read: an event in between is at worst shown twice, never lost
+        self.registrations.update(self.phone.registrations())
+        self.phone_features = self.phone.feature_state()
+        for call in self.phone.lines():
+            self._update_line(call)
+        self._saved_blocklist = self.phone_features.blocklist
+        self.voicemail.update(self.phone.voicemail)
+        if self.attached:
+            from tuiphone.screens.phone_stopped import watch_the_phone
+
+            watch_the_phone(self)
 
     async def _start_services(self) -> None:
         from tuiphone.services.runner import ServiceError
@@ -281,6 +296,12 @@ class PhoneApp(App[int]):
 
     def _call_logged(self, entry: CallLogEntry) -> None:
         """Keep a finished call in the history when its account's `call_log` mode says so."""
+        if self.attached:       # the phone process writes the row; the history screen reads it
+            if entry.direction == "in" and entry.disposition in MISSED:
+                self.missed_unseen += 1
+                self.status_changed.publish(None)
+            self.history_changed.publish(None)
+            return
         if self._history is None or not self._history.ended(entry, call_summary(entry, self.lines.values())):
             return      # not kept, or the store failed (said so)
         if entry.direction == "in" and entry.disposition in MISSED:
@@ -311,6 +332,8 @@ class PhoneApp(App[int]):
         pager = getattr(self.phone, "pager", None)
         if pager is not None:
             pager.end_page()
+        elif self.attached:
+            self.command(self.phone.end_page())
 
     def _notice_posted(self, event: Notice) -> None:
         severity = {"error": "error", "warning": "warning"}.get(event.level, "information")
@@ -322,7 +345,9 @@ class PhoneApp(App[int]):
             view = self.lines[call.line] = LineView(call)
         view.call = call
         if call.state == LineState.TALKING and view.talking_since is None:
-            view.talking_since = self.clock()
+            # attached mid-call: the timer goes on from when the phone process saw it answered
+            info = self.phone.line_info(call.line) if self.attached else None
+            view.talking_since = getattr(info, "talking_since", None) or self.clock()
 
     def _tell_call_ended(self, call: CallState, view: LineView | None) -> None:
         who = party(call, self.name_for(call.remote_number))
@@ -352,7 +377,7 @@ class PhoneApp(App[int]):
         return call_log_mode(self.config, account)
 
     def _save_blocklist(self, entries: tuple[str, ...]) -> None:
-        if self.store is None or entries == self._saved_blocklist:
+        if self.store is None or self.attached or entries == self._saved_blocklist:   # attached: the phone saves
             return
         try:
             self.store.set_blocklist(entries)
@@ -582,10 +607,41 @@ class PhoneApp(App[int]):
             self.push_screen(PhoneCommandPalette())
 
     def action_quit_phone(self) -> None:
+        """q: quit; attached, leave the phone process running (its calls go on) and go."""
+        if self.attached:
+            self.detach()
+            return
         if not self.lines:
             self.exit(0)
             return
         self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
+
+    def detach(self) -> None:
+        self._leaving = self.detached = True
+        self.exit(0)
+
+    def action_stop_phone(self) -> None:
+        """Menu › Quit phone: stop the phone (attached: the phone process too), asking while calls are up."""
+        if not self.attached:
+            self.action_quit_phone()
+            return
+        if self.phone_stopped:
+            self._leaving = True
+            self.exit(0)
+            return
+
+        def refused(text: str) -> None:
+            self._leaving = False
+            self.show_error(text)
+
+        def stop(yes: bool | None = True) -> None:
+            if yes:
+                self._leaving = True
+                self.command(self.phone.stop_phone(), done=lambda _: self.exit(0), failed=refused)
+        if not self.lines:
+            stop()
+            return
+        self.push_screen(ConfirmScreen(t("quit.confirm")), stop)
 
 
 def load_blocklist(phone: Any, store: Store) -> str:
@@ -608,7 +664,7 @@ def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = Non
              store_problem: str = "", services: Any = None) -> PhoneApp:
     """The one way to build the phone UI, for the CLI and the tests; loads the saved blocklist into `phone`."""
     i18n.set_language(config.phone.language)
-    if store is not None:
+    if store is not None and not getattr(phone, "remote", False):     # attached: the phone process loaded it
         store_problem = " ".join(filter(None, (store_problem, load_blocklist(phone, store))))
     return PhoneApp(phone, config, clock=clock, config_path=config_path, keymap=keymap, blink=blink,
                     handle_sigterm=handle_sigterm, store=store, store_problem=store_problem, services=services)

@@ -41,18 +41,28 @@ class _Phone(click.Group):
 @click.option("--pcap", type=click.Path(dir_okay=False), help="Write every SIP message to this pcap file.")
 @click.option("--pcap-full", type=click.Path(dir_okay=False),
               help="Record the phone's SIP and RTP packets with dumpcap into this pcapng file.")
+@click.option("--standalone", is_flag=True,
+              help="Run the phone inside this TUI (it stops when the TUI does) instead of attaching to the "
+                   "phone process.")
 @click.version_option(__version__, prog_name="tuiphone")
 @click.pass_context
-def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full) -> None:
-    """tuiphone: a SIP phone for the terminal. With no command it opens the phone."""
+def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full,
+         standalone) -> None:
+    """tuiphone: a SIP phone for the terminal. With no command it opens the phone: it attaches to the phone
+    process for the config, starting one in the background when none runs (`q` detaches, `tuiphone stop`
+    stops it)."""
     logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = RunOptions(config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full)
     if ctx.invoked_subcommand is None:
-        _run_tui(ctx.obj)
+        _run_tui(ctx.obj, standalone)
 
 
-def _run_tui(opts: RunOptions) -> None:
+def _run_tui(opts: RunOptions, standalone: bool = False) -> None:
+    if not standalone:
+        from tuiphone.attach import run_attached
+
+        sys.exit(run_attached(opts))
     from tuiphone.tui_run import run_app
 
     opts.local_audio = True

@@ -17,6 +17,7 @@ from tuiphone.control.codec import CodecError, decode_event, from_data
 from tuiphone.control.endpoint import socket_path
 from tuiphone.control.protocol import MAX_LINE, ProtocolError, check_hello, dump, load, request
 from tuiphone.control.state import LineInfo, PhoneView
+from tuiphone.engine.phone_error import PhoneError
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ class NoPhone(ControlError):
     """No phone runs for the config."""
 
 
-class PhoneRefused(Exception):
-    """The phone said no; `str()` is its sentence."""
+class PhoneRefused(PhoneError):
+    """The phone said no; `str()` is its sentence (a PhoneError, so the UI shows it as it shows the engine's)."""
 
 
 def no_phone(config: Path | str) -> str:
@@ -198,7 +199,76 @@ class RemotePhone:
         self.client = client
         self.max_lines = int(client.snapshot.get("max_lines") or client.hello.get("max_lines") or 6)
         self.local_audio = None        # the sound devices are the phone process's
-        self.pager = None
+        self.pager = RemotePager(self)
+        self.remote = True             # the UI: the phone runs in another process (q detaches)
+        self._thread: Any = None       # the thread running client.loop, when `attach` started one
+
+    @classmethod
+    def attach(cls, config: Path | str, timeout: float = CONNECT_TIMEOUT_S) -> RemotePhone:
+        """Connect to the phone for `config` on a thread of its own running its own loop (as the SIP thread
+        runs beside the UI): commands return concurrent Futures, subscribers are called on that thread.
+        NoPhone or ControlError when it cannot connect."""
+        import threading
+
+        loop = asyncio.new_event_loop()
+        started: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                started.set_result(loop.run_until_complete(ControlClient.connect(config, timeout)))
+            except BaseException as exc:        # handed to the caller below
+                started.set_exception(exc)
+                loop.close()
+                return
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        thread = threading.Thread(target=run, name="tuiphone-control", daemon=True)
+        thread.start()
+        phone = cls(started.result())
+        phone._thread = thread
+        return phone
+
+    @property
+    def pid(self) -> int:
+        return self.client.pid
+
+    @property
+    def config(self) -> Any:
+        return None         # the phone process has its own; the UI reads the config file itself
+
+    def on_closed(self, fn: Callable[[str], None]) -> None:
+        """`fn(reason)` once, on the client's thread, when the connection to the phone ends."""
+        async def wait() -> None:
+            await self.client.closed.wait()
+            fn(self.client.problem)
+        asyncio.run_coroutine_threadsafe(wait(), self.client.loop)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.client.closed.is_set()
+
+    def audio(self) -> dict[str, Any] | None:
+        """The phone process's sound devices as its snapshot said: status, reason, volume, muted (or None)."""
+        return self.client.snapshot.get("audio")
+
+    def paging(self) -> dict[str, Any]:
+        return self.client.snapshot.get("paging") or {}
+
+    def detach(self) -> None:
+        """Close the connection (the phone goes on) and end the client's thread."""
+        if self._thread is None:
+            return
+        loop = self.client.loop
+        try:
+            asyncio.run_coroutine_threadsafe(self.client.close(), loop).result(3.0)
+        except Exception:           # already gone: nothing left to close
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(3.0)
+        self._thread = None
 
     def _op(self, op: str, decode: Callable[[Any], Any] | None = None, **args: Any) -> concurrent.futures.Future:
         async def go() -> Any:
@@ -337,9 +407,57 @@ class RemotePhone:
     def contacts(self, search: str = ""):
         return self._op("contacts", search=search)
 
+    def page_send(self, target: str, codec: str | None = None):
+        return self._op("page_send", target=target, codec=codec)
+
+    def page_stop(self):
+        return self._op("page_stop")
+
+    def end_page(self):
+        return self._op("end_page")
+
+    def set_volume(self, volume: float):
+        return self._op("set_volume", volume=volume)
+
     def stop_phone(self):
         """Ask the phone process to stop (Menu › Quit phone)."""
         return self._op("stop")
+
+
+class RemotePager:
+    """The paging screen's Pager, carried out by the phone process: what is sent or played comes from the
+    phone's PageState events, sending and stopping are its page_send/page_stop ops (PhoneRefused says no)."""
+
+    def __init__(self, phone: RemotePhone) -> None:
+        self.phone = phone
+        self._asked: str | None = None      # the target as the user typed it, while that page goes out
+
+    @property
+    def page(self) -> Any:
+        return self.phone.client.view.pages.get("in")
+
+    @property
+    def sending(self) -> str | None:
+        out = self.phone.client.view.pages.get("out")
+        return None if out is None else self._asked or out.address
+
+    @property
+    def problem(self) -> str | None:
+        return self.phone.paging().get("problem")
+
+    def start_sending(self, target: str, codec: str | None = None) -> None:
+        try:
+            self.phone.page_send(target, codec).result(REQUEST_TIMEOUT_S)
+        except (ControlError, concurrent.futures.TimeoutError) as exc:
+            raise PhoneRefused(str(exc) or "the phone did not answer") from None
+        self._asked = target
+
+    def stop_sending(self) -> None:
+        self._asked = None
+        self.phone.page_stop()
+
+    def end_page(self) -> None:
+        self.phone.end_page()
 
 
 def call_phone(config: Path | str, op: str, args: dict[str, Any] | None = None,

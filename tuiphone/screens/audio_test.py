@@ -162,7 +162,8 @@ class AudioTestScreen(PhoneScreen):
         audio = self.audio
         state = self.query_one("#audio-state", Static)
         if audio is None:
-            self._show(state, t("audio_test.no_audio"))
+            attached = getattr(self.app, "attached", False)      # the devices are the phone process's
+            self._show(state, t("phone.not_here", what=t("audio_test.what")) if attached else t("audio_test.no_audio"))
             return
         levels, s = audio.levels(), audio.stats()
         self.query_one("#mic-meter", LevelMeter).show(levels.mic_dbfs)

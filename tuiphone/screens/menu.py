@@ -23,7 +23,7 @@ def main_menu() -> MenuScreen:
     from tuiphone.screens.settings import open_settings
     from tuiphone.screens.trace import TraceScreen
 
-    return MenuScreen("menu.title", lambda: (
+    menu = MenuScreen("menu.title", lambda: (
         MenuEntry("menu.history", lambda app: HistoryScreen()),
         MenuEntry("menu.phonebook", lambda app: PhonebookScreen()),
         MenuEntry("menu.direct_ip", lambda app: DirectIpScreen()),
@@ -35,7 +35,11 @@ def main_menu() -> MenuScreen:
         MenuEntry("menu.trace", lambda app: TraceScreen()),
         MenuEntry("menu.capture", lambda app: CaptureScreen()),
         MenuEntry("menu.page", lambda app: PageScreen()),     # eleventh: 0 keeps picking the tenth
+        # attached to the phone process: q only detaches, this stops the phone itself
+        *((MenuEntry("menu.quit_phone", lambda app: app.action_stop_phone()),)
+          if getattr(menu.app, "attached", False) else ()),
     ))
+    return menu
 
 
 def status_menu() -> MenuScreen:

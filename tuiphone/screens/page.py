@@ -14,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuiphone.engine.pager import PagerError
+from tuiphone.engine.phone_error import PhoneError
 from tuiphone.i18n import t
 from tuiphone.screens.base import PhoneScreen
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
@@ -148,7 +149,7 @@ class PageScreen(PhoneScreen):
             try:
                 pager.start_sending(target, self.codec)
                 self.started, self.error = target, ""
-            except PagerError as exc:   # a sentence: bad group, port in use, no free microphone
+            except (PagerError, PhoneError) as exc:   # a sentence: bad group, port in use, no free microphone
                 self.error = str(exc)
         self.redraw()
 

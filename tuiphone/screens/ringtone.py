@@ -76,7 +76,9 @@ def play_sample(app: Any, ringtone: str) -> None:
     """Ring `ringtone` for a few seconds through the phone's speaker (or ringer); a sentence when there is none."""
     audio = getattr(app.phone, "local_audio", None)
     if audio is None:
-        app.notify(t("ringtone.no_audio"), markup=False)
+        attached = getattr(app, "attached", False)       # the phone process's devices ring, not this one's
+        app.notify(t("phone.not_here", what=t("ringtone.sample")) if attached else t("ringtone.no_audio"),
+                   markup=False)
         return
     problem = audio.start_ring(os.path.expanduser(ringtone))
     if problem:
