@@ -1,12 +1,11 @@
 """The web terminal in a real browser (headless Debian chromium, one session for the module): sign in, open
 Terminal, read the screen from the page's xterm buffer, type into it, check that no request left 127.0.0.1 and
 that the page ran under its CSP without a violation, sign out (the terminal's socket closes, its front-end is
-waited for). First with a test app as the front-end, then the real one: the TUI attached to a running daemon,
-dialing a real tuiphone peer from the browser."""
+waited for). The front-end is the real one: the TUI attached to a running daemon, dialing a real tuiphone peer
+from the browser. (tests/web/test_web_terminal.py checks the bridge with a test app, without a browser.)"""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import pytest
 
 from tests.services.helpers import wait_for
 from tests.web.helpers import PASSWORD, wait_web, web_daemon
-from tests.web.terminal_helpers import gone, inprocess_admin
+from tests.web.terminal_helpers import gone
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -137,27 +136,6 @@ def sign_in(driver, base: str) -> None:
     WebDriverWait(driver, 10).until(shown.url_to_be(base + "/status"))
 
 
-def test_the_terminal_in_the_page_shows_the_screen_takes_keys_and_closes_on_sign_out(chromium, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    with inprocess_admin(tmp_path) as (admin, base, _):
-        requested_urls(chromium)              # drained: what the browser's own start page loaded is not ours
-        sign_in(chromium, base)
-        chromium.find_element(By.LINK_TEXT, "Terminal").click()
-        screen = wait_screen(chromium, "ECHO APP READY")
-        pid = int(screen.split("pid=")[1].split()[0])
-        assert admin.terminals.pids() == [pid]
-        chromium.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("42" + Keys.ENTER)
-        wait_screen(chromium, "typed: 42<enter>")
-        check_the_page_stayed_on_127_0_0_1(chromium, base)
-        chromium.find_element(By.CSS_SELECTOR, ".logout button").click()
-        assert gone(pid)                      # signed out, the page left: the front-end ended, waited for
-        assert admin.terminals.pids() == []
-
-
-@pytest.mark.skipif(importlib.util.find_spec("tuiphone.attach") is None,
-                    reason="the TUI cannot attach to a running phone yet (issue 15's attach)")
 @pytest.mark.peers
 def test_the_terminal_is_the_running_phones_own_screen_and_dials_a_real_peer(chromium, phones, tmp_path,
                                                                            monkeypatch):
