@@ -50,7 +50,7 @@ class WebAdmin:
 
     def __init__(self, phone: Any, *, config_path: Path, data_dir: Path, services: Any = None,
                  listen: str | None = None, failure_delay_s: float = FAILURE_DELAY_S,
-                 restart: Callable[[], None] | None = None):
+                 restart: Callable[[], None] | None = None, terminal_command: list[str] | None = None):
         self.phone, self.services = phone, services
         self.config_path, self.data_dir = Path(config_path), Path(data_dir)
         self.settings = phone.config.web
@@ -63,6 +63,9 @@ class WebAdmin:
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                             autoescape=True, undefined=jinja2.StrictUndefined)
         self._runner: web.AppRunner | None = None
+        from tuiphone.web.terminal import Terminals
+
+        self.terminals = Terminals(self, terminal_command)     # /terminal: the phone's own screen, one per tab
 
     # ----- lifecycle -------------------------------------------------------------------------------------
     async def _home(self, request: web.Request) -> web.StreamResponse:
@@ -76,6 +79,7 @@ class WebAdmin:
         app.router.add_get("/login", self._login_page)
         app.router.add_post("/login", self._login)
         app.router.add_post("/logout", self._logout)
+        self.terminals.add_routes(app)                  # before /static/: it serves /static/terminal/
         app.router.add_static("/static/", HERE / "static", follow_symlinks=False)
         pages.add_routes(app, self)
         return app
@@ -113,6 +117,7 @@ class WebAdmin:
 
     async def stop(self) -> None:
         self.sessions.end_all()
+        await self.terminals.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -141,6 +146,8 @@ class WebAdmin:
             response = self._error(request, 500, "The phone could not carry out this request; see its log file.")
         for name, value in HEADERS.items():
             response.headers[name] = value
+        if "csp_connect" in request:           # the terminal page: its own websocket too
+            response.headers["Content-Security-Policy"] += f"; connect-src {request['csp_connect']}"
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -162,7 +169,7 @@ class WebAdmin:
         if request.path == "/login" or request.path.startswith("/static/"):
             return await handler(request)
         if session is None:
-            if request.method in ("GET", "HEAD"):
+            if request.method in ("GET", "HEAD") and request.headers.get("Upgrade", "").lower() != "websocket":
                 return redirect("/login")
             raise WebError("Sign in first.", 401)
         if request.method == "POST":
@@ -205,6 +212,7 @@ class WebAdmin:
 
     async def _logout(self, request: web.Request) -> web.Response:
         self.sessions.end(request.cookies.get(COOKIE))
+        await self.terminals.end_session(request.cookies.get(COOKIE))
         response = redirect("/login")
         response.del_cookie(COOKIE, path="/")
         return response
