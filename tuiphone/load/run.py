@@ -1,0 +1,204 @@
+"""The parent of a load run: `run_load` places the calls over workers at a rate, up to a concurrency;
+`run_answer` answers concurrently behind one SIP address (front.py). Both gather the workers' per-call
+records, stop every worker by PID at the end (a signal included), and return (exit code, report)."""
+
+from __future__ import annotations
+
+import math
+import queue
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tuiphone.load.pool import CALLS_PER_WORKER, Worker, children_cpu_s, own_cpu_s, start_workers, stop_all
+from tuiphone.load.record import aggregate
+
+WIND_DOWN_S = 10.0
+
+
+def workers_for(concurrency: int) -> int:
+    return max(1, math.ceil(concurrency / CALLS_PER_WORKER))
+
+
+class Progress:
+    """One line on stderr, rewritten in place, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool | None = None):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = 0.0
+
+    def show(self, text: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        t = time.monotonic()
+        if force or t - self._last >= 0.25:
+            self._last = t
+            sys.stderr.write("\r\x1b[K" + text)
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float, min_asr: float | None,
+             max_pdd_ms: float | None, progress: Progress | None = None) -> tuple[int, dict[str, Any]]:
+    """Place `calls` calls (spec: uri, account, media and checks per call, duration, timeout)."""
+    progress = progress or Progress(False)
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    records: list[dict[str, Any]] = []
+    interrupted: str | None = None
+    placed = peak = 0
+    up = 0
+    cpu0, own0 = children_cpu_s(), own_cpu_s()
+    with tempfile.TemporaryDirectory(prefix="tuiphone-load-") as tmp:
+        workers = start_workers(workers_for(concurrency), {**spec, "role": "uac"}, Path(tmp), events)
+        t0 = time.monotonic()
+        try:
+            while len(records) < calls:
+                now = time.monotonic()
+                due = calls if rate <= 0 else min(calls, int((now - t0) * rate) + 1)
+                while placed < due and up < concurrency:
+                    w = min(workers, key=lambda w: w.active)
+                    if w.active >= CALLS_PER_WORKER or w.done.is_set():
+                        break
+                    placed += 1
+                    w.active += 1
+                    up += 1
+                    peak = max(peak, up)
+                    w.tell(cmd="call", n=placed)
+                if all(w.done.is_set() for w in workers):
+                    break
+                wait = 0.05 if placed >= due or up >= concurrency else max(0.0, t0 + placed / rate - now)
+                _drain(events, records, wait, lambda w: _finished(w), on_gone=None)
+                up = sum(w.active for w in workers)
+                answered = sum(r["result"] == "answered" for r in records)
+                progress.show(f"placed {placed}/{calls}  up {up}  done {len(records)}  "
+                              f"failed {sum(not r['passed'] for r in records)}  "
+                              f"rate {placed / max(1e-3, time.monotonic() - t0):.1f}/s  "
+                              f"ASR {100 * answered / max(1, len(records)):.0f} %")
+        except KeyboardInterrupt as exc:
+            from tuiphone.stop_signals import signal_name
+            interrupted = signal_name(exc)
+        finally:
+            progress.done()
+            wall = time.monotonic() - t0
+            _wind_down(workers, events, records)
+    attempts = placed if interrupted else calls
+    cpu = children_cpu_s() - cpu0 + own_cpu_s() - own0
+    summary = aggregate(records, attempts=attempts, wall_s=wall, peak=peak, cpu_s=cpu,
+                        min_asr=min_asr, max_pdd_ms=max_pdd_ms)
+    summary["workers"] = len(workers)
+    if interrupted:
+        summary["interrupted"] = interrupted
+        summary["ok"] = False
+    report = {"target": spec.get("target", spec["uri"]), "uri": spec["uri"], "summary": summary,
+              "calls": sorted(records, key=lambda r: r["n"])}
+    return (0 if summary["ok"] else 1), report
+
+
+def _finished(w: Worker) -> None:
+    w.active = max(0, w.active - 1)
+
+
+def _drain(events: queue.SimpleQueue, records: list[dict[str, Any]], wait: float,
+           on_record: Callable[[Worker], None], on_gone: Callable[[Worker], None] | None) -> None:
+    try:
+        w, msg = events.get(timeout=max(0.001, wait))
+    except queue.Empty:
+        return
+    while True:
+        if "record" in msg:
+            records.append(msg["record"])
+            on_record(w)
+        elif "gone" in msg and on_gone is not None:
+            on_gone(w)
+        try:
+            w, msg = events.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _wind_down(workers: list[Worker], events: queue.SimpleQueue, records: list[dict[str, Any]]) -> None:
+    """Every worker hangs up its calls, reports them and quits (by PID if it must); then read what came."""
+    import threading
+
+    stopper = threading.Thread(target=stop_all, args=(workers,), daemon=True)
+    stopper.start()
+    deadline = time.monotonic() + WIND_DOWN_S
+    while stopper.is_alive() and time.monotonic() < deadline:
+        try:
+            stopper.join(0.05)
+            _drain(events, records, 0.01, _finished, on_gone=None)
+        except KeyboardInterrupt:
+            continue              # a second Ctrl-C: the calls are being ended already
+    stopper.join(5)
+    _drain(events, records, 0.01, _finished, on_gone=None)
+
+
+def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: int, count: int | None,
+               timeout: float, on_ready: Callable[[str], None] | None = None) -> tuple[int, dict[str, Any]]:
+    """Answer calls on bind:port, each independent, up to `max_concurrent` at once, over workers; stop after
+    `count` calls have ended (when given) or `timeout` s with no call up."""
+    from tuiphone.load.front import Front
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    records: list[dict[str, Any]] = []
+    interrupted: str | None = None
+    n = workers_for(max_concurrent)
+    front: Front | None = None
+    with tempfile.TemporaryDirectory(prefix="tuiphone-answer-") as tmp:
+        base = {**spec, "role": "uas", "bind": bind, "counter_file": str(Path(tmp) / "count")}
+        if n == 1:
+            workers = start_workers(1, {**base, "port": port}, Path(tmp), events)
+            address = workers[0].address
+        else:
+            workers = start_workers(n, {**base, "port": 0}, Path(tmp), events)
+            addrs = []
+            for w in workers:
+                host, _, p = w.address.rpartition(":")
+                addrs.append((host, int(p)))
+            try:
+                front = Front(bind, port, addrs, lambda i: workers[i].active)
+            except OSError as exc:
+                stop_all(workers)
+                raise OSError(f"cannot open SIP port {bind}:{port}: {exc.strerror}") from None
+            address = front.address
+        if on_ready is not None:
+            on_ready(address)
+        t0 = last_up = time.monotonic()
+        try:
+            while count is None or len(records) < count:
+                def started(w: Worker) -> None:
+                    pass
+                _drain(events, records, 0.1, started, on_gone=None)
+                now = time.monotonic()
+                if any(w.active for w in workers):
+                    last_up = now
+                if now - last_up > timeout and now - t0 > timeout:
+                    break
+                if all(w.done.is_set() for w in workers):
+                    break
+        except KeyboardInterrupt as exc:
+            from tuiphone.stop_signals import signal_name
+            interrupted = signal_name(exc)
+        finally:
+            if front is not None:
+                front.close()
+            wall = time.monotonic() - t0
+            _wind_down(workers, events, records)
+    answered = [r for r in records if r["result"] == "answered"]
+    report: dict[str, Any] = {"address": address, "workers": n, "answered": len(answered),
+                              "calls": records,
+                              "wall_s": round(wall, 2)}
+    for i, r in enumerate(records, 1):
+        r["n"] = i                      # in the order the calls ended, over every worker
+    ok = interrupted is None and (count is None or len(records) >= count) and all(
+        r["passed"] for r in records)
+    if interrupted:
+        report["interrupted"] = interrupted
+    return (0 if ok else 1), report
