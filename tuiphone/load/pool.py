@@ -29,6 +29,7 @@ class Worker:
         self.events = events
         self.address = ""
         self.active = 0                   # calls given and not finished
+        self.talking = 0                  # of those, answered (calling side)
         self.cpu_s = 0.0
         self.done = threading.Event()
         self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()
@@ -49,6 +50,8 @@ class Worker:
                 continue
             if "ready" in msg or "error" in msg:
                 self._ready.put(msg)
+            elif "talking" in msg:
+                self.talking += 1                 # the calling side: answered; the record follows at the end
             elif "up" in msg:
                 self.active = msg["up"]           # the answering side: calls up in the worker now
             elif "bye" in msg:
@@ -127,5 +130,16 @@ def own_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def now() -> float:
-    return time.monotonic()
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes `pids` have used so far (from /proc; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK

@@ -5,6 +5,7 @@ records, stop every worker by PID at the end (a signal included), and return (ex
 from __future__ import annotations
 
 import math
+import os
 import queue
 import sys
 import tempfile
@@ -13,7 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tuiphone.load.pool import CALLS_PER_WORKER, Worker, children_cpu_s, own_cpu_s, start_workers, stop_all
+from tuiphone.load.pool import (
+    CALLS_PER_WORKER,
+    Worker,
+    children_cpu_s,
+    own_cpu_s,
+    start_workers,
+    stop_all,
+    tree_cpu_s,
+)
 from tuiphone.load.record import aggregate
 
 WIND_DOWN_S = 10.0
@@ -56,8 +65,10 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
     up = 0
     cpu0, own0 = children_cpu_s(), own_cpu_s()
     with tempfile.TemporaryDirectory(prefix="tuiphone-load-") as tmp:
+        started = time.monotonic()
         workers = start_workers(workers_for(concurrency), {**spec, "role": "uac"}, Path(tmp), events)
-        t0 = time.monotonic()
+        t0 = last_placed = time.monotonic()
+        steady = SteadyCpu(workers, min(concurrency, calls), min(5.0, spec.get("duration", 0) - 1.5))
         try:
             while len(records) < calls:
                 now = time.monotonic()
@@ -71,11 +82,13 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
                     up += 1
                     peak = max(peak, up)
                     w.tell(cmd="call", n=placed)
+                    last_placed = time.monotonic()
                 if all(w.done.is_set() for w in workers):
                     break
                 wait = 0.05 if placed >= due or up >= concurrency else max(0.0, t0 + placed / rate - now)
                 _drain(events, records, wait, lambda w: _finished(w), on_gone=None)
                 up = sum(w.active for w in workers)
+                steady.update(sum(w.talking for w in workers))
                 answered = sum(r["result"] == "answered" for r in records)
                 progress.show(f"placed {placed}/{calls}  up {up}  done {len(records)}  "
                               f"failed {sum(not r['passed'] for r in records)}  "
@@ -91,8 +104,10 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
     attempts = placed if interrupted else calls
     cpu = children_cpu_s() - cpu0 + own_cpu_s() - own0
     summary = aggregate(records, attempts=attempts, wall_s=wall, peak=peak, cpu_s=cpu,
-                        min_asr=min_asr, max_pdd_ms=max_pdd_ms)
+                        placing_s=last_placed - t0, min_asr=min_asr, max_pdd_ms=max_pdd_ms)
     summary["workers"] = len(workers)
+    summary["start_s"] = round(t0 - started, 2)
+    summary["steady_cpu"] = steady.result
     if interrupted:
         summary["interrupted"] = interrupted
         summary["ok"] = False
@@ -103,6 +118,36 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
 
 def _finished(w: Worker) -> None:
     w.active = max(0, w.active - 1)
+    w.talking = max(0, w.talking - 1)
+
+
+class SteadyCpu:
+    """CPU of this process and its workers while every call of the run's concurrency is up at once: opens when
+    the count of talking calls first reaches it, closes `window` s later (or when a call ends, earlier)."""
+
+    def __init__(self, workers: list[Worker], calls: int, window: float):
+        self.pids = [os.getpid()] + [w.proc.pid for w in workers]
+        self.calls, self.window = calls, window
+        self.start: tuple[float, float, float] | None = None
+        self.result: dict[str, Any] | None = None
+
+    def update(self, talking: int) -> None:
+        if self.result is not None or self.window <= 0:
+            return
+        now = time.monotonic()
+        if self.start is None:
+            if talking >= self.calls:
+                self.start = (now, time.time(), tree_cpu_s(self.pids))
+            return
+        if talking < self.calls or now - self.start[0] >= self.window:
+            wall = now - self.start[0]
+            if wall >= 0.5:
+                cpu = tree_cpu_s(self.pids) - self.start[2]
+                self.result = {"calls": self.calls, "wall_s": round(wall, 2), "cpu_pct": round(100 * cpu / wall, 1),
+                               "cpu_pct_per_call": round(100 * cpu / wall / self.calls, 3),
+                               "from_unix": round(self.start[1], 3), "to_unix": round(time.time(), 3)}
+            else:
+                self.start = None
 
 
 def _drain(events: queue.SimpleQueue, records: list[dict[str, Any]], wait: float,

@@ -311,6 +311,8 @@ class LoadWorker:
             call.pdd_ms = (time.monotonic() - call.t0) * 1000
         elif state == "confirmed" and call.answered_at is None:
             self._talking(cid, call)
+            if self.role == "uac":
+                self.send({"talking": 1})
         elif state == "disconnected":
             call.ended_at = time.monotonic()
             del self.calls[cid]
