@@ -5,7 +5,6 @@ worker processes (tuiphone/load/), outside the desk phone's line model: no hold,
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +122,8 @@ def load(opts: RunOptions, target, calls, concurrency, rate, duration, tone, pla
         fail_usage("--expect-echo needs --tone: the tone that must come back")
     if expect_tone is not None and not 20 <= expect_tone <= 7900:
         fail_usage(f"--expect-tone {expect_tone:g} Hz is outside 20-7900 Hz")
-    if (expect_tone is not None or expect_echo) and duration < 2:
-        fail_usage("tone checks need --duration 2 or more (audio is analysed in 1 s blocks)")
+    if (expect_tone is not None or expect_echo) and duration < 1.5:
+        fail_usage("tone checks need --duration 1.5 or more (audio is analysed in 1 s blocks)")
     for path, flag in ((junit, "--junit"), (csv_path, "--csv")):
         if path and not Path(path).resolve().parent.is_dir():
             fail_usage(f"{flag}: the folder of {path} does not exist")
@@ -165,7 +164,7 @@ def answer_concurrently(opts: RunOptions, *, max_concurrent: int, account: int |
     """`tuiphone answer --max-concurrent N`: every call independent, over worker processes behind one address."""
     from tuiphone.cli.common import fail, finish
     from tuiphone.load.pool import WorkerFailed
-    from tuiphone.load.run import run_answer
+    from tuiphone.load.run import answer_workers, run_answer
     from tuiphone.stop_signals import raise_on_stop_signals
 
     media = _media_spec(play, tone)
@@ -189,8 +188,8 @@ def answer_concurrently(opts: RunOptions, *, max_concurrent: int, account: int |
 
     def ready(address: str) -> None:
         if not as_json:
-            click.echo(f"waiting for calls on {address} ({math.ceil(max_concurrent / 4)} workers, "
-                       f"{max_concurrent} at once)", err=True)
+            click.echo(f"waiting for calls on {address} ({answer_workers(max_concurrent)} worker processes, "
+                       f"{max_concurrent} calls at once)", err=True)
     try:
         code, report = run_answer(spec, max_concurrent=max_concurrent, bind=bind, port=port, count=count,
                                   timeout=timeout, on_ready=ready)

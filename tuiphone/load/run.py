@@ -32,6 +32,15 @@ def workers_for(concurrency: int) -> int:
     return max(1, math.ceil(concurrency / CALLS_PER_WORKER))
 
 
+def answer_workers(max_concurrent: int) -> int:
+    """Workers for the answering side: room for a quarter more calls than asked, plus one worker. A worker
+    counts the media sockets of a call that ended less than 0.5 s ago (engine/capacity.py), and the front
+    learns a worker's count a moment late, so a worker filled to exactly 4 refuses the next call 486."""
+    if max_concurrent <= CALLS_PER_WORKER:
+        return 1
+    return math.ceil(max_concurrent * 1.25 / CALLS_PER_WORKER) + 1
+
+
 class Progress:
     """One line on stderr, rewritten in place, only when stderr is a terminal."""
 
@@ -194,7 +203,7 @@ def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: in
     events: queue.SimpleQueue = queue.SimpleQueue()
     records: list[dict[str, Any]] = []
     interrupted: str | None = None
-    n = workers_for(max_concurrent)
+    n = answer_workers(max_concurrent)
     front: Front | None = None
     with tempfile.TemporaryDirectory(prefix="tuiphone-answer-") as tmp:
         base = {**spec, "role": "uas", "bind": bind, "counter_file": str(Path(tmp) / "count")}
