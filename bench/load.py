@@ -149,7 +149,7 @@ def bare(tmp: Path, calls: int, window: float, progress) -> dict[str, Any]:
             w.ready(60)
         settle = 1.0
         t0 = time.monotonic()
-        for caller, callee in zip(callers, callees):
+        for caller, callee in zip(callers, callees, strict=True):
             assert caller.proc.stdin is not None
             caller.proc.stdin.write(json.dumps({"cmd": "cpu", "uri": f"sip:bench@{callee.address}", "calls": 4,
                                                 "window": window, "settle": settle, "timeout": 10}) + "\n")

@@ -62,7 +62,7 @@ def test_load_40_calls_20_at_once_against_a_concurrent_answer_all_pass_with_juni
                              "--record", str(rec), "--timeout", "30", "--json"], ready=True)
     junit, csv = tmp_path / "load.xml", tmp_path / "load.csv"
     load = proc("load", ["load", f"sip:test@{answer.address}", "--calls", "40", "--concurrency", "20",
-                         "--rate", "20", "--duration", "2.5", "--tone", "440", "--expect-tone", "1000",
+                         "--rate", "20", "--duration", "2", "--tone", "440", "--expect-tone", "1000",
                          "--dtmf", "12#", "--min-asr", "100", "--junit", str(junit), "--csv", str(csv), "--json"])
     rc, report = load.result(60)
     s = report["summary"]
@@ -99,7 +99,7 @@ def test_sipp_uac_at_10_calls_per_second_20_at_once_gets_every_call_answered_and
 def test_load_against_sipp_rtp_echo_hears_its_own_tone_back(proc, sipp) -> None:
     uas = sipp("uas", calls=4, timeout=30, rtp_echo=True)
     load = proc("load", ["load", f"sip:echo@{uas.address}", "--calls", "4", "--concurrency", "4", "--rate", "10",
-                         "--duration", "2.5", "--tone", "700", "--expect-echo", "--json"])
+                         "--duration", "2", "--tone", "700", "--expect-echo", "--json"])
     rc, report = load.result(40)
     assert rc == 0, ([c["failure"] for c in report.get("calls", [])], load.stderr())
     assert all(abs(c["dominant_hz"] - 700) <= 2 for c in report["calls"])
@@ -117,7 +117,7 @@ def test_load_through_kamailio_with_digest_auth(proc, kamailio) -> None:
     answer = proc("answer", ["answer", "--account", "1", "--tone", "1000", "--max-concurrent", "4", "--count",
                              "6", "--timeout", "30", "--json"], config=account("1002"), ready=True)
     load = proc("load", ["load", "1002", "--account", "1", "--calls", "6", "--concurrency", "3", "--rate", "10",
-                         "--duration", "2.5", "--expect-tone", "1000", "--json"], config=account("1001"))
+                         "--duration", "2", "--expect-tone", "1000", "--json"], config=account("1001"))
     rc, report = load.result(40)
     assert rc == 0, ([c["failure"] for c in report.get("calls", [])], load.stderr())
     assert report["uri"].startswith("sip:1002@") and report["summary"]["answered"] == 6
@@ -128,7 +128,7 @@ def test_a_far_end_sending_silence_fails_the_tone_check_and_the_run(proc) -> Non
     answer = proc("answer", ["answer", "--max-concurrent", "4", "--count", "4", "--timeout", "30", "--json"],
                   ready=True)
     load = proc("load", ["load", f"sip:x@{answer.address}", "--calls", "4", "--concurrency", "4", "--rate", "0",
-                         "--duration", "2.2", "--tone", "440", "--expect-tone", "1000", "--json"])
+                         "--duration", "2", "--tone", "440", "--expect-tone", "1000", "--json"])
     rc, report = load.result(40)
     s = report["summary"]
     assert rc == 1 and s["answered"] == 4 and s["failed"] == 4
@@ -140,7 +140,7 @@ def test_a_far_end_rejecting_half_the_calls_gives_asr_50_and_fails_min_asr(proc)
     answer = proc("answer", ["answer", "--tone", "1000", "--max-concurrent", "8", "--reject-percent", "50",
                              "--count", "8", "--timeout", "30", "--json"], ready=True)
     load = proc("load", ["load", f"sip:x@{answer.address}", "--calls", "8", "--concurrency", "8", "--rate", "20",
-                         "--duration", "2.2", "--expect-tone", "1000", "--min-asr", "90", "--json"])
+                         "--duration", "2", "--expect-tone", "1000", "--min-asr", "90", "--json"])
     rc, report = load.result(40)
     s = report["summary"]
     assert rc == 1 and s["asr_pct"] == 50.0

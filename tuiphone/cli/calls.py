@@ -162,6 +162,8 @@ def answer(opts: RunOptions, account, play, tone, echo, record, stereo, duration
     if max_concurrent is not None:
         from tuiphone.cli.load import answer_concurrently
         _check_dtmf(dtmf, "--dtmf")
+        if stereo:
+            fail_usage("--stereo is not available with --max-concurrent yet (each call records what it hears)")
         answer_concurrently(opts, max_concurrent=max_concurrent, account=account, play=play, tone=tone, echo=echo,
                             record=record, duration=duration, count=count, ring=ring, dtmf=dtmf, timeout=timeout,
                             reject_pct=reject_percent, as_json=as_json)

@@ -24,7 +24,8 @@ class Front:
     def __init__(self, bind: str, port: int, workers: list[tuple[str, int]], load: Callable[[int], int]):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((bind, port))
-        self.address = "%s:%d" % self.sock.getsockname()
+        host, bound = self.sock.getsockname()
+        self.address = f"{host}:{bound}"
         self._workers = workers
         self._worker_set = set(workers)
         self._load = load                  # calls a worker has now (by index)

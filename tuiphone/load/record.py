@@ -95,7 +95,8 @@ def human(summary: dict[str, Any], target: str) -> str:
         f"{s['wall_s']:g} s, CPU {s['cpu_s']:g} s with the workers' start ({s['cpu_pct']:g} % of one core)",
     ]
     if s["failures_by_sip_status"]:
-        lines.append("  not answered: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["failures_by_sip_status"].items())))
+        by_status = sorted(s["failures_by_sip_status"].items())
+        lines.append("  not answered: " + ", ".join(f"{k} x{v}" for k, v in by_status))
     if s["media_failures"]:
         lines.append("  media failed: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["media_failures"].items())))
     bad = [t for t, ok in s["thresholds"].items() if not ok]
