@@ -172,3 +172,21 @@ def test_ctrl_c_mid_run_prints_the_partial_report_and_ends_every_call(proc) -> N
     rc, answered = answer.result(20)
     assert len(answered["calls"]) == s["attempts"]
     assert not any(c["failure"].startswith("interrupted") for c in answered["calls"])
+
+
+def test_a_load_worker_that_dies_mid_run_fails_its_calls_and_the_run_still_ends(proc) -> None:
+    answer = proc("answer", ["answer", "--tone", "1000", "--max-concurrent", "8", "--count", "8", "--timeout", "20",
+                             "--json"], ready=True)
+    load = proc("load", ["load", f"sip:x@{answer.address}", "--calls", "8", "--concurrency", "8", "--rate", "0",
+                         "--duration", "4", "--json"])
+    deadline = time.monotonic() + 20
+    while len(children(load.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    victim = sorted(children(load.pid))[0]
+    os.kill(victim, signal.SIGKILL)
+    rc, report = load.result(30)
+    s = report["summary"]
+    assert rc == 1 and s["completed"] == 8
+    lost = [c for c in report["calls"] if c["failure"].startswith("the load worker ended")]
+    assert len(lost) == 4 and s["passed"] == 4

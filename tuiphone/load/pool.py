@@ -29,6 +29,7 @@ class Worker:
         self.address = ""
         self.active = 0                   # calls given and not finished
         self.talking = 0                  # of those, answered (calling side)
+        self.given: set[int] = set()      # the numbers of those calls (calling side)
         self.cpu_s = 0.0
         self.done = threading.Event()
         self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()

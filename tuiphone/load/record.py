@@ -23,6 +23,14 @@ def classify(status: int, answered: bool, timed_out: bool) -> str:
     return "failed"
 
 
+def lost_call(n: int, worker: int, why: str) -> dict[str, Any]:
+    """The record of a call whose worker went away before reporting it."""
+    return {"n": n, "worker": worker, "result": "failed", "sip_status": 0, "reason": why, "pdd_ms": None,
+            "setup_ms": None, "talk_s": 0.0, "codec": "", "mos": None, "loss_pct": None, "jitter_ms": None,
+            "rtt_ms": None, "rx_packets": 0, "tx_packets": 0, "heard_s": 0, "silent_s": 0, "rx_level_dbfs": -120.0,
+            "dominant_hz": None, "dominant_share": 0.0, "dtmf_received": "", "passed": False, "failure": why}
+
+
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile; None for no values."""
     if not values:

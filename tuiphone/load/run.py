@@ -83,19 +83,23 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
                 now = time.monotonic()
                 due = calls if rate <= 0 else min(calls, int((now - t0) * rate) + 1)
                 while placed < due and up < concurrency:
-                    w = min(workers, key=lambda w: w.active)
-                    if w.active >= CALLS_PER_WORKER or w.done.is_set():
+                    live = [w for w in workers if not w.done.is_set()]
+                    if not live:
+                        break
+                    w = min(live, key=lambda w: w.active)
+                    if w.active >= CALLS_PER_WORKER:
                         break
                     placed += 1
                     w.active += 1
                     up += 1
                     peak = max(peak, up)
+                    w.given.add(placed)
                     w.tell(cmd="call", n=placed)
                     last_placed = time.monotonic()
                 if all(w.done.is_set() for w in workers):
                     break
                 wait = 0.05 if placed >= due or up >= concurrency else max(0.0, t0 + placed / rate - now)
-                _drain(events, records, wait, lambda w: _finished(w), on_gone=None)
+                _drain(events, records, wait, _finished, on_gone=_lost)
                 up = sum(w.active for w in workers)
                 steady.update(sum(w.talking for w in workers))
                 answered = sum(r["result"] == "answered" for r in records)
@@ -125,9 +129,21 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
     return (0 if summary["ok"] else 1), report
 
 
-def _finished(w: Worker) -> None:
+def _finished(w: Worker, rec: dict[str, Any]) -> None:
     w.active = max(0, w.active - 1)
     w.talking = max(0, w.talking - 1)
+    w.given.discard(rec["n"])
+
+
+def _lost(w: Worker) -> list[dict[str, Any]]:
+    """A worker that ended on its own (a crash): its calls still up are failed calls of the run."""
+    from tuiphone.load.record import lost_call
+
+    lost = [lost_call(n, w.index, f"the load worker ended (exit code {w.proc.poll()}; its log: {w.err_path})")
+            for n in sorted(w.given)]
+    w.given.clear()
+    w.active = w.talking = 0
+    return lost
 
 
 class SteadyCpu:
@@ -160,7 +176,8 @@ class SteadyCpu:
 
 
 def _drain(events: queue.SimpleQueue, records: list[dict[str, Any]], wait: float,
-           on_record: Callable[[Worker], None], on_gone: Callable[[Worker], None] | None) -> None:
+           on_record: Callable[[Worker, dict[str, Any]], None],
+           on_gone: Callable[[Worker], list[dict[str, Any]]] | None) -> None:
     try:
         w, msg = events.get(timeout=max(0.001, wait))
     except queue.Empty:
@@ -168,9 +185,9 @@ def _drain(events: queue.SimpleQueue, records: list[dict[str, Any]], wait: float
     while True:
         if "record" in msg:
             records.append(msg["record"])
-            on_record(w)
+            on_record(w, msg["record"])
         elif "gone" in msg and on_gone is not None:
-            on_gone(w)
+            records.extend(on_gone(w))
         try:
             w, msg = events.get_nowait()
         except queue.Empty:
@@ -187,11 +204,11 @@ def _wind_down(workers: list[Worker], events: queue.SimpleQueue, records: list[d
     while stopper.is_alive() and time.monotonic() < deadline:
         try:
             stopper.join(0.05)
-            _drain(events, records, 0.01, _finished, on_gone=None)
+            _drain(events, records, 0.01, _finished, on_gone=_lost)
         except KeyboardInterrupt:
             continue              # a second Ctrl-C: the calls are being ended already
     stopper.join(5)
-    _drain(events, records, 0.01, _finished, on_gone=None)
+    _drain(events, records, 0.01, _finished, on_gone=_lost)
 
 
 def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: int, count: int | None,
@@ -227,9 +244,7 @@ def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: in
         t0 = last_up = time.monotonic()
         try:
             while count is None or len(records) < count:
-                def started(w: Worker) -> None:
-                    pass
-                _drain(events, records, 0.1, started, on_gone=None)
+                _drain(events, records, 0.1, lambda w, rec: None, on_gone=None)
                 now = time.monotonic()
                 if any(w.active for w in workers):
                     last_up = now
