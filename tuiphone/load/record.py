@@ -70,7 +70,7 @@ def aggregate(records: list[dict[str, Any]], *, attempts: int, wall_s: float, pe
                 "median": percentile(mos, 50)},
         "media_failed": sum(media.values()), "media_failures": dict(media),
         # calls placed per second while placing (the first call starts the clock)
-        "achieved_rate_cps": round((attempts - 1) / placing_s, 2) if attempts > 1 and placing_s > 0 else None,
+        "achieved_rate_cps": round((attempts - 1) / placing_s, 2) if attempts > 1 and placing_s >= 0.1 else None,
         "peak_concurrency": peak, "wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2),
         "cpu_pct": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
     }

@@ -248,7 +248,9 @@ class LoadWorker:
         failures: list[str] = []
         if call.cut:
             failures.append("interrupted")
-        if not answered and not call.rejected:
+        if not answered and call.timed_out:
+            failures.append(f"no answer within {spec.get('timeout', 30.0):g} s")
+        elif not answered and not call.rejected:
             failures.append(f"not answered: {call.status or ''} {call.reason}".strip())
         else:
             if spec.get("expect_tone"):
