@@ -178,11 +178,11 @@ def test_a_load_worker_that_dies_mid_run_fails_its_calls_and_the_run_still_ends(
     answer = proc("answer", ["answer", "--tone", "1000", "--max-concurrent", "8", "--count", "8", "--timeout", "20",
                              "--json"], ready=True)
     load = proc("load", ["load", f"sip:x@{answer.address}", "--calls", "8", "--concurrency", "8", "--rate", "0",
-                         "--duration", "4", "--json"])
+                         "--duration", "3", "--json"])
     deadline = time.monotonic() + 20
     while len(children(load.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(2.0)
+    time.sleep(1.5)
     victim = sorted(children(load.pid))[0]
     os.kill(victim, signal.SIGKILL)
     rc, report = load.result(30)
