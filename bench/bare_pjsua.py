@@ -30,7 +30,8 @@ CLOCK_RATE = 16000
 FRAME_SAMPLES = 320                 # 20 ms at 16 kHz
 TONE_HZ = 440.0
 POLL_MS = 10                        # the same poll interval as tuiphone's SIP thread
-CODECS = ("G722", "PCMU", "PCMA")   # tuiphone's default codec order with no accounts configured
+CODECS = tuple(os.environ.get("BARE_PJSUA_CODECS", "G722,PCMU,PCMA").split(","))   # tuiphone's default order
+# (bench/load.py sets PCMU first: G.711, as on trunks)
 
 
 # ----- protocol helpers (shared with the tuiphone worker) -----------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from tuiphone import __version__
-from tuiphone.cli import audio, calls, config, ctl, daemon, paging, phonebook, web
+from tuiphone.cli import audio, calls, config, ctl, daemon, load, paging, phonebook, web
 from tuiphone.cli.common import RunOptions, StartError, fail
 
 
@@ -71,7 +71,7 @@ def _run_tui(opts: RunOptions, standalone: bool = False) -> None:
 
 for command in (calls.register, calls.call, calls.answer, calls.options, config.config, daemon.daemon,
                 paging.page, paging.listen, audio.audio, phonebook.phonebook, ctl.ctl, ctl.stop,
-                web.web):
+                web.web, load.load):
     main.add_command(command)
 
 

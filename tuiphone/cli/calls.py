@@ -147,13 +147,26 @@ def call(opts: RunOptions, target, account, play, tone, record, stereo, duration
 @click.option("--timeout", type=click.FloatRange(0.5, 86400), default=60.0, show_default=True,
               help="Seconds to wait for the calls.")
 @_RTP_TIMEOUT
+@click.option("--max-concurrent", type=click.IntRange(1, 2000), help="Answer up to this many calls at once, each "
+              "independent (no hold of the others; worker processes of 4 calls each, see `tuiphone load`).")
+@click.option("--reject-percent", type=click.IntRange(0, 100), default=0, help="With --max-concurrent: refuse "
+              "this share of the calls with 486 (evenly spread), to test a caller's ASR checks.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def answer(opts: RunOptions, account, play, tone, echo, record, stereo, duration, count, ring, dtmf, timeout,
-           rtp_timeout, as_json) -> None:
+           rtp_timeout, max_concurrent, reject_percent, as_json) -> None:
     """Wait for calls and answer them."""
     from tuiphone.headless import run_answer
     from tuiphone.stop_signals import raise_on_stop_signals
+
+    if max_concurrent is not None:
+        from tuiphone.cli.load import answer_concurrently
+        _check_dtmf(dtmf, "--dtmf")
+        if stereo:
+            fail_usage("--stereo is not available with --max-concurrent yet (each call records what it hears)")
+        answer_concurrently(opts, max_concurrent=max_concurrent, account=account, play=play, tone=tone, echo=echo,
+                            record=record, duration=duration, count=count, ring=ring, dtmf=dtmf, timeout=timeout,
+                            reject_pct=reject_percent, as_json=as_json)
 
     _check_dtmf(dtmf, "--dtmf")
     audio = audio_plan(play, tone, echo, record, stereo)

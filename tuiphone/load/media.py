@@ -1,0 +1,134 @@
+"""What a call under load sends and how what it hears is checked, at a cost per second, not per frame.
+
+The source hands out slices of one preallocated second of tone (no sine computed per frame); the analyser
+copies each received frame into a preallocated one-second block and runs one FFT per full block (numpy),
+adding the block's power spectrum to the call's total. At the end of the call the total gives the dominant
+frequency and its share of the energy, and the blocks' levels say whether the far end was silent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+RATE = 16000
+BLOCK = RATE                     # 1 s blocks: 1 Hz bins
+SILENCE_DBFS = -50.0             # a block quieter than this is silence
+TONE_TOLERANCE_HZ = 15.0         # what the far end sends must be this close to the expected tone
+MIN_SHARE = 0.5                  # and hold at least this share of the energy heard
+SKIP_BLOCKS = 0                  # blocks before the check counts (the first second includes the answer)
+
+
+class LoopedTone:
+    """An endless tone from one preallocated buffer: `read(n)` returns a view, never computes a sine.
+
+    The buffer holds a whole number of periods (one second for whole-Hz tones), so the loop joins cleanly."""
+
+    def __init__(self, freq_hz: float, level_dbfs: float = -12.0, rate: int = RATE):
+        amplitude = 32767 * 10 ** (level_dbfs / 20)
+        periods = max(1, round(freq_hz))                  # ~1 s of whole periods
+        n = round(periods * rate / freq_hz)
+        t = np.arange(n + 4 * 320, dtype=np.float64)      # + spare frames so a read never wraps
+        self._buf = np.rint(amplitude * np.sin(2 * math.pi * freq_hz * t / rate)).astype(np.int16)
+        self._period = n
+        self._pos = 0
+
+    def read(self, n_samples: int) -> np.ndarray:
+        if n_samples > len(self._buf) - self._period:
+            out = np.resize(np.roll(self._buf[: self._period], -self._pos), n_samples)
+        else:
+            out = self._buf[self._pos: self._pos + n_samples]
+        self._pos = (self._pos + n_samples) % self._period
+        return out
+
+
+class Silence:
+    def __init__(self) -> None:
+        self._zeros = np.zeros(320, dtype=np.int16)
+
+    def read(self, n_samples: int) -> np.ndarray:
+        return self._zeros if n_samples == len(self._zeros) else np.zeros(n_samples, dtype=np.int16)
+
+
+@dataclass
+class Heard:
+    """What a call heard, summed over its full blocks."""
+    seconds: int
+    silent_seconds: int
+    level_dbfs: float
+    dominant_hz: float | None
+    share: float
+
+    def to_json(self) -> dict:
+        return {"heard_s": self.seconds, "silent_s": self.silent_seconds, "rx_level_dbfs": round(self.level_dbfs, 1),
+                "dominant_hz": None if self.dominant_hz is None else round(self.dominant_hz, 1),
+                "dominant_share": round(self.share, 3)}
+
+
+class BlockAnalyser:
+    """A frame sink: keeps one second of received audio, analyses it when full (pjmedia's clock thread)."""
+
+    def __init__(self, skip_blocks: int = SKIP_BLOCKS) -> None:
+        self._block = np.zeros(BLOCK, dtype=np.int16)
+        self._fill = 0
+        self._spectrum = np.zeros(BLOCK // 2 + 1, dtype=np.float64)
+        self._window = np.hanning(BLOCK)
+        self._skip = skip_blocks
+        self.blocks = 0
+        self.silent = 0
+        self._energy = 0.0
+
+    def write(self, frame: np.ndarray) -> None:
+        n = len(frame)
+        room = BLOCK - self._fill
+        if n < room:
+            self._block[self._fill: self._fill + n] = frame
+            self._fill += n
+            return
+        self._block[self._fill:] = frame[:room]
+        self._analyse()
+        rest = n - room
+        self._block[:rest] = frame[room:]
+        self._fill = rest
+
+    def _analyse(self) -> None:
+        if self._skip > 0:
+            self._skip -= 1
+            return
+        x = self._block.astype(np.float64)
+        ms = float(np.mean(x * x))
+        self.blocks += 1
+        self._energy += ms
+        if 10 * math.log10(ms / 32768.0 ** 2 + 1e-12) < SILENCE_DBFS:
+            self.silent += 1
+            return
+        spec = np.abs(np.fft.rfft(x * self._window)) ** 2
+        self._spectrum += spec
+
+    def result(self) -> Heard:
+        ms = self._energy / self.blocks if self.blocks else 0.0
+        level = 10 * math.log10(ms / 32768.0 ** 2 + 1e-12) if self.blocks else -120.0
+        spec = self._spectrum.copy()
+        spec[:20] = 0.0                                  # DC and rumble
+        total = float(spec.sum())
+        if total <= 0.0:
+            return Heard(self.blocks, self.silent, level, None, 0.0)
+        peak = int(np.argmax(spec))
+        band = spec[max(0, peak - 5): peak + 6].sum()    # the peak with the window's spread
+        return Heard(self.blocks, self.silent, level, peak * RATE / BLOCK, float(band / total))
+
+
+def tone_verdict(heard: Heard, expect_hz: float, what: str = "tone") -> str | None:
+    """Why the call fails the tone check (a short reason), or None when it passes."""
+    if heard.seconds == 0:
+        return "no audio heard (call too short for a 1 s block)"
+    if heard.silent_seconds == heard.seconds:
+        return "silence: nothing audible from the far end (one-way audio)"
+    if heard.dominant_hz is None or abs(heard.dominant_hz - expect_hz) > TONE_TOLERANCE_HZ:
+        got = "none" if heard.dominant_hz is None else f"{heard.dominant_hz:.0f} Hz"
+        return f"wrong {what}: heard {got}, expected {expect_hz:g} Hz"
+    if heard.share < MIN_SHARE:
+        return f"{what} too weak: {expect_hz:g} Hz is {heard.share:.0%} of what was heard"
+    return None

@@ -1,0 +1,145 @@
+"""The parent's side of the workers: start them (each its own process, session and SIP port), read their
+JSON lines on one thread each, stop them by PID. This pjsua2 wheel holds CALLS_PER_WORKER calls per process."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import resource
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+CALLS_PER_WORKER = 4          # PJSUA_MAX_CALLS of this wheel: a 5th call in one process is refused
+
+
+class WorkerFailed(Exception):
+    """A worker could not start; the message says why."""
+
+
+class Worker:
+    def __init__(self, index: int, spec: dict[str, Any], events: queue.SimpleQueue, logdir: Path):
+        self.index = index
+        self.err_path = logdir / f"worker-{index}.err"
+        self.events = events
+        self.address = ""
+        self.active = 0                   # calls given and not finished
+        self.talking = 0                  # of those, answered (calling side)
+        self.given: set[int] = set()      # the numbers of those calls (calling side)
+        self.cpu_s = 0.0
+        self.done = threading.Event()
+        self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tuiphone.load.worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({**spec, "index": index}) + "\n")
+        self.proc.stdin.flush()
+        threading.Thread(target=self._read, name=f"load-worker-{index}", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if "ready" in msg or "error" in msg:
+                self._ready.put(msg)
+            elif "talking" in msg:
+                self.talking += 1                 # the calling side: answered; the record follows at the end
+            elif "up" in msg:
+                self.active = msg["up"]           # the answering side: calls up in the worker now
+            elif "bye" in msg:
+                self.cpu_s = msg.get("cpu_s", 0.0)
+            else:
+                self.events.put((self, msg))
+        self._ready.put({"error": "the worker ended"})
+        self.done.set()
+        self.events.put((self, {"gone": True}))
+
+    def wait_ready(self, timeout: float) -> dict[str, Any]:
+        try:
+            msg = self._ready.get(timeout=timeout)
+        except queue.Empty:
+            raise WorkerFailed(f"load worker {self.index} did not start within {timeout:g} s") from None
+        if "error" in msg:
+            tail = self.err_path.read_text(errors="replace").strip()[-400:]
+            raise WorkerFailed(f"load worker {self.index} could not start: {msg['error']}"
+                               + (f" ({tail})" if tail and msg["error"] == "the worker ended" else ""))
+        self.address = msg["address"]
+        return msg
+
+    def tell(self, **cmd: Any) -> None:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Ask it to hang up and quit; SIGTERM then SIGKILL by PID when it does not."""
+        if self.proc.poll() is None:
+            self.tell(cmd="stop")
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(self.proc.pid, sig)
+                    self.proc.wait(3)
+                    break
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    continue
+        self.done.wait(2)
+
+
+def start_workers(n: int, spec: dict[str, Any], logdir: Path, events: queue.SimpleQueue,
+                  timeout: float = 30.0) -> list[Worker]:
+    """Start `n` workers at once and wait for all; on any failure stop the started ones and raise."""
+    workers = [Worker(i, spec, events, logdir) for i in range(n)]
+    try:
+        for w in workers:
+            w.wait_ready(timeout)
+    except BaseException:
+        stop_all(workers)
+        raise
+    return workers
+
+
+def stop_all(workers: list[Worker]) -> None:
+    for w in workers:
+        if w.proc.poll() is None:
+            w.tell(cmd="stop")
+    for w in workers:
+        w.stop()
+
+
+def children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def own_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes `pids` have used so far (from /proc; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK

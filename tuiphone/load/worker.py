@@ -1,0 +1,378 @@
+"""One load worker: its own pjsua endpoint (this wheel holds 4 calls per process), placing or answering the
+calls the parent gives it, and one JSON line per finished call back to the parent.
+
+    python -m tuiphone.load.worker      # first stdin line: the spec (role "uac" or "uas"); then commands
+
+Calls go straight to the PjsuaBackend with this module's own listener: no Phone, so no line model (no hold
+of the other calls), no history rows, no Action URLs. Everything per call runs on the SIP thread (timers
+of the backend); the main thread only reads commands.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tuiphone.engine.backend import AccountSettings, CallMedia, TransportSettings
+from tuiphone.load.media import BlockAnalyser, LoopedTone, Silence, tone_verdict
+from tuiphone.load.record import classify
+
+QUALITY_EVERY_S = 1.0
+DTMF_AFTER_S = 0.5
+RETRY_FOR_S = 2.0             # a call refused for want of a free slot is retried this long
+
+
+@dataclass
+class _Call:
+    n: int                          # the parent's number for the call (uac) or the worker's (uas)
+    cid: int = -1
+    t0: float = field(default_factory=time.monotonic)     # the INVITE (uac) or its arrival (uas)
+    queued: float = field(default_factory=time.monotonic)
+    pdd_ms: float | None = None
+    setup_ms: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    status: int = 0
+    reason: str = ""
+    codec: str = ""
+    quality: Any = None
+    dtmf: list[str] = field(default_factory=list)
+    analyser: BlockAnalyser = field(default_factory=BlockAnalyser)
+    recorder: Any = None
+    timed_out: bool = False
+    cut: bool = False               # still up when the run was stopped
+    remote: str = ""
+    rejected: bool = False          # refused on purpose (uas: reject_pct)
+
+
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+class LoadWorker:
+    """The BackendListener of one worker process; sends records through `out`."""
+
+    def __init__(self, spec: dict[str, Any], out: TextIO):
+        from tuiphone.engine.sip import PjsuaBackend
+
+        self.spec = spec
+        self.role = spec["role"]
+        self._out = out
+        self._out_lock = threading.Lock()
+        self.calls: dict[int, _Call] = {}         # by pjsua call id
+        self.up = 0
+        self._seen = 0
+        self._stopping = False
+        self._reg = threading.Event()
+        self._reg_status = 0
+        self._play = None
+        if spec.get("play"):
+            from tuiphone.audio.wav import read_wav
+            self._play = read_wav(spec["play"])
+        self.backend = PjsuaBackend(self)
+        self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1", port=spec.get("port", 0),
+                                             transports=("udp",), codecs=tuple(spec.get("codecs") or
+                                                                               ("PCMU", "PCMA", "G722"))))
+        self.account: int | None = None
+        if spec.get("account"):
+            acc = AccountSettings(**spec["account"])
+            self.account = acc.index
+            self.backend.submit(lambda: self.backend.set_account(acc)).result(10)
+            if acc.register and acc.registrar:
+                self._reg.wait(10)
+
+    # ----- output --------------------------------------------------------------------------------
+    def send(self, obj: dict[str, Any]) -> None:
+        with self._out_lock:
+            try:
+                self._out.write(json.dumps(obj) + "\n")
+                self._out.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    # ----- media ---------------------------------------------------------------------------------
+    def _media(self, call: _Call) -> CallMedia:
+        from tuiphone.audio.sources import WavSource
+
+        sinks: list[Any] = [call.analyser]
+        source: Any
+        if self.spec.get("echo"):
+            from tuiphone.load.echo import BlockEcho
+            source = BlockEcho()
+            sinks.append(source)
+        elif self._play is not None:
+            source = WavSource(self._play, loop=True)
+        elif self.spec.get("tone"):
+            source = LoopedTone(float(self.spec["tone"]))
+        else:
+            source = Silence()
+        if self.spec.get("record"):
+            from tuiphone.audio.recorder import CallRecorder
+            call.recorder = CallRecorder(self._record_path())
+            sinks.append(call.recorder.rx_sink)
+        return CallMedia(source=source, sinks=sinks)
+
+    def _record_path(self) -> Path:
+        """NAME-N.wav with N counted over every worker of the run (a counter file under a lock)."""
+        base = Path(self.spec["record"])
+        counter = self.spec["counter_file"]
+        fd = os.open(counter, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            n = int(os.read(fd, 32) or b"0") + 1
+            os.lseek(fd, 0, 0)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(n).encode())
+        finally:
+            os.close(fd)
+        return base.with_name(f"{base.stem}-{n}.wav")
+
+    # ----- commands (main thread -> SIP thread) ----------------------------------------------------
+    def place(self, n: int) -> None:
+        self.backend.submit(lambda: self._place(n))
+
+    def _place(self, n: int, call: _Call | None = None, media: CallMedia | None = None) -> None:
+        if call is None:
+            call = _Call(n=n)
+            media = self._media(call)
+        if self._stopping:
+            self._finish(call)
+            return
+        try:
+            call.t0 = time.monotonic()
+            call.cid = self.backend.make_call(self.account, self.spec["uri"], {}, media)  # type: ignore[arg-type]
+        except ValueError as exc:
+            # the slot of a call that just ended is freed a moment later (pjsua, the socket budget): retry
+            if time.monotonic() - call.queued < RETRY_FOR_S and ("TOOMANY" in str(exc) or "sockets" in str(exc)):
+                self.backend.schedule(0.05, lambda: self._place(n, call, media))
+                return
+            call.reason, call.ended_at = str(exc), time.monotonic()
+            self._finish(call)
+            return
+        self.calls[call.cid] = call
+        self.up += 1
+        cid = call.cid
+        self.backend.schedule(self.spec.get("timeout", 30.0), lambda: self._answer_timeout(cid, call))
+
+    def _answer_timeout(self, cid: int, call: _Call) -> None:
+        if self.calls.get(cid) is call and call.answered_at is None:
+            call.timed_out = True
+            self.backend.hangup(cid)
+
+    def stop_all(self) -> None:
+        """Hang up (or decline) every call; their records follow as they end."""
+        def stop() -> None:
+            self._stopping = True
+            for cid, call in list(self.calls.items()):
+                call.cut = True
+                self._sample(call)
+                self.backend.hangup(cid, 0 if call.answered_at is not None or self.role == "uac" else 486)
+        self.backend.submit(stop).result(10)
+
+    # ----- per call, on the SIP thread -----------------------------------------------------------
+    def _sample(self, call: _Call) -> None:
+        if call.answered_at is None or call.ended_at is not None:
+            return
+        try:
+            call.quality = self.backend.quality(call.cid)
+        except ValueError:
+            pass
+
+    def _tick(self, cid: int, call: _Call) -> None:
+        if self.calls.get(cid) is not call:
+            return
+        self._sample(call)
+        self.backend.schedule(QUALITY_EVERY_S, lambda: self._tick(cid, call))
+
+    def _end(self, cid: int, call: _Call) -> None:
+        if self.calls.get(cid) is call:
+            self._sample(call)
+            self.backend.hangup(cid)
+
+    def _talking(self, cid: int, call: _Call) -> None:
+        now = time.monotonic()
+        call.answered_at = now
+        call.setup_ms = (now - call.t0) * 1000
+        self.backend.schedule(QUALITY_EVERY_S, lambda: self._tick(cid, call))
+        duration = self.spec.get("duration")
+        if duration is not None:
+            self.backend.schedule(duration, lambda: self._end(cid, call))
+        digits = self.spec.get("dtmf")
+        if digits:
+            def dtmf() -> None:
+                if self.calls.get(cid) is call:
+                    try:
+                        self.backend.send_dtmf(cid, digits, "rfc2833")
+                    except Exception:       # the call ended meanwhile (pjsua2's own error)
+                        pass
+            self.backend.schedule(DTMF_AFTER_S, dtmf)
+
+    def _finish(self, call: _Call) -> None:
+        if call.recorder is not None:
+            call.recorder.stop()
+        self.send({"record": self.record(call)})
+
+    def record(self, call: _Call) -> dict[str, Any]:
+        spec = self.spec
+        answered = call.answered_at is not None
+        end = call.ended_at or time.monotonic()
+        q = call.quality
+        heard = call.analyser.result()
+        rec: dict[str, Any] = {
+            "n": call.n, "worker": spec.get("index", 0),
+            "result": classify(call.status, answered, call.timed_out), "sip_status": call.status,
+            "reason": call.reason, "pdd_ms": None if call.pdd_ms is None else round(call.pdd_ms, 1),
+            "setup_ms": None if call.setup_ms is None else round(call.setup_ms, 1),
+            "talk_s": round(end - call.answered_at, 2) if call.answered_at is not None else 0.0,
+            "codec": (q.codec if q else "") or call.codec,
+            "mos": round(q.mos, 2) if q else None, "loss_pct": round(q.rx_loss_pct, 2) if q else None,
+            "jitter_ms": round(q.jitter_ms, 2) if q else None, "rtt_ms": round(q.rtt_ms, 2) if q else None,
+            "rx_packets": q.rx_packets if q else 0, "tx_packets": q.tx_packets if q else 0,
+            **heard.to_json(), "dtmf_received": "".join(call.dtmf),
+        }
+        if self.role == "uas":
+            rec["remote_uri"] = call.remote
+            rec["rejected_by_us"] = call.rejected
+            if call.recorder is not None:
+                rec["recording"] = str(call.recorder.path)
+        failures: list[str] = []
+        if call.cut:
+            failures.append("interrupted")
+        if not answered and call.timed_out:
+            failures.append(f"no answer within {spec.get('timeout', 30.0):g} s")
+        elif not answered and not call.rejected:
+            failures.append(f"not answered: {call.status or ''} {call.reason}".strip())
+        else:
+            if spec.get("expect_tone"):
+                why = tone_verdict(heard, float(spec["expect_tone"]))
+                if why:
+                    failures.append(why)
+            if spec.get("expect_echo"):
+                why = tone_verdict(heard, float(spec.get("tone") or 0), "echo")
+                if why:
+                    failures.append(why)
+            if spec.get("expect_dtmf") is not None and spec["expect_dtmf"] not in rec["dtmf_received"]:
+                failures.append(f"DTMF lost: received '{rec['dtmf_received']}', expected '{spec['expect_dtmf']}'")
+            if spec.get("min_mos") is not None and (rec["mos"] or 0.0) < spec["min_mos"]:
+                failures.append(f"MOS {rec['mos']} below {spec['min_mos']}")
+        rec["passed"] = not failures
+        rec["failure"] = "; ".join(failures)
+        return rec
+
+    # ----- BackendListener (SIP thread) ------------------------------------------------------------
+    def on_reg_state(self, account: int, sip_status: int, reason: str, expires: int) -> None:
+        self._reg_status = sip_status
+        if 200 <= sip_status < 300:
+            self._reg.set()
+
+    def on_incoming_call(self, cid: int, account: int | None, info: Any) -> None:
+        if self.role != "uas" or self._stopping:
+            self.backend.answer(cid, 486)
+            return
+        self._seen += 1
+        call = _Call(n=self._seen, cid=cid, remote=info.remote_uri)
+        self.calls[cid] = call
+        self.up += 1
+        pct = self.spec.get("reject_pct", 0)
+        if pct and (self._seen * pct) // 100 != ((self._seen - 1) * pct) // 100:
+            call.status, call.rejected = 486, True
+            self.backend.answer(cid, 486)
+            self.send({"up": self.up})
+            return
+        self.send({"up": self.up})
+        self.backend.answer(cid, 180)
+        media = self._media(call)
+        ring = self.spec.get("ring", 0.0)
+
+        def pick_up() -> None:
+            if self.calls.get(cid) is call:
+                try:
+                    self.backend.answer(cid, 200, media)
+                except ValueError:
+                    pass
+        self.backend.schedule(ring, pick_up)
+
+    def on_call_state(self, cid: int, state: str, sip_status: int, reason: str, call_id: str = "") -> None:
+        call = self.calls.get(cid)
+        if call is None:
+            return
+        if sip_status:
+            call.status = sip_status
+            call.reason = reason
+        if state == "early" and call.pdd_ms is None and self.role == "uac":
+            call.pdd_ms = (time.monotonic() - call.t0) * 1000
+        elif state == "confirmed" and call.answered_at is None:
+            self._talking(cid, call)
+            if self.role == "uac":
+                self.send({"talking": 1})
+        elif state == "disconnected":
+            call.ended_at = time.monotonic()
+            del self.calls[cid]
+            self.up -= 1
+            self._finish(call)
+            if self.role == "uas":
+                self.send({"up": self.up})
+
+    def on_media_state(self, cid: int, active: bool, remote_hold: bool, codec: str) -> None:
+        call = self.calls.get(cid)
+        if call is not None and codec:
+            call.codec = codec
+
+    def on_dtmf(self, cid: int, digit: str, method: str) -> None:
+        call = self.calls.get(cid)
+        if call is not None:
+            call.dtmf.append(digit)
+
+    def __getattr__(self, name: str) -> Any:      # the rest of BackendListener: nothing to do under load
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def serve() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)        # the parent handles Ctrl-C and tells us to stop
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", buffering=1)         # pjlib's own prints go to stderr, never the pipe
+    os.dup2(2, 1)
+    spec = json.loads(sys.stdin.readline())
+    try:
+        worker = LoadWorker(spec, out)
+    except Exception as exc:                             # the port is taken, the account is refused...
+        out.write(json.dumps({"error": str(exc) or type(exc).__name__}) + "\n")
+        out.flush()
+        return 1
+    worker.send({"ready": True, "address": worker.backend.local_address(), "max_calls": worker.backend.max_calls(),
+                 "registered": worker._reg.is_set(), "reg_status": worker._reg_status})
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            cmd = json.loads(line)
+            if cmd["cmd"] == "call":
+                worker.place(cmd["n"])
+            elif cmd["cmd"] == "stop":
+                worker.stop_all()
+                break
+    finally:
+        worker.stop_all()
+        deadline = time.monotonic() + 3.0
+        while worker.up > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu = _cpu_s()
+        worker.backend.stop()
+        worker.send({"bye": True, "cpu_s": round(cpu, 3), "left": worker.up})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
