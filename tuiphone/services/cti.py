@@ -12,18 +12,17 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from tuiphone.config import parse_listen_address
 from tuiphone.engine.events import CallState, LineState
 from tuiphone.logthrottle import LogThrottle
+from tuiphone.services.http_listen import QuietServerLog, listen
 from tuiphone.services.remote_keys import (
     PhoneKeys,
     Refused,
@@ -74,38 +73,6 @@ class FailureThrottle:
 
     def succeeded(self, address: str) -> None:
         self._seen.pop(address, None)
-
-
-class QuietServerLog(logging.LoggerAdapter):
-    """aiohttp's own server log for the CTI port: a garbled or over-long request (or any error aiohttp
-    reports) costs one short line, a few a minute ("N more suppressed"), never a traceback."""
-
-    def __init__(self, throttle: LogThrottle):
-        super().__init__(logging.getLogger("aiohttp.server"), {})
-        self.throttle = throttle
-
-    def log(self, level: int, msg: object, *args: object, exc_info: Any = None, **kwargs: Any) -> None:
-        if level < logging.WARNING:      # aiohttp's debug lines (no traceback: they are debug for a reason)
-            self.logger.log(level, msg, *args)
-            return
-        exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1] if exc_info else None
-        said = _render(msg, args)
-        if isinstance(exc, HttpProcessingError):
-            why = " ".join(str(exc.message).split())[:120]
-            self.throttle.info("bad http", "CTI: refused a bad HTTP request from %s (%s): %s",
-                               args[0] if args else "?", exc.code, why)
-        elif exc is not None:
-            self.throttle.warning("http error", "CTI: %s: %s: %s", said, type(exc).__name__,
-                                  " ".join(str(exc).split())[:160])
-        else:
-            self.throttle.log(level, "http error", "CTI: %s", said)
-
-
-def _render(msg: object, args: tuple[object, ...]) -> str:
-    try:
-        return str(msg) % args if args else str(msg)
-    except (TypeError, ValueError):
-        return str(msg)
 
 
 def answer(body: Any, status: int = 200, **extra: Any) -> web.Response:
@@ -193,19 +160,7 @@ class CtiServer:
 
     async def start(self) -> str:
         """Listen on cti.listen; returns the base URL. Raises OSError (port taken, address missing)."""
-        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False,
-                                     logger=QuietServerLog(self.noise))
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets and self.port == 0:
-            self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await listen(self.application(), self.host, self.port, QuietServerLog(self.noise))
         url = self.url
         log.info("CTI API listening on %s", url)
         return url

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from tuiphone.config import parse_listen_address
 from tuiphone.logthrottle import LogThrottle
-from tuiphone.services.cti import FAILURE_DELAY_S, QuietServerLog
+from tuiphone.services.cti import FAILURE_DELAY_S
+from tuiphone.services.http_listen import QuietServerLog, listen
 from tuiphone.web.files import WebError
 from tuiphone.web.sessions import COOKIE, Sessions, password_matches
 from tuiphone.web.settings import web_password
@@ -94,19 +95,8 @@ class WebAdmin:
     async def start(self) -> str:
         """Listen; returns the URL. Raises OSError (port taken, address missing, unreadable certificate)."""
         context = self.ssl_context()
-        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False,
-                                     logger=QuietServerLog(self.noise))
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context, reuse_address=True)
-        try:
-            await site.start()
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets and self.port == 0:
-            self.port = server.sockets[0].getsockname()[1]
+        self._runner, self.port = await listen(self.application(), self.host, self.port,
+                                               QuietServerLog(self.noise, "web admin"), context)
         log.info("web admin listening on %s", self.url)
         return self.url
 
