@@ -10,23 +10,16 @@ from pathlib import Path
 
 import click
 
-from tuiphone.cli.common import EXIT_FAILED, RunOptions, account_index, fail_usage, finish
+from tuiphone.cli.common import EXIT_FAILED, RunOptions, account_index, check_media, fail_usage, finish
 from tuiphone.runtime import running_phone
 
 
 def audio_plan(play: str | None, tone: float | None, echo: bool, record: str | None, stereo: bool = False):
-    from tuiphone.audio.wav import WavError, read_wav
     from tuiphone.headless import AudioPlan
 
     if sum(x is not None and x is not False for x in (play, tone, echo or None)) > 1:
         fail_usage("choose one of --play, --tone and --echo")
-    if play is not None:
-        try:
-            read_wav(play)
-        except WavError as exc:
-            fail_usage(str(exc))
-    if tone is not None and not 20 <= tone <= 7900:
-        fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")
+    check_media(play, tone)
     rec = Path(record) if record else None
     if rec is not None and not rec.parent.exists():
         fail_usage(f"cannot record to {rec}: the folder {rec.parent} does not exist")

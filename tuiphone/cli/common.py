@@ -46,3 +46,16 @@ def account_index(account: int | None) -> int | None:
     if account < 1:
         fail_usage("--account counts from 1 (account 1 is the first [[accounts]] entry)")
     return account - 1
+
+
+def check_media(play: str | None, tone: float | None) -> None:
+    """Usage errors (exit 2) for --play (a WAV that cannot be read) and --tone (outside 20-7900 Hz)."""
+    if play is not None:
+        from tuiphone.audio.wav import WavError, read_wav
+
+        try:
+            read_wav(play)
+        except WavError as exc:
+            fail_usage(str(exc))
+    if tone is not None and not 20 <= tone <= 7900:
+        fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tuiphone.cli.common import EXIT_FAILED, RunOptions, account_index, fail_usage
+from tuiphone.cli.common import EXIT_FAILED, RunOptions, account_index, check_media, fail_usage
 
 _DTMF_OK = set("0123456789*#ABCDabcd")
 
@@ -68,14 +68,7 @@ def _check_dtmf(digits: str | None, flag: str) -> None:
 def _media_spec(play: str | None, tone: float | None) -> dict[str, Any]:
     if play is not None and tone is not None:
         fail_usage("choose one of --play and --tone")
-    if play is not None:
-        from tuiphone.audio.wav import WavError, read_wav
-        try:
-            read_wav(play)
-        except WavError as exc:
-            fail_usage(str(exc))
-    if tone is not None and not 20 <= tone <= 7900:
-        fail_usage(f"--tone {tone:g} Hz is outside 20-7900 Hz")
+    check_media(play, tone)
     return {"play": play, "tone": tone}
 
 
