@@ -1,6 +1,6 @@
 """The attaching TUI against a minimal Textual app and the standalone TUI; event latency phone -> front-end.
 
-    python bench/attach.py [--runs N] [--calls N] [--json]
+    python bench/attach.py [--runs N] [--calls N] [--start-only] [--json]
 
 One run, side by side (issue 15, "Speed"):
 
@@ -346,6 +346,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=1.0, help="seconds on the first screen before RSS")
     parser.add_argument("--calls", type=int, default=40, help="SIPp calls per latency round (default 40)")
     parser.add_argument("--rate", type=float, default=2.0, help="SIPp calls a second (default 2)")
+    parser.add_argument("--start-only", action="store_true", help="only the start part (no event latency)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker", choices=["phone", "tui", "minimal"], help=argparse.SUPPRESS)
     parser.add_argument("--probe", help=argparse.SUPPRESS)
@@ -372,7 +373,8 @@ def main() -> int:
             targets = start_targets(workdir, config)
             samples = startup_runs(tmux, targets, args.runs, args.settle)
             start = {t.name: summary(samples, t.name) for t in targets}
-            latency = [latency_round(tmux, daemon, workdir, n, args.calls, args.rate) for n in (1, 3)]
+            latency = [] if args.start_only else [latency_round(tmux, daemon, workdir, n, args.calls, args.rate)
+                                                  for n in (1, 3)]
         except (NotDrawn, TmuxError, RuntimeError) as exc:
             print(exc, file=sys.stderr)
             return 1

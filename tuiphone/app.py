@@ -37,11 +37,8 @@ from tuiphone.i18n import t
 from tuiphone.logbook import last_dialed
 from tuiphone.messages import EngineBridge
 from tuiphone.screens.call import CallScreen
-from tuiphone.screens.confirm import ConfirmScreen
 from tuiphone.screens.idle import IdleScreen
-from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.screens.lock import LockScreen, ScreenLock
-from tuiphone.screens.palette import PhoneCommands
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
 from tuiphone.store import Store, StoreError, plain_number
 from tuiphone.terminal_closed import forget_the_terminal, stop_on_terminal_closed, survives_hangup
@@ -52,13 +49,20 @@ log = logging.getLogger(__name__)
 TRACE_KEEP = 2000          # SIP messages kept for the trace screen
 
 
+def _phone_commands() -> Any:
+    """The palette's provider, imported when the palette first opens (not at start)."""
+    from tuiphone.screens.palette import PhoneCommands
+
+    return PhoneCommands
+
+
 class PhoneApp(EngineEventHandlers, App[int]):
     """The phone's UI over one `Phone` (or anything with its public methods)."""
 
     CSS_PATH = "tuiphone.tcss"
     TITLE = "tuiphone"
     ENABLE_COMMAND_PALETTE = True
-    COMMANDS = {PhoneCommands}
+    COMMANDS = {_phone_commands}
     BINDINGS = [Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="command-palette"),
                 Binding("e", "end_page", "End page", show=False, id="end-page")]   # only while a page plays
 
@@ -297,6 +301,8 @@ class PhoneApp(EngineEventHandlers, App[int]):
             view = self.lines.get(event.line)
             if view is None or view.call.state != LineState.RINGING:
                 continue    # the caller gave up before we got to it
+            from tuiphone.screens.incoming import IncomingCallScreen
+
             screen = IncomingCallScreen(event, waiting=self.waiting_calls())
             self._ringing_screen = screen
             self.push_screen(screen, lambda choice, e=event: self._on_incoming_choice(e, choice))
@@ -441,6 +447,8 @@ class PhoneApp(EngineEventHandlers, App[int]):
         if not self.lines:
             self.exit(0)
             return
+        from tuiphone.screens.confirm import ConfirmScreen
+
         self.push_screen(ConfirmScreen(t("quit.confirm")), lambda yes: self.exit(0) if yes else None)
 
     def detach(self) -> None:
@@ -468,6 +476,8 @@ class PhoneApp(EngineEventHandlers, App[int]):
         if not self.lines:
             stop()
             return
+        from tuiphone.screens.confirm import ConfirmScreen
+
         self.push_screen(ConfirmScreen(t("quit.confirm")), stop)
 
 
