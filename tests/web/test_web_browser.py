@@ -9,7 +9,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +57,6 @@ def test_sign_in_wrong_then_right_and_status_screenshot(admin, chromium, tmp_pat
     from selenium.webdriver.support.ui import WebDriverWait
 
     base = admin[1]
-    started = time.monotonic()
     chromium.get(base + "/status")
     assert chromium.current_url == base + "/login"              # sent to the sign-in page
     chromium.find_element(By.ID, "password").send_keys("not-the-password")
@@ -81,7 +79,6 @@ def test_sign_in_wrong_then_right_and_status_screenshot(admin, chromium, tmp_pat
     shots.mkdir(exist_ok=True)
     assert chromium.save_screenshot(str(shots / "web-status.png"))
     assert (shots / "web-status.png").stat().st_size > 1000
-    assert time.monotonic() - started < 20
 
 
 def sha256(path: Path) -> str:
@@ -98,7 +95,6 @@ def test_config_upload_bad_then_good_and_a_capture_downloaded(admin, chromium, d
 
     proc, base = admin
     config = proc.config_path
-    started = time.monotonic()
     chromium.get(base + "/config")
     if chromium.current_url == base + "/login":                  # run alone: this session is not signed in yet
         chromium.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -152,4 +148,3 @@ def test_config_upload_bad_then_good_and_a_capture_downloaded(admin, chromium, d
                            "-e", "sip.Status-Code"], capture_output=True, text=True, timeout=60)
     assert read.returncode == 0, read.stderr
     assert "OPTIONS" in read.stdout and "200" in read.stdout
-    assert time.monotonic() - started < 20
