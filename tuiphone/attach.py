@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tuiphone.runtime import EXIT_FAILED, EXIT_USAGE, RunOptions, StartError
+from tuiphone.runtime import EXIT_FAILED, EXIT_USAGE, RunOptions, StartError, read_config
 
 log = logging.getLogger("tuiphone.app")
 
@@ -95,22 +95,6 @@ def attach_or_start(options: RunOptions) -> Any:
         return start_phone(options)
 
 
-def _ui_config(options: RunOptions) -> Any:
-    """The config the screens show and edit (the phone process reads the same file)."""
-    from tuiphone.config import ConfigError, load_or_create
-    from tuiphone.paths import config_path
-    from tuiphone.runtime import tell
-
-    path = config_path(options.config)
-    try:
-        config, created = load_or_create(path)
-    except ConfigError as exc:
-        raise StartError(str(exc)) from None
-    if created:
-        tell(f"tuiphone: wrote a default config to {path}")
-    return config
-
-
 def run_attached(options: RunOptions) -> int:
     """Run the TUI attached to the phone process; returns the exit code."""
     from tuiphone import i18n
@@ -121,7 +105,7 @@ def run_attached(options: RunOptions) -> int:
     from tuiphone.store import Store, StoreError
     from tuiphone.tui_run import log_to_file
 
-    config = _ui_config(options)
+    config = read_config(options)      # the screens show and edit the file the phone process reads
     phone = attach_or_start(options)
     data = data_dir(options.data_dir)
     app = None

@@ -60,8 +60,8 @@ def tell(text: str) -> None:
     sys.stderr.flush()
 
 
-def load_config(options: RunOptions) -> Any:
-    """The config the options point at (a default one is written on the first run), provisioned."""
+def read_config(options: RunOptions) -> Any:
+    """The config file the options point at, as written (a default one is written on the first run)."""
     from tuiphone.config import ConfigError, load_or_create
     from tuiphone.paths import config_path
 
@@ -72,8 +72,14 @@ def load_config(options: RunOptions) -> Any:
         raise StartError(str(exc)) from None
     if created:
         tell(f"tuiphone: wrote a default config to {path}")
+    return cfg
+
+
+def load_config(options: RunOptions) -> Any:
+    """The config the options point at, provisioned: what the phone runs with."""
     from tuiphone.services.provisioning import provision_at_start
-    return provision_at_start(cfg)
+
+    return provision_at_start(read_config(options))
 
 
 @contextmanager
