@@ -29,6 +29,11 @@ _NAT_TYPES = {pj.PJ_STUN_NAT_TYPE_OPEN: "open", pj.PJ_STUN_NAT_TYPE_BLOCKED: "bl
 
 
 _libc = ctypes.CDLL(None)
+_PORT_ZERO_ATTEMPTS = 20
+
+
+class _TcpPortTaken(Exception):
+    """TCP could not have the port the kernel gave UDP (port 0 asked): pick another pair."""
 
 
 @contextmanager
@@ -115,6 +120,28 @@ class _Endpoint(_BackendState):
         return self._gate.max_calls if self._gate is not None else 4
 
     def _create_transports(self, ep: pj.Endpoint, s: TransportSettings) -> None:
+        """Open UDP and TCP on one port. On port 0 the kernel picks UDP's; TCP on that number may be
+        some other program's (an ephemeral port of a TCP connection), so pick again a few times."""
+        for attempt in range(_PORT_ZERO_ATTEMPTS if s.port == 0 else 1):
+            try:
+                self._create_udp_tcp(ep, s)
+                break
+            except _TcpPortTaken as taken:
+                for tid in self._transports.values():
+                    ep.transportClose(tid)
+                self._transports.clear()
+                self._local_names.clear()
+                if attempt == _PORT_ZERO_ATTEMPTS - 1:
+                    raise OSError(str(taken)) from None
+        if "udp" in self._local_names:
+            wake_host = s.bind_address if s.bind_address and ":" not in s.bind_address else "127.0.0.1"
+            if wake_host in ("0.0.0.0", ""):
+                wake_host = "127.0.0.1"
+            self._wake_sock.bind((wake_host, 0))     # unbound, sendto would open it on 0.0.0.0
+            self._wake_addr = (wake_host, int(self._local_names["udp"].rsplit(":", 1)[1]))
+        self._create_tls(ep, s)
+
+    def _create_udp_tcp(self, ep: pj.Endpoint, s: TransportSettings) -> None:
         port = s.port
         for name in ("udp", "tcp"):
             if name not in s.transports:
@@ -127,17 +154,16 @@ class _Endpoint(_BackendState):
             try:
                 tid = ep.transportCreate(_TRANSPORT_TYPES[name], tc)
             except pj.Error as exc:
-                raise OSError(f"cannot open the SIP {name.upper()} port {port}: {exc.reason}") from None
+                sentence = f"cannot open the SIP {name.upper()} port {port}: {exc.reason}"
+                if name == "tcp" and s.port == 0 and "udp" in self._transports:
+                    raise _TcpPortTaken(sentence) from None
+                raise OSError(sentence) from None
             self._transports[name] = tid
             self._local_names[name] = ep.transportGetInfo(tid).localName
-            if name == "udp":
-                wake_host = s.bind_address if s.bind_address and ":" not in s.bind_address else "127.0.0.1"
-                if wake_host in ("0.0.0.0", ""):
-                    wake_host = "127.0.0.1"
-                self._wake_sock.bind((wake_host, 0))     # unbound, sendto would open it on 0.0.0.0
-                self._wake_addr = (wake_host, int(self._local_names[name].rsplit(":", 1)[1]))
             if port == 0:  # the next transport shares the port the first one got
                 port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+
+    def _create_tls(self, ep: pj.Endpoint, s: TransportSettings) -> None:
         if "tls" in s.transports:
             tc = pj.TransportConfig()
             tc.port = s.tls_port
