@@ -23,7 +23,7 @@ def test_a_stuck_front_end_is_dropped_and_a_reading_one_keeps_everything(runtime
     phone = Phone(Config.model_validate({}), FakeBackend())
     config = tmp_path / "phone.toml"
 
-    async def go() -> tuple[list[str], int, float, bool]:
+    async def go() -> tuple[list[str], int, list[float], bool]:
         with claim(config) as endpoint:
             server = ControlServer(phone, endpoint)
             await server.start()
@@ -36,11 +36,11 @@ def test_a_stuck_front_end_is_dropped_and_a_reading_one_keeps_everything(runtime
             reader.subscribe(lambda e: got.append(e.text) if isinstance(e, Notice) else None)
             while len(server.clients) < 2:
                 await asyncio.sleep(0.01)
-            slowest = 0.0
+            took: list[float] = []
             for i in range(EVENTS):
                 started = time.perf_counter()
                 server._dispatch(Notice(f"n{i}"))      # what the SIP thread's hand-over calls on the loop
-                slowest = max(slowest, time.perf_counter() - started)
+                took.append(time.perf_counter() - started)
                 if i % 100 == 99:
                     await asyncio.sleep(0.005)        # the loop turns: the reading front-end reads
             deadline = time.monotonic() + 10
@@ -51,11 +51,13 @@ def test_a_stuck_front_end_is_dropped_and_a_reading_one_keeps_everything(runtime
             await reader.close()
             await server.stop()
             stuck.close()
-            return got, still, slowest, closed
+            return got, still, took, closed
 
     with caplog.at_level(logging.WARNING, logger="tuiphone.control.server"):
-        got, still, slowest, closed = asyncio.run(go())
+        got, still, took, closed = asyncio.run(go())
     assert got == [f"n{i}" for i in range(EVENTS)]
     assert still == 1 and not closed
     assert "dropped the front-end" in caplog.text
-    assert slowest < 0.05
+    # a hand-over never waits for the stuck front-end: typical ones take microseconds, and none blocks (a
+    # write waiting on the stuck socket would wait for ever); one preempted by a loaded machine may take more
+    assert sorted(took)[len(took) // 2] < 0.005 and max(took) < 1.0

@@ -57,7 +57,7 @@ class Phones:
         return (self.workdir / f"{name}.err").read_text(errors="replace")[-2000:]
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60       # two Python processes starting pjsua on a loaded machine
         target = OptionsTarget.parse(f"127.0.0.1:{PEER_PORT}")
         with self.netns.inside(), OptionsPinger(target, bind="127.0.0.1", timeout=0.3) as pinger:
             while pinger.ping().sip_status != 200:
