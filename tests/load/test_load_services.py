@@ -44,18 +44,23 @@ def requests_of(server: Recorder, side: str, count: int, timeout: float = 10.0) 
     return [q for path, q in server.requests if path == f"/{side}"]
 
 
-def run(phones, server: Recorder, *, load_services: bool, answer_services: bool, tag: str) -> tuple:
-    answer = phones(f"answer{tag}", ["answer", "--tone", "1000", "--max-concurrent", "4", "--count", "4",
-                                     "--timeout", "20", "--json"] + (["--with-services"] if answer_services else []),
-                    config=config(server, f"answer{tag}"), ready=True)
-    load = phones(f"load{tag}", ["load", f"sip:4321@{answer.address}", "--calls", "4", "--concurrency", "4",
-                                 "--rate", "0", "--duration", "1", "--json"]
-                  + (["--with-services"] if load_services else []), config=config(server, f"load{tag}"))
-    rc, report = load.result(40)
-    assert rc == 0, ([c["failure"] for c in report.get("calls", [])], load.stderr())
-    rc, answered = answer.result(30)
-    assert rc == 0 and answered["answered"] == 4, answer.stderr()
-    return load, answer
+def run_both(phones, server: Recorder) -> list[tuple]:
+    """Two runs at once (their waits overlap): 1 = the caller with the flag, 2 = the answering side with it."""
+    flag = ["--with-services"]
+    answers = [phones(f"answer{t}", ["answer", "--tone", "1000", "--max-concurrent", "4", "--count", "4",
+                                     "--timeout", "20", "--json"] + (flag if t == 2 else []),
+                      config=config(server, f"answer{t}")) for t in (1, 2)]
+    for answer in answers:
+        answer.wait_ready()
+    loads = [phones(f"load{t}", ["load", f"sip:4321@{answer.address}", "--calls", "4", "--concurrency", "4",
+                                 "--rate", "0", "--duration", "1", "--json"] + (flag if t == 1 else []),
+                    config=config(server, f"load{t}")) for t, answer in zip((1, 2), answers, strict=True)]
+    for load, answer in zip(loads, answers, strict=True):
+        rc, report = load.result(40)
+        assert rc == 0, ([c["failure"] for c in report.get("calls", [])], load.stderr())
+        rc, answered = answer.result(30)
+        assert rc == 0 and answered["answered"] == 4, answer.stderr()
+    return list(zip(loads, answers, strict=True))
 
 
 def per_call(queries: list[dict[str, str]]) -> dict[str, list[str]]:
@@ -67,8 +72,8 @@ def per_call(queries: list[dict[str, str]]) -> dict[str, list[str]]:
 
 
 def test_with_services_each_call_has_its_history_row_and_action_urls_and_without_none(phones, server) -> None:
-    # the caller with the flag, the answering side without
-    load, answer = run(phones, server, load_services=True, answer_services=False, tag="1")
+    (load, answer), (load2, answer2) = run_both(phones, server)
+    # 1: the caller with the flag, the answering side without
     history = rows(load)
     assert len(history) == 4
     assert all((r.direction, r.disposition, r.remote_number) == ("out", "answered", "4321") for r in history)
@@ -82,8 +87,8 @@ def test_with_services_each_call_has_its_history_row_and_action_urls_and_without
     assert {q["remote"] for q in sent} == {"4321"}
     assert rows(answer) == [] and requests_of(server, "answer1", 1, timeout=0.5) == []
 
-    # the other way round
-    load, answer = run(phones, server, load_services=False, answer_services=True, tag="2")
+    # 2: the other way round
+    load, answer = load2, answer2
     history = rows(answer)
     assert len(history) == 4 and all((r.direction, r.disposition) == ("in", "answered") for r in history)
     sent = requests_of(server, "answer2", 4 * 3 + 2)
