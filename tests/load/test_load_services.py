@@ -96,3 +96,29 @@ def test_with_services_each_call_has_its_history_row_and_action_urls_and_without
     assert len(calls) == 4 and all(events == ["incoming_call", "established", "terminated"]
                                    for events in calls.values()), sent
     assert rows(load) == [] and requests_of(server, "load2", 1, timeout=0.5) == []
+
+
+def test_load_services_write_the_outcome_of_calls_not_answered_as_the_phone_does(tmp_path, server) -> None:
+    """Without SIP: LoadServices fed as the workers feed it; a call we refused, one the caller gave up and one
+    we placed that failed get the dispositions engine/lines.py gives such calls, and no `established`."""
+    from tuiphone.config import Config
+    from tuiphone.load.services import LoadServices
+
+    cfg = Config.model_validate(config(server, "unit"))
+    for direction, results in (("in", [("busy", 486, "Busy Here"), ("no_answer", 487, "Request Terminated")]),
+                               ("out", [("failed", 503, "Service Unavailable")])):
+        services = LoadServices(cfg, tmp_path / "db" / f"{direction}.db", direction=direction, account=None,
+                                address="127.0.0.1:0")
+        for n, (result, status, reason) in enumerate(results, 1):
+            services.started(0, {"n": n, "uri": f"sip:{n}00@127.0.0.1", "call_id": f"{direction}{n}",
+                                 "started": time.time()})
+            services.ended(0, {"n": n, "result": result, "sip_status": status, "reason": reason, "talk_s": 0.0})
+        services.close()
+        with Store(tmp_path / "db" / f"{direction}.db") as store:
+            got = sorted((r.remote_number, r.disposition, r.reason) for r in store.calls())
+        want = {"in": [("100", "rejected", "486 Busy Here"), ("200", "missed", "487 Request Terminated")],
+                "out": [("100", "failed", "503 Service Unavailable")]}[direction]
+        assert got == want
+    per = per_call(requests_of(server, "unit", 3 * 2 + 1))
+    assert per == {"in1": ["incoming_call", "terminated"], "in2": ["incoming_call", "terminated"],
+                   "out1": ["outgoing_call", "terminated"], "": ["missed_call"]}      # it names no Call-ID

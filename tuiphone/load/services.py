@@ -6,7 +6,8 @@ record ends it. `LoadServices` turns these into the engine's own events (CallSta
 CallLogEntry, each call on a line number of its own) and feeds them to the phone's own services: the history
 (services/call_history.py, one writer thread: a committed SQLite write waits for the disk) and the Action URLs
 (services/action_url.py, on an asyncio loop in a thread). So a call gets incoming_call (outgoing_call when we
-place it), established and terminated, and off_hook / on_hook frame the run's busy time as they frame a phone's.
+place it), established and terminated (missed_call before it when the caller gave up), and off_hook / on_hook
+frame the run's busy time as they frame a phone's.
 """
 
 from __future__ import annotations
@@ -118,7 +119,6 @@ class LoadServices:
         call = self._calls.pop((worker, rec["n"]), None)
         if call is None:
             return              # never started (the worker could not place it): no line, no row
-        self._urls(self._state(call, LineState.ENDED, rec.get("sip_status") or 0, rec.get("reason", "")))
         s = call.start
         status = rec.get("sip_status") or 0
         if rec["result"] == "answered":
@@ -128,10 +128,13 @@ class LoadServices:
         else:
             disposition = "failed"
         reason = f"{status or ''} {rec.get('reason', '')}".strip() or rec.get("failure", "")
-        self._history(CallLogEntry(direction=s.direction, account=s.account, remote_uri=s.remote_uri,
-                                   remote_name=s.remote_name, remote_number=s.remote_number, started=s.started,
-                                   duration_s=round(float(rec.get("talk_s") or 0.0), 2), disposition=disposition,
-                                   reason=reason, key=s.key))
+        entry = CallLogEntry(direction=s.direction, account=s.account, remote_uri=s.remote_uri,
+                             remote_name=s.remote_name, remote_number=s.remote_number, started=s.started,
+                             duration_s=round(float(rec.get("talk_s") or 0.0), 2), disposition=disposition,
+                             reason=reason, key=s.key)
+        self._history(entry)
+        self._urls(entry)                     # missed_call, as the phone sends it: before terminated
+        self._urls(self._state(call, LineState.ENDED, status, rec.get("reason", "")))
 
     def close(self) -> None:
         """End the calls still open (a worker that never reported them), finish the writes and send the

@@ -4,8 +4,10 @@ calls the parent gives it, and one JSON line per finished call back to the paren
     python -m tuiphone.load.worker      # first stdin line: the spec (role "uac" or "uas"); then commands
 
 Calls go straight to the PjsuaBackend with this module's own listener: no Phone, so no line model (no hold
-of the other calls), no history rows, no Action URLs. Everything per call runs on the SIP thread (timers
-of the backend); the main thread only reads commands.
+of the other calls), no history rows, no Action URLs (with --with-services the parent writes and sends them
+from this worker's `call` lines: load/services.py). Everything per call runs on the SIP thread (timers
+of the backend); the main thread only reads commands. Role "reg" takes no call: it holds the registration of
+the answering side's account, its Contact the front's address (load/run.py run_answer).
 """
 
 from __future__ import annotations
