@@ -144,10 +144,12 @@ def call(opts: RunOptions, target, account, play, tone, record, stereo, duration
               "independent (no hold of the others; worker processes of 4 calls each, see `tuiphone load`).")
 @click.option("--reject-percent", type=click.IntRange(0, 100), default=0, help="With --max-concurrent: refuse "
               "this share of the calls with 486 (evenly spread), to test a caller's ASR checks.")
+@click.option("--with-services", is_flag=True, help="With --max-concurrent: write each call in the phone's "
+              "history and send the configured Action URLs, as the phone's own calls do.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def answer(opts: RunOptions, account, play, tone, echo, record, stereo, duration, count, ring, dtmf, timeout,
-           rtp_timeout, max_concurrent, reject_percent, as_json) -> None:
+           rtp_timeout, max_concurrent, reject_percent, with_services, as_json) -> None:
     """Wait for calls and answer them."""
     from tuiphone.headless import run_answer
     from tuiphone.stop_signals import raise_on_stop_signals
@@ -159,7 +161,10 @@ def answer(opts: RunOptions, account, play, tone, echo, record, stereo, duration
             fail_usage("--stereo is not available with --max-concurrent yet (each call records what it hears)")
         answer_concurrently(opts, max_concurrent=max_concurrent, account=account, play=play, tone=tone, echo=echo,
                             record=record, duration=duration, count=count, ring=ring, dtmf=dtmf, timeout=timeout,
-                            reject_pct=reject_percent, as_json=as_json)
+                            reject_pct=reject_percent, as_json=as_json, with_services=with_services)
+    if with_services:
+        fail_usage("--with-services goes with --max-concurrent (without it the calls are the phone's own, "
+                   "with the Action URLs of its config)")
 
     _check_dtmf(dtmf, "--dtmf")
     audio = audio_plan(play, tone, echo, record, stereo)

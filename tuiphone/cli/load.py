@@ -1,6 +1,7 @@
 """`tuiphone load TARGET`: many concurrent calls with a media check on every call, an aggregate report (ASR,
 PDD, MOS), JUnit and CSV; and what `answer --max-concurrent` runs (answer_concurrently). The calls run in
-worker processes (tuiphone/load/), outside the desk phone's line model: no hold, no history, no Action URLs."""
+worker processes (tuiphone/load/), outside the desk phone's line model: no hold, no call waiting, and no history
+rows or Action URLs unless asked with --with-services (load/services.py)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ def _check_dtmf(digits: str | None, flag: str) -> None:
         fail_usage(f"{flag}: '{sorted(bad)[0]}' is not a DTMF digit (use 0-9 * # A-D)")
 
 
+def _services(opts: RunOptions, config: Any, with_services: bool, direction: str, account: int | None,
+              bind: str) -> Any:
+    """--with-services: the run's calls in the phone's history and its Action URLs (None without the flag)."""
+    if not with_services:
+        return None
+    from tuiphone.cli.common import fail
+    from tuiphone.load.services import LoadServices, LoadServicesError
+    from tuiphone.paths import data_dir, database_path
+
+    try:
+        return LoadServices(config, database_path(data_dir(opts.data_dir)), direction=direction, account=account,
+                            address=f"{bind}:0")
+    except LoadServicesError as exc:
+        fail(str(exc), EXIT_FAILED)
+
+
 def _media_spec(play: str | None, tone: float | None) -> dict[str, Any]:
     if play is not None and tone is not None:
         fail_usage("choose one of --play and --tone")
@@ -97,9 +114,12 @@ def _media_spec(play: str | None, tone: float | None) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the report).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML: one testcase per call.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write a CSV: one row per call.")
+@click.option("--with-services", is_flag=True, help="Write each call in the phone's history and send the "
+              "configured Action URLs (outgoing_call, established, terminated...), as the phone's own calls do.")
 @click.pass_obj
 def load(opts: RunOptions, target, calls, concurrency, rate, duration, tone, play, expect_tone, expect_echo, dtmf,
-         expect_dtmf, min_mos, min_asr, max_pdd_ms, timeout, account, as_json, junit, csv_path) -> None:
+         expect_dtmf, min_mos, min_asr, max_pdd_ms, timeout, account, as_json, junit, csv_path,
+         with_services) -> None:
     """Place many concurrent calls to TARGET (a number, a SIP URI or a keypad direct IP), check the media of
     every call, and report ASR, PDD, setup, MOS and per-call results."""
     from tuiphone.load.pool import WorkerFailed
@@ -127,13 +147,17 @@ def load(opts: RunOptions, target, calls, concurrency, rate, duration, tone, pla
                             "expect_dtmf": expect_dtmf, "min_mos": min_mos, "bind": opts.bind or "127.0.0.1",
                             "codecs": _codecs(config, acc),
                             "account": account_spec(config, acc, register=False) if acc is not None else None}
+    services = _services(opts, config, with_services, "out", acc, spec["bind"])
     raise_on_stop_signals()
     try:
         code, report = run_load(spec, calls=calls, concurrency=concurrency, rate=rate, min_asr=min_asr,
-                                max_pdd_ms=max_pdd_ms, progress=Progress())
+                                max_pdd_ms=max_pdd_ms, progress=Progress(), services=services)
     except WorkerFailed as exc:
         from tuiphone.cli.common import fail
         fail(str(exc), EXIT_FAILED)
+    finally:
+        if services is not None:
+            services.close()
     if junit:
         write_junit(Path(junit), target, report["calls"], report["summary"])
     if csv_path:
@@ -153,7 +177,7 @@ def load(opts: RunOptions, target, calls, concurrency, rate, duration, tone, pla
 def answer_concurrently(opts: RunOptions, *, max_concurrent: int, account: int | None, play: str | None,
                         tone: float | None, echo: bool, record: str | None, duration: float | None,
                         count: int, ring: float, dtmf: str, timeout: float, reject_pct: int,
-                        as_json: bool) -> None:
+                        as_json: bool, with_services: bool = False) -> None:
     """`tuiphone answer --max-concurrent N`: every call independent, over worker processes behind one address."""
     from tuiphone.cli.common import fail, finish
     from tuiphone.load.pool import WorkerFailed
@@ -169,27 +193,38 @@ def answer_concurrently(opts: RunOptions, *, max_concurrent: int, account: int |
     acc = account_index(account)
     if acc is not None and not 0 <= acc < len(config.accounts):
         fail_usage(f"there is no account {account}: the config has {len(config.accounts)}")
-    if acc is not None and max_concurrent > 4:
-        fail_usage("--account with --max-concurrent above 4 is not supported yet: a registration names one "
-                   "worker's address, and each worker holds 4 calls")
+    if acc is not None and answer_workers(max_concurrent) > 1 and config.accounts[acc].transport != "udp":
+        fail_usage(f"--max-concurrent above 4 needs account {account} on UDP (it is on "
+                   f"{config.accounts[acc].transport}): the workers' one address in front of them is UDP")
     port = opts.port if opts.port is not None else config.sip.port
     bind = opts.bind or config.sip.bind_address or "127.0.0.1"
     spec = {**media, "echo": echo, "record": record, "duration": duration, "ring": ring, "dtmf": dtmf,
             "reject_pct": reject_pct, "codecs": _codecs(config, acc),
             "account": account_spec(config, acc, register=True) if acc is not None else None}
+    registers = spec["account"] is not None and spec["account"]["register"]
+    services = _services(opts, config, with_services, "in", acc, bind)
     raise_on_stop_signals()
 
     def ready(address: str) -> None:
         if not as_json:
-            click.echo(f"waiting for calls on {address} ({answer_workers(max_concurrent)} worker processes, "
+            aor = f" as {spec['account']['user_id']}@{spec['account']['domain']}" if registers else ""
+            click.echo(f"waiting for calls on {address}{aor} ({answer_workers(max_concurrent)} worker processes, "
                        f"{max_concurrent} calls at once)", err=True)
     try:
         code, report = run_answer(spec, max_concurrent=max_concurrent, bind=bind, port=port, count=count,
-                                  timeout=timeout, on_ready=ready)
+                                  timeout=timeout, on_ready=ready, services=services)
     except WorkerFailed as exc:
         fail(str(exc), EXIT_FAILED)
     except OSError as exc:
         fail(str(exc), EXIT_FAILED)
+    finally:
+        if services is not None:
+            services.close()
+    reg = report.get("registration")
+    if reg is not None and not as_json and (reg["lost"] or not reg["unregistered"]):
+        click.echo(f"the registration of {reg['aor']} was lost during the run" if reg["lost"] else
+                   f"{reg['aor']} could not be unregistered at {reg['registrar']}: the registrar keeps "
+                   f"{reg['contact']} until it expires", err=True)
     human = "\n".join(f"call {c['n']}: {c.get('remote_uri', '')} {c['result']} {c['talk_s']} s "
                       f"dtmf '{c['dtmf_received']}' MOS {c['mos']}" for c in report["calls"]) or "no calls"
     finish(code, report, as_json, human)

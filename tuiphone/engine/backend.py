@@ -52,6 +52,7 @@ class AccountSettings:
     reg_expires: int = 3600
     register: bool = True
     mwi: bool = True
+    contact: str = ""               # a forced Contact (a URI), "" = pjsua's own (the transport's address)
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,23 @@ class Front:
         self.sock.bind((bind, port))
         host, bound = self.sock.getsockname()
         self.address = f"{host}:{bound}"
-        self._workers = workers
-        self._worker_set = set(workers)
+        self._workers: list[tuple[str, int]] = []
+        self._worker_set: set[tuple[str, int]] = set()
         self._load = load                  # calls a worker has now (by index)
         self._route: dict[bytes, tuple[int, tuple[str, int], float]] = {}
         self._next = 0
-        self._recent: list[list[float]] = [[] for _ in workers]    # INVITEs given, not yet in `load`
+        self._recent: list[list[float]] = []    # INVITEs given, not yet in `load`
+        self.attach(workers)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="load-front", daemon=True)
         self._thread.start()
+
+    def attach(self, workers: list[tuple[str, int]]) -> None:
+        """The workers to give calls to (the address can be bound, and registered, before they start);
+        until then requests are dropped, as a busy server's are (the caller retransmits)."""
+        self._recent = [[] for _ in workers]
+        self._worker_set = set(workers)
+        self._workers = workers
 
     def _pick(self) -> int:
         n = len(self._workers)
@@ -67,6 +75,8 @@ class Front:
                     self.sock.sendto(data, route[1])
                 continue
             if route is None:
+                if not self._workers:
+                    continue
                 if not data.startswith(b"INVITE "):
                     if data.startswith(b"OPTIONS "):
                         self._route[key] = (self._pick(), src, time.monotonic())

@@ -31,6 +31,7 @@ class Worker:
         self.talking = 0                  # of those, answered (calling side)
         self.given: set[int] = set()      # the numbers of those calls (calling side)
         self.cpu_s = 0.0
+        self.bye: dict[str, Any] = {}     # its last line: CPU, calls left, whether it unregistered
         self.done = threading.Event()
         self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()
         with open(self.err_path, "wb") as err:
@@ -56,6 +57,7 @@ class Worker:
                 self.active = msg["up"]           # the answering side: calls up in the worker now
             elif "bye" in msg:
                 self.cpu_s = msg.get("cpu_s", 0.0)
+                self.bye = msg
             else:
                 self.events.put((self, msg))
         self._ready.put({"error": "the worker ended"})
@@ -102,7 +104,13 @@ class Worker:
 def start_workers(n: int, spec: dict[str, Any], logdir: Path, events: queue.SimpleQueue,
                   timeout: float = 30.0) -> list[Worker]:
     """Start `n` workers at once and wait for all; on any failure stop the started ones and raise."""
-    workers = [Worker(i, spec, events, logdir) for i in range(n)]
+    return start_these([spec] * n, logdir, events, timeout)
+
+
+def start_these(specs: list[dict[str, Any]], logdir: Path, events: queue.SimpleQueue,
+                timeout: float = 30.0) -> list[Worker]:
+    """Start one worker per spec (worker i gets specs[i]) at once and wait for all, as start_workers."""
+    workers = [Worker(i, spec, events, logdir) for i, spec in enumerate(specs)]
     try:
         for w in workers:
             w.wait_ready(timeout)

@@ -19,6 +19,7 @@ from tuiphone.load.pool import (
     Worker,
     children_cpu_s,
     own_cpu_s,
+    start_these,
     start_workers,
     stop_all,
     tree_cpu_s,
@@ -64,9 +65,14 @@ class Progress:
 
 
 def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float, min_asr: float | None,
-             max_pdd_ms: float | None, progress: Progress | None = None) -> tuple[int, dict[str, Any]]:
-    """Place `calls` calls (spec: uri, account, media and checks per call, duration, timeout)."""
+             max_pdd_ms: float | None, progress: Progress | None = None,
+             services: Any = None) -> tuple[int, dict[str, Any]]:
+    """Place `calls` calls (spec: uri, account, media and checks per call, duration, timeout); `services`
+    (LoadServices, --with-services) gets each call's start, answer and end."""
     progress = progress or Progress(False)
+    tap = services_tap(services)
+    if services is not None:
+        spec = {**spec, "services": True}
     events: queue.SimpleQueue = queue.SimpleQueue()
     records: list[dict[str, Any]] = []
     interrupted: str | None = None
@@ -99,7 +105,7 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
                 if all(w.done.is_set() for w in workers):
                     break
                 wait = 0.05 if placed >= due or up >= concurrency else max(0.0, t0 + placed / rate - now)
-                _drain(events, records, wait, _finished, on_gone=_lost)
+                _drain(events, records, wait, _finished, on_gone=_lost, tap=tap)
                 up = sum(w.active for w in workers)
                 steady.update(sum(w.talking for w in workers))
                 answered = sum(r["result"] == "answered" for r in records)
@@ -113,7 +119,7 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
         finally:
             progress.done()
             wall = time.monotonic() - t0
-            _wind_down(workers, events, records)
+            _wind_down(workers, events, records, tap)
     attempts = placed if interrupted else calls
     cpu = children_cpu_s() - cpu0 + own_cpu_s() - own0
     summary = aggregate(records, attempts=attempts, wall_s=wall, peak=peak, cpu_s=cpu,
@@ -175,9 +181,14 @@ class SteadyCpu:
                 self.start = None
 
 
+Tap = Callable[[Worker, dict[str, Any]], None]
+
+
 def _drain(events: queue.SimpleQueue, records: list[dict[str, Any]], wait: float,
            on_record: Callable[[Worker, dict[str, Any]], None],
-           on_gone: Callable[[Worker], list[dict[str, Any]]] | None) -> None:
+           on_gone: Callable[[Worker], list[dict[str, Any]]] | None, tap: Tap | None = None) -> None:
+    """Take the workers' messages: records (and the calls of a worker gone) into `records`; every message,
+    a lost call's record included, also to `tap` (the services, the registration)."""
     try:
         w, msg = events.get(timeout=max(0.001, wait))
     except queue.Empty:
@@ -187,14 +198,21 @@ def _drain(events: queue.SimpleQueue, records: list[dict[str, Any]], wait: float
             records.append(msg["record"])
             on_record(w, msg["record"])
         elif "gone" in msg and on_gone is not None:
-            records.extend(on_gone(w))
+            lost = on_gone(w)
+            records.extend(lost)
+            if tap is not None:
+                for rec in lost:
+                    tap(w, {"record": rec})
+        if tap is not None:
+            tap(w, msg)
         try:
             w, msg = events.get_nowait()
         except queue.Empty:
             return
 
 
-def _wind_down(workers: list[Worker], events: queue.SimpleQueue, records: list[dict[str, Any]]) -> None:
+def _wind_down(workers: list[Worker], events: queue.SimpleQueue, records: list[dict[str, Any]],
+               tap: Tap | None = None) -> None:
     """Every worker hangs up its calls, reports them and quits (by PID if it must); then read what came."""
     import threading
 
@@ -204,17 +222,39 @@ def _wind_down(workers: list[Worker], events: queue.SimpleQueue, records: list[d
     while stopper.is_alive() and time.monotonic() < deadline:
         try:
             stopper.join(0.05)
-            _drain(events, records, 0.01, _finished, on_gone=_lost)
+            _drain(events, records, 0.01, _finished, on_gone=_lost, tap=tap)
         except KeyboardInterrupt:
             continue              # a second Ctrl-C: the calls are being ended already
     stopper.join(5)
-    _drain(events, records, 0.01, _finished, on_gone=_lost)
+    _drain(events, records, 0.01, _finished, on_gone=_lost, tap=tap)
+
+
+def services_tap(services: Any) -> Tap | None:
+    """--with-services: the workers' call events and records to LoadServices (load/services.py)."""
+    if services is None:
+        return None
+
+    def tap(w: Worker, msg: dict[str, Any]) -> None:
+        if "record" in msg:
+            services.ended(w.index, msg["record"])
+        elif msg.get("call") == "start":
+            services.started(w.index, msg)
+        elif msg.get("call") == "up":
+            services.answered(w.index, msg)
+    return tap
 
 
 def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: int, count: int | None,
-               timeout: float, on_ready: Callable[[str], None] | None = None) -> tuple[int, dict[str, Any]]:
+               timeout: float, on_ready: Callable[[str], None] | None = None,
+               services: Any = None) -> tuple[int, dict[str, Any]]:
     """Answer calls on bind:port, each independent, up to `max_concurrent` at once, over workers; stop after
-    `count` calls have ended (when given) or `timeout` s with no call up."""
+    `count` calls have ended (when given) or `timeout` s with no call up.
+
+    With a registering account (spec["account"]["register"]) and more than one worker, one more worker (role
+    "reg") registers the account with the front's address as its Contact, so the registrar sends every INVITE
+    to the front, which spreads them over the answering workers; their 200 OK carries their own Contact, so
+    the in-dialog requests go straight to them. It keeps the registration refreshed and removes it at the end,
+    before the front closes."""
     from tuiphone.load.front import Front
 
     events: queue.SimpleQueue = queue.SimpleQueue()
@@ -222,29 +262,53 @@ def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: in
     interrupted: str | None = None
     n = answer_workers(max_concurrent)
     front: Front | None = None
+    reg: Worker | None = None
+    reg_seen: list[dict[str, Any]] = []
+    lost_registration = False
+    tap = services_tap(services)
+
+    def watch(w: Worker, msg: dict[str, Any]) -> None:
+        if "registration" in msg:
+            reg_seen.append(msg["registration"])
+        elif tap is not None:
+            tap(w, msg)
+    account = spec.get("account")
+    registering = bool(account and account.get("register"))
     with tempfile.TemporaryDirectory(prefix="tuiphone-answer-") as tmp:
-        base = {**spec, "role": "uas", "bind": bind, "counter_file": str(Path(tmp) / "count")}
+        base = {**spec, "role": "uas", "bind": bind, "counter_file": str(Path(tmp) / "count"),
+                "services": services is not None}
         if n == 1:
             workers = start_workers(1, {**base, "port": port}, Path(tmp), events)
             address = workers[0].address
         else:
-            workers = start_workers(n, {**base, "port": 0}, Path(tmp), events)
+            try:
+                front = Front(bind, port, [], lambda i: workers[i].active)
+            except OSError as exc:
+                raise OSError(f"cannot open SIP port {bind}:{port}: {exc.strerror}") from None
+            address = front.address
+            specs = [{**base, "port": 0, "account": {**account, "register": False, "registrar": ""}
+                      if account else None}] * n
+            if registering:
+                specs.append({**base, "role": "reg", "port": 0, "record": None, "services": False,
+                              "account": {**(account or {}), "contact_port": int(address.rpartition(":")[2])}})
+            try:
+                started = start_these(specs, Path(tmp), events)
+            except BaseException:
+                front.close()
+                raise
+            workers, reg = started[:n], (started[n] if registering else None)
             addrs = []
             for w in workers:
                 host, _, p = w.address.rpartition(":")
                 addrs.append((host, int(p)))
-            try:
-                front = Front(bind, port, addrs, lambda i: workers[i].active)
-            except OSError as exc:
-                stop_all(workers)
-                raise OSError(f"cannot open SIP port {bind}:{port}: {exc.strerror}") from None
-            address = front.address
+            front.attach(addrs)
+        everyone = workers + ([reg] if reg is not None else [])
         if on_ready is not None:
             on_ready(address)
         t0 = last_up = time.monotonic()
         try:
             while count is None or len(records) < count:
-                _drain(events, records, 0.1, lambda w, rec: None, on_gone=None)
+                _drain(events, records, 0.1, lambda w, rec: None, on_gone=None, tap=watch)
                 now = time.monotonic()
                 if any(w.active for w in workers):
                     last_up = now
@@ -252,22 +316,35 @@ def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: in
                     break
                 if all(w.done.is_set() for w in workers):
                     break
+                if reg is not None and reg.done.is_set():
+                    lost_registration = True        # no refreshes: the registrar will stop sending calls
+                    break
         except KeyboardInterrupt as exc:
             from tuiphone.stop_signals import signal_name
             interrupted = signal_name(exc)
         finally:
+            if reg is not None:
+                reg.stop()                  # unregistered first: no new call is sent to a closing front
             if front is not None:
                 front.close()
             wall = time.monotonic() - t0
-            _wind_down(workers, events, records)
+            _wind_down(everyone, events, records, watch)
     answered = [r for r in records if r["result"] == "answered"]
     report: dict[str, Any] = {"address": address, "workers": n, "answered": len(answered),
                               "calls": records,
                               "wall_s": round(wall, 2)}
+    if registering:
+        assert account is not None
+        holder = reg if reg is not None else workers[0]
+        report["registration"] = {
+            "aor": f"sip:{account['user_id']}@{account['domain']}", "registrar": account["registrar"],
+            "contact": f"sip:{account['user_id']}@{address}",
+            "registered": holder.bye.get("registrations", 0) or sum(200 <= r["status"] < 300 for r in reg_seen),
+            "unregistered": bool(holder.bye.get("unregistered")), "lost": lost_registration}
     for i, r in enumerate(records, 1):
         r["n"] = i                      # in the order the calls ended, over every worker
     ok = interrupted is None and (count is None or len(records) >= count) and all(
-        r["passed"] for r in records)
+        r["passed"] for r in records) and not lost_registration
     if interrupted:
         report["interrupted"] = interrupted
     return (0 if ok else 1), report

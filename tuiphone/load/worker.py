@@ -4,8 +4,10 @@ calls the parent gives it, and one JSON line per finished call back to the paren
     python -m tuiphone.load.worker      # first stdin line: the spec (role "uac" or "uas"); then commands
 
 Calls go straight to the PjsuaBackend with this module's own listener: no Phone, so no line model (no hold
-of the other calls), no history rows, no Action URLs. Everything per call runs on the SIP thread (timers
-of the backend); the main thread only reads commands.
+of the other calls), no history rows, no Action URLs (with --with-services the parent writes and sends them
+from this worker's `call` lines: load/services.py). Everything per call runs on the SIP thread (timers
+of the backend); the main thread only reads commands. Role "reg" takes no call: it holds the registration of
+the answering side's account, its Contact the front's address (load/run.py run_answer).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from tuiphone.load.record import classify
 QUALITY_EVERY_S = 1.0
 DTMF_AFTER_S = 0.5
 RETRY_FOR_S = 2.0             # a call refused for want of a free slot is retried this long
+REGISTER_WAIT_S = 10.0        # the first registration's answer
+REREGISTER_S = 5.0            # a refresh that failed is tried again after this (the registering worker)
+UNREGISTER_WAIT_S = 3.0       # at the end: how long the un-REGISTER may take
 
 
 @dataclass
@@ -52,6 +57,7 @@ class _Call:
     cut: bool = False               # still up when the run was stopped
     remote: str = ""
     rejected: bool = False          # refused on purpose (uas: reject_pct)
+    call_id: str = ""               # the SIP Call-ID (told to the parent with --with-services)
 
 
 def _cpu_s() -> float:
@@ -73,8 +79,13 @@ class LoadWorker:
         self.up = 0
         self._seen = 0
         self._stopping = False
-        self._reg = threading.Event()
+        self._reg = threading.Event()               # registered (a 2xx)
+        self._reg_answered = threading.Event()      # the first REGISTER had its final answer
         self._reg_status = 0
+        self._reg_reason = ""
+        self._unregistering = False
+        self._unreg = threading.Event()
+        self.registrations = 0                      # 2xx answers to REGISTER (the first and the refreshes)
         self._play = None
         if spec.get("play"):
             from tuiphone.audio.wav import read_wav
@@ -85,11 +96,26 @@ class LoadWorker:
                                                                                ("PCMU", "PCMA", "G722"))))
         self.account: int | None = None
         if spec.get("account"):
-            acc = AccountSettings(**spec["account"])
+            acc = AccountSettings(**self._account_fields(spec["account"]))
             self.account = acc.index
             self.backend.submit(lambda: self.backend.set_account(acc)).result(10)
             if acc.register and acc.registrar:
-                self._reg.wait(10)
+                self._reg_answered.wait(REGISTER_WAIT_S)
+                if self.role == "reg" and not self._reg.is_set():
+                    why = f"{self._reg_status} {self._reg_reason}".strip() if self._reg_answered.is_set() else \
+                        f"no answer within {REGISTER_WAIT_S:g} s"
+                    raise RuntimeError(f"account {acc.index + 1} could not register at {acc.registrar}: {why}")
+
+    def _account_fields(self, account: dict[str, Any]) -> dict[str, Any]:
+        """The account's settings; `contact_port` (the registering worker behind the answering side's front)
+        becomes a forced Contact on this worker's own host and that port, so the registrar sends every INVITE
+        to the front."""
+        fields = dict(account)
+        port = fields.pop("contact_port", None)
+        if port:
+            host = self.backend.local_address().rsplit(":", 1)[0]
+            fields["contact"] = f"<sip:{fields['user_id']}@{host}:{port}>"
+        return fields
 
     # ----- output --------------------------------------------------------------------------------
     def send(self, obj: dict[str, Any]) -> None:
@@ -269,20 +295,50 @@ class LoadWorker:
         rec["failure"] = "; ".join(failures)
         return rec
 
+    def _told_start(self, call: _Call, uri: str, name: str, number: str, source: str) -> None:
+        """--with-services: the parent writes the call's history row and sends its Action URLs."""
+        if self.spec.get("services"):
+            self.send({"call": "start", "n": call.n, "uri": uri, "name": name, "number": number, "source": source,
+                       "call_id": call.call_id, "started": time.time()})
+
     # ----- BackendListener (SIP thread) ------------------------------------------------------------
     def on_reg_state(self, account: int, sip_status: int, reason: str, expires: int) -> None:
-        self._reg_status = sip_status
+        self._reg_status, self._reg_reason = sip_status, reason
+        if self._unregistering:
+            self._unreg.set()
+            return
         if 200 <= sip_status < 300:
             self._reg.set()
+            self.registrations += 1
+        elif self.role == "reg" and self._reg.is_set() and not self._stopping:
+            # a refresh failed (pjsua does not retry: retryIntervalSec 0): try again, the run goes on
+            self.backend.schedule(REREGISTER_S, lambda: None if self._stopping else
+                                  self.backend.register(account, True))
+        self._reg_answered.set()
+        if self.role == "reg":
+            self.send({"registration": {"status": sip_status, "reason": reason, "expires": expires}})
+
+    def unregister(self) -> bool | None:
+        """Remove our registration (an un-REGISTER, waited for): True when the registrar took it, None when
+        there was none."""
+        if self.account is None or not self._reg.is_set():
+            return None
+
+        def unreg() -> None:
+            self._unregistering = True
+            self.backend.register(self.account, False)    # type: ignore[arg-type]
+        self.backend.submit(unreg).result(5)
+        return self._unreg.wait(UNREGISTER_WAIT_S) and 200 <= self._reg_status < 300
 
     def on_incoming_call(self, cid: int, account: int | None, info: Any) -> None:
         if self.role != "uas" or self._stopping:
             self.backend.answer(cid, 486)
             return
         self._seen += 1
-        call = _Call(n=self._seen, cid=cid, remote=info.remote_uri)
+        call = _Call(n=self._seen, cid=cid, remote=info.remote_uri, call_id=info.call_id)
         self.calls[cid] = call
         self.up += 1
+        self._told_start(call, info.remote_uri, info.remote_name, info.remote_number, info.source)
         pct = self.spec.get("reject_pct", 0)
         if pct and (self._seen * pct) // 100 != ((self._seen - 1) * pct) // 100:
             call.status, call.rejected = 486, True
@@ -309,12 +365,17 @@ class LoadWorker:
         if sip_status:
             call.status = sip_status
             call.reason = reason
+        if not call.call_id and self.role == "uac":
+            call.call_id = call_id
+            self._told_start(call, self.spec["uri"], "", "", "")
         if state == "early" and call.pdd_ms is None and self.role == "uac":
             call.pdd_ms = (time.monotonic() - call.t0) * 1000
         elif state == "confirmed" and call.answered_at is None:
             self._talking(cid, call)
             if self.role == "uac":
                 self.send({"talking": 1})
+            if self.spec.get("services"):
+                self.send({"call": "up", "n": call.n})
         elif state == "disconnected":
             call.ended_at = time.monotonic()
             del self.calls[cid]
@@ -368,9 +429,11 @@ def serve() -> int:
         deadline = time.monotonic() + 3.0
         while worker.up > 0 and time.monotonic() < deadline:
             time.sleep(0.05)
+        unregistered = worker.unregister()
         cpu = _cpu_s()
         worker.backend.stop()
-        worker.send({"bye": True, "cpu_s": round(cpu, 3), "left": worker.up})
+        worker.send({"bye": True, "cpu_s": round(cpu, 3), "left": worker.up, "unregistered": unregistered,
+                     "registrations": worker.registrations})
     return 0
 
 

@@ -53,6 +53,8 @@ class _Accounts(_BackendState):
         cfg.regConfig.retryIntervalSec = 0          # the phone decides retries and failover
         cfg.regConfig.registerOnAdd = a.register and bool(a.registrar)
         cfg.regConfig.dropCallsOnFail = False       # calls in progress survive a registrar outage
+        if a.contact:
+            cfg.sipConfig.contactForced = a.contact     # e.g. the address of a dispatcher in front of us
         if a.proxy:
             cfg.sipConfig.proxies.append(f"{scheme}:{a.proxy}{tp};lr")
         cred = pj.AuthCredInfo("digest", "*", a.auth_id or a.user_id, 0, a.password)
