@@ -23,7 +23,8 @@ One run, side by side (issue 15, "Speed"):
     front-end.
 
 Every app runs from bytecode, as an installed tuiphone does (pip compiles it; textual's comes compiled): the
-bytecode goes to a private cache (PYTHONPYCACHEPREFIX, written by the warm-up runs), so the tree stays clean.
+bytecode goes to a cache of the bench's own (PYTHONPYCACHEPREFIX=~/.cache/tuiphone-bench/pycache, written by
+the daemon and the warm-up runs; the first bench on a machine fills it), so the tree stays clean.
 With `--source` the environment's PYTHONDONTWRITEBYTECODE (if any) stays and tuiphone compiles its modules at
 every start while textual does not.
 
@@ -184,7 +185,7 @@ class Daemon:
                                           str(self.stamps), *argv], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:     # a first run compiles its imports
         from tuiphone.control.client import ControlError, call_phone
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -369,7 +370,8 @@ def main() -> int:
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     if not args.source:            # bytecode as installed, in a cache of our own (the tree stays clean)
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        os.environ["PYTHONPYCACHEPREFIX"] = str(runtime / "pycache")
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tuiphone-bench" / "pycache"
+        os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory(prefix="tuiphone-attach-") as tmp:
         workdir = Path(tmp)
