@@ -22,6 +22,12 @@ One run, side by side (issue 15, "Speed"):
     that handler returned (App._display) is out. Percentiles are nearest rank over every CallState of every
     front-end.
 
+Every app runs from bytecode, as an installed tuiphone does (pip compiles it; textual's comes compiled): the
+bytecode goes to a cache of the bench's own (PYTHONPYCACHEPREFIX=~/.cache/tuiphone-bench/pycache, written by
+the daemon and the warm-up runs; the first bench on a machine fills it), so the tree stays clean.
+With `--source` the environment's PYTHONDONTWRITEBYTECODE (if any) stays and tuiphone compiles its modules at
+every start while textual does not.
+
 Loopback only; every process started here is stopped by its PID, the tmux server is killed at the end.
 """
 
@@ -179,7 +185,7 @@ class Daemon:
                                           str(self.stamps), *argv], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:     # a first run compiles its imports
         from tuiphone.control.client import ControlError, call_phone
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -348,6 +354,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2.0, help="SIPp calls a second (default 2)")
     parser.add_argument("--start-only", action="store_true", help="only the start part (no event latency)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--source", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE: tuiphone compiles its modules at each start")
     parser.add_argument("--worker", choices=["phone", "tui", "minimal"], help=argparse.SUPPRESS)
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
@@ -360,6 +368,10 @@ def main() -> int:
 
     runtime = Path(tempfile.mkdtemp(prefix="tp-bench-", dir="/tmp"))      # a short path for the socket
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    if not args.source:            # bytecode as installed, in a cache of our own (the tree stays clean)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tuiphone-bench" / "pycache"
+        os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory(prefix="tuiphone-attach-") as tmp:
         workdir = Path(tmp)

@@ -146,3 +146,34 @@ def test_common_options_work_after_the_command_as_before_it(tmp_path):
         assert (folder / "sip.pcap").read_bytes()[:4] == bytes.fromhex("d4c3b2a1"), where    # a pcap header
     proc = run("config", "check", "--config", str(tmp_path / "after" / "new.toml"))
     assert proc.returncode == 0 and str(tmp_path / "after" / "new.toml") in proc.stdout, proc
+
+
+# every command of `tuiphone`, as the group had them all registered before they loaded on demand
+COMMANDS = {"answer", "audio", "call", "config", "ctl", "daemon", "listen", "load", "options", "page", "phonebook",
+            "register", "stop", "web"}
+
+
+def test_help_lists_every_command_and_each_one_loads_with_the_common_options():
+    import click
+
+    from tuiphone.cli import main
+
+    proc = run("--help")
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.split()[0] for line in proc.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
+    assert listed == COMMANDS
+    ctx = click.Context(main)
+    for name in sorted(COMMANDS):
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name
+        options = {opt for p in command.params for opt in p.opts}
+        assert {"--config", "--pcap", "--log-level"} <= options, name      # `tuiphone call X --pcap f` too
+    status = main.get_command(ctx, "ctl").get_command(ctx, "status")       # and under a group of commands
+    assert "--config" in {opt for p in status.params for opt in p.opts}
+
+
+def test_the_plain_tuiphone_loads_no_command_module():
+    code = ("import sys, json, tuiphone.cli, tuiphone.attach; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tuiphone.cli.'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) == ["tuiphone.cli.common"]

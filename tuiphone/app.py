@@ -363,10 +363,20 @@ class PhoneApp(EngineEventHandlers, App[int]):
         self.command(self.phone.set_dnd(not self.dnd_on()))
 
     # ----- settings the UI changes -------------------------------------------------------------------
+    def editable_config(self) -> Any:
+        """The config as the schema's models, for what changes it. Attached, the app starts on the phone's
+        plain view of the file (config.view: no pydantic at start); the first change builds the models from
+        that same data, and from then on `self.config` is them."""
+        from tuiphone.config.view import ConfigView, editable
+
+        if isinstance(self.config, ConfigView):
+            self.config = editable(self.config)
+        return self.config
+
     def switch_language(self, code: str) -> None:
         """Switch every screen to `code` now, and keep it in the config file when we have one."""
         i18n.set_language(code)
-        self.config.phone.language = code
+        self.editable_config().phone.language = code
         self._save_config()
         self.language_changed.publish(code)
         self.status_changed.publish(None)
@@ -384,7 +394,7 @@ class PhoneApp(EngineEventHandlers, App[int]):
         from tuiphone.config import ConfigError, save_config
 
         try:
-            save_config(self.config, self.config_path)
+            save_config(self.editable_config(), self.config_path)
         except ConfigError as exc:
             log.warning("could not save %s: %s", self.config_path, exc)
             return str(exc)
@@ -398,7 +408,9 @@ class PhoneApp(EngineEventHandlers, App[int]):
         from pydantic import ValidationError
 
         from tuiphone.config import validation_problems
+        from tuiphone.config.view import same_section
 
+        target = same_section(self.editable_config(), target)    # a section read before the first change
         old = getattr(target, name)
         try:
             setattr(target, name, value)     # the config models validate on assignment

@@ -79,20 +79,48 @@ def _last_sentence(path: Path) -> str:
     return last.removeprefix("tuiphone: ")        # the group says "tuiphone: " itself
 
 
-def attach_or_start(options: RunOptions) -> Any:
-    """A RemotePhone on the phone for the options' config, starting the phone when none runs."""
+def attach_or_start(options: RunOptions) -> tuple[Any, Any]:
+    """A RemotePhone on the phone for the options' config, starting the phone when none runs, and the config
+    the screens show and edit. A phone that runs sends the file as it reads it now, as plain data (a
+    config.view.ConfigView: the attaching TUI needs no pydantic); before starting one, the file is read here
+    (runtime.read_config: its mistakes are said before anything starts, a first run writes the default one)."""
     from tuiphone.control.client import ControlError, NoPhone, RemotePhone
     from tuiphone.paths import config_path
 
     try:
-        return RemotePhone.attach(config_path(options.config))
+        phone = RemotePhone.attach(config_path(options.config))
     except NoPhone:
-        return start_phone(options)
+        config = read_config(options)
+        return start_phone(options), config
     except ControlError as exc:
         raise StartError(str(exc), EXIT_FAILED) from None
     except OSError as exc:            # it went while we connected: start one
         log.info("the phone went while we attached (%s): starting one", exc)
-        return start_phone(options)
+        config = read_config(options)
+        return start_phone(options), config
+    try:
+        return phone, phone_config(phone)
+    except BaseException:
+        phone.detach()
+        raise
+
+
+def phone_config(phone: Any) -> Any:
+    """The config file as the running phone reads it, a ConfigView; StartError with its sentence when the
+    file is wrong now (exit 2) or the phone does not say (exit 1)."""
+    from tuiphone.config.view import ConfigView
+    from tuiphone.control.client import ControlError, PhoneRefused
+    from tuiphone.runtime import tell
+
+    try:
+        answer = phone.config_data()
+    except PhoneRefused as exc:                    # the file is wrong now: its problems, as read_config says them
+        raise StartError(str(exc), EXIT_USAGE) from None
+    except (ControlError, TimeoutError) as exc:
+        raise StartError(str(exc) or "the phone did not say its config in time", EXIT_FAILED) from None
+    if answer.get("created"):
+        tell(f"tuiphone: wrote a default config to {answer.get('path')}")
+    return ConfigView(answer["config"])
 
 
 def run_attached(options: RunOptions) -> int:
@@ -105,8 +133,7 @@ def run_attached(options: RunOptions) -> int:
     from tuiphone.store import Store, StoreError
     from tuiphone.tui_run import log_to_file
 
-    config = read_config(options)      # the screens show and edit the file the phone process reads
-    phone = attach_or_start(options)
+    phone, config = attach_or_start(options)      # the screens show and edit the file the phone process reads
     data = data_dir(options.data_dir)
     app = None
     try:

@@ -1,5 +1,6 @@
 """An attaching front-end is light: the TUI, its screens and the control client import neither pjsua2 nor
-numpy (nor sounddevice, soxr, the engine's Phone): those belong to the phone process (issue 15)."""
+numpy (nor sounddevice, soxr, the engine's Phone): those belong to the phone process (issue 15). `tuiphone`
+itself, attaching, imports no pydantic either: the phone sends it the config as plain data."""
 
 from __future__ import annotations
 
@@ -71,3 +72,57 @@ def test_the_attached_app_running_on_a_real_phone_stays_light(ctl_daemons, tmp_p
     assert report["drawn"]
     heavy = sorted(m for m in report["modules"] if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert not heavy, f"the running attached TUI pulls in {heavy[:5]}"
+
+
+# `tuiphone ARGS` itself (the click group, attach.run_attached, make_app) headless up to its first screen
+ATTACH_ENTRY = """
+import json, sys
+import textual.app
+
+seen = {}
+run = textual.app.App.run
+
+def first_screen_then_leave(self, *args, **kwargs):
+    async def look(pilot):
+        await pilot.pause()
+        seen.update(screen=type(self.screen).__name__, config=type(self.config).__name__,
+                    idle_text=self.config.phone.idle_text, ports=self.config.sip.transports)
+        self.exit(0)
+    return run(self, headless=True, auto_pilot=look)
+
+textual.app.App.run = first_screen_then_leave
+sys.argv = ["tuiphone", *sys.argv[1:]]
+from tuiphone.cli import main
+try:
+    main()
+except SystemExit as exc:
+    seen["exit"] = exc.code
+print(json.dumps({**seen, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_tuiphone_attaching_to_a_real_phone_loads_no_engine_no_numpy_and_no_pydantic(ctl_daemons, tmp_path):
+    daemon = ctl_daemons(config={"phone": {"idle_text": "the phone process said so"}})
+    done = subprocess.run([sys.executable, "-c", ATTACH_ENTRY, "--config", str(daemon.config_path),
+                           "--data-dir", str(tmp_path / "tui-data")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0 and report["screen"] == "IdleScreen"
+    # the config as the phone read the file, defaults included, without the schema
+    assert (report["config"], report["idle_text"], report["ports"]) == ("ConfigView", "the phone process said so",
+                                                                        ["udp", "tcp"])
+    heavy = sorted(m for m in report["modules"]
+                   if any(m == h or m.startswith(h + ".") for h in (*HEAVY, "pydantic", "pydantic_core")))
+    assert not heavy, f"`tuiphone` attaching pulls in {heavy[:5]}"
+
+
+def test_a_config_broken_since_the_phone_started_stops_the_attaching_tui_with_its_problems(ctl_daemons, tmp_path):
+    daemon = ctl_daemons()
+    daemon.config_path.write_text("[phone]\nlines = 99\n")
+    done = subprocess.run([sys.executable, "-m", "tuiphone", "--config", str(daemon.config_path),
+                           "--data-dir", str(tmp_path / "tui-data")],
+                          capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert str(daemon.config_path) in done.stderr and "phone.lines" in done.stderr, done.stderr

@@ -1,13 +1,15 @@
 """Command line: the TUI by default, headless commands for scripts and trunk tests (SPEC §6).
 
 This module is the group `main` and its run options; each command lives in its own module (calls, daemon,
-audio, paging, phonebook, config), which imports cli.common and never this module. Exit codes: 0 success,
-1 the call/registration/check failed, 2 usage or config error. With --json exactly one JSON object goes to
-stdout; everything else goes to stderr.
+audio, paging, phonebook, config, ...), which imports cli.common and never this module. A command's module is
+imported when that command runs or `--help` lists it (COMMANDS), so the plain `tuiphone` (the TUI) loads none.
+Exit codes: 0 success, 1 the call/registration/check failed, 2 usage or config error. With --json exactly one
+JSON object goes to stdout; everything else goes to stderr.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -15,13 +17,30 @@ from typing import Any
 import click
 
 from tuiphone import __version__
-from tuiphone.cli import audio, calls, config, ctl, daemon, load, paging, phonebook, web
 from tuiphone.cli.common import RunOptions, StartError, fail
+
+# every command: its name -> the module of tuiphone.cli that defines it (under the same name)
+COMMANDS = {"register": "calls", "call": "calls", "answer": "calls", "options": "calls", "config": "config",
+            "daemon": "daemon", "page": "paging", "listen": "paging", "audio": "audio", "phonebook": "phonebook",
+            "ctl": "ctl", "stop": "ctl", "web": "web", "load": "load"}
 
 
 class _Phone(click.Group):
     """The group: a phone that cannot start (runtime.StartError) ends the command with its sentence and exit
-    code, whichever command started it."""
+    code, whichever command started it. Its commands load on demand (click's lazy group: `list_commands`
+    names them all, `get_command` imports the one asked for) and take the common options after them too."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            command = getattr(importlib.import_module(f"tuiphone.cli.{COMMANDS[cmd_name]}"), cmd_name)
+            self.add_command(command, cmd_name)
+        if command is not None:
+            accept_common_options(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,12 +88,6 @@ def _run_tui(opts: RunOptions, standalone: bool = False) -> None:
     sys.exit(run_app(opts))
 
 
-for command in (calls.register, calls.call, calls.answer, calls.options, config.config, daemon.daemon,
-                paging.page, paging.listen, audio.audio, phonebook.phonebook, ctl.ctl, ctl.stop,
-                web.web, load.load):
-    main.add_command(command)
-
-
 _COMMON_FIELDS = ("config", "data_dir", "port", "bind", "log_level", "sip_trace", "pcap", "pcap_full")
 
 
@@ -87,23 +100,27 @@ def _set_common(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         logging.getLogger().setLevel(getattr(logging, value.upper()))
 
 
-def accept_common_options_after(group: click.Group) -> None:
-    """Give every command under `group` the common options too (`tuiphone call 1002 --pcap x.pcap` works as
-    `tuiphone --pcap x.pcap call 1002` does). main's callback makes the RunOptions before a command parses its
-    options, so these only change fields of it."""
+_WITH_COMMON: set[int] = set()        # the commands accept_common_options has given them (by id)
+
+
+def accept_common_options(command: click.Command) -> None:
+    """Give `command` (and each command under it) the common options too (`tuiphone call 1002 --pcap x.pcap`
+    works as `tuiphone --pcap x.pcap call 1002` does). main's callback makes the RunOptions before a command
+    parses its options, so these only change fields of it."""
+    if id(command) in _WITH_COMMON:
+        return
+    _WITH_COMMON.add(id(command))
     common = [p for p in main.params if isinstance(p, click.Option) and p.name in _COMMON_FIELDS]
-    for command in group.commands.values():
-        taken = {name for p in command.params for name in p.opts}
-        for option in common:
-            if taken.intersection(option.opts):
-                continue
-            command.params.append(click.Option(option.opts, type=option.type, help=option.help, default=None,
-                                               expose_value=False, callback=_set_common))
-        if isinstance(command, click.Group):
-            accept_common_options_after(command)
+    taken = {name for p in command.params for name in p.opts}
+    for option in common:
+        if taken.intersection(option.opts):
+            continue
+        command.params.append(click.Option(option.opts, type=option.type, help=option.help, default=None,
+                                           expose_value=False, callback=_set_common))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_common_options(sub)
 
-
-accept_common_options_after(main)
 
 if __name__ == "__main__":
     main()

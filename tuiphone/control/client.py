@@ -239,6 +239,12 @@ class RemotePhone:
     def config(self) -> Any:
         return None         # the phone process has its own; the UI reads the config file itself
 
+    def config_data(self) -> dict[str, Any]:
+        """The config file as the phone process reads it now: {"config": its plain data (config.view),
+        "created": whether the phone wrote the default one, "path"}. PhoneRefused says what is wrong with it."""
+        result: dict[str, Any] = self._op("config").result(REQUEST_TIMEOUT_S)
+        return result
+
     def on_closed(self, fn: Callable[[str], None]) -> None:
         """`fn(reason)` once, on the client's thread, when the connection to the phone ends."""
         async def wait() -> None:

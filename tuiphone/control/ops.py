@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tuiphone.control.codec import to_data
@@ -39,6 +40,7 @@ class Context:
     store: Any = None
     stopping: asyncio.Event | None = None
     status: Callable[[], dict[str, Any]] | None = None
+    config: Path | None = None           # the config file the phone was started for
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,21 @@ def _reconfigure_account(ctx: Context, index: int, account: dict[str, Any]) -> A
     return ctx.phone.reconfigure_account(index, settings)
 
 
+async def _config(ctx: Context) -> dict[str, Any]:
+    """The config file as the phone reads it now, checked by the schema, as plain data (config.view): what an
+    attaching TUI shows, so it needs no pydantic. A file that is gone is written anew, as at the first start."""
+    from tuiphone.config import ConfigError, load_or_create
+    from tuiphone.config.view import plain_config
+
+    if ctx.config is None:
+        raise Refused("This phone was started without a config file.")
+    try:
+        cfg, created = await asyncio.to_thread(load_or_create, ctx.config)
+    except ConfigError as exc:
+        raise Refused(str(exc)) from None
+    return {"config": plain_config(cfg), "created": created, "path": str(ctx.config)}
+
+
 def _status(ctx: Context) -> dict[str, Any]:
     return ctx.status() if ctx.status is not None else {}
 
@@ -131,6 +148,7 @@ LINE = ("int", REQUIRED)
 ON = ("bool", True)
 OPS: dict[str, Op] = {
     "status": Op(_status, {}),
+    "config": Op(_config, {}),
     "stop": Op(_stop, {}),
     "call": Op(_phone("call", "target", "account"), {"target": ("str", REQUIRED), "account": ("int?", None)}),
     "intercom": Op(_phone("intercom", "target", "account"), {"target": ("str", REQUIRED), "account": ("int?", None)}),

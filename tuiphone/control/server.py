@@ -122,7 +122,8 @@ class ControlServer:
         self.view = PhoneView()
         self.started = time.time()
         self.clients: set[_Client] = set()
-        self.ctx = ops.Context(phone, store=store, stopping=stopping, status=self.status)
+        self.ctx = ops.Context(phone, store=store, stopping=stopping, status=self.status,
+                               config=endpoint.config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Any = None
         self._server: asyncio.AbstractServer | None = None

@@ -255,7 +255,7 @@ class AudioTestScreen(PhoneScreen):
             self.app.show_error(t(f"audio_test.no_{role}", device=device.name))
             return
         role_name = t(f"audio_test.role_{role}")
-        audio_cfg = self.app.config.audio
+        audio_cfg = self.app.editable_config().audio     # attached: the schema's models from the view
         if self.app.config_path is None:
             setattr(audio_cfg, f"{role}_device", device.name)    # for this run only (checked by the schema)
             kept = False

@@ -53,7 +53,7 @@ class IdleScreen(PhoneScreen):
                 if phone.idle_text:
                     yield Static(phone.idle_text, id="idle-text", markup=False)
                 yield Static(t("idle.hint"), id="idle-hint")
-        yield SoftKeyBar()
+        yield SoftKeyBar(self.shown_soft_keys())       # the phone's first screen: whole in its first frame
 
     def account_text(self) -> str:
         usable = self.app.usable_accounts()

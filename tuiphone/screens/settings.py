@@ -26,6 +26,7 @@ from tuiphone.widgets.table import fill_table
 def open_settings(app: App, screen: Callable[[], Screen] | None = None) -> None:
     """Settings (or one of its screens), after the admin password when one is set; once typed right it is
     not asked again until the phone is locked (or the password changes)."""
+    app.editable_config()     # attached: the schema's models from here on (the screens below change them)
     password = app.config.phone.admin_password
     opened = screen or settings_menu
     if not password or app.screen_lock.admin_unlocked == password:

@@ -110,6 +110,8 @@ class LineKey(Static):
         self.state = LineState.IDLE
         self.text = ""
         self.light = ""
+        if spec.mode == "line":       # drawn idle from the start: the first frame is whole, mounting restyles nothing
+            self.show_call(None, False)
 
     def show(self, text: str, light: str, selected: bool = False) -> None:
         """Set the caption and the light (one of the CSS classes above); nothing is redrawn when neither changed."""

@@ -43,8 +43,10 @@ class SoftKeyButton(Static):
         self.key = key
         self.set_class(key is not None, "-set")
         self.set_class(key is None, "-empty")
-        self.text = f"{key_name(f'soft-key-{self.index}')} {t(key.label)}" if key else ""
-        self.update(self.text)
+        text = f"{key_name(f'soft-key-{self.index}')} {t(key.label)}" if key else ""
+        if text != self.text:         # the same label again lays nothing out again
+            self.text = text
+            self.update(text)
 
     def on_click(self) -> None:
         if self.key is not None:
@@ -65,14 +67,26 @@ class SoftKeyBar(Horizontal):
             super().__init__()
             self.index = index
 
+    def __init__(self, keys: Sequence[SoftKey | None] | None = None) -> None:
+        """`keys`: what the keys read from the start (the first frame is whole), else blank until the screen
+        says (PhoneScreen.refresh_soft_keys)."""
+        super().__init__()
+        self.first_keys = keys
+
     def compose(self) -> ComposeResult:
-        for index in range(1, SOFT_KEY_COUNT + 1):
-            yield SoftKeyButton(index)
+        buttons = [SoftKeyButton(index) for index in range(1, SOFT_KEY_COUNT + 1)]
+        if self.first_keys is not None:
+            self._show(buttons, self.first_keys)
+        yield from buttons
 
     def show_keys(self, keys: Sequence[SoftKey | None]) -> None:
         """Label the four keys; missing or None entries leave a key blank."""
+        self._show(list(self.query(SoftKeyButton)), keys)
+
+    @staticmethod
+    def _show(buttons: list[SoftKeyButton], keys: Sequence[SoftKey | None]) -> None:
         padded = list(keys)[:SOFT_KEY_COUNT] + [None] * (SOFT_KEY_COUNT - len(keys))
-        for button, key in zip(self.query(SoftKeyButton), padded, strict=False):
+        for button, key in zip(buttons, padded, strict=False):
             button.show_key(key)
 
     def labels(self) -> list[str]:
