@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ class Worker:
         self.talking = 0                  # of those, answered (calling side)
         self.given: set[int] = set()      # the numbers of those calls (calling side)
         self.cpu_s = 0.0
+        self.frame_ports = 0              # Python frame ports the worker made (none: its media is pjmedia's)
+        self.scratch = ""                 # the worker's folder of WAV files, removed here too when it crashed
         self.done = threading.Event()
         self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()
         with open(self.err_path, "wb") as err:
@@ -56,6 +59,7 @@ class Worker:
                 self.active = msg["up"]           # the answering side: calls up in the worker now
             elif "bye" in msg:
                 self.cpu_s = msg.get("cpu_s", 0.0)
+                self.frame_ports = msg.get("frame_ports", 0)
             else:
                 self.events.put((self, msg))
         self._ready.put({"error": "the worker ended"})
@@ -72,6 +76,7 @@ class Worker:
             raise WorkerFailed(f"load worker {self.index} could not start: {msg['error']}"
                                + (f" ({tail})" if tail and msg["error"] == "the worker ended" else ""))
         self.address = msg["address"]
+        self.scratch = msg.get("scratch", "")
         return msg
 
     def tell(self, **cmd: Any) -> None:
@@ -97,6 +102,8 @@ class Worker:
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     continue
         self.done.wait(2)
+        if self.scratch and self.proc.poll() is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_workers(n: int, spec: dict[str, Any], logdir: Path, events: queue.SimpleQueue,

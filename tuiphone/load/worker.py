@@ -5,7 +5,9 @@ calls the parent gives it, and one JSON line per finished call back to the paren
 
 Calls go straight to the PjsuaBackend with this module's own listener: no Phone, so no line model (no hold
 of the other calls), no history rows, no Action URLs. Everything per call runs on the SIP thread (timers
-of the backend); the main thread only reads commands.
+of the backend); the main thread only reads commands. A call's audio is pjmedia's alone (a looped WAV player,
+or the call's own audio back for --echo, and a WAV recorder of what it hears): no Python runs per frame;
+once a second the worker reads what the recorder wrote into the call's analyser (tuiphone/load/media.py).
 """
 
 from __future__ import annotations
@@ -14,21 +16,32 @@ import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from tuiphone.engine.backend import AccountSettings, CallMedia, TransportSettings
-from tuiphone.load.media import BlockAnalyser, LoopedTone, Silence, tone_verdict
+from tuiphone.engine.backend import AccountSettings, CallMedia, PortMedia, TransportSettings
+from tuiphone.load.media import RATE, BlockAnalyser, LoopedTone, WavTail, tone_verdict, write_loop
 from tuiphone.load.record import classify
 
 QUALITY_EVERY_S = 1.0
 DTMF_AFTER_S = 0.5
 RETRY_FOR_S = 2.0             # a call refused for want of a free slot is retried this long
+ROTATE_S = 20.0               # a call's file of what it heard (not a recording) is replaced this often: its
+                              # memory (tmpfs) stays flat on long calls
+
+
+def _scratch_dir() -> str:
+    """A folder of the worker's own for its WAV files: in memory (/dev/shm) when there is one."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="tuiphone-load-", dir=base)
 
 
 @dataclass
@@ -47,7 +60,10 @@ class _Call:
     quality: Any = None
     dtmf: list[str] = field(default_factory=list)
     analyser: BlockAnalyser = field(default_factory=BlockAnalyser)
-    recorder: Any = None
+    media: CallMedia | None = None
+    tail: WavTail | None = None     # what pjmedia wrote of what the call heard, read once a second
+    recording: str = ""             # NAME-N.wav (--record)
+    heard_since: float = 0.0        # when the file being written now was started
     timed_out: bool = False
     cut: bool = False               # still up when the run was stopped
     remote: str = ""
@@ -75,14 +91,27 @@ class LoadWorker:
         self._stopping = False
         self._reg = threading.Event()
         self._reg_status = 0
-        self._play = None
-        if spec.get("play"):
+        self._heard_files = 0
+        self.scratch = _scratch_dir()
+        self._play = ""                                  # the WAV file pjmedia loops to every call
+        if spec.get("echo"):
+            pass
+        elif spec.get("play"):
             from tuiphone.audio.wav import read_wav
-            self._play = read_wav(spec["play"])
+            self._play = write_loop(os.path.join(self.scratch, "play.wav"), read_wav(spec["play"]))
+        elif spec.get("tone"):
+            self._play = write_loop(os.path.join(self.scratch, "tone.wav"), LoopedTone(float(spec["tone"])).loop())
+        else:
+            import numpy as np
+            self._play = write_loop(os.path.join(self.scratch, "silence.wav"), np.zeros(RATE, dtype=np.int16))
         self.backend = PjsuaBackend(self)
-        self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1", port=spec.get("port", 0),
-                                             transports=("udp",), codecs=tuple(spec.get("codecs") or
-                                                                               ("PCMU", "PCMA", "G722"))))
+        try:
+            self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1",
+                                                 port=spec.get("port", 0), transports=("udp",),
+                                                 codecs=tuple(spec.get("codecs") or ("PCMU", "PCMA", "G722"))))
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         self.account: int | None = None
         if spec.get("account"):
             acc = AccountSettings(**spec["account"])
@@ -102,25 +131,39 @@ class LoadWorker:
 
     # ----- media ---------------------------------------------------------------------------------
     def _media(self, call: _Call) -> CallMedia:
-        from tuiphone.audio.sources import WavSource
-
-        sinks: list[Any] = [call.analyser]
-        source: Any
-        if self.spec.get("echo"):
-            from tuiphone.load.echo import BlockEcho
-            source = BlockEcho()
-            sinks.append(source)
-        elif self._play is not None:
-            source = WavSource(self._play, loop=True)
-        elif self.spec.get("tone"):
-            source = LoopedTone(float(self.spec["tone"]))
-        else:
-            source = Silence()
+        """pjmedia's ports for the call: the worker's loop (or an echo) out, a WAV file of what it hears."""
         if self.spec.get("record"):
-            from tuiphone.audio.recorder import CallRecorder
-            call.recorder = CallRecorder(self._record_path())
-            sinks.append(call.recorder.rx_sink)
-        return CallMedia(source=source, sinks=sinks)
+            path = str(self._record_path())
+            call.recording = path
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            path = self._heard_path()
+        call.tail = WavTail(path, temporary=not call.recording)
+        call.heard_since = time.monotonic()
+        call.media = CallMedia(ports=PortMedia(play=self._play, echo=bool(self.spec.get("echo")), record=path))
+        return call.media
+
+    def _heard_path(self) -> str:
+        self._heard_files += 1
+        return os.path.join(self.scratch, f"heard-{self._heard_files}.wav")
+
+    def _hear(self, call: _Call) -> None:
+        """What the call heard since the last time, into its analyser (SIP thread, once a second)."""
+        if call.tail is None:
+            return
+        samples = call.tail.read()
+        if len(samples):
+            call.analyser.write(samples)
+        if (call.tail.temporary and call.media is not None and call.media.ports is not None
+                and call.ended_at is None and time.monotonic() - call.heard_since >= ROTATE_S):
+            path = self._heard_path()
+            call.tail.switch(path)
+            call.heard_since = time.monotonic()
+            call.media = CallMedia(ports=replace(call.media.ports, record=path))
+            try:
+                self.backend.set_media(call.cid, call.media)
+            except ValueError:
+                pass                  # the call has just ended
 
     def _record_path(self) -> Path:
         """NAME-N.wav with N counted over every worker of the run (a counter file under a lock)."""
@@ -192,6 +235,7 @@ class LoadWorker:
         if self.calls.get(cid) is not call:
             return
         self._sample(call)
+        self._hear(call)
         self.backend.schedule(QUALITY_EVERY_S, lambda: self._tick(cid, call))
 
     def _end(self, cid: int, call: _Call) -> None:
@@ -218,8 +262,9 @@ class LoadWorker:
             self.backend.schedule(DTMF_AFTER_S, dtmf)
 
     def _finish(self, call: _Call) -> None:
-        if call.recorder is not None:
-            call.recorder.stop()
+        if call.tail is not None:
+            self._hear(call)
+            call.tail.close()
         self.send({"record": self.record(call)})
 
     def record(self, call: _Call) -> dict[str, Any]:
@@ -243,8 +288,8 @@ class LoadWorker:
         if self.role == "uas":
             rec["remote_uri"] = call.remote
             rec["rejected_by_us"] = call.rejected
-            if call.recorder is not None:
-                rec["recording"] = str(call.recorder.path)
+            if call.recording:
+                rec["recording"] = call.recording
         failures: list[str] = []
         if call.cut:
             failures.append("interrupted")
@@ -352,6 +397,7 @@ def serve() -> int:
         out.flush()
         return 1
     worker.send({"ready": True, "address": worker.backend.local_address(), "max_calls": worker.backend.max_calls(),
+                 "scratch": worker.scratch,
                  "registered": worker._reg.is_set(), "reg_status": worker._reg_status})
     try:
         for line in sys.stdin:
@@ -370,7 +416,9 @@ def serve() -> int:
             time.sleep(0.05)
         cpu = _cpu_s()
         worker.backend.stop()
-        worker.send({"bye": True, "cpu_s": round(cpu, 3), "left": worker.up})
+        shutil.rmtree(worker.scratch, ignore_errors=True)
+        from tuiphone.engine.sip.load_media import frame_ports_made
+        worker.send({"bye": True, "cpu_s": round(cpu, 3), "left": worker.up, "frame_ports": frame_ports_made()})
     return 0
 
 

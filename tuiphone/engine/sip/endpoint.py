@@ -222,6 +222,7 @@ class _Endpoint(_BackendState):
             self._native = None
         for call in self._calls.values():
             self._drop_port(call)
+        self._close_load_media()
         if self._ep is not None:
             try:
                 self._ep.audDevManager().setNoDev()    # stops the media clock: no port callback runs after this
