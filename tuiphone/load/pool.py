@@ -23,7 +23,8 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    def __init__(self, index: int, spec: dict[str, Any], events: queue.SimpleQueue, logdir: Path):
+    def __init__(self, index: int, spec: dict[str, Any], events: queue.SimpleQueue, logdir: Path,
+                 proc: Any = None):
         self.index = index
         self.err_path = logdir / f"worker-{index}.err"
         self.events = events
@@ -36,9 +37,12 @@ class Worker:
         self.scratch = ""                 # the worker's folder of WAV files, removed here too when it crashed
         self.done = threading.Event()
         self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tuiphone.load.worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+        if proc is not None:
+            self.proc = proc                  # forked already (fork.py)
+        else:
+            with open(self.err_path, "wb") as err:
+                self.proc = subprocess.Popen([sys.executable, "-m", "tuiphone.load.worker"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({**spec, "index": index}) + "\n")
         self.proc.stdin.flush()
@@ -108,8 +112,15 @@ class Worker:
 
 def start_workers(n: int, spec: dict[str, Any], logdir: Path, events: queue.SimpleQueue,
                   timeout: float = 30.0) -> list[Worker]:
-    """Start `n` workers at once and wait for all; on any failure stop the started ones and raise."""
-    workers = [Worker(i, spec, events, logdir) for i in range(n)]
+    """Start `n` workers at once and wait for all; on any failure stop the started ones and raise. They are
+    forked from this process when it can (fork.py), else each is a fresh interpreter."""
+    from tuiphone.load import fork
+
+    procs: list[Any] = [None] * n
+    if fork.can_fork():
+        fork.preload()
+        procs = list(fork.fork_workers([logdir / f"worker-{i}.err" for i in range(n)]))
+    workers = [Worker(i, spec, events, logdir, procs[i]) for i in range(n)]
     try:
         for w in workers:
             w.wait_ready(timeout)
