@@ -286,10 +286,20 @@ class BareEndpoint:
         self.run_for(window)
         busy_cpu, busy_wall = cpu_seconds() - c0, time.monotonic() - w0
         still = sum(not c.ended for c in placed)
+        loss, jitter = [], []       # what each call received, as pjmedia counted it (RTCP stats)
+        for c in placed:
+            try:
+                st = c.getStreamStat(0).rtcp
+                rx, lost = st.rxStat.pkt, st.rxStat.loss
+                loss.append(100.0 * lost / (rx + lost) if rx + lost else 100.0)
+                jitter.append(st.rxStat.jitterUsec.max / 1000.0)
+            except pj.Error:
+                loss.append(100.0)
         ended = self.hangup_all()
         return {"ok": flowing and established == calls and still == calls, "established": established,
                 "idle_cpu_s": idle_cpu, "idle_wall_s": idle_wall, "busy_cpu_s": busy_cpu,
-                "busy_wall_s": busy_wall, "ended_cleanly": ended}
+                "busy_wall_s": busy_wall, "ended_cleanly": ended, "max_loss_pct": max(loss, default=0.0),
+                "max_jitter_ms": max(jitter, default=0.0)}
 
 
 def serve(role: str) -> int:

@@ -34,6 +34,8 @@ class TransportSettings:
     stun_server: str = ""           # host[:port] for NAT discovery, "" = none
     rtp_port: int = 0               # first local RTP port, 0 = any free port
     rtp_port_range: int = 0         # how many ports from rtp_port may be used (0 with rtp_port 0)
+    clock_rate: int = 16000         # the conference bridge's sample rate (8000 spares G.711 calls resampling)
+    offer_srtp: bool = True         # direct calls offer SRTP (optionally); False: plain RTP only
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,14 @@ import numpy as np
 from tuiphone.audio.wav import write_wav
 
 RATE = 16000
-BLOCK = RATE                     # 1 s blocks: 1 Hz bins
+NARROWBAND = ("PCMU", "PCMA", "G729", "GSM", "ILBC")      # 8 kHz codecs
+
+
+def bridge_rate(codecs: list[str] | tuple[str, ...]) -> int:
+    """The conference bridge's rate for a worker whose first codec is `codecs[0]`: 8000 for G.711 and the other
+    8 kHz codecs, so pjmedia resamples none of those calls (resampling costs more CPU than the rest of the
+    call's audio together), else 16000."""
+    return 8000 if codecs and codecs[0].upper() in NARROWBAND else 16000
 SILENCE_DBFS = -50.0             # a block quieter than this is silence
 TONE_TOLERANCE_HZ = 15.0         # what the far end sends must be this close to the expected tone
 MIN_SHARE = 0.5                  # and hold at least this share of the energy heard
@@ -81,11 +88,12 @@ class Heard:
 class BlockAnalyser:
     """A frame sink: keeps one second of received audio, analyses it when full (pjmedia's clock thread)."""
 
-    def __init__(self, skip_blocks: int = SKIP_BLOCKS) -> None:
-        self._block = np.zeros(BLOCK, dtype=np.int16)
+    def __init__(self, skip_blocks: int = SKIP_BLOCKS, rate: int = RATE) -> None:
+        self.rate = rate
+        self._block = np.zeros(rate, dtype=np.int16)        # 1 s: 1 Hz bins
         self._fill = 0
-        self._spectrum = np.zeros(BLOCK // 2 + 1, dtype=np.float64)
-        self._window = np.hanning(BLOCK)
+        self._spectrum = np.zeros(rate // 2 + 1, dtype=np.float64)
+        self._window = np.hanning(rate)
         self._skip = skip_blocks
         self.blocks = 0
         self.silent = 0
@@ -94,12 +102,12 @@ class BlockAnalyser:
     def write(self, frame: np.ndarray) -> None:
         """Samples heard, any number at once (a 20 ms frame, or what a WavTail read)."""
         while len(frame):
-            room = BLOCK - self._fill
+            room = len(self._block) - self._fill
             n = min(room, len(frame))
             self._block[self._fill: self._fill + n] = frame[:n]
             self._fill += n
             frame = frame[n:]
-            if self._fill == BLOCK:
+            if self._fill == len(self._block):
                 self._analyse()
                 self._fill = 0
 
@@ -127,7 +135,7 @@ class BlockAnalyser:
             return Heard(self.blocks, self.silent, level, None, 0.0)
         peak = int(np.argmax(spec))
         band = spec[max(0, peak - 5): peak + 6].sum()    # the peak with the window's spread
-        return Heard(self.blocks, self.silent, level, peak * RATE / BLOCK, float(band / total))
+        return Heard(self.blocks, self.silent, level, float(peak), float(band / total))   # 1 Hz bins
 
 
 def tone_verdict(heard: Heard, expect_hz: float, what: str = "tone") -> str | None:
@@ -144,11 +152,12 @@ def tone_verdict(heard: Heard, expect_hz: float, what: str = "tone") -> str | No
     return None
 
 
-def write_loop(path: str | os.PathLike[str], samples: np.ndarray) -> str:
-    """One loop of what calls send, as the 16 kHz mono WAV file a pjmedia player repeats; returns the path."""
-    if len(samples) < RATE // 50:
-        samples = np.resize(samples if len(samples) else np.zeros(1, dtype=np.int16), RATE // 50)
-    write_wav(path, np.asarray(samples, dtype=np.int16), RATE)
+def write_loop(path: str | os.PathLike[str], samples: np.ndarray, rate: int = RATE) -> str:
+    """One loop of what calls send, as the mono WAV file a pjmedia player repeats (at the bridge's rate, so
+    the bridge does not resample it); returns the path."""
+    if len(samples) < rate // 50:
+        samples = np.resize(samples if len(samples) else np.zeros(1, dtype=np.int16), rate // 50)
+    write_wav(path, np.asarray(samples, dtype=np.int16), rate)
     return str(path)
 
 

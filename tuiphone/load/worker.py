@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tuiphone.engine.backend import AccountSettings, CallMedia, PortMedia, TransportSettings
-from tuiphone.load.media import RATE, BlockAnalyser, LoopedTone, WavTail, tone_verdict, write_loop
+from tuiphone.load.media import BlockAnalyser, LoopedTone, WavTail, bridge_rate, tone_verdict, write_loop
 from tuiphone.load.record import classify
 
 QUALITY_EVERY_S = 1.0
@@ -92,23 +92,26 @@ class LoadWorker:
         self._reg = threading.Event()
         self._reg_status = 0
         self._heard_files = 0
+        codecs = tuple(spec.get("codecs") or ("PCMU", "PCMA", "G722"))
+        self.rate = rate = bridge_rate(codecs)           # of the bridge, the WAV files, the analysis
         self.scratch = _scratch_dir()
         self._play = ""                                  # the WAV file pjmedia loops to every call
         if spec.get("echo"):
             pass
         elif spec.get("play"):
             from tuiphone.audio.wav import read_wav
-            self._play = write_loop(os.path.join(self.scratch, "play.wav"), read_wav(spec["play"]))
+            self._play = write_loop(os.path.join(self.scratch, "play.wav"), read_wav(spec["play"], rate), rate)
         elif spec.get("tone"):
-            self._play = write_loop(os.path.join(self.scratch, "tone.wav"), LoopedTone(float(spec["tone"])).loop())
+            self._play = write_loop(os.path.join(self.scratch, "tone.wav"),
+                                    LoopedTone(float(spec["tone"]), rate=rate).loop(), rate)
         else:
             import numpy as np
-            self._play = write_loop(os.path.join(self.scratch, "silence.wav"), np.zeros(RATE, dtype=np.int16))
+            self._play = write_loop(os.path.join(self.scratch, "silence.wav"), np.zeros(rate, dtype=np.int16), rate)
         self.backend = PjsuaBackend(self)
         try:
             self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1",
-                                                 port=spec.get("port", 0), transports=("udp",),
-                                                 codecs=tuple(spec.get("codecs") or ("PCMU", "PCMA", "G722"))))
+                                                 port=spec.get("port", 0), transports=("udp",), codecs=codecs,
+                                                 clock_rate=rate, offer_srtp=self.role != "uac"))
         except BaseException:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise
@@ -139,6 +142,7 @@ class LoadWorker:
         else:
             path = self._heard_path()
         call.tail = WavTail(path, temporary=not call.recording)
+        call.analyser = BlockAnalyser(rate=self.rate)
         call.heard_since = time.monotonic()
         call.media = CallMedia(ports=PortMedia(play=self._play, echo=bool(self.spec.get("echo")), record=path))
         return call.media
