@@ -70,11 +70,17 @@ def cpu_s(pids: list[int]) -> float:
 
 
 def tuiphone(tmp: Path, name: str, args: list[str], port: int = 0) -> subprocess.Popen:
+    """A tuiphone process; its stdout goes to NAME.out (a report of 100+ calls fills a pipe: read_out)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "tuiphone", "--config", str(tmp / f"{name}.toml"), "--data-dir",
                              str(tmp / f"{name}-data"), "--port", str(port), "--bind", "127.0.0.1", *args],
-                            stdout=subprocess.PIPE, stderr=open(tmp / f"{name}.err", "wb"), text=True,
+                            stdout=open(tmp / f"{name}.out", "wb"), stderr=open(tmp / f"{name}.err", "wb"),
                             start_new_session=True, env=env, cwd=tmp)
+
+
+def read_out(tmp: Path, name: str) -> dict[str, Any]:
+    out = (tmp / f"{name}.out").read_text()
+    return json.loads(out) if out.strip() else {}
 
 
 def stop(p: subprocess.Popen) -> None:
@@ -111,8 +117,7 @@ def verified_level(tmp: Path, calls: int, duration: float, progress) -> dict[str
         while load.poll() is None:
             samples.append((time.time(), cpu_s([answer.pid, *children(answer.pid)])))
             time.sleep(0.25)
-        out = load.stdout.read() if load.stdout else ""
-        report = json.loads(out) if out.strip() else {}
+        report = read_out(tmp, f"load-{calls}")
     finally:
         stop(answer)
     s = report.get("summary", {})
@@ -192,8 +197,8 @@ def verified_rate(tmp: Path, calls: int, concurrency: int, progress) -> dict[str
         load = tuiphone(tmp, "load-rate", ["load", f"sip:bench@127.0.0.1:{port}", "--calls", str(calls),
                                            "--concurrency", str(concurrency), "--rate", "0", "--duration", "1.5",
                                            "--tone", "440", "--expect-tone", "1000", "--json"])
-        out, _ = load.communicate(timeout=300)
-        s = json.loads(out)["summary"] if out.strip() else {}
+        load.wait(timeout=300)
+        s = read_out(tmp, "load-rate").get("summary", {})
     finally:
         stop(answer)
     res = {"calls": calls, "concurrency": concurrency, "passed": s.get("passed", 0),

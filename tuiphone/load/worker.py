@@ -33,6 +33,8 @@ from tuiphone.load.record import classify
 QUALITY_EVERY_S = 1.0
 DTMF_AFTER_S = 0.5
 RETRY_FOR_S = 2.0             # a call refused for want of a free slot is retried this long
+FLUSH_S = 0.06                # after a call ends: pjmedia writes out the rest of what it heard (up to 0.25 s
+                              # of audio in its recorder's buffer) on the bridge's next tick, then it is read
 ROTATE_S = 20.0               # a call's file of what it heard (not a recording) is replaced this often: its
                               # memory (tmpfs) stays flat on long calls
 
@@ -87,6 +89,7 @@ class LoadWorker:
         self._out_lock = threading.Lock()
         self.calls: dict[int, _Call] = {}         # by pjsua call id
         self.up = 0
+        self.finishing = 0                        # ended calls whose record waits for the rest of their audio
         self._seen = 0
         self._stopping = False
         self._reg = threading.Event()
@@ -266,6 +269,19 @@ class LoadWorker:
             self.backend.schedule(DTMF_AFTER_S, dtmf)
 
     def _finish(self, call: _Call) -> None:
+        """Report the call once what it heard is all read: right away when nothing was recorded, else after
+        its recorder (gone with the call) has written out its buffer."""
+        if call.tail is None or call.answered_at is None:
+            self._report(call)
+            return
+        self.finishing += 1
+
+        def report() -> None:
+            self.finishing -= 1
+            self._report(call)
+        self.backend.schedule(FLUSH_S, report)
+
+    def _report(self, call: _Call) -> None:
         if call.tail is not None:
             self._hear(call)
             call.tail.close()
@@ -416,7 +432,7 @@ def serve() -> int:
     finally:
         worker.stop_all()
         deadline = time.monotonic() + 3.0
-        while worker.up > 0 and time.monotonic() < deadline:
+        while (worker.up > 0 or worker.finishing > 0) and time.monotonic() < deadline:
             time.sleep(0.05)
         cpu = _cpu_s()
         worker.backend.stop()
