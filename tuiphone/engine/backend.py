@@ -36,6 +36,8 @@ class TransportSettings:
     rtp_port_range: int = 0         # how many ports from rtp_port may be used (0 with rtp_port 0)
     clock_rate: int = 16000         # the conference bridge's sample rate (8000 spares G.711 calls resampling)
     offer_srtp: bool = True         # direct calls offer SRTP (optionally); False: plain RTP only
+    sip_messages: bool = True       # every SIP message reaches the listener (on_sip_message, the trace); False:
+                                    # only pjsip's warnings and errors reach Python (a load worker's calls/s)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,8 @@ class LoadWorker:
         try:
             self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1",
                                                  port=spec.get("port", 0), transports=("udp",), codecs=codecs,
-                                                 clock_rate=rate, offer_srtp=self.role != "uac"))
+                                                 clock_rate=rate, offer_srtp=self.role != "uac",
+                                                 sip_messages=False))
         except BaseException:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise

@@ -75,9 +75,9 @@ class _Endpoint(_BackendState):
         # the endpoint deletes its writer in libDestroy: hand ownership over, or Python deletes it twice
         self._writer.__disown__()
         lc.writer = self._writer
-        lc.level = max(4, self._log_level)
-        lc.consoleLevel = max(4, self._log_level)
-        lc.msgLogging = 1
+        lc.level = max(4 if s.sip_messages else 2, self._log_level)
+        lc.consoleLevel = lc.level
+        lc.msgLogging = 1 if s.sip_messages else 0
         cfg.medConfig.clockRate = s.clock_rate
         cfg.medConfig.sndClockRate = s.clock_rate
         cfg.medConfig.noVad = True
