@@ -13,7 +13,8 @@ the same calls between bare pjsua2 processes with no checks, and SIPp for calls 
    AudioMediaPort per call in Python on the caller (tone out, every frame read), a C tone generator in the
    callee; the callers' busy CPU window with every call up, the callees sampled in the middle of it. At
    --bare-calls for the CPU ratio, then at each of --bare-levels for bare pjsua2's own ceiling on this box
-   (a level holds when every call was established and stayed up; the worst loss and jitter are shown).
+   (a level holds when every call was established and stayed up; the worst loss and jitter are shown);
+   with --bare-c-media those calls have no Python per frame either (C tones both ways, an 8 kHz bridge).
 3. rate: `load --calls N --concurrency C --rate 0 --duration 1.5 --expect-tone 1000` (one 1 s block checked
    per call) for new verified calls per second; SIPp `-sn uac` against `-sn uas` (signalling only, no pause).
 Every process is stopped by its PID.
@@ -232,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="talk time per verified call (s)")
     ap.add_argument("--bare-calls", type=int, default=40)
     ap.add_argument("--bare-levels", default="", help="bare pjsua2 calls to try for its ceiling, in order")
+    ap.add_argument("--bare-c-media", action="store_true",
+                    help="for --bare-levels: C tones both ways, no frame read, an 8 kHz bridge (no Python per frame)")
     ap.add_argument("--rate-calls", type=int, default=400)
     ap.add_argument("--rate-concurrency", type=int, default=120)
     ap.add_argument("--sipp-calls", type=int, default=3000)
@@ -255,8 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         result["max_verified_concurrent"] = max((lv["calls"] for lv in good), default=0)
         result["bare"] = bare(tmp, args.bare_calls, 4.0, progress)
         result["bare_levels"] = []
+        if args.bare_c_media:
+            os.environ["BARE_PJSUA_C_MEDIA"] = "1"
         for c in [int(x) for x in args.bare_levels.split(",") if x.strip()]:
-            bl = bare(tmp, c, 4.0, progress)
+            try:
+                bl = bare(tmp, c, 4.0, progress)
+            except Exception as exc:         # a bare process that crashed (SIGSEGV seen at 200): the level fails
+                progress(f"bare {c}: failed: {str(exc)[:200]}")
+                bl = {"calls": c, "established": 0, "ok": False, "error": str(exc)[:300], "max_loss_pct": None,
+                      "max_jitter_ms": None, "cpu_pct": None, "caller_cpu_pct_per_call": 0.0,
+                      "callee_cpu_pct_per_call": 0.0, "both_cpu_pct_per_call": 0.0}
             result["bare_levels"].append(bl)
             if not bl["ok"]:
                 break
