@@ -26,7 +26,10 @@ from typing import Any, TextIO
 import numpy as np
 import pjsua2 as pj
 
-CLOCK_RATE = 16000
+# BARE_PJSUA_C_MEDIA=1 (bench/load.py --bare-c-media): the caller plays pjmedia's C tone too and reads no frame,
+# and the bridge runs at 8 kHz (no resampling of G.711): pjsua2 with no Python at all per frame, its own ceiling
+C_MEDIA = bool(os.environ.get("BARE_PJSUA_C_MEDIA"))
+CLOCK_RATE = 8000 if C_MEDIA else 16000
 FRAME_SAMPLES = 320                 # 20 ms at 16 kHz
 TONE_HZ = 440.0
 POLL_MS = 10                        # the same poll interval as tuiphone's SIP thread
@@ -108,6 +111,7 @@ class BareCall(pj.Call):
         super().__init__(acc, call_id)
         self.app = app
         self.port: BarePort | None = None
+        self.media_at: float | None = None
         self.confirmed_at: float | None = None
         self.ended = False
 
@@ -127,6 +131,8 @@ class BareCall(pj.Call):
 
     @property
     def first_audio(self) -> float | None:
+        if C_MEDIA:
+            return self.media_at       # no frame is read: the media is up, pjmedia's tone flows
         return self.port.first_audio if self.port is not None else None
 
 
@@ -179,7 +185,7 @@ class BareEndpoint:
         self.frames = tone_frames()
         self.answered = 0
         self.tone: pj.ToneGenerator | None = None
-        if role == "callee":
+        if role == "callee" or C_MEDIA:
             self.tone = pj.ToneGenerator()
             self.tone.createToneGenerator(CLOCK_RATE, 1)
             desc = pj.ToneDesc()
@@ -201,6 +207,7 @@ class BareEndpoint:
     def connect_audio(self, call: BareCall, am: pj.AudioMedia) -> None:
         if self.tone is not None:          # the callee: a C tone generator, so its cost stays out of the way
             self.tone.startTransmit(am)
+            call.media_at = call.media_at or time.monotonic()
             return
         if call.port is None:
             fmt = pj.MediaFormatAudio()
@@ -286,10 +293,20 @@ class BareEndpoint:
         self.run_for(window)
         busy_cpu, busy_wall = cpu_seconds() - c0, time.monotonic() - w0
         still = sum(not c.ended for c in placed)
+        loss, jitter = [], []       # what each call received, as pjmedia counted it (RTCP stats)
+        for c in placed:
+            try:
+                st = c.getStreamStat(0).rtcp
+                rx, lost = st.rxStat.pkt, st.rxStat.loss
+                loss.append(100.0 * lost / (rx + lost) if rx + lost else 100.0)
+                jitter.append(st.rxStat.jitterUsec.max / 1000.0)
+            except pj.Error:
+                loss.append(100.0)
         ended = self.hangup_all()
         return {"ok": flowing and established == calls and still == calls, "established": established,
                 "idle_cpu_s": idle_cpu, "idle_wall_s": idle_wall, "busy_cpu_s": busy_cpu,
-                "busy_wall_s": busy_wall, "ended_cleanly": ended}
+                "busy_wall_s": busy_wall, "ended_cleanly": ended, "max_loss_pct": max(loss, default=0.0),
+                "max_jitter_ms": max(jitter, default=0.0)}
 
 
 def serve(role: str) -> int:

@@ -1,7 +1,8 @@
 """Trunk tests at load, side by side on 127.0.0.1: verified calls (`tuiphone load` against `tuiphone answer`),
 the same calls between bare pjsua2 processes with no checks, and SIPp for calls per second.
 
-    python bench/load.py [--levels 20,40,60,80] [--duration 10] [--bare-calls 40] [--rate-calls 200]
+    python bench/load.py [--levels 40,80,120,160,200] [--duration 10] [--bare-calls 40]
+                         [--bare-levels 40,80,120,160,200] [--rate-calls 400] [--rate-concurrency 120]
                          [--sipp-calls 3000] [--json]
 
 1. verified: per level C, `answer --tone 1000 --max-concurrent C` and `load --calls C --concurrency C
@@ -10,7 +11,10 @@ the same calls between bare pjsua2 processes with no checks, and SIPp for calls 
    script samples the answer tree (/proc) over the same seconds. Stops at the first level that fails.
 2. bare: C/4 pairs of `bare_pjsua.py caller|callee` (4 calls each, the wheel's limit), G.711 first, one
    AudioMediaPort per call in Python on the caller (tone out, every frame read), a C tone generator in the
-   callee; the callers' busy CPU window with every call up, the callees sampled in the middle of it.
+   callee; the callers' busy CPU window with every call up, the callees sampled in the middle of it. At
+   --bare-calls for the CPU ratio, then at each of --bare-levels for bare pjsua2's own ceiling on this box
+   (a level holds when every call was established and stayed up; the worst loss and jitter are shown);
+   with --bare-c-media those calls have no Python per frame either (C tones both ways, an 8 kHz bridge).
 3. rate: `load --calls N --concurrency C --rate 0 --duration 1.5 --expect-tone 1000` (one 1 s block checked
    per call) for new verified calls per second; SIPp `-sn uac` against `-sn uas` (signalling only, no pause).
 Every process is stopped by its PID.
@@ -67,11 +71,17 @@ def cpu_s(pids: list[int]) -> float:
 
 
 def tuiphone(tmp: Path, name: str, args: list[str], port: int = 0) -> subprocess.Popen:
+    """A tuiphone process; its stdout goes to NAME.out (a report of 100+ calls fills a pipe: read_out)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "tuiphone", "--config", str(tmp / f"{name}.toml"), "--data-dir",
                              str(tmp / f"{name}-data"), "--port", str(port), "--bind", "127.0.0.1", *args],
-                            stdout=subprocess.PIPE, stderr=open(tmp / f"{name}.err", "wb"), text=True,
+                            stdout=open(tmp / f"{name}.out", "wb"), stderr=open(tmp / f"{name}.err", "wb"),
                             start_new_session=True, env=env, cwd=tmp)
+
+
+def read_out(tmp: Path, name: str) -> dict[str, Any]:
+    out = (tmp / f"{name}.out").read_text()
+    return json.loads(out) if out.strip() else {}
 
 
 def stop(p: subprocess.Popen) -> None:
@@ -108,8 +118,7 @@ def verified_level(tmp: Path, calls: int, duration: float, progress) -> dict[str
         while load.poll() is None:
             samples.append((time.time(), cpu_s([answer.pid, *children(answer.pid)])))
             time.sleep(0.25)
-        out = load.stdout.read() if load.stdout else ""
-        report = json.loads(out) if out.strip() else {}
+        report = read_out(tmp, f"load-{calls}")
     finally:
         stop(answer)
     s = report.get("summary", {})
@@ -168,11 +177,15 @@ def bare(tmp: Path, calls: int, window: float, progress) -> dict[str, Any]:
             w.stop()
     est = sum(r["established"] for r in replies)
     caller_pct = sum(100 * r["busy_cpu_s"] / r["busy_wall_s"] for r in replies)
-    res = {"calls": pairs * 4, "established": est,
+    res = {"calls": pairs * 4, "established": est, "ok": all(r["ok"] for r in replies),
+           "max_loss_pct": round(max(r.get("max_loss_pct", 0.0) for r in replies), 2),
+           "max_jitter_ms": round(max(r.get("max_jitter_ms", 0.0) for r in replies), 1),
+           "cpu_pct": round(caller_pct + callee_pct, 1),
            "caller_cpu_pct_per_call": round(caller_pct / max(1, est), 3),
            "callee_cpu_pct_per_call": round(callee_pct / max(1, est), 3)}
     res["both_cpu_pct_per_call"] = round(res["caller_cpu_pct_per_call"] + res["callee_cpu_pct_per_call"], 3)
-    progress(f"bare {res['calls']}: {est} established, CPU per call {res['both_cpu_pct_per_call']} % (both sides)")
+    progress(f"bare {res['calls']}: {est} established, CPU {res['cpu_pct']} % = {res['both_cpu_pct_per_call']} % "
+             f"per call (both sides), worst loss {res['max_loss_pct']} %, jitter {res['max_jitter_ms']} ms")
     return res
 
 
@@ -185,8 +198,8 @@ def verified_rate(tmp: Path, calls: int, concurrency: int, progress) -> dict[str
         load = tuiphone(tmp, "load-rate", ["load", f"sip:bench@127.0.0.1:{port}", "--calls", str(calls),
                                            "--concurrency", str(concurrency), "--rate", "0", "--duration", "1.5",
                                            "--tone", "440", "--expect-tone", "1000", "--json"])
-        out, _ = load.communicate(timeout=300)
-        s = json.loads(out)["summary"] if out.strip() else {}
+        load.wait(timeout=300)
+        s = read_out(tmp, "load-rate").get("summary", {})
     finally:
         stop(answer)
     res = {"calls": calls, "concurrency": concurrency, "passed": s.get("passed", 0),
@@ -216,11 +229,14 @@ def sipp_rate(tmp: Path, calls: int, progress) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--levels", default="20,40,60,80", help="concurrent verified calls to try, in order")
+    ap.add_argument("--levels", default="40,80,120,160,200", help="concurrent verified calls to try, in order")
     ap.add_argument("--duration", type=float, default=10.0, help="talk time per verified call (s)")
     ap.add_argument("--bare-calls", type=int, default=40)
-    ap.add_argument("--rate-calls", type=int, default=200)
-    ap.add_argument("--rate-concurrency", type=int, default=40)
+    ap.add_argument("--bare-levels", default="", help="bare pjsua2 calls to try for its ceiling, in order")
+    ap.add_argument("--bare-c-media", action="store_true",
+                    help="for --bare-levels: C tones both ways, no frame read, an 8 kHz bridge (no Python per frame)")
+    ap.add_argument("--rate-calls", type=int, default=400)
+    ap.add_argument("--rate-concurrency", type=int, default=120)
     ap.add_argument("--sipp-calls", type=int, default=3000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -241,6 +257,21 @@ def main(argv: list[str] | None = None) -> int:
         good = [lv for lv in result["levels"] if lv["ok"]]
         result["max_verified_concurrent"] = max((lv["calls"] for lv in good), default=0)
         result["bare"] = bare(tmp, args.bare_calls, 4.0, progress)
+        result["bare_levels"] = []
+        if args.bare_c_media:
+            os.environ["BARE_PJSUA_C_MEDIA"] = "1"
+        for c in [int(x) for x in args.bare_levels.split(",") if x.strip()]:
+            try:
+                bl = bare(tmp, c, 4.0, progress)
+            except Exception as exc:         # a bare process that crashed (SIGSEGV seen at 200): the level fails
+                progress(f"bare {c}: failed: {str(exc)[:200]}")
+                bl = {"calls": c, "established": 0, "ok": False, "error": str(exc)[:300], "max_loss_pct": None,
+                      "max_jitter_ms": None, "cpu_pct": None, "caller_cpu_pct_per_call": 0.0,
+                      "callee_cpu_pct_per_call": 0.0, "both_cpu_pct_per_call": 0.0}
+            result["bare_levels"].append(bl)
+            if not bl["ok"]:
+                break
+        result["bare_max_concurrent"] = max((bl["calls"] for bl in result["bare_levels"] if bl["ok"]), default=None)
         result["rate"] = verified_rate(tmp, args.rate_calls, args.rate_concurrency, progress)
         result["sipp"] = sipp_rate(tmp, args.sipp_calls, progress)
     ref = next((lv for lv in result["levels"] if lv["calls"] == result["bare"]["calls"]), good[-1] if good else None)
@@ -262,7 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     b = result["bare"]
     print(f"{'bare pjsua2, no checks':24}{b['calls']:>10}{b['established']:>8}{b['caller_cpu_pct_per_call']:>14.2f}%"
           f"{b['callee_cpu_pct_per_call']:>8.2f}%{b['both_cpu_pct_per_call']:>7.2f}%")
+    for bl in result["bare_levels"]:
+        print(f"{'bare pjsua2 ceiling':24}{bl['calls']:>10}{bl['established']:>8}"
+              f"{bl['caller_cpu_pct_per_call']:>14.2f}%"
+              f"{bl['callee_cpu_pct_per_call']:>8.2f}%{bl['both_cpu_pct_per_call']:>7.2f}%  CPU {bl['cpu_pct']} %, "
+              f"worst loss {bl['max_loss_pct']} %, jitter {bl['max_jitter_ms']} ms")
     print(f"max concurrent verified calls with 0 failed checks: {result['max_verified_concurrent']}")
+    if result["bare_levels"]:
+        print(f"max concurrent bare pjsua2 calls, all established and up: {result['bare_max_concurrent']}")
     print(f"CPU per verified call / bare call: {result.get('cpu_ratio_verified_vs_bare')}")
     r, sp = result["rate"], result["sipp"]
     print(f"new verified calls per second: {r['verified_calls_per_s']} ({r['passed']}/{r['calls']} passed, "

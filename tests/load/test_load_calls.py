@@ -69,6 +69,7 @@ def test_load_40_calls_20_at_once_against_a_concurrent_answer_all_pass_with_juni
     assert rc == 0, (s, [c["failure"] for c in report["calls"] if not c["passed"]], load.stderr())
     assert (s["attempts"], s["answered"], s["asr_pct"], s["failed"]) == (40, 40, 100.0, 0)
     assert s["peak_concurrency"] == 20 and s["workers"] == 5
+    assert s["python_frame_ports"] == 0         # every call's audio is pjmedia's: no Python per frame
     assert all(abs(c["dominant_hz"] - 1000) <= 2 and c["codec"] == "PCMU" and c["mos"] >= 4.0 for c in report["calls"])
     assert s["pdd_ms"]["max"] is not None and s["setup_ms"]["p95"] is not None
     suite = ET.parse(junit).getroot()
@@ -77,7 +78,7 @@ def test_load_40_calls_20_at_once_against_a_concurrent_answer_all_pass_with_juni
     assert len(csv.read_text().splitlines()) == 41
     rc, answered = answer.result(30)
     assert rc == 0, answer.stderr()
-    assert answered["answered"] == 40
+    assert answered["answered"] == 40 and answered["python_frame_ports"] == 0
     # each call its own: what it heard (our 440 Hz), its DTMF, its quality, its recording NAME-N.wav
     assert all(abs(c["dominant_hz"] - 440) <= 2 and c["dtmf_received"] == "12#" and c["mos"] >= 4.0
                for c in answered["calls"])
@@ -104,6 +105,19 @@ def test_load_against_sipp_rtp_echo_hears_its_own_tone_back(proc, sipp) -> None:
     assert rc == 0, ([c["failure"] for c in report.get("calls", [])], load.stderr())
     assert all(abs(c["dominant_hz"] - 700) <= 2 for c in report["calls"])
     assert uas.wait(10).passed
+
+
+def test_load_against_answer_echo_hears_its_own_tone_back(proc) -> None:
+    """answer --echo sends each call's own audio back (the call's slot joined to itself in the bridge)."""
+    answer = proc("answer", ["answer", "--echo", "--max-concurrent", "4", "--count", "4", "--timeout", "30",
+                             "--json"], ready=True)
+    load = proc("load", ["load", f"sip:echo@{answer.address}", "--calls", "4", "--concurrency", "4", "--rate", "0",
+                         "--duration", "2", "--tone", "700", "--expect-echo", "--json"])
+    rc, report = load.result(40)
+    assert rc == 0, ([c["failure"] for c in report.get("calls", [])], load.stderr())
+    assert all(abs(c["dominant_hz"] - 700) <= 2 for c in report["calls"])
+    rc, answered = answer.result(30)
+    assert rc == 0 and all(abs(c["dominant_hz"] - 700) <= 2 for c in answered["calls"])
 
 
 def test_load_through_kamailio_with_digest_auth(proc, kamailio) -> None:
@@ -162,6 +176,7 @@ def test_ctrl_c_mid_run_prints_the_partial_report_and_ends_every_call(proc) -> N
     time.sleep(2.0)
     os.kill(load.pid, signal.SIGINT)
     rc, report = load.result(20)
+    assert "summary" in report, (rc, load.stderr())
     s = report["summary"]
     assert rc == 1 and s["interrupted"] == "SIGINT"
     assert 8 <= s["attempts"] < 1000 and s["completed"] == s["attempts"]

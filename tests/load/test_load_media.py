@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from tuiphone.load.echo import BlockEcho
-from tuiphone.load.media import BlockAnalyser, LoopedTone, Silence, tone_verdict
+from tuiphone.load.media import BlockAnalyser, LoopedTone, Silence, WavTail, tone_verdict
 from tuiphone.load.record import aggregate, percentile
 from tuiphone.load.writers import write_csv, write_junit
 
@@ -47,14 +46,24 @@ def test_silence_fails_as_one_way_audio_and_too_short_a_call_as_no_audio() -> No
     assert tone_verdict(b.result(), 1000).startswith("no audio heard")
 
 
-def test_the_echo_gives_back_what_it_heard_later() -> None:
-    echo = BlockEcho(delay_s=0.2)
-    tone = LoopedTone(700)
-    out = []
-    for _ in range(50):
-        echo.write(tone.read(320).copy())
-        out.append(echo.read(320).copy())
-    assert not np.concatenate(out[:10]).any() and np.concatenate(out[11:]).any()   # 0.2 s of silence first
+def test_the_analyser_takes_what_a_file_grew_by_in_any_size_and_the_tail_reads_a_growing_wav(tmp_path) -> None:
+    """What pjmedia's recorder writes is read once a second in chunks of any size (more than a block, too)."""
+    from tuiphone.audio.wav import WavWriter
+
+    tone = LoopedTone(1000)
+    path = tmp_path / "heard.wav"
+    w = WavWriter(path, 16000)
+    tail = WavTail(str(path), temporary=True)
+    a = BlockAnalyser()
+    for seconds in (0.7, 1.9, 0.45):
+        w.write(tone.read(int(seconds * 16000)).copy())
+        w._file.flush()
+        a.write(tail.read())
+    w.close()
+    assert not path.exists()             # a temporary file is unlinked once open; its data is still read
+    tail.close()
+    heard = a.result()
+    assert heard.seconds == 3 and abs(heard.dominant_hz - 1000) <= 1 and tone_verdict(heard, 1000) is None
 
 
 def rec(n: int, **kw) -> dict:

@@ -34,6 +34,10 @@ class TransportSettings:
     stun_server: str = ""           # host[:port] for NAT discovery, "" = none
     rtp_port: int = 0               # first local RTP port, 0 = any free port
     rtp_port_range: int = 0         # how many ports from rtp_port may be used (0 with rtp_port 0)
+    clock_rate: int = 16000         # the conference bridge's sample rate (8000 spares G.711 calls resampling)
+    offer_srtp: bool = True         # direct calls offer SRTP (optionally); False: plain RTP only
+    sip_messages: bool = True       # every SIP message reaches the listener (on_sip_message, the trace); False:
+                                    # only pjsip's warnings and errors reach Python (a load worker's calls/s)
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,23 @@ class IncomingInfo:
     call_id: str = ""
 
 
+@dataclass(frozen=True)
+class PortMedia:
+    """A call's audio in pjmedia's own ports, so nothing runs in Python per 20 ms frame (calls under load):
+    `play` is a 16 kHz mono 16-bit WAV file sent over and over (one player per file, shared by the calls), or
+    `echo` sends the call's own audio back; pjmedia writes what the call hears to the WAV file `record`."""
+    play: str = ""
+    echo: bool = False
+    record: str = ""
+
+
 @dataclass
 class CallMedia:
-    """What a call hears from us (source) and where what we hear goes (sinks). 16 kHz mono int16."""
+    """What a call hears from us (source) and where what we hear goes (sinks). 16 kHz mono int16.
+    With `ports`, pjmedia's ports instead (source and sinks unused)."""
     source: FrameSource | None = None
     sinks: list[FrameSink] = field(default_factory=list)
+    ports: PortMedia | None = None
 
 
 class BackendListener(Protocol):

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,8 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    def __init__(self, index: int, spec: dict[str, Any], events: queue.SimpleQueue, logdir: Path):
+    def __init__(self, index: int, spec: dict[str, Any], events: queue.SimpleQueue, logdir: Path,
+                 proc: Any = None):
         self.index = index
         self.err_path = logdir / f"worker-{index}.err"
         self.events = events
@@ -32,11 +34,16 @@ class Worker:
         self.given: set[int] = set()      # the numbers of those calls (calling side)
         self.cpu_s = 0.0
         self.bye: dict[str, Any] = {}     # its last line: CPU, calls left, whether it unregistered
+        self.frame_ports = 0              # Python frame ports the worker made (none: its media is pjmedia's)
+        self.scratch = ""                 # the worker's folder of WAV files, removed here too when it crashed
         self.done = threading.Event()
         self._ready: queue.SimpleQueue[dict] = queue.SimpleQueue()
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tuiphone.load.worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+        if proc is not None:
+            self.proc = proc                  # forked already (fork.py)
+        else:
+            with open(self.err_path, "wb") as err:
+                self.proc = subprocess.Popen([sys.executable, "-m", "tuiphone.load.worker"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({**spec, "index": index}) + "\n")
         self.proc.stdin.flush()
@@ -58,6 +65,7 @@ class Worker:
             elif "bye" in msg:
                 self.cpu_s = msg.get("cpu_s", 0.0)
                 self.bye = msg
+                self.frame_ports = msg.get("frame_ports", 0)
             else:
                 self.events.put((self, msg))
         self._ready.put({"error": "the worker ended"})
@@ -74,6 +82,7 @@ class Worker:
             raise WorkerFailed(f"load worker {self.index} could not start: {msg['error']}"
                                + (f" ({tail})" if tail and msg["error"] == "the worker ended" else ""))
         self.address = msg["address"]
+        self.scratch = msg.get("scratch", "")
         return msg
 
     def tell(self, **cmd: Any) -> None:
@@ -99,6 +108,8 @@ class Worker:
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     continue
         self.done.wait(2)
+        if self.scratch and self.proc.poll() is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_workers(n: int, spec: dict[str, Any], logdir: Path, events: queue.SimpleQueue,
@@ -109,8 +120,16 @@ def start_workers(n: int, spec: dict[str, Any], logdir: Path, events: queue.Simp
 
 def start_these(specs: list[dict[str, Any]], logdir: Path, events: queue.SimpleQueue,
                 timeout: float = 30.0) -> list[Worker]:
-    """Start one worker per spec (worker i gets specs[i]) at once and wait for all, as start_workers."""
-    workers = [Worker(i, spec, events, logdir) for i, spec in enumerate(specs)]
+    """Start one worker per spec (worker i gets specs[i]) at once and wait for all, as start_workers. They are
+    forked from this process when it can (fork.py), else each is a fresh interpreter."""
+    from tuiphone.load import fork
+
+    n = len(specs)
+    procs: list[Any] = [None] * n
+    if fork.can_fork():
+        fork.preload()
+        procs = list(fork.fork_workers([logdir / f"worker-{i}.err" for i in range(n)]))
+    workers = [Worker(i, spec, events, logdir, procs[i]) for i, spec in enumerate(specs)]
     try:
         for w in workers:
             w.wait_ready(timeout)

@@ -125,6 +125,7 @@ def run_load(spec: dict[str, Any], *, calls: int, concurrency: int, rate: float,
     summary = aggregate(records, attempts=attempts, wall_s=wall, peak=peak, cpu_s=cpu,
                         placing_s=last_placed - t0, min_asr=min_asr, max_pdd_ms=max_pdd_ms)
     summary["workers"] = len(workers)
+    summary["python_frame_ports"] = sum(w.frame_ports for w in workers)
     summary["start_s"] = round(t0 - started, 2)
     summary["steady_cpu"] = steady.result
     if interrupted:
@@ -331,6 +332,7 @@ def run_answer(spec: dict[str, Any], *, max_concurrent: int, bind: str, port: in
             _wind_down(everyone, events, records, watch)
     answered = [r for r in records if r["result"] == "answered"]
     report: dict[str, Any] = {"address": address, "workers": n, "answered": len(answered),
+                              "python_frame_ports": sum(w.frame_ports for w in workers),
                               "calls": records,
                               "wall_s": round(wall, 2)}
     if registering:

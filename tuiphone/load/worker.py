@@ -7,7 +7,10 @@ Calls go straight to the PjsuaBackend with this module's own listener: no Phone,
 of the other calls), no history rows, no Action URLs (with --with-services the parent writes and sends them
 from this worker's `call` lines: load/services.py). Everything per call runs on the SIP thread (timers
 of the backend); the main thread only reads commands. Role "reg" takes no call: it holds the registration of
-the answering side's account, its Contact the front's address (load/run.py run_answer).
+the answering side's account, its Contact the front's address (load/run.py run_answer). A call's audio is
+pjmedia's alone (a looped WAV player, or the call's own audio back for --echo, and a WAV recorder of what it
+hears): no Python runs per frame; once a second the worker reads what the recorder wrote into the call's
+analyser (tuiphone/load/media.py).
 """
 
 from __future__ import annotations
@@ -16,16 +19,18 @@ import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from tuiphone.engine.backend import AccountSettings, CallMedia, TransportSettings
-from tuiphone.load.media import BlockAnalyser, LoopedTone, Silence, tone_verdict
+from tuiphone.engine.backend import AccountSettings, CallMedia, PortMedia, TransportSettings
+from tuiphone.load.media import BlockAnalyser, LoopedTone, WavTail, bridge_rate, tone_verdict, write_loop
 from tuiphone.load.record import classify
 
 QUALITY_EVERY_S = 1.0
@@ -34,6 +39,17 @@ RETRY_FOR_S = 2.0             # a call refused for want of a free slot is retrie
 REGISTER_WAIT_S = 10.0        # the first registration's answer
 REREGISTER_S = 5.0            # a refresh that failed is tried again after this (the registering worker)
 UNREGISTER_WAIT_S = 3.0       # at the end: how long the un-REGISTER may take
+FLUSH_S = 0.06                # after a call ends: pjmedia writes out the rest of what it heard (up to 0.25 s
+                              # of audio in its recorder's buffer) on the bridge's next tick, then it is read
+ROTATE_S = 20.0               # a call's file of what it heard (not a recording) is replaced this often: its
+                              # memory (tmpfs) stays flat on long calls
+
+
+def _scratch_dir() -> str:
+    """A folder of the worker's own for its WAV files: in memory (/dev/shm) when there is one."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="tuiphone-load-", dir=base)
 
 
 @dataclass
@@ -52,7 +68,10 @@ class _Call:
     quality: Any = None
     dtmf: list[str] = field(default_factory=list)
     analyser: BlockAnalyser = field(default_factory=BlockAnalyser)
-    recorder: Any = None
+    media: CallMedia | None = None
+    tail: WavTail | None = None     # what pjmedia wrote of what the call heard, read once a second
+    recording: str = ""             # NAME-N.wav (--record)
+    heard_since: float = 0.0        # when the file being written now was started
     timed_out: bool = False
     cut: bool = False               # still up when the run was stopped
     remote: str = ""
@@ -77,6 +96,7 @@ class LoadWorker:
         self._out_lock = threading.Lock()
         self.calls: dict[int, _Call] = {}         # by pjsua call id
         self.up = 0
+        self.finishing = 0                        # ended calls whose record waits for the rest of their audio
         self._seen = 0
         self._stopping = False
         self._reg = threading.Event()               # registered (a 2xx)
@@ -86,25 +106,50 @@ class LoadWorker:
         self._unregistering = False
         self._unreg = threading.Event()
         self.registrations = 0                      # 2xx answers to REGISTER (the first and the refreshes)
-        self._play = None
-        if spec.get("play"):
+        self._heard_files = 0
+        codecs = tuple(spec.get("codecs") or ("PCMU", "PCMA", "G722"))
+        self.rate = rate = bridge_rate(codecs)           # of the bridge, the WAV files, the analysis
+        self.scratch = _scratch_dir()
+        self._play = ""                                  # the WAV file pjmedia loops to every call
+        if spec.get("echo"):
+            pass
+        elif spec.get("play"):
             from tuiphone.audio.wav import read_wav
-            self._play = read_wav(spec["play"])
+            self._play = write_loop(os.path.join(self.scratch, "play.wav"), read_wav(spec["play"], rate), rate)
+        elif spec.get("tone"):
+            self._play = write_loop(os.path.join(self.scratch, "tone.wav"),
+                                    LoopedTone(float(spec["tone"]), rate=rate).loop(), rate)
+        else:
+            import numpy as np
+            self._play = write_loop(os.path.join(self.scratch, "silence.wav"), np.zeros(rate, dtype=np.int16), rate)
         self.backend = PjsuaBackend(self)
-        self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1", port=spec.get("port", 0),
-                                             transports=("udp",), codecs=tuple(spec.get("codecs") or
-                                                                               ("PCMU", "PCMA", "G722"))))
+        try:
+            self.backend.start(TransportSettings(bind_address=spec.get("bind") or "127.0.0.1",
+                                                 port=spec.get("port", 0), transports=("udp",), codecs=codecs,
+                                                 clock_rate=rate, offer_srtp=self.role != "uac",
+                                                 sip_messages=False))
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         self.account: int | None = None
-        if spec.get("account"):
-            acc = AccountSettings(**self._account_fields(spec["account"]))
-            self.account = acc.index
-            self.backend.submit(lambda: self.backend.set_account(acc)).result(10)
-            if acc.register and acc.registrar:
-                self._reg_answered.wait(REGISTER_WAIT_S)
-                if self.role == "reg" and not self._reg.is_set():
-                    why = f"{self._reg_status} {self._reg_reason}".strip() if self._reg_answered.is_set() else \
-                        f"no answer within {REGISTER_WAIT_S:g} s"
-                    raise RuntimeError(f"account {acc.index + 1} could not register at {acc.registrar}: {why}")
+        try:
+            if spec.get("account"):
+                self._set_account(spec["account"])
+        except BaseException:
+            self.backend.stop()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
+
+    def _set_account(self, account: dict[str, Any]) -> None:
+        acc = AccountSettings(**self._account_fields(account))
+        self.account = acc.index
+        self.backend.submit(lambda: self.backend.set_account(acc)).result(10)
+        if acc.register and acc.registrar:
+            self._reg_answered.wait(REGISTER_WAIT_S)
+            if self.role == "reg" and not self._reg.is_set():
+                why = f"{self._reg_status} {self._reg_reason}".strip() if self._reg_answered.is_set() else \
+                    f"no answer within {REGISTER_WAIT_S:g} s"
+                raise RuntimeError(f"account {acc.index + 1} could not register at {acc.registrar}: {why}")
 
     def _account_fields(self, account: dict[str, Any]) -> dict[str, Any]:
         """The account's settings; `contact_port` (the registering worker behind the answering side's front)
@@ -128,25 +173,40 @@ class LoadWorker:
 
     # ----- media ---------------------------------------------------------------------------------
     def _media(self, call: _Call) -> CallMedia:
-        from tuiphone.audio.sources import WavSource
-
-        sinks: list[Any] = [call.analyser]
-        source: Any
-        if self.spec.get("echo"):
-            from tuiphone.load.echo import BlockEcho
-            source = BlockEcho()
-            sinks.append(source)
-        elif self._play is not None:
-            source = WavSource(self._play, loop=True)
-        elif self.spec.get("tone"):
-            source = LoopedTone(float(self.spec["tone"]))
-        else:
-            source = Silence()
+        """pjmedia's ports for the call: the worker's loop (or an echo) out, a WAV file of what it hears."""
         if self.spec.get("record"):
-            from tuiphone.audio.recorder import CallRecorder
-            call.recorder = CallRecorder(self._record_path())
-            sinks.append(call.recorder.rx_sink)
-        return CallMedia(source=source, sinks=sinks)
+            path = str(self._record_path())
+            call.recording = path
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            path = self._heard_path()
+        call.tail = WavTail(path, temporary=not call.recording)
+        call.analyser = BlockAnalyser(rate=self.rate)
+        call.heard_since = time.monotonic()
+        call.media = CallMedia(ports=PortMedia(play=self._play, echo=bool(self.spec.get("echo")), record=path))
+        return call.media
+
+    def _heard_path(self) -> str:
+        self._heard_files += 1
+        return os.path.join(self.scratch, f"heard-{self._heard_files}.wav")
+
+    def _hear(self, call: _Call) -> None:
+        """What the call heard since the last time, into its analyser (SIP thread, once a second)."""
+        if call.tail is None:
+            return
+        samples = call.tail.read()
+        if len(samples):
+            call.analyser.write(samples)
+        if (call.tail.temporary and call.media is not None and call.media.ports is not None
+                and call.ended_at is None and time.monotonic() - call.heard_since >= ROTATE_S):
+            path = self._heard_path()
+            call.tail.switch(path)
+            call.heard_since = time.monotonic()
+            call.media = CallMedia(ports=replace(call.media.ports, record=path))
+            try:
+                self.backend.set_media(call.cid, call.media)
+            except ValueError:
+                pass                  # the call has just ended
 
     def _record_path(self) -> Path:
         """NAME-N.wav with N counted over every worker of the run (a counter file under a lock)."""
@@ -218,6 +278,7 @@ class LoadWorker:
         if self.calls.get(cid) is not call:
             return
         self._sample(call)
+        self._hear(call)
         self.backend.schedule(QUALITY_EVERY_S, lambda: self._tick(cid, call))
 
     def _end(self, cid: int, call: _Call) -> None:
@@ -244,8 +305,22 @@ class LoadWorker:
             self.backend.schedule(DTMF_AFTER_S, dtmf)
 
     def _finish(self, call: _Call) -> None:
-        if call.recorder is not None:
-            call.recorder.stop()
+        """Report the call once what it heard is all read: right away when nothing was recorded, else after
+        its recorder (gone with the call) has written out its buffer."""
+        if call.tail is None or call.answered_at is None:
+            self._report(call)
+            return
+        self.finishing += 1
+
+        def report() -> None:
+            self.finishing -= 1
+            self._report(call)
+        self.backend.schedule(FLUSH_S, report)
+
+    def _report(self, call: _Call) -> None:
+        if call.tail is not None:
+            self._hear(call)
+            call.tail.close()
         self.send({"record": self.record(call)})
 
     def record(self, call: _Call) -> dict[str, Any]:
@@ -269,8 +344,8 @@ class LoadWorker:
         if self.role == "uas":
             rec["remote_uri"] = call.remote
             rec["rejected_by_us"] = call.rejected
-            if call.recorder is not None:
-                rec["recording"] = str(call.recorder.path)
+            if call.recording:
+                rec["recording"] = call.recording
         failures: list[str] = []
         if call.cut:
             failures.append("interrupted")
@@ -413,6 +488,7 @@ def serve() -> int:
         out.flush()
         return 1
     worker.send({"ready": True, "address": worker.backend.local_address(), "max_calls": worker.backend.max_calls(),
+                 "scratch": worker.scratch,
                  "registered": worker._reg.is_set(), "reg_status": worker._reg_status})
     try:
         for line in sys.stdin:
@@ -427,13 +503,15 @@ def serve() -> int:
     finally:
         worker.stop_all()
         deadline = time.monotonic() + 3.0
-        while worker.up > 0 and time.monotonic() < deadline:
+        while (worker.up > 0 or worker.finishing > 0) and time.monotonic() < deadline:
             time.sleep(0.05)
         unregistered = worker.unregister()
         cpu = _cpu_s()
         worker.backend.stop()
+        shutil.rmtree(worker.scratch, ignore_errors=True)
+        from tuiphone.engine.sip.load_media import frame_ports_made
         worker.send({"bye": True, "cpu_s": round(cpu, 3), "left": worker.up, "unregistered": unregistered,
-                     "registrations": worker.registrations})
+                     "registrations": worker.registrations, "frame_ports": frame_ports_made()})
     return 0
 
 

@@ -7,10 +7,11 @@ import queue
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pjsua2 as pj
 
-from tuiphone.engine.backend import AccountSettings, BackendListener, TransportSettings
+from tuiphone.engine.backend import AccountSettings, BackendListener, PortMedia, TransportSettings
 from tuiphone.engine.capacity import InviteGate, SocketBudget
 from tuiphone.engine.localport import LocalPort
 from tuiphone.engine.sip.accounts import _Accounts
@@ -18,12 +19,13 @@ from tuiphone.engine.sip.bridge import _Bridge
 from tuiphone.engine.sip.calls import _Calls
 from tuiphone.engine.sip.endpoint import _Endpoint
 from tuiphone.engine.sip.frames import _FramePort
+from tuiphone.engine.sip.load_media import _LoadMedia
 from tuiphone.engine.sip.loop import _Loop
 from tuiphone.engine.sip.objects import _Account, _Buddy, _Call, _LogWriter
 from tuiphone.engine.tcp_guard import TcpGuard
 
 
-class PjsuaBackend(_Loop, _Endpoint, _Accounts, _Calls, _Bridge):
+class PjsuaBackend(_Loop, _Endpoint, _Accounts, _Calls, _Bridge, _LoadMedia):
     """SipBackend on pjsua2. Create, set `listener`, then `start()`; every other method runs on the SIP thread."""
 
     def __init__(self, listener: BackendListener | None = None, log_level: int = 0):
@@ -54,6 +56,9 @@ class PjsuaBackend(_Loop, _Endpoint, _Accounts, _Calls, _Bridge):
         self._buddies: list[_Buddy | None] = []         # by watch handle; None once unwatched
         self._registered: set[int] = set()
         self._spare_ports: list[_FramePort] = []     # call ports no call uses now (see _retire_port)
+        self._players: dict[str, Any] = {}              # pjmedia ports of calls under load (load_media.py)
+        self._recorders: dict[int, tuple[str, Any]] = {}
+        self._port_media: dict[int, PortMedia] = {}
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.setblocking(False)
         self._budget = SocketBudget()

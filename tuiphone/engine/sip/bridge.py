@@ -166,6 +166,9 @@ class _Bridge(_BackendState):
         """Give the call a Python port only for what its media needs: every port costs pjmedia's clock two
         Python callbacks a frame, and a call that only talks through the local port needs none."""
         media, port = call.media, call.port
+        if media.ports is not None:
+            self._attach_load_media(call, am)     # pjmedia's own ports (load_media.py), no Python port
+            return
         if media.source is None and not media.sinks:
             if port is not None:
                 call.port = None
@@ -198,6 +201,8 @@ class _Bridge(_BackendState):
         self._spare_ports.append(port)
 
     def _drop_port(self, call: _Call) -> None:
+        if call.media.ports is not None:
+            self._drop_load_media(call)
         port, call.port = call.port, None
         call.connected_media = None
         for other_id in call.links:

@@ -15,7 +15,6 @@ import pjsua2 as pj
 
 from tuiphone.engine.backend import TransportSettings
 from tuiphone.engine.capacity import HANDLE_MARGIN, InviteGate, ioqueue_limits
-from tuiphone.engine.sip.frames import CLOCK_RATE
 from tuiphone.engine.sip.objects import DIRECT, SOCKETS_PER_CALL, _Account, _Call, _LogWriter
 from tuiphone.engine.sip.state import _BackendState
 from tuiphone.engine.sip.thread import _noise, log
@@ -76,11 +75,11 @@ class _Endpoint(_BackendState):
         # the endpoint deletes its writer in libDestroy: hand ownership over, or Python deletes it twice
         self._writer.__disown__()
         lc.writer = self._writer
-        lc.level = max(4, self._log_level)
-        lc.consoleLevel = max(4, self._log_level)
-        lc.msgLogging = 1
-        cfg.medConfig.clockRate = CLOCK_RATE
-        cfg.medConfig.sndClockRate = CLOCK_RATE
+        lc.level = max(4 if s.sip_messages else 2, self._log_level)
+        lc.consoleLevel = lc.level
+        lc.msgLogging = 1 if s.sip_messages else 0
+        cfg.medConfig.clockRate = s.clock_rate
+        cfg.medConfig.sndClockRate = s.clock_rate
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
         ep.libInit(cfg)
@@ -198,7 +197,8 @@ class _Endpoint(_BackendState):
         cfg = pj.AccountConfig()
         cfg.idUri = f"sip:tuiphone@{host}"
         # direct calls accept an SRTP offer (a secure caller is not turned away) and offer it optionally
-        cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_OPTIONAL
+        # (unless the settings say not to offer it: then they are plain RTP, as trunks carry)
+        cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_OPTIONAL if self._settings.offer_srtp else pj.PJMEDIA_SRTP_DISABLED
         cfg.mediaConfig.srtpSecureSignaling = 0
         # one crypto suite keeps the INVITE under the 1300-byte line past which pjsip moves it to TCP
         crypto = pj.SrtpCrypto()
@@ -222,6 +222,7 @@ class _Endpoint(_BackendState):
             self._native = None
         for call in self._calls.values():
             self._drop_port(call)
+        self._close_load_media()
         if self._ep is not None:
             try:
                 self._ep.audDevManager().setNoDev()    # stops the media clock: no port callback runs after this

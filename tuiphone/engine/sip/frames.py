@@ -126,8 +126,11 @@ class _FramePort(_OnlyDestroyedOnSipThread, pj.AudioMediaPort):  # type: ignore[
     (which pjsua2 copies), the incoming one is read in place.
     """
 
+    made = 0                               # ports made in this process (load_media.frame_ports_made)
+
     def __init__(self, media: CallMedia):
         super().__init__()
+        _FramePort.made += 1
         self.media = media
         self.muted = False
         self._vector = pj.ByteVector(FRAME_SAMPLES * 2)

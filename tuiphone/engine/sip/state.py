@@ -89,3 +89,6 @@ class _BackendState:
         def _join_local_media(self, call: _Call, am: Any, on: bool) -> None: ...              # bridge.py
         def _attach_port(self, call: _Call, am: Any) -> None: ...                             # bridge.py
         def _drop_port(self, call: _Call) -> None: ...                                        # bridge.py
+        def _attach_load_media(self, call: _Call, am: Any) -> None: ...                       # load_media.py
+        def _drop_load_media(self, call: _Call) -> None: ...                                  # load_media.py
+        def _close_load_media(self) -> None: ...                                              # load_media.py
