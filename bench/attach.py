@@ -181,19 +181,11 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
         phone.subscribe(received)
     store = Store(database_path(ensure_dir(Path(data))))
     app = make_app(phone, settings, config_path=path, handle_sigterm=True, store=store)
-    app.tuned_for_audio = attached_tui_is_tuned()
     app.run()
     store.close()
     if probe:
         Path(probe).write_text(f"pid {os.getpid()}\n" + "\n".join(stamps) + "\n")
     os._exit(0)          # the client's thread and loop go with the process
-
-
-def attached_tui_is_tuned() -> bool:
-    """Whether attach.run_attached tunes its app (GC frozen after start, shorter GIL turns), as this worker
-    then does too: it builds the app as the attaching `tuiphone` does."""
-    attach = ROOT / "tuiphone" / "attach.py"
-    return attach.exists() and "app.tuned_for_audio = True" in attach.read_text()
 
 
 def run_minimal() -> int:
