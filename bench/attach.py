@@ -1,6 +1,6 @@
 """The attaching TUI against a minimal Textual app and the standalone TUI; event latency phone -> front-end.
 
-    python bench/attach.py [--runs N] [--calls N] [--start-only] [--json]
+    python bench/attach.py [--runs N] [--calls N] [--rate R] [--start-only | --latency-only] [--json]
 
 One run, side by side (issue 15, "Speed"):
 
@@ -16,11 +16,16 @@ One run, side by side (issue 15, "Speed"):
     (INVITE, 180, CANCEL after 300 ms: each call gives the phone a RINGING and an ENDED CallState). The
     daemon runs under `--worker phone`, which stamps (CLOCK_MONOTONIC, system-wide on Linux) every engine
     event as the control server's subscriber gets it on the SIP thread: the phone's emit time. Each
-    front-end is a `--worker tui` PhoneApp drawing in its own tmux pane, stamping the same CallState (by
-    Call-ID and state) when its control client receives it (on the client's thread, after decoding), when
-    PhoneApp.on_engine_event has handled it, and when the first frame Textual writes to the terminal after
-    that handler returned (App._display) is out. Percentiles are nearest rank over every CallState of every
-    front-end.
+    front-end is a `--worker tui` PhoneApp drawing in its own tmux pane. Every CallState (by Call-ID and state,
+    the first of each) is stamped at each stage on its way: `dispatched` (the daemon's loop has it),
+    `taken` (that front-end's sender takes its line to write it), `read` (the client's thread has read and
+    parsed the line), `received` (decoded, in the client's view; EngineBridge posts it to the app),
+    `dequeued` and `handled` (PhoneApp.on_engine_event starts and returns), `frame` (the first frame after
+    that is laid out and rendered: App._display is called with it) and `drawn` (App._display returned: it
+    is written out). Percentiles are nearest rank over every CallState of every front-end, of the time
+    since emit and of each step; with them the slowest events stage by stage, the CPU time each front-end
+    and the daemon used per call (/proc) and the load average, since on a shared machine the load decides
+    much of the wait.
 
 Loopback only; every process started here is stopped by its PID, the tmux server is killed at the end.
 """
@@ -344,8 +349,8 @@ STAGE_SAYS = {"dispatched": "the daemon's loop has it (call_soon_threadsafe from
               "received": "decoded, in the client's view, subscribers called (EngineBridge posts it)",
               "dequeued": "PhoneApp.on_engine_event starts on it (the UI's loop)",
               "handled": "on_engine_event has returned",
-              "frame": "the next frame starts being written (App._display called)",
-              "drawn": "that frame is written (App._display returned)"}
+              "frame": "the next frame is laid out and rendered: App._display called with it",
+              "drawn": "that frame is written out to the terminal (App._display returned)"}
 
 
 def analyse(count: int, daemon_stamps: str, probes: list[Path]) -> dict:
