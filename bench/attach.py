@@ -286,6 +286,7 @@ def front_end(tmux: Tmux, workdir: Path, config: Path, n: int, tag: str) -> tupl
     from startup import quoted
     pid = int(tmux.command(f"new-session -d -P -F '#{{pane_pid}}' -s {session} -x 80 -y 24 -c {quoted(str(ROOT))} "
                            f"-e TERM=xterm-256color -e LANG=C.UTF-8 " + " ".join(quoted(a) for a in argv)).split()[0])
+    tmux.command(f"set-option -t {session} remain-on-exit on")      # a front-end that dies leaves its last screen
     return session, pid, probe
 
 
@@ -324,6 +325,11 @@ def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: 
         sipp_calls(daemon, workdir, calls, rate)
         time.sleep(1.0)
         after = [cpu_ms(pid) for _, pid, _ in ends], cpu_ms(daemon.proc.pid), os.getloadavg()[0]
+        for session, pid, probe in ends:
+            if not alive(pid):
+                screen = tmux.command(f"capture-pane -p -t {session}").strip().splitlines()
+                raise RuntimeError(f"front-end {probe.name} (pid {pid}) ended during the calls; its terminal said: "
+                                   + " / ".join(line.strip() for line in screen[-12:] if line.strip()))
     finally:
         for session, pid, _ in ends:
             stop(pid)
@@ -337,8 +343,11 @@ def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: 
 
 
 def cpu_ms(pid: int) -> float:
-    """The CPU time (user and system) process `pid` has used so far, in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """The CPU time (user and system) process `pid` has used so far, in ms (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
