@@ -96,7 +96,8 @@ class IncomingCallScreen(ModalScreen[str | None]):
 
     def set_waiting(self, count: int) -> None:
         self.waiting = count
-        self.query_one("#ring-waiting", Static).update(self.waiting_text())
+        for label in self.query("#ring-waiting").results(Static):    # none yet while composing: compose reads it
+            label.update(self.waiting_text())
 
     def _line_changed(self, line: int | None) -> None:
         view = self.app.lines.get(self.call.line)
