@@ -136,8 +136,10 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
     from tuiphone.paths import database_path, ensure_dir
     from tuiphone.store import Store
 
-    stamps: list[str] = []
     if probe:
+        # written as they come (line-buffered): a front-end that is slow to stop and is killed keeps its stamps
+        out = open(probe, "w", buffering=1)       # noqa: SIM115 - open for the process's life
+        out.write(f"pid {os.getpid()}\n")
         from tuiphone.control.client import ControlClient
 
         pending: list[tuple[str, str]] = []
@@ -147,7 +149,7 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
         on_engine_event, display, handle = owner.on_engine_event, PhoneApp._display, ControlClient._handle
 
         def stamp(kind: str, cid: str, state: str, now: float | None = None) -> None:
-            stamps.append(f"{kind} {time.monotonic() if now is None else now:.6f} {cid} {state}")
+            out.write(f"{kind} {time.monotonic() if now is None else now:.6f} {cid} {state}\n")
 
         def read(self: Any, message: dict[str, Any]) -> None:
             if message.get("event") == "CallState":
@@ -188,8 +190,6 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
     app = make_app(phone, settings, config_path=path, handle_sigterm=True, store=store)
     app.run()
     store.close()
-    if probe:
-        Path(probe).write_text(f"pid {os.getpid()}\n" + "\n".join(stamps) + "\n")
     os._exit(0)          # the client's thread and loop go with the process
 
 
