@@ -50,6 +50,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from startup import NotDrawn, Target, Tmux, TmuxError, alive, run_once, stop, summary  # noqa: E402
 
+DRAW_WAIT_S = 20.0          # after the calls: how long the front-ends may take to draw what is still queued
 SIPP_SCENARIO = ROOT / "tests" / "peers" / "sipp" / "uac_cancel.xml"
 IDLE = lambda s: "F4 Menu" in s and "1 Idle" in s and "6 Idle" in s      # noqa: E731 - the idle screen with line keys 1-6
 CONFIG = '[phone]\nlanguage = "en"\n\n[audio]\ninput_device = "null"\noutput_device = "null"\n'
@@ -323,7 +324,7 @@ def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: 
         daemon.stamps.write_text("")           # only the SIPp calls' events
         before = [cpu_ms(pid) for _, pid, _ in ends], cpu_ms(daemon.proc.pid), os.getloadavg()[0]
         sipp_calls(daemon, workdir, calls, rate)
-        time.sleep(1.0)
+        all_drawn(daemon, [probe for _, _, probe in ends])
         after = [cpu_ms(pid) for _, pid, _ in ends], cpu_ms(daemon.proc.pid), os.getloadavg()[0]
         for session, pid, probe in ends:
             if not alive(pid):
@@ -340,6 +341,20 @@ def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: 
                                  "daemon": round((after[1] - before[1]) / calls, 1)}
     result["load_average"] = [round(before[2], 1), round(after[2], 1)]
     return result
+
+
+def all_drawn(daemon: Daemon, probes: list[Path], timeout: float = DRAW_WAIT_S) -> None:
+    """Wait until every front-end has drawn every CallState the phone emitted (or `timeout`): a front-end
+    still behind when the calls end would otherwise leave its slowest events out of the percentiles."""
+    deadline = time.monotonic() + timeout
+    time.sleep(0.5)
+    while time.monotonic() < deadline:
+        emitted = {tuple(row.split()[2:]) for row in daemon.stamps.read_text().splitlines() if row.startswith("emit ")}
+        drawn = [{tuple(row.split()[2:]) for row in probe.read_text().splitlines() if row.startswith("drawn ")}
+                 if probe.exists() else set() for probe in probes]
+        if all(emitted <= d for d in drawn):
+            return
+        time.sleep(0.2)
 
 
 def cpu_ms(pid: int) -> float:
