@@ -1,6 +1,6 @@
 """The attaching TUI against a minimal Textual app and the standalone TUI; event latency phone -> front-end.
 
-    python bench/attach.py [--runs N] [--calls N] [--start-only] [--json]
+    python bench/attach.py [--runs N] [--calls N] [--rate R] [--start-only | --latency-only] [--json]
 
 One run, side by side (issue 15, "Speed"):
 
@@ -16,11 +16,16 @@ One run, side by side (issue 15, "Speed"):
     (INVITE, 180, CANCEL after 300 ms: each call gives the phone a RINGING and an ENDED CallState). The
     daemon runs under `--worker phone`, which stamps (CLOCK_MONOTONIC, system-wide on Linux) every engine
     event as the control server's subscriber gets it on the SIP thread: the phone's emit time. Each
-    front-end is a `--worker tui` PhoneApp drawing in its own tmux pane, stamping the same CallState (by
-    Call-ID and state) when its control client receives it (on the client's thread, after decoding), when
-    PhoneApp.on_engine_event has handled it, and when the first frame Textual writes to the terminal after
-    that handler returned (App._display) is out. Percentiles are nearest rank over every CallState of every
-    front-end.
+    front-end is a `--worker tui` PhoneApp drawing in its own tmux pane. Every CallState (by Call-ID and state,
+    the first of each) is stamped at each stage on its way: `dispatched` (the daemon's loop has it),
+    `taken` (that front-end's sender takes its line to write it), `read` (the client's thread has read and
+    parsed the line), `received` (decoded, in the client's view; EngineBridge posts it to the app),
+    `dequeued` and `handled` (PhoneApp.on_engine_event starts and returns), `frame` (the first frame after
+    that is laid out and rendered: App._display is called with it) and `drawn` (App._display returned: it
+    is written out). Percentiles are nearest rank over every CallState of every front-end, of the time
+    since emit and of each step; with them the slowest events stage by stage, the CPU time each front-end
+    and the daemon used per call (/proc) and the load average, since on a shared machine the load decides
+    much of the wait.
 
 Every app runs from bytecode, as an installed tuiphone does (pip compiles it; textual's comes compiled): the
 bytecode goes to a cache of the bench's own (PYTHONPYCACHEPREFIX=~/.cache/tuiphone-bench/pycache, written by
@@ -51,6 +56,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from startup import NotDrawn, Target, Tmux, TmuxError, alive, run_once, stop, summary  # noqa: E402
 
+DRAW_WAIT_S = 20.0          # after the calls: how long the front-ends may take to draw what is still queued
 SIPP_SCENARIO = ROOT / "tests" / "peers" / "sipp" / "uac_cancel.xml"
 IDLE = lambda s: "F4 Menu" in s and "1 Idle" in s and "6 Idle" in s      # noqa: E731 - the idle screen with line keys 1-6
 CONFIG = '[phone]\nlanguage = "en"\n\n[audio]\ninput_device = "null"\noutput_device = "null"\n'
@@ -58,19 +64,45 @@ CONFIG = '[phone]\nlanguage = "en"\n\n[audio]\ninput_device = "null"\noutput_dev
 
 # ----- workers (each runs in its own process) -----------------------------------------------------------
 def run_phone(stamps: str, argv: list[str]) -> int:
-    """`tuiphone ARGV` (the daemon), stamping each engine event its control server gets (test-only)."""
+    """`tuiphone ARGV` (the daemon), stamping each CallState its control server gets (test-only): `emit` on the
+    SIP thread, `dispatched` when the server's loop has it, `taken` when a front-end's sender takes its line
+    to write it to the socket (one per front-end)."""
     from tuiphone.control import server
 
     out = open(stamps, "a", buffering=1)       # noqa: SIM115 - open for the process's life
-    original = server.ControlServer._from_sip_thread
+    from_sip_thread, dispatch, get = server.ControlServer._from_sip_thread, server.ControlServer._dispatch, \
+        server.Outbox.get
+
+    def stamp(kind: str, event: Any) -> None:
+        if type(event).__name__ == "CallState":
+            out.write(f"{kind} {time.monotonic():.6f} {event.call_id} {event.state.value}\n")
 
     def stamped(self: Any, event: Any) -> None:
-        now = time.monotonic()
-        if type(event).__name__ == "CallState":
-            out.write(f"{now:.6f} {event.call_id} {event.state.value}\n")
-        original(self, event)
+        stamp("emit", event)
+        from_sip_thread(self, event)
+
+    def dispatched(self: Any, event: Any) -> None:
+        stamp("dispatched", event)
+        dispatch(self, event)
+
+    async def taken(self: Any) -> Any:
+        line = await get(self)
+        if line is not None and b'"CallState"' in line:
+            now = time.monotonic()
+            data = json.loads(line)["data"]
+            out.write(f"taken/{getattr(self, 'pid', 0)} {now:.6f} {data['call_id']} {data['state']}\n")
+        return line
+
+    client_init = server._Client.__init__
+
+    def client(self: Any, writer: Any, pid: int) -> None:
+        client_init(self, writer, pid)
+        self.outbox.pid = pid           # whose line `taken` stamps
 
     server.ControlServer._from_sip_thread = stamped
+    server._Client.__init__ = client
+    server.ControlServer._dispatch = dispatched
+    server.Outbox.get = taken
     from tuiphone.cli import main
     sys.argv = ["tuiphone", *argv]
     main()
@@ -111,27 +143,47 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
     from tuiphone.paths import database_path, ensure_dir
     from tuiphone.store import Store
 
-    stamps: list[str] = []
     if probe:
-        pending: list[tuple[str, str, float]] = []
-        on_engine_event, display = PhoneApp.on_engine_event, PhoneApp._display
+        # written as they come (line-buffered): a front-end that is slow to stop and is killed keeps its stamps
+        out = open(probe, "w", buffering=1)       # noqa: SIM115 - open for the process's life
+        out.write(f"pid {os.getpid()}\n")
+        from tuiphone.control.client import ControlClient
+
+        pending: list[tuple[str, str]] = []
+        # patched where it is defined: Textual calls every class's own on_engine_event along the MRO, so one
+        # put on PhoneApp would run besides EngineEventHandlers' and every event would be handled twice
+        owner = next(c for c in PhoneApp.__mro__ if "on_engine_event" in c.__dict__)
+        on_engine_event, display, handle = owner.on_engine_event, PhoneApp._display, ControlClient._handle
+
+        def stamp(kind: str, cid: str, state: str, now: float | None = None) -> None:
+            out.write(f"{kind} {time.monotonic() if now is None else now:.6f} {cid} {state}\n")
+
+        def read(self: Any, message: dict[str, Any]) -> None:
+            if message.get("event") == "CallState":
+                stamp("read", message["data"]["call_id"], message["data"]["state"])
+            handle(self, message)
 
         def handled(self: Any, message: Any) -> None:
+            calls = [(e.call_id, e.state.value) for e in message.events if type(e).__name__ == "CallState"]
+            for cid, state in calls:
+                stamp("dequeued", cid, state)
             on_engine_event(self, message)
-            now = time.monotonic()
-            for event in message.events:
-                if type(event).__name__ == "CallState":
-                    pending.append((event.call_id, event.state.value, now))
+            for cid, state in calls:
+                stamp("handled", cid, state)
+            pending.extend(calls)
 
         def drawn(self: Any, screen: Any, renderable: Any) -> None:
+            start = time.monotonic()
             display(self, screen, renderable)
             if pending and renderable is not None:
                 now = time.monotonic()
-                stamps.extend(f"handled {t:.6f} {cid} {state}\ndrawn {now:.6f} {cid} {state}"
-                              for cid, state, t in pending)
+                for cid, state in pending:
+                    stamp("frame", cid, state, start)
+                    stamp("drawn", cid, state, now)
                 pending.clear()
 
-        PhoneApp.on_engine_event, PhoneApp._display = handled, drawn     # type: ignore[method-assign]
+        ControlClient._handle = read                                      # type: ignore[method-assign]
+        owner.on_engine_event, PhoneApp._display = handled, drawn        # type: ignore[method-assign]
 
     path = Path(config)
     settings, _ = load_or_create(path)
@@ -139,14 +191,12 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
     if probe:
         def received(event: Any) -> None:
             if type(event).__name__ == "CallState":
-                stamps.append(f"received {time.monotonic():.6f} {event.call_id} {event.state.value}")
+                stamp("received", event.call_id, event.state.value)
         phone.subscribe(received)
     store = Store(database_path(ensure_dir(Path(data))))
     app = make_app(phone, settings, config_path=path, handle_sigterm=True, store=store)
     app.run()
     store.close()
-    if probe:
-        Path(probe).write_text("\n".join(stamps) + "\n")
     os._exit(0)          # the client's thread and loop go with the process
 
 
@@ -243,6 +293,7 @@ def front_end(tmux: Tmux, workdir: Path, config: Path, n: int, tag: str) -> tupl
     from startup import quoted
     pid = int(tmux.command(f"new-session -d -P -F '#{{pane_pid}}' -s {session} -x 80 -y 24 -c {quoted(str(ROOT))} "
                            f"-e TERM=xterm-256color -e LANG=C.UTF-8 " + " ".join(quoted(a) for a in argv)).split()[0])
+    tmux.command(f"set-option -t {session} remain-on-exit on")      # a front-end that dies leaves its last screen
     return session, pid, probe
 
 
@@ -277,45 +328,116 @@ def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: 
             time.sleep(0.2)
         time.sleep(1.0)
         daemon.stamps.write_text("")           # only the SIPp calls' events
+        before = [cpu_ms(pid) for _, pid, _ in ends], cpu_ms(daemon.proc.pid), os.getloadavg()[0]
         sipp_calls(daemon, workdir, calls, rate)
-        time.sleep(1.0)
+        all_drawn(daemon, [probe for _, _, probe in ends])
+        after = [cpu_ms(pid) for _, pid, _ in ends], cpu_ms(daemon.proc.pid), os.getloadavg()[0]
+        for session, pid, probe in ends:
+            if not alive(pid):
+                screen = tmux.command(f"capture-pane -p -t {session}").strip().splitlines()
+                raise RuntimeError(f"front-end {probe.name} (pid {pid}) ended during the calls; its terminal said: "
+                                   + " / ".join(line.strip() for line in screen[-12:] if line.strip()))
     finally:
         for session, pid, _ in ends:
             stop(pid)
             tmux.command(f"kill-session -t {session}")
-    emitted: dict[tuple[str, str], float] = {}
-    for row in daemon.stamps.read_text().splitlines():
-        t, cid, state = row.split()
-        emitted.setdefault((cid, state), float(t))
-    kinds: dict[str, list[float]] = {"received": [], "handled": [], "drawn": []}
-    missing = 0
-    worst: list[tuple[float, str, str, str]] = []
-    for _, _, probe in ends:
-        if not probe.exists():
-            raise RuntimeError(f"front-end {probe.name} wrote no probe (did it stop cleanly?)")
-        seen: dict[tuple[str, str, str], float] = {}
-        for row in probe.read_text().split("\n"):
-            if row.strip():
-                kind, t, cid, state = row.split()
-                seen.setdefault((kind, cid, state), float(t))
-        for (cid, state), t0 in emitted.items():
-            for kind in kinds:
-                t = seen.get((kind, cid, state))
-                if t is None:
-                    missing += kind == "drawn"
-                else:
-                    kinds[kind].append((t - t0) * 1000)
-                    worst.append(((t - t0) * 1000, kind, state, probe.name))
-    result: dict[str, Any] = {"front_ends": count, "events": len(emitted), "not_drawn": missing,
-                              "slowest": sorted(worst, reverse=True)[:10]}
-    for kind, values in kinds.items():
-        result[kind] = {"n": len(values), "p50_ms": pct(values, 50) if values else None,
-                        "p99_ms": pct(values, 99) if values else None, "max_ms": max(values) if values else None,
-                        "samples_ms": [round(v, 2) for v in values]}
+    result = analyse(count, daemon.stamps.read_text(), [probe for _, _, probe in ends])
+    used = sum(a - b for a, b in zip(after[0], before[0], strict=True))
+    result["cpu_ms_per_call"] = {"front_end": round(used / count / calls, 1),
+                                 "daemon": round((after[1] - before[1]) / calls, 1)}
+    result["load_average"] = [round(before[2], 1), round(after[2], 1)]
     return result
 
 
-def table(start: dict[str, dict], latency: list[dict], attach_kind: str, standalone_kind: str) -> str:
+def all_drawn(daemon: Daemon, probes: list[Path], timeout: float = DRAW_WAIT_S) -> None:
+    """Wait until every front-end has drawn every CallState the phone emitted (or `timeout`): a front-end
+    still behind when the calls end would otherwise leave its slowest events out of the percentiles."""
+    deadline = time.monotonic() + timeout
+    time.sleep(0.5)
+    while time.monotonic() < deadline:
+        emitted = {tuple(row.split()[2:]) for row in daemon.stamps.read_text().splitlines() if row.startswith("emit ")}
+        drawn = [{tuple(row.split()[2:]) for row in probe.read_text().splitlines() if row.startswith("drawn ")}
+                 if probe.exists() else set() for probe in probes]
+        if all(emitted <= d for d in drawn):
+            return
+        time.sleep(0.2)
+
+
+def cpu_ms(pid: int) -> float:
+    """The CPU time (user and system) process `pid` has used so far, in ms (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+STAGES = ("dispatched", "taken", "read", "received", "dequeued", "handled", "frame", "drawn")
+STAGE_SAYS = {"dispatched": "the daemon's loop has it (call_soon_threadsafe from the SIP thread)",
+              "taken": "its front-end's sender takes the line to write it to the socket",
+              "read": "the front-end's client has read and parsed the line (its thread)",
+              "received": "decoded, in the client's view, subscribers called (EngineBridge posts it)",
+              "dequeued": "PhoneApp.on_engine_event starts on it (the UI's loop)",
+              "handled": "on_engine_event has returned",
+              "frame": "the next frame is laid out and rendered: App._display called with it",
+              "drawn": "that frame is written out to the terminal (App._display returned)"}
+
+
+def analyse(count: int, daemon_stamps: str, probes: list[Path]) -> dict:
+    """Per CallState and front-end: the time of each stage after `emit`; percentiles of each stage's time
+    since emit and since the stage before it, and the slowest events stage by stage."""
+    daemon: dict[tuple[str, str, str], float] = {}
+    for row in daemon_stamps.splitlines():
+        kind, t, cid, state = row.split()
+        daemon.setdefault((kind, cid, state), float(t))
+    emitted = {(cid, state): t for (kind, cid, state), t in daemon.items() if kind == "emit"}
+    chains: list[tuple[str, str, str, dict[str, float]]] = []
+    missing = 0
+    for probe in probes:
+        if not probe.exists():
+            raise RuntimeError(f"front-end {probe.name} wrote no probe (did it stop cleanly?)")
+        seen: dict[tuple[str, str, str], float] = {}
+        pid = "0"
+        for row in probe.read_text().split("\n"):
+            if row.startswith("pid "):
+                pid = row.split()[1]
+            elif row.strip():
+                kind, t, cid, state = row.split()
+                seen.setdefault((kind, cid, state), float(t))
+        for (cid, state), t0 in emitted.items():
+            chain: dict[str, float] = {}
+            for stage in STAGES:
+                key = (f"taken/{pid}" if stage == "taken" else stage, cid, state)
+                t = (daemon if stage in ("dispatched", "taken") else seen).get(key)
+                if t is not None:
+                    chain[stage] = (t - t0) * 1000
+            missing += "drawn" not in chain
+            chains.append((probe.name, cid, state, chain))
+
+    def stats(values: list[float]) -> dict[str, Any]:
+        return {"n": len(values), "p50_ms": pct(values, 50) if values else None,
+                "p99_ms": pct(values, 99) if values else None, "max_ms": max(values) if values else None}
+
+    result: dict[str, Any] = {"front_ends": count, "events": len(emitted), "not_drawn": missing}
+    steps: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for stage in STAGES:
+        values = [c[stage] for *_, c in chains if stage in c]
+        result[stage] = {**stats(values), "samples_ms": [round(v, 2) for v in values]}
+    for *_, chain in chains:
+        before = 0.0
+        for stage in STAGES:
+            if stage in chain:
+                steps[stage].append(chain[stage] - before)
+                before = chain[stage]
+    result["steps"] = {stage: stats(values) for stage, values in steps.items()}
+    slowest = sorted((c for c in chains if "drawn" in c[3]), key=lambda c: -c[3]["drawn"])[:10]
+    result["slowest"] = [{"front_end": name, "call_id": cid, "state": state,
+                          **{stage: round(chain[stage], 2) for stage in STAGES if stage in chain}}
+                         for name, cid, state, chain in slowest]
+    return result
+
+
+def table(start: dict[str, dict], attach_kind: str, standalone_kind: str) -> str:
     m = start["minimal"]
     rows = [f"start -> first screen (tmux 80x24, {start['minimal']['runs']:.0f} runs each, medians)",
             f"{'':<30}{'minimal':>10}{'attached':>10}{'standalone':>12}",
@@ -332,17 +454,30 @@ def table(start: dict[str, dict], latency: list[dict], attach_kind: str, standal
             f"{'peak RSS (VmHWM), MiB':<30}" + "".join(f"{start[k]['peak_mib_median']:>{w}.1f}"
                                                        for k, w in (("minimal", 10), ("attached", 10),
                                                                     ("standalone", 12))),
-            f"attached = {attach_kind}; standalone = {standalone_kind}",
-            "",
-            "CallState in the phone (SIP thread) -> front-end, ms (nearest-rank percentiles over all front-ends)",
-            f"{'front-ends':<12}{'events':>8}{'received p50/p99':>20}{'handled p50/p99':>20}{'drawn p50/p99':>20}"
-            f"{'drawn max':>11}"]
-    def cell(r: dict, kind: str) -> str:
-        return f"{r[kind]['p50_ms']:.1f} / {r[kind]['p99_ms']:.1f}"
+            f"attached = {attach_kind}; standalone = {standalone_kind}"]
+    return "\n".join(rows)
 
+
+def latency_table(latency: list[dict]) -> str:
+    """Each stage's time since the phone's emit, and since the stage before it; the slowest events."""
+    rows = ["CallState in the phone (SIP thread) -> front-end, ms (nearest-rank percentiles over all front-ends)"]
     for r in latency:
-        rows.append(f"{r['front_ends']:<12}{r['drawn']['n']:>8}{cell(r, 'received'):>20}{cell(r, 'handled'):>20}"
-                    f"{cell(r, 'drawn'):>20}{r['drawn']['max_ms']:>11.1f}")
+        not_drawn = f", {r['not_drawn']} not drawn" if r["not_drawn"] else ""
+        cpu, load = r.get("cpu_ms_per_call", {}), r.get("load_average", [0, 0])
+        rows += ["", f"{r['front_ends']} front-end(s), {r['events']} CallStates each, {r['drawn']['n']} drawn"
+                     f"{not_drawn}; CPU a call: {cpu.get('front_end', 0):.0f} ms each front-end, "
+                     f"{cpu.get('daemon', 0):.0f} ms the daemon; load average {load[0]:.1f} -> {load[1]:.1f}",
+                 f"{'stage':<12}{'since emit p50/p99/max':>26}{'step p50/p99/max':>24}  what"]
+        for stage in STAGES:
+            total, step = r[stage], r["steps"][stage]
+            if not total["n"]:
+                continue
+            rows.append(f"{stage:<12}{total['p50_ms']:>10.1f}{total['p99_ms']:>8.1f}{total['max_ms']:>8.1f}"
+                        f"{step['p50_ms']:>8.1f}{step['p99_ms']:>8.1f}{step['max_ms']:>8.1f}  {STAGE_SAYS[stage]}")
+        rows.append("slowest drawn (ms since emit at each stage):")
+        for slow in r["slowest"][:5]:
+            rows.append(f"  {slow['state']:<8} " + " ".join(f"{stage}={slow[stage]:.1f}" for stage in STAGES
+                                                             if stage in slow))
     return "\n".join(rows)
 
 
@@ -353,6 +488,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=40, help="SIPp calls per latency round (default 40)")
     parser.add_argument("--rate", type=float, default=2.0, help="SIPp calls a second (default 2)")
     parser.add_argument("--start-only", action="store_true", help="only the start part (no event latency)")
+    parser.add_argument("--latency-only", action="store_true", help="only the event latency (no start part)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--source", action="store_true",
                         help="keep PYTHONDONTWRITEBYTECODE: tuiphone compiles its modules at each start")
@@ -382,7 +518,7 @@ def main() -> int:
         try:
             daemon.wait_ready()
             tmux.start()
-            targets = start_targets(workdir, config)
+            targets = [] if args.latency_only else start_targets(workdir, config)
             samples = startup_runs(tmux, targets, args.runs, args.settle)
             start = {t.name: summary(samples, t.name) for t in targets}
             latency = [] if args.start_only else [latency_round(tmux, daemon, workdir, n, args.calls, args.rate)
@@ -402,7 +538,8 @@ def main() -> int:
                           "standalone": standalone_kind,
                           "samples": [s.__dict__ for s in samples]}, indent=2))
     else:
-        print(table(start, latency, attach_kind, standalone_kind))
+        print("\n\n".join(([] if args.latency_only else [table(start, attach_kind, standalone_kind)])
+                           + ([] if args.start_only else [latency_table(latency)])))
     return 0
 
 

@@ -95,9 +95,25 @@ async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():
         from tuiphone.widgets.line_keys import LineKeys
 
         column = app.screen.query_one(LineKeys)
-        await until(pilot, lambda: column.has_class("-blink-off"), timeout=3)
+        keys = {k.number: k for k in app.screen.query(LineKey)}
+
+        def call(line: int, state: LineState) -> CallState:
+            return CallState(line=line, state=state, direction="in", account=0, remote_uri=f"sip:200{line}@x",
+                             remote_name="", remote_number=f"200{line}")
+        phone.fire(call(1, LineState.RINGING), call(2, LineState.HELD), call(3, LineState.TALKING))
+        await until(pilot, lambda: keys[3].has_class("-talking"))
+        await until(pilot, lambda: keys[1].has_class("-blink-off"), timeout=10)     # the timer blinks it
+        # one blink at a time (no await in between, so the timer cannot step in): dark, then lit again
+        column.blink_off = False
+        column._blink()
+        dark = keys[1].styles.background
+        assert keys[1].has_class("-blink-off") and keys[2].has_class("-blink-off")
+        # only the blinking keys are restyled: the talking and the idle keys never go dark
+        assert not keys[3].has_class("-blink-off") and not keys[4].has_class("-blink-off")
+        column._blink()
+        assert not keys[1].has_class("-blink-off") and keys[1].styles.background != dark
         css = LineKey.DEFAULT_CSS
-        assert "LineKeys.-blink-off LineKey.-ringing" in css and "-talking" not in css.split("-blink-off")[1]
+        assert "LineKey.-blink-off.-ringing" in css and "-talking" not in css.split("-blink-off")[1]
 
 
 async def test_d_toggles_do_not_disturb_and_the_status_bar_shows_it():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.tui.conftest import build, screen_text, until
-from tuiphone.engine.events import LineState
+from tuiphone.engine.events import CallState, IncomingCall, LineState
 from tuiphone.screens.dialer import DialerScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 from tuiphone.store import Contact, Number, Store
@@ -122,3 +124,21 @@ async def test_rejecting_and_forwarding_say_what_happened_not_that_the_call_fail
         await until(pilot, lambda: "已拒接 Bob Li（486）。" in notices(app))
         assert not [n for n in notices(app) if "失败" in n], notices(app)
         i18n.set_language("en")
+
+
+async def test_a_caller_who_gives_up_before_the_prompt_is_up_leaves_it_to_the_next_call_on_that_line():
+    """The caller hangs up and the next call takes the same line in one go (the UI was busy): the prompt shows
+    the next caller, never the one who has gone (answering would answer someone else)."""
+    def ringing(number: str, call_id: str) -> tuple[CallState, IncomingCall]:
+        uri = f"sip:{number}@127.0.0.1"
+        return (CallState(line=1, state=LineState.RINGING, direction="in", account=0, remote_uri=uri,
+                          remote_name="", remote_number=number, call_id=call_id),
+                IncomingCall(line=1, account=0, remote_uri=uri, remote_name="", remote_number=number,
+                             source="127.0.0.1:5070", call_id=call_id))
+
+    app, phone = build()
+    async with app.run_test() as pilot:
+        first = ringing("3005", "first@127.0.0.1")
+        phone.fire(*first, replace(first[0], state=LineState.ENDED, sip_status=487), *ringing("3006", "next@127.0.0.1"))
+        await until(pilot, lambda: "3006" in screen_text(app))
+        assert "3005" not in screen_text(app) and "Calls waiting" not in screen_text(app)

@@ -62,6 +62,7 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self._label_keys()
         self.app.lines_changed.subscribe(self, self._line_changed)
         self.app.language_changed.subscribe(self, lambda _: self._relabel())
+        self._line_changed(None)     # the caller may have gone (and the next call taken the line) before it was up
 
     def soft_keys(self) -> list[SoftKey | None]:
         forward = SoftKey("key.forward", "forward") if self.app.can_forward() else None
@@ -95,12 +96,17 @@ class IncomingCallScreen(ModalScreen[str | None]):
 
     def set_waiting(self, count: int) -> None:
         self.waiting = count
-        self.query_one("#ring-waiting", Static).update(self.waiting_text())
+        for label in self.query("#ring-waiting").results(Static):    # none yet while composing: compose reads it
+            label.update(self.waiting_text())
 
     def _line_changed(self, line: int | None) -> None:
         view = self.app.lines.get(self.call.line)
-        if view is None or view.call.state != LineState.RINGING:
+        if view is None or view.call.state != LineState.RINGING or not self._same_call(view.call.call_id):
             self.choose(None)    # the caller hung up, or the call was answered elsewhere (CTI)
+
+    def _same_call(self, call_id: str) -> bool:
+        """Whether the line still rings with this prompt's call (not the next one on the same line)."""
+        return not (call_id and self.call.call_id) or call_id == self.call.call_id
 
     def choose(self, choice: str | None) -> None:
         if not self.chosen:

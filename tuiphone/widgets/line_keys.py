@@ -22,6 +22,7 @@ BLINK_SECONDS = 0.5
 BLF_STATES = ("idle", "ringing", "busy", "offline")
 _LIGHTS = tuple(f"-{s.value}" for s in LineState) + tuple(f"-blf-{s}" for s in (*BLF_STATES, "unknown")) + (
     "-feature", "-on")
+BLINKING = ("-ringing", "-held", "-blf-ringing")
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,7 @@ class LineKey(Static):
     LineKey.-blf-offline, LineKey.-blf-unknown { color: $text-muted; }
     LineKey.-feature { color: $text-muted; }
     LineKey.-on { background: $accent-darken-1; color: $text; }
-    LineKeys.-blink-off LineKey.-ringing, LineKeys.-blink-off LineKey.-held,
-    LineKeys.-blink-off LineKey.-blf-ringing { background: $surface; }
+    LineKey.-blink-off.-ringing, LineKey.-blink-off.-held, LineKey.-blink-off.-blf-ringing { background: $surface; }
     LineKey.-selected { text-style: bold reverse; }
     LineKey:hover { text-style: underline; }
     """
@@ -117,11 +117,14 @@ class LineKey(Static):
         """Set the caption and the light (one of the CSS classes above); nothing is redrawn when neither changed."""
         if (text, light, selected) == (self.text, self.light, self.has_class("-selected")) and self.text:
             return
-        self.remove_class(*_LIGHTS)
-        self.add_class(*light.split())
-        self.set_class(selected, "-selected")
+        before = self.classes
+        self.remove_class(*_LIGHTS, update=False)
+        self.add_class(*light.split(), update=False)
+        self.set_class(selected, "-selected", update=False)
+        if self.classes != before:
+            self.update_node_styles()          # once for the lot
         self.text, self.light = text, light
-        self.update(text)
+        self.update(text, layout=False)         # one line of a fixed width: no layout of the screen for it
 
     def show_call(self, call: CallState | None, selected: bool, phonebook_name: str = "") -> None:
         """A line key: the line's state and who is on it."""
@@ -166,6 +169,7 @@ class LineKeys(Vertical):
         super().__init__(id="line-keys")
         self.count = count
         self.blink = blink
+        self.blink_off = False
         self.selected = selected
 
     def compose(self) -> ComposeResult:
@@ -177,8 +181,17 @@ class LineKeys(Vertical):
         self.app.status_changed.subscribe(self, lambda _: self.redraw())     # DND, forwarding, paging lights
         self.app.keys_changed.subscribe(self, lambda _: self.redraw())       # BLF states
         if self.blink:
-            self.set_interval(BLINK_SECONDS, lambda: self.toggle_class("-blink-off"))
+            self.set_interval(BLINK_SECONDS, self._blink)
         self.redraw()
+
+    def _blink(self) -> None:
+        """Ringing and held keys go dark and light again; only they are restyled (a restyle of the whole
+        column, twice a second whether anything blinks or not, held up the UI's events behind it)."""
+        self.blink_off = not self.blink_off
+        for key in self.query(LineKey):
+            dark = self.blink_off and not key.classes.isdisjoint(BLINKING)
+            if dark != key.has_class("-blink-off"):
+                key.set_class(dark, "-blink-off")
 
     def select(self, line: int | None) -> None:
         self.selected = line

@@ -40,13 +40,14 @@ class SoftKeyButton(Static):
         self.text = ""
 
     def show_key(self, key: SoftKey | None) -> None:
+        text = f"{key_name(f'soft-key-{self.index}')} {t(key.label)}" if key else ""
+        if key == self.key and text == self.text and self.has_class("-set" if key else "-empty"):
+            return          # unchanged (a screen relabels its keys each time it comes back)
         self.key = key
         self.set_class(key is not None, "-set")
         self.set_class(key is None, "-empty")
-        text = f"{key_name(f'soft-key-{self.index}')} {t(key.label)}" if key else ""
-        if text != self.text:         # the same label again lays nothing out again
-            self.text = text
-            self.update(text)
+        self.text = text
+        self.update(text, layout=False)     # a slot of a fixed size: no layout of the screen for a new label
 
     def on_click(self) -> None:
         if self.key is not None:

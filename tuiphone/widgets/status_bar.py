@@ -103,4 +103,4 @@ class StatusBar(Static):
         app = self.app
         text = status_text(app.config.accounts, app.registrations, app.phone_marks())
         if text != self.content:
-            self.update(text)
+            self.update(text, layout=False)     # one line across the top: its size never changes with the text
