@@ -163,17 +163,23 @@ def test_a_far_end_rejecting_half_the_calls_gives_asr_50_and_fails_min_asr(proc)
     assert answer.result(30)[0] == 0
 
 
-def test_ctrl_c_mid_run_prints_the_partial_report_and_ends_every_call(proc) -> None:
+def recordings(rec: Path) -> int:
+    """Calls the answering side has up or had (each answered call's recording is made when it is answered)."""
+    return len(list(rec.parent.glob(f"{rec.stem}-*.wav")))
+
+
+def test_ctrl_c_mid_run_prints_the_partial_report_and_ends_every_call(proc, tmp_path) -> None:
+    rec = tmp_path / "rec" / "call.wav"
+    rec.parent.mkdir()
     answer = proc("answer", ["answer", "--tone", "1000", "--max-concurrent", "8", "--count", "1000",
-                             "--timeout", "60", "--json"], ready=True)
+                             "--record", str(rec), "--timeout", "60", "--json"], ready=True)
     load = proc("load", ["load", f"sip:x@{answer.address}", "--calls", "1000", "--concurrency", "8",
                          "--rate", "10", "--duration", "30", "--json"])
-    deadline = time.monotonic() + 20
-    while len(children(load.pid)) < 2 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while recordings(rec) < 8 and time.monotonic() < deadline:    # 8 calls up: the run is in full swing
         time.sleep(0.1)
     workers = children(load.pid)
-    assert len(workers) == 2
-    time.sleep(2.0)
+    assert len(workers) == 2 and recordings(rec) >= 8, load.stderr()
     os.kill(load.pid, signal.SIGINT)
     rc, report = load.result(20)
     assert "summary" in report, (rc, load.stderr())
@@ -189,15 +195,17 @@ def test_ctrl_c_mid_run_prints_the_partial_report_and_ends_every_call(proc) -> N
     assert not any(c["failure"].startswith("interrupted") for c in answered["calls"])
 
 
-def test_a_load_worker_that_dies_mid_run_fails_its_calls_and_the_run_still_ends(proc) -> None:
+def test_a_load_worker_that_dies_mid_run_fails_its_calls_and_the_run_still_ends(proc, tmp_path) -> None:
+    rec = tmp_path / "rec" / "call.wav"
+    rec.parent.mkdir()
     answer = proc("answer", ["answer", "--tone", "1000", "--max-concurrent", "8", "--count", "8", "--timeout", "20",
-                             "--json"], ready=True)
+                             "--record", str(rec), "--json"], ready=True)
     load = proc("load", ["load", f"sip:x@{answer.address}", "--calls", "8", "--concurrency", "8", "--rate", "0",
                          "--duration", "3", "--json"])
-    deadline = time.monotonic() + 20
-    while len(children(load.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while recordings(rec) < 8 and time.monotonic() < deadline:    # every call up: each worker has its 4
+        time.sleep(0.05)
+    assert len(children(load.pid)) == 2 and recordings(rec) == 8, load.stderr()
     victim = sorted(children(load.pid))[0]
     os.kill(victim, signal.SIGKILL)
     rc, report = load.result(30)
