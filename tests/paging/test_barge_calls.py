@@ -63,6 +63,7 @@ class Phones:
             while pinger.ping().sip_status != 200:
                 assert self.peer.poll() is None, f"the peer exited: {self.stderr('peer')}"
                 assert time.monotonic() < deadline, f"the peer never answered OPTIONS: {self.stderr('peer')}"
+                time.sleep(0.02)            # a refused ping returns at once: no busy loop beside the peer starting
         while True:
             try:
                 self.cti("api-get_phone_status")

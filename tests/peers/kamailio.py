@@ -66,7 +66,8 @@ def sip_options_ping(host: str, port: int, timeout: float = 0.5) -> str | None:
             "Content-Length: 0\r\n\r\n"
         )
         try:
-            sock.sendto(msg.encode(), (host, port))
+            sock.connect((host, port))      # connected: a closed port is told at once (ICMP), not after `timeout`
+            sock.send(msg.encode())
             data, _ = sock.recvfrom(65535)
         except (TimeoutError, ConnectionRefusedError, OSError):
             return None
@@ -151,6 +152,7 @@ class Kamailio:
                 self.port, self.host
             ):
                 return
+            time.sleep(0.02)
         self.stop()
         raise KamailioFailed(
             f"kamailio did not answer OPTIONS on {self.host}:{self.port} within {timeout} s:\n"

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from textual.command import CommandList, CommandPalette
 
 from tests.tui.conftest import build, screen_text, until
 from tests.tui.test_app_core import KEEP_IN_CHINESE
@@ -60,6 +61,13 @@ def english_words(text: str) -> set[str]:
     return {w for w in WORD.findall(text) if w not in ALLOWED}
 
 
+def no_matches_shown(app) -> bool:
+    """The palette's search found nothing and says so (its sentence comes on a timer)."""
+    options = app.screen.query(CommandList)
+    return bool(options) and options.first().option_count > 0 and \
+        options.first().get_option_at_index(0).id == CommandPalette._NO_MATCHES
+
+
 class Seen:
     def __init__(self, app) -> None:
         self.app = app
@@ -84,7 +92,7 @@ async def walk_menu(app, pilot, seen: Seen, path: str, depth: int = 0) -> None:
             continue        # the lock is looked at on its own
         depth_before = len(app.screen_stack)
         menu.action_pick(number)
-        await pilot.pause(0.15)
+        await pilot.pause()
         where = f"{path} › {number}"
         if len(app.screen_stack) > depth_before:
             top = app.screen
@@ -97,15 +105,15 @@ async def walk_menu(app, pilot, seen: Seen, path: str, depth: int = 0) -> None:
                 seen.look(where)
                 if isinstance(top, AccountsSettingsScreen):
                     top.action_edit()           # the account form, its choices (all / answered / off) included
-                    await pilot.pause(0.1)
+                    await pilot.pause()
                     seen.look(where + " › edit")
                 if isinstance(top, HistoryScreen) and top.records:
                     top.action_details()
-                    await pilot.pause(0.1)
+                    await pilot.pause()
                     seen.look(where + " › details")
             while len(app.screen_stack) > depth_before:
                 app.pop_screen()
-                await pilot.pause(0.05)
+                await pilot.pause()
         else:
             seen.look(where)
         assert app.screen is menu, (where, app.screen_stack)
@@ -151,7 +159,8 @@ async def test_every_screen_in_chinese_has_no_english_left(sound):
         await pilot.pause(0.4)
         seen.look("palette")
         await pilot.press(*"zzzqqq")
-        await pilot.pause(1.0)
+        await until(pilot, lambda: no_matches_shown(app))
+        await pilot.pause()
         seen.look("palette, nothing found")     # (zzzqqq is allowed: it is what was typed)
         await pilot.press("escape")
         await pilot.pause()
