@@ -94,7 +94,7 @@ def test_do_not_disturb_phone_answers_busy(phones):
 
 
 def test_cancel_before_answer_stops_the_ringing(phones):
-    callee = phones("callee", ["answer", "--ring", "20", "--timeout", "3", "--json"], ready=True)
+    callee = phones("callee", ["answer", "--ring", "20", "--timeout", "20", "--json"], ready=True)
     caller = phones("caller", ["call", callee.keypad, "--timeout", "1", "--json"])
     rc, report = caller.result()
     assert rc == 1

@@ -79,7 +79,7 @@ def build(config_text: str = ACCOUNTS, clock: Callable[[], float] | None = None,
     return make_app(phone, config, clock=clock or Clock(), blink=False, store=store, **kwargs), phone
 
 
-async def until(pilot, check: Callable[[], object], timeout: float = 3.0) -> None:
+async def until(pilot, check: Callable[[], object], timeout: float = 10.0) -> None:
     """Let the UI run until `check()` is true; fail the test when it never is."""
     deadline = time.monotonic() + timeout
     while True:

@@ -23,6 +23,21 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="chromium and chromium-driver are not installed")
 
 
+def gone(element):
+    """A wait condition: `element` left the page. Selenium's staleness_of expects StaleElementReference, but
+    while the next page loads chromedriver may say "Node with given id does not belong to the document"
+    instead (a plain WebDriverException): either means the element's page is gone."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+    return check
+
+
 @pytest.fixture(scope="module")
 def downloads(tmp_path_factory):
     """The folder chromium saves downloads into."""
@@ -108,7 +123,7 @@ def test_config_upload_bad_then_good_and_a_capture_downloaded(admin, chromium, d
         field = chromium.find_element(By.ID, "config-file")
         field.send_keys(str(tmp_path / name))
         chromium.find_element(By.ID, "config-upload").click()
-        WebDriverWait(chromium, 10).until(shown.staleness_of(field))     # the answer's page replaced this one
+        WebDriverWait(chromium, 10).until(gone(field))                   # the answer's page replaced this one
         WebDriverWait(chromium, 10).until(shown.presence_of_element_located((By.ID, "config-file")))
 
     before = sha256(config)
