@@ -186,6 +186,8 @@ def test_the_terminal_is_the_running_phones_own_screen_and_dials_a_real_peer(chr
         new_tab(chromium)                                        # sign out from another tab ...
         chromium.get(base + "/status")
         chromium.find_element(By.CSS_SELECTOR, ".logout button").click()
+        # the sign-out's answer is the login page: closing the tab before it came could abort the request
+        wait_for(lambda: chromium.current_url == base + "/login", 10, "the sign-out to be answered")
         chromium.close()
         chromium.switch_to.window(first)
         ended = chromium.find_element(By.CSS_SELECTOR, ".terminal-ended")
