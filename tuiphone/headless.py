@@ -22,6 +22,7 @@ from tuiphone.engine.media_watch import ended_for_dead_media
 from tuiphone.engine.options import OptionsPinger, OptionsTarget
 from tuiphone.engine.phone import ECHO_DELAY_S, Phone, PhoneError
 from tuiphone.engine.quality import CallQuality
+from tuiphone.load.record import classify
 from tuiphone.stop_signals import signal_name
 
 POLL_S = 0.1
@@ -75,15 +76,9 @@ class _CallWatch:
 
 
 def _classify(status: int, answered: bool, timed_out: bool) -> str:
-    if answered:
-        return "answered"
-    if timed_out or status in (408, 480, 487):
-        return "no_answer"
-    if status in (486, 600):
-        return "busy"
-    if status in (403, 603):
-        return "rejected"
-    return "failed"
+    """As a load call's result (load/record.py), but `call` reports its own timeout as no_answer."""
+    result = classify(status, answered, timed_out)
+    return "no_answer" if result == "timeout" else result
 
 
 def _events(phone: Phone, events: queue.Queue[Any] | None) -> queue.Queue[Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def classify(status: int, answered: bool, timed_out: bool) -> str:
-    """answered / busy / rejected / no_answer / timeout / failed (as `tuiphone call` reports them)."""
+    """answered / busy / rejected / no_answer / timeout / failed; `tuiphone call` reports timeout as no_answer."""
     if answered:
         return "answered"
     if timed_out:
