@@ -33,6 +33,9 @@ the daemon and the warm-up runs; the first bench on a machine fills it), so the 
 With `--source` the environment's PYTHONDONTWRITEBYTECODE (if any) stays and tuiphone compiles its modules at
 every start while textual does not.
 
+With BENCH_PROFILE_DIR=DIR in the environment, each latency front-end runs under cProfile and leaves
+DIR/fe-rN-M.prof (where a front-end's time goes; the times themselves are then inflated by the profiler).
+
 Loopback only; every process started here is stopped by its PID, the tmux server is killed at the end.
 """
 
@@ -195,7 +198,15 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
         phone.subscribe(received)
     store = Store(database_path(ensure_dir(Path(data))))
     app = make_app(phone, settings, config_path=path, handle_sigterm=True, store=store)
-    app.run()
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+    if profile_dir and probe:           # where a front-end's time goes: one cProfile dump per front-end
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(app.run)
+        profiler.dump_stats(str(Path(profile_dir) / f"{Path(probe).stem}.prof"))
+    else:
+        app.run()
     store.close()
     os._exit(0)          # the client's thread and loop go with the process
 
@@ -430,6 +441,8 @@ def analyse(count: int, daemon_stamps: str, probes: list[Path]) -> dict:
                 steps[stage].append(chain[stage] - before)
                 before = chain[stage]
     result["steps"] = {stage: stats(values) for stage, values in steps.items()}
+    result["drawn_by_state"] = {state: stats([c["drawn"] for _, _, st, c in chains if st == state and "drawn" in c])
+                                for state in sorted({st for _, _, st, _ in chains})}
     slowest = sorted((c for c in chains if "drawn" in c[3]), key=lambda c: -c[3]["drawn"])[:10]
     result["slowest"] = [{"front_end": name, "call_id": cid, "state": state,
                           **{stage: round(chain[stage], 2) for stage in STAGES if stage in chain}}
@@ -474,6 +487,9 @@ def latency_table(latency: list[dict]) -> str:
                 continue
             rows.append(f"{stage:<12}{total['p50_ms']:>10.1f}{total['p99_ms']:>8.1f}{total['max_ms']:>8.1f}"
                         f"{step['p50_ms']:>8.1f}{step['p99_ms']:>8.1f}{step['max_ms']:>8.1f}  {STAGE_SAYS[stage]}")
+        rows.append("drawn, by state: " + "; ".join(
+            f"{state} p50/p99/max {v['p50_ms']:.1f}/{v['p99_ms']:.1f}/{v['max_ms']:.1f}"
+            for state, v in r.get("drawn_by_state", {}).items() if v["n"]))
         rows.append("slowest drawn (ms since emit at each stage):")
         for slow in r["slowest"][:5]:
             rows.append(f"  {slow['state']:<8} " + " ".join(f"{stage}={slow[stage]:.1f}" for stage in STAGES

@@ -47,6 +47,7 @@ from tuiphone.widgets.status_bar import PhoneMarks
 log = logging.getLogger(__name__)
 
 TRACE_KEEP = 2000          # SIP messages kept for the trace screen
+RING_PROMPT = "ringing-prompt"     # the installed IncomingCallScreen
 
 
 def _phone_commands() -> Any:
@@ -301,12 +302,19 @@ class PhoneApp(EngineEventHandlers, App[int]):
             view = self.lines.get(event.line)
             if view is None or view.call.state != LineState.RINGING:
                 continue    # the caller gave up before we got to it
-            from tuiphone.screens.incoming import IncomingCallScreen
-
-            screen = IncomingCallScreen(event, waiting=self.waiting_calls())
+            screen = self._ring_prompt()
+            screen.ring(event, waiting=self.waiting_calls())
             self._ringing_screen = screen
             self.push_screen(screen, lambda choice, e=event: self._on_incoming_choice(e, choice))
             return
+
+    def _ring_prompt(self) -> Any:
+        """The one ringing prompt, installed with the first call and given each call after it."""
+        from tuiphone.screens.incoming import IncomingCallScreen
+
+        if not self.is_screen_installed(RING_PROMPT):
+            self.install_screen(IncomingCallScreen(), RING_PROMPT)
+        return self.get_screen(RING_PROMPT, IncomingCallScreen)
 
     def waiting_calls(self) -> int:
         """Ringing calls queued behind the one on screen."""

@@ -142,3 +142,27 @@ async def test_a_caller_who_gives_up_before_the_prompt_is_up_leaves_it_to_the_ne
         phone.fire(*first, replace(first[0], state=LineState.ENDED, sip_status=487), *ringing("3006", "next@127.0.0.1"))
         await until(pilot, lambda: "3006" in screen_text(app))
         assert "3005" not in screen_text(app) and "Calls waiting" not in screen_text(app)
+
+
+async def test_one_prompt_serves_every_call_and_shows_only_the_call_ringing_now():
+    """The prompt is built once and given each call: the next call shows its own caller, line and account, a
+    long name stays on its one row, and the keys act on the call shown (not on the one before)."""
+    app, phone = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        phone.ring(1, "3005", "Alice", account=0)
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        prompt = app.screen
+        await pilot.press("f2")
+        await until(pilot, lambda: not isinstance(app.screen, IncomingCallScreen))
+        long_name = "Bartholomew Montgomery-Featherstonehaugh of the Accounts Department"
+        phone.ring(2, "3006", long_name, account=None)
+        await until(pilot, lambda: "Incoming call on line 2" in screen_text(app))
+        assert app.screen is prompt
+        text = screen_text(app)
+        assert "Alice" not in text and "3005" not in text and "To account Office" not in text
+        assert "Direct call (no account)" in text
+        caller_rows = [row for row in text.splitlines() if "Bartholomew" in row]
+        assert len(caller_rows) == 1 and "…" in caller_rows[0], caller_rows
+        await pilot.press("enter")
+        await until(pilot, lambda: len(phone.commands) == 2)
+        assert phone.commands == [("reject", 1, 486), ("answer", 2)]

@@ -118,10 +118,10 @@ async def test_the_trace_filters_by_method_and_by_what_is_typed_and_shows_tls_in
         await pilot.press(*["backspace"] * 6, *"300")            # a number
         await until(pilot, lambda: len(rows(app)) == 1 and "300 → 1001" in rows(app)[0])
         await pilot.press("enter")                               # the MESSAGE went over TLS: it is there in clear
-        assert isinstance(app.screen, LadderScreen)
+        await until(pilot, lambda: isinstance(app.screen, LadderScreen) and rows(app))
         assert "TLS 127.0.0.1:5061" in screen_text(app) and "◀" in rows(app)[0]
         await pilot.press("enter")
-        assert "MESSAGE sip:1001@127.0.0.1 SIP/2.0" in screen_text(app)
+        await until(pilot, lambda: "MESSAGE sip:1001@127.0.0.1 SIP/2.0" in screen_text(app))
         assert "over TLS" in screen_text(app)
 
 
