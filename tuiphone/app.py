@@ -36,8 +36,9 @@ from tuiphone.engine.phone_error import PhoneError
 from tuiphone.i18n import t
 from tuiphone.logbook import last_dialed
 from tuiphone.messages import EngineBridge
+from tuiphone.screen_updates import draw_when_changed
 from tuiphone.screens.call import CallScreen
-from tuiphone.screens.idle import IdleScreen
+from tuiphone.screens.idle import CallOutcome, IdleScreen
 from tuiphone.screens.lock import LockScreen, ScreenLock
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
 from tuiphone.store import Store, StoreError, plain_number
@@ -83,6 +84,7 @@ class PhoneApp(EngineEventHandlers, App[int]):
         self.blink = blink
         self.handle_sigterm = handle_sigterm
         self.tuned_for_audio = False    # run_app: freeze startup garbage, shorter GIL hand-overs (audio.realtime)
+        self.freeze_startup_garbage = False     # run_attached: startup garbage frozen (no 20 ms collector pauses)
         # attached to the phone process (control.client.RemotePhone): q detaches, it keeps the history
         self.attached = bool(getattr(phone, "remote", False))
         self.detached = False           # q left the phone running (attach.run_attached says so on exit)
@@ -101,6 +103,8 @@ class PhoneApp(EngineEventHandlers, App[int]):
         self.trace_added: Signal[SipMessage] = Signal(self, "trace_added")
         self.language_changed: Signal[str] = Signal(self, "language_changed")
         self.history_changed: Signal[None] = Signal(self, "history_changed")
+        self.call_outcome_changed: Signal[None] = Signal(self, "call_outcome_changed")
+        self.call_outcome: CallOutcome | None = None   # how the last call ended, said on the idle screen
         self.phonebook_changed: Signal[None] = Signal(self, "phonebook_changed")
         self.keys_changed: Signal[None] = Signal(self, "keys_changed")
         self.blf: dict[int, str] = {}           # [[keys]] index -> the watched extension's state
@@ -153,10 +157,11 @@ class PhoneApp(EngineEventHandlers, App[int]):
                 loop.call_soon_threadsafe(self.exit)
 
             stop_on_terminal_closed(terminal_closed)
-        if self.tuned_for_audio:
+        if self.tuned_for_audio or self.freeze_startup_garbage:
             from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
 
-            hand_over_sooner()
+            if self.tuned_for_audio:
+                hand_over_sooner()
             self.set_timer(2.0, freeze_what_lives)     # once the first screens and the services are up
 
     def _take_phone(self) -> None:
@@ -520,6 +525,7 @@ def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = Non
              blink: bool = True, handle_sigterm: bool = False, store: Store | None = None,
              store_problem: str = "", services: Any = None) -> PhoneApp:
     """The one way to build the phone UI, for the CLI and the tests; loads the saved blocklist into `phone`."""
+    draw_when_changed()
     i18n.set_language(config.phone.language)
     if store is not None and not getattr(phone, "remote", False):     # attached: the phone process loaded it
         store_problem = " ".join(filter(None, (store_problem, load_blocklist(phone, store))))

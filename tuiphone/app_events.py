@@ -31,7 +31,7 @@ from tuiphone.engine.quality import CallQuality
 from tuiphone.i18n import t
 from tuiphone.logbook import call_summary, log_call, log_registration
 from tuiphone.messages import EngineEvent
-from tuiphone.screens.idle import IdleScreen
+from tuiphone.screens.idle import CallOutcome, IdleScreen
 from tuiphone.screens.lock import LockScreen
 from tuiphone.store import MISSED
 from tuiphone.widgets.call_panel import format_duration, party
@@ -77,6 +77,7 @@ class EngineEventHandlers:
     registrations: dict[int, RegState]
     attached: bool
     phone: Any
+    call_outcome: CallOutcome | None
     phone_features: FeaturesChanged | None
 
     def on_engine_event(self, message: EngineEvent) -> None:
@@ -196,8 +197,7 @@ class EngineEventHandlers:
         who = party(call, self.name_for(call.remote_number))
         forwarded_to = self._forwarded_to.pop(call.line, "")
         if view is not None and view.talking_since is not None:
-            self.notify(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)),
-                        markup=False)
+            self._tell_outcome(t("call.ended", who=who, duration=format_duration(self.clock() - view.talking_since)))
         elif call.direction == "in" and call.sip_status >= 300:
             # a call that rang here and was turned away: say what happened to it, not that "it failed"
             if 300 <= call.sip_status < 400:
@@ -207,8 +207,11 @@ class EngineEventHandlers:
                 text = t("call.missed", who=who)
             else:
                 text = t("call.rejected", who=who, status=call.sip_status)
-            self.notify(text, markup=False)
+            self._tell_outcome(text)
         elif call.sip_status >= 300:
-            self.notify(t("call.failed", who=who, status=call.sip_status, reason=call.reason), severity="warning",
-                        markup=False)
+            self._tell_outcome(t("call.failed", who=who, status=call.sip_status, reason=call.reason), warning=True)
+
+    def _tell_outcome(self, text: str, warning: bool = False) -> None:
+        self.call_outcome = CallOutcome(text, warning, self.clock())
+        self.call_outcome_changed.publish(None)
 

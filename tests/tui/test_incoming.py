@@ -93,11 +93,9 @@ async def test_prompt_comes_over_the_dialer_and_leaves_the_number_alone():
         assert app.screen.digits == "45"
 
 
-def notices(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-async def test_rejecting_and_forwarding_say_what_happened_not_that_the_call_failed():
+async def test_how_a_ringing_call_ended_is_said_on_the_idle_screen_not_that_it_failed():
+    """Rejected, forwarded, missed: the idle screen's message line says which (in the UI's language), and no
+    toast piles up for it."""
     from tuiphone import i18n
 
     app, phone = build()
@@ -105,25 +103,43 @@ async def test_rejecting_and_forwarding_say_what_happened_not_that_the_call_fail
         phone.ring(1, "3005", "Bob Li")
         await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
         await pilot.press("f2")
-        await until(pilot, lambda: "Rejected Bob Li (486)." in notices(app))
+        await until(pilot, lambda: "Rejected Bob Li (486)." in screen_text(app))
         phone.ring(2, "3006", "Ann")
         await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
         await pilot.press("f")
         await pilot.press(*"1002", "enter")
-        await until(pilot, lambda: "Forwarded Ann to 1002." in notices(app))
+        await until(pilot, lambda: "Forwarded Ann to 1002." in screen_text(app))
+        assert "Rejected Bob Li" not in screen_text(app)          # the newest outcome replaces the one before
         phone.ring(3, "3007")
         await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
         phone.set_state(3, LineState.ENDED, sip_status=487, reason="Request Terminated")
-        await until(pilot, lambda: "Missed call from 3007." in notices(app))
-        assert not [n for n in notices(app) if "failed" in n], notices(app)
+        await until(pilot, lambda: "Missed call from 3007." in screen_text(app))
+        assert "failed" not in screen_text(app) and not app._notifications
 
         app.switch_language("zh_CN")
         phone.ring(1, "3008", "Bob Li")
         await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
         await pilot.press("escape")
-        await until(pilot, lambda: "已拒接 Bob Li（486）。" in notices(app))
-        assert not [n for n in notices(app) if "失败" in n], notices(app)
+        await until(pilot, lambda: "已拒接 Bob Li（486）。" in screen_text(app))
+        assert "失败" not in screen_text(app) and not app._notifications
         i18n.set_language("en")
+
+
+async def test_the_outcome_gives_the_line_back_to_the_dialing_hint_after_a_while(monkeypatch):
+    from tuiphone.screens import idle
+
+    monkeypatch.setattr(idle, "OUTCOME_SHOWN_S", 0.3)
+    now = [1000.0]
+    app, phone = build(clock=lambda: now[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        phone.ring(1, "3007")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        phone.set_state(1, LineState.ENDED, sip_status=487, reason="Request Terminated")
+        await until(pilot, lambda: "Missed call from 3007." in screen_text(app))
+        assert "Type a number to dial" not in screen_text(app)
+        now[0] += 1.0
+        await until(pilot, lambda: "Type a number to dial" in screen_text(app))
+        assert "Missed call" not in screen_text(app)
 
 
 async def test_a_caller_who_gives_up_before_the_prompt_is_up_leaves_it_to_the_next_call_on_that_line():

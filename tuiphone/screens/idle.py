@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +18,18 @@ from tuiphone.widgets.clock import BigClock
 from tuiphone.widgets.line_keys import LineKeys
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import StatusBar, account_label
+
+OUTCOME_SHOWN_S = 60.0     # how long the idle screen says how the last call ended
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """How a call ended, as the idle screen says it for a while (a desk phone's message line, not a toast:
+    a toast costs a layout of the screen it shows on and of each screen it follows the user to)."""
+
+    text: str
+    warning: bool
+    at: float           # the app's clock
 
 
 class IdleScreen(PhoneScreen):
@@ -38,7 +51,9 @@ class IdleScreen(PhoneScreen):
     IdleScreen #idle-center { width: 1fr; height: 1fr; align: center middle; }
     IdleScreen #idle-center > Static { width: 100%; content-align: center middle; }
     IdleScreen #idle-account { text-style: bold; }
-    IdleScreen #idle-hint { color: $text-muted; }
+    IdleScreen #idle-hint { color: $text-muted; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    IdleScreen #idle-hint.-outcome { color: $text; text-style: bold; }
+    IdleScreen #idle-hint.-warning { color: $warning; }
     """
 
     def compose(self) -> ComposeResult:
@@ -52,8 +67,36 @@ class IdleScreen(PhoneScreen):
                 yield Static(self.account_text(), id="idle-account", markup=False)
                 if phone.idle_text:
                     yield Static(phone.idle_text, id="idle-text", markup=False)
-                yield Static(t("idle.hint"), id="idle-hint")
+                yield Static(self.hint_text(), id="idle-hint", markup=False, classes=self.hint_classes())
         yield SoftKeyBar(self.shown_soft_keys())       # the phone's first screen: whole in its first frame
+
+    def on_mount(self) -> None:
+        self.app.call_outcome_changed.subscribe(self, lambda _: self._show_hint())
+
+    def _outcome(self) -> CallOutcome | None:
+        """How the last call ended, while it is news (OUTCOME_SHOWN_S)."""
+        outcome = self.app.call_outcome
+        if outcome is None or self.app.clock() - outcome.at >= OUTCOME_SHOWN_S:
+            return None
+        return outcome
+
+    def hint_text(self) -> str:
+        """The hint line: how the last call ended for a while after it did, else how to dial."""
+        outcome = self._outcome()
+        return outcome.text if outcome is not None else t("idle.hint")
+
+    def hint_classes(self) -> str:
+        outcome = self._outcome()
+        return "" if outcome is None else "-outcome -warning" if outcome.warning else "-outcome"
+
+    def _show_hint(self) -> None:
+        hint = self.query_one("#idle-hint", Static)
+        hint.update(self.hint_text(), layout=False)     # one row whatever it says: nothing to lay out
+        outcome = self._outcome()
+        hint.set_class(outcome is not None, "-outcome")
+        hint.set_class(outcome is not None and outcome.warning, "-warning")
+        if outcome is not None:
+            self.set_timer(OUTCOME_SHOWN_S - (self.app.clock() - outcome.at) + 0.05, self._show_hint)
 
     def account_text(self) -> str:
         usable = self.app.usable_accounts()

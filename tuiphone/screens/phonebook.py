@@ -289,13 +289,13 @@ class ContactEditScreen(PhoneScreen):
         event.stop()
         self.action_save()
 
-    def action_add_number(self) -> None:
+    async def action_add_number(self) -> None:
         rows = list(self.query(NumberRow))
         if len(rows) >= MAX_NUMBERS:
             return
         row = NumberRow(Number("", "mobile"))
-        self.query_one("#contact-form").mount(row, before=self.query_one("#contact-error"))
-        self.call_after_refresh(lambda: row.query_one(Input).focus())
+        await self.query_one("#contact-form").mount(row, before=self.query_one("#contact-error"))
+        row.query_one(Input).focus()        # before the next key: what is typed after F2 goes into the new row
         self.refresh_soft_keys()
 
     def edited(self) -> Contact:
