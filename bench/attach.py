@@ -188,12 +188,6 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
         ControlClient._handle = read                                      # type: ignore[method-assign]
         owner.on_engine_event, PhoneApp._display = handled, drawn        # type: ignore[method-assign]
 
-    if os.environ.get("TRACE_LAYOUT"):
-        sys.path.insert(0, "/tmp"); import trace_layout  # noqa
-    if os.environ.get("NO_SKIP"):
-        sys.path.insert(0, "/tmp"); import noskip  # noqa
-    if os.environ.get("NO_TOAST"):
-        sys.path.insert(0, "/tmp"); import notoast  # noqa
     path = Path(config)
     settings, _ = load_or_create(path)
     phone = attach_remote(path)
@@ -360,9 +354,6 @@ def latency_round(tmux: Tmux, daemon: Daemon, workdir: Path, count: int, calls: 
             stop(pid)
             tmux.command(f"kill-session -t {session}")
     result = analyse(count, daemon.stamps.read_text(), [probe for _, _, probe in ends])
-    if os.environ.get("BENCH_KEEP"):
-        for _, _, probe in ends:
-            shutil.copy(probe, Path(os.environ["BENCH_KEEP"]) / probe.name)
     used = sum(a - b for a, b in zip(after[0], before[0], strict=True))
     result["cpu_ms_per_call"] = {"front_end": round(used / count / calls, 1),
                                  "daemon": round((after[1] - before[1]) / calls, 1)}
