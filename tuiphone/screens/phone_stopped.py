@@ -30,10 +30,15 @@ def watch_the_phone(app: Any) -> None:
 
     def closed(reason: str) -> None:
         try:
-            loop.call_soon_threadsafe(phone_gone, app, phone, reason)
+            loop.call_soon_threadsafe(lambda: app.run_worker(phone_gone(app, phone, reason), group="phone-gone",
+                                                                  exit_on_error=False))
         except RuntimeError:        # the UI's loop has closed: nobody is left to tell
             pass
     phone.on_closed(closed)
+
+
+_PF_EXITING = 0x4          # /proc/PID/stat flags: the process has begun to exit (set before its files close)
+EXIT_WAIT_S = 1.0           # how long a phone whose socket closed may still look alive while it exits
 
 
 def _alive(pid: int) -> bool:
@@ -43,19 +48,33 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:        # a zombie (our own child, not reaped yet) is gone too
+    try:        # a zombie (our own child, not reaped yet) or a process on its way out is gone too
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
+            fields = stat.read().rsplit(") ", 1)[1].split()
+        return fields[0] != "Z" and not int(fields[6]) & _PF_EXITING
+    except (OSError, IndexError, ValueError):
         return True
 
 
-def phone_gone(app: Any, phone: Any, reason: str) -> None:
+async def _ended(pid: int) -> bool:
+    """Whether the phone's process has ended; its socket can close a moment before /proc shows it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + EXIT_WAIT_S
+    while _alive(pid):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def phone_gone(app: Any, phone: Any, reason: str) -> None:
     """On the UI loop: the phone's connection ended. Unless the user is leaving, say so and offer a restart."""
     if app._leaving or app.phone is not phone or not app.is_running:
         return
-    if phone.pid and not _alive(phone.pid):
+    if phone.pid and await _ended(phone.pid):
         reason = t("phone.process_ended", pid=phone.pid)
+    if app._leaving or app.phone is not phone or not app.is_running:
+        return
     sentence = t("phone.stopped", reason=reason)
     log.warning("%s", sentence)
     app.phone_stopped = sentence
