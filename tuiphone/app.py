@@ -84,7 +84,9 @@ class PhoneApp(EngineEventHandlers, App[int]):
         self.blink = blink
         self.handle_sigterm = handle_sigterm
         self.tuned_for_audio = False    # run_app: freeze startup garbage, shorter GIL hand-overs (audio.realtime)
-        self.freeze_startup_garbage = False     # run_attached: startup garbage frozen (no 20 ms collector pauses)
+        # run_attached: the same two, so the phone's events are read and drawn without collector pauses (20 ms)
+        # and the control client's thread gets the GIL within 1 ms of an event while the UI draws
+        self.tuned_for_events = False
         # attached to the phone process (control.client.RemotePhone): q detaches, it keeps the history
         self.attached = bool(getattr(phone, "remote", False))
         self.detached = False           # q left the phone running (attach.run_attached says so on exit)
@@ -157,11 +159,10 @@ class PhoneApp(EngineEventHandlers, App[int]):
                 loop.call_soon_threadsafe(self.exit)
 
             stop_on_terminal_closed(terminal_closed)
-        if self.tuned_for_audio or self.freeze_startup_garbage:
+        if self.tuned_for_audio or self.tuned_for_events:
             from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
 
-            if self.tuned_for_audio:
-                hand_over_sooner()
+            hand_over_sooner()
             self.set_timer(2.0, freeze_what_lives)     # once the first screens and the services are up
 
     def _take_phone(self) -> None:
