@@ -198,7 +198,7 @@ def run_tui(config: str, data: str, probe: str | None) -> int:
         phone.subscribe(received)
     store = Store(database_path(ensure_dir(Path(data))))
     app = make_app(phone, settings, config_path=path, handle_sigterm=True, store=store)
-    app.tuned_for_events = True                 # as attach.run_attached sets it
+    app.tuned = True                            # as attach.run_attached sets it
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     if profile_dir and probe:           # where a front-end's time goes: one cProfile dump per front-end
         import cProfile

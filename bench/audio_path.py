@@ -454,7 +454,7 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
     ready = threading.Event()
     out: dict[str, Any] = {"fps_asked": MAX_FPS}
     app = RedrawingApp(phone, config, store=Store(":memory:"))
-    app.tuned_for_audio = not args.untuned          # as run_app ships it, unless measuring without
+    app.tuned = not args.untuned          # as run_app ships it, unless measuring without
 
     def drive() -> None:
         try:
@@ -464,7 +464,7 @@ def _tui_call(phone: Any, config: Any, events: queue.Queue, args: argparse.Names
             if args.switch_interval:
                 sys.setswitchinterval(args.switch_interval / 1000)     # over the app's own choice
             deadline = time.monotonic() + 10
-            while app.tuned_for_audio and not gc.get_freeze_count() and time.monotonic() < deadline:
+            while app.tuned and not gc.get_freeze_count() and time.monotonic() < deadline:
                 time.sleep(0.1)      # the app freezes its startup objects 2 s after mount: not inside the call
             out["switch_interval_ms"] = sys.getswitchinterval() * 1000
             out["frozen_objects"] = gc.get_freeze_count()
@@ -712,7 +712,7 @@ def table(r: dict[str, Any]) -> str:
             + (f"{num(py['per_call_pct'], ' %'):>13}{num(r['ratio_python_per_call']):>10}" if py else ""),
             "ours: the local port in C; Python port: the same phone with TUIPHONE_LOCAL_PORT=python",
             f"ours: {o['audio']} Recording {r['record']}, files of {o['recordings_bytes']} bytes.", "",
-            "the app " + ("untuned (--untuned)" if r["untuned"] else "as run_app ships it (tuned_for_audio)")]
+            "the app " + ("untuned (--untuned)" if r["untuned"] else "as run_app ships it (tuned)")]
     quiet = next((x for x in reversed(o["rounds"]) if x["ok"]), None)
     if quiet is not None:
         rows += [f"a {r['window_s']:g} s call with no UI (the last CPU round)", *_timing_rows(quiet)]

@@ -83,10 +83,10 @@ class PhoneApp(EngineEventHandlers, App[int]):
         self.config_path = config_path
         self.blink = blink
         self.handle_sigterm = handle_sigterm
-        self.tuned_for_audio = False    # run_app: freeze startup garbage, shorter GIL hand-overs (audio.realtime)
-        # run_attached: the same two, so the phone's events are read and drawn without collector pauses (20 ms)
-        # and the control client's thread gets the GIL within 1 ms of an event while the UI draws
-        self.tuned_for_events = False
+        # run_app and run_attached: freeze startup garbage and hand the GIL over sooner (audio.realtime), so the
+        # sound card's threads (standalone) and the control client's thread (attached) get it within 1 ms, and
+        # the UI draws without the collector's 20 ms pauses
+        self.tuned = False
         # attached to the phone process (control.client.RemotePhone): q detaches, it keeps the history
         self.attached = bool(getattr(phone, "remote", False))
         self.detached = False           # q left the phone running (attach.run_attached says so on exit)
@@ -159,7 +159,7 @@ class PhoneApp(EngineEventHandlers, App[int]):
                 loop.call_soon_threadsafe(self.exit)
 
             stop_on_terminal_closed(terminal_closed)
-        if self.tuned_for_audio or self.tuned_for_events:
+        if self.tuned:
             from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
 
             hand_over_sooner()

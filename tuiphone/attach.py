@@ -150,7 +150,7 @@ def run_attached(options: RunOptions) -> int:
                 app = make_app(phone, config, config_path=config_path(options.config), handle_sigterm=True,
                                store=store, store_problem=problem)
                 app.restart_phone = lambda: start_phone(options)
-                app.tuned_for_events = True     # no collector pauses, the client's thread hands events over sooner
+                app.tuned = True
                 app.run()
             finally:
                 if store is not None:

@@ -90,7 +90,7 @@ def run_app(options: RunOptions) -> int:
                                store=store, store_problem=problem)
                 app.services = Services(phone, phone.config, data, keys=PhoneKeys(phone, on_lock=app.remote_lock),
                                         phonebook=_PhonebookForUi(app, store) if store is not None else None)
-                app.tuned_for_audio = True
+                app.tuned = True
                 app.run()
                 log.info("tuiphone stopped")
             finally:

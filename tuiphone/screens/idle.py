@@ -92,9 +92,8 @@ class IdleScreen(PhoneScreen):
     def _show_hint(self) -> None:
         hint = self.query_one("#idle-hint", Static)
         hint.update(self.hint_text(), layout=False)     # one row whatever it says: nothing to lay out
+        hint.set_classes(self.hint_classes())
         outcome = self._outcome()
-        hint.set_class(outcome is not None, "-outcome")
-        hint.set_class(outcome is not None and outcome.warning, "-warning")
         if outcome is not None:
             self.set_timer(OUTCOME_SHOWN_S - (self.app.clock() - outcome.at) + 0.05, self._show_hint)
 

@@ -37,7 +37,6 @@ def watch_the_phone(app: Any) -> None:
     phone.on_closed(closed)
 
 
-_PF_EXITING = 0x4          # /proc/PID/stat flags: the process has begun to exit (set before its files close)
 EXIT_WAIT_S = 1.0           # how long a phone whose socket closed may still look alive while it exits
 
 
@@ -48,11 +47,10 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:        # a zombie (our own child, not reaped yet) or a process on its way out is gone too
+    try:        # a zombie (our own child, not reaped yet) is gone too
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(") ", 1)[1].split()
-        return fields[0] != "Z" and not int(fields[6]) & _PF_EXITING
-    except (OSError, IndexError, ValueError):
+            return stat.read().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
         return True
 
 
@@ -67,13 +65,18 @@ async def _ended(pid: int) -> bool:
     return True
 
 
+def _still_watched(app: Any, phone: Any) -> bool:
+    """The app still runs on this phone and the user is not leaving."""
+    return not app._leaving and app.phone is phone and app.is_running
+
+
 async def phone_gone(app: Any, phone: Any, reason: str) -> None:
     """On the UI loop: the phone's connection ended. Unless the user is leaving, say so and offer a restart."""
-    if app._leaving or app.phone is not phone or not app.is_running:
+    if not _still_watched(app, phone):
         return
     if phone.pid and await _ended(phone.pid):
         reason = t("phone.process_ended", pid=phone.pid)
-    if app._leaving or app.phone is not phone or not app.is_running:
+    if not _still_watched(app, phone):
         return
     sentence = t("phone.stopped", reason=reason)
     log.warning("%s", sentence)
