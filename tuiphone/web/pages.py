@@ -17,6 +17,7 @@ from tuiphone import __version__
 from tuiphone.engine.events import LineState
 from tuiphone.paths import captures_dir, recordings_dir
 from tuiphone.web.files import WebError, download, listing, safe_file
+from tuiphone.web.request_keys import FORM
 
 LINE_WORDS = {LineState.IDLE: "idle", LineState.DIALING: "dialing", LineState.CALLING: "calling",
               LineState.RINGING: "ringing", LineState.TALKING: "talking", LineState.HELD: "on hold",
@@ -151,7 +152,7 @@ class Pages:
 
         book = self._phonebook()
         data, name = upload_of(request, "file")
-        fmt = request["form"].get("format")
+        fmt = request[FORM].get("format")
         fmt = fmt if fmt in PHONEBOOK_FILES else None
         problems: list[str] = []
         report = None
@@ -198,7 +199,7 @@ class Pages:
     async def capture_start(self, request: web.Request) -> web.Response:
         from tuiphone.services.pcap import CaptureError
 
-        full = request["form"].get("full") == "1"
+        full = request[FORM].get("full") == "1"
         try:
             files = await asyncio.to_thread(self._capture().start, full)
         except CaptureError as exc:
@@ -240,7 +241,7 @@ class Pages:
         from tuiphone.services.cti import make_call
         from tuiphone.services.remote_keys import Refused
 
-        form = request["form"]
+        form = request[FORM]
         number = str(form.get("number", ""))
         try:
             line = await make_call(self.phone, number, str(form.get("account", "")))
@@ -259,7 +260,7 @@ class Pages:
         from tuiphone.web.sessions import password_matches
         from tuiphone.web.settings import web_password
 
-        form = request["form"]
+        form = request[FORM]
         old, new, again = (str(form.get(k, "")) for k in ("old", "new", "again"))
         problems = []
         if not password_matches(old, web_password(self.phone.config)):
@@ -288,7 +289,7 @@ class Pages:
 
 
 def upload_of(request: web.Request, field: str) -> tuple[bytes | None, str]:
-    item = request["form"].get(field)
+    item = request[FORM].get(field)
     if isinstance(item, web.FileField):
         data = item.file.read()
         return (data if data else None), (Path(item.filename or "upload").name[:80] or "upload")

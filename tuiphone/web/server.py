@@ -23,6 +23,7 @@ from tuiphone.logthrottle import LogThrottle
 from tuiphone.services.cti import FAILURE_DELAY_S
 from tuiphone.services.http_listen import QuietServerLog, listen
 from tuiphone.web.files import WebError
+from tuiphone.web.request_keys import CSP_CONNECT, FORM, SESSION
 from tuiphone.web.sessions import COOKIE, Sessions, password_matches
 from tuiphone.web.settings import web_password
 
@@ -114,7 +115,7 @@ class WebAdmin:
 
     # ----- pages -----------------------------------------------------------------------------------------
     def page(self, request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-        session = request.get("session")
+        session = request.get(SESSION)
         html = self.templates.get_template(template).render(
             csrf=session.csrf if session else "", signed_in=session is not None, path=request.path,
             notices=context.pop("notices", []), problems=context.pop("problems", []), **context)
@@ -136,8 +137,8 @@ class WebAdmin:
             response = self._error(request, 500, "The phone could not carry out this request; see its log file.")
         for name, value in HEADERS.items():
             response.headers[name] = value
-        if "csp_connect" in request:           # the terminal page: its own websocket too
-            response.headers["Content-Security-Policy"] += f"; connect-src {request['csp_connect']}"
+        if CSP_CONNECT in request:           # the terminal page: its own websocket too
+            response.headers["Content-Security-Policy"] += f"; connect-src {request[CSP_CONNECT]}"
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -155,7 +156,7 @@ class WebAdmin:
         if request.method == "POST" and origin not in (None, "null") and origin.split("://", 1)[-1] != request.host:
             raise WebError("Requests from other web sites are refused.", 403)
         session = self.sessions.get(request.cookies.get(COOKIE))
-        request["session"] = session
+        request[SESSION] = session
         if request.path == "/login" or request.path.startswith("/static/"):
             return await handler(request)
         if session is None:
@@ -167,12 +168,12 @@ class WebAdmin:
             token = form.get("csrf")
             if not self.sessions.csrf_ok(session, token if isinstance(token, str) else None):
                 raise WebError("The form's security token is missing or stale: reload the page and try again.", 403)
-            request["form"] = form
+            request[FORM] = form
         return await handler(request)
 
     # ----- sign in, sign out -------------------------------------------------------------------------------
     async def _login_page(self, request: web.Request) -> web.Response:
-        if request.get("session") is not None:
+        if request.get(SESSION) is not None:
             return redirect("/status")
         return self.page(request, "login.html")
 

@@ -28,6 +28,7 @@ from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
 from tuiphone.web.files import WebError
+from tuiphone.web.request_keys import CSP_CONNECT, SESSION
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class Terminals:
         response = self.admin.page(request, "terminal.html", problems=problems, static=STATIC_URL,
                                    websocket_url=self.websocket_url(request), font_size=FONT_SIZE)
         # the client talks to its own websocket and to nothing else (its ?ping= fetch included)
-        request["csp_connect"] = f"'self' {self.websocket_url(request)}"
+        request[CSP_CONNECT] = f"'self' {self.websocket_url(request)}"
         return response
 
     # ----- the websocket -------------------------------------------------------------------------------------
@@ -183,7 +184,8 @@ class Terminals:
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         self._check_origin(request)
-        session = request["session"]
+        session = request[SESSION]
+        assert session is not None              # the guard let it through: signed in
         socket = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_MESSAGE)
         if not socket.can_prepare(request).ok:
             raise WebError("This address is the terminal's websocket; open /terminal instead.", 400)
