@@ -77,5 +77,5 @@ def test_a_resume_asked_while_the_hold_still_waits_wins(phone, phones):  # noqa:
         time.sleep(0.2)
         (call,) = phone.backend.submit(phone.backend.bridge_report).result(5)
     assert call["media"][0][0] == 1, f"the call is not active (1) after hold and resume: {call}"
-    assert call["packets"]["tx"] > 0 and call["packets"]["rx"] > 0, call
+    assert call["packets"]["tx"] > 0 and call["packets"]["rx"] > 0, (call["packets"], call)
     phone.hangup(line).result(5)

@@ -263,3 +263,25 @@ def test_the_log_file_says_the_phone_started_at_the_default_log_level(tui):
         time.sleep(POLL)
     assert re.search(r" INFO tuiphone\.app: tuiphone \S+ started: config \S+tui\.toml, data dir ", phone.log()), \
         phone.log()
+
+
+def test_a_call_that_rings_and_gives_up_leaves_the_terminal_as_the_idle_screen_draws_it(tui, phones):
+    """The ringing prompt over the idle screen, drawn by Textual's partial updates in a real terminal: while it
+    rings the caller shows; when the caller gives up (CANCEL) nothing of the prompt stays on the terminal, and
+    the next call's prompt shows that caller, not the last (the screen under it skips its own whole repaint
+    as the prompt is pushed: PhoneApp.push_screen)."""
+    phone = tui()
+    idle = phone.wait_for("idle screen", idle_shown, timeout=15)
+    assert not set("█▀▄") & set(idle), idle
+    for n in (1, 2):
+        # each caller from its own loopback address: its URI on the prompt tells the calls apart
+        caller = phones(f"caller{n}", ["call", f"127.0.0.1:{phone.port}", "--bind", f"127.0.0.{n + 1}",
+                                       "--timeout", "3", "--json"])
+        ringing = phone.wait_for(f"call {n} ringing", lambda s: "Incoming call on line" in s and "F1 Answer" in s)
+        assert f"sip:tuiphone@127.0.0.{n + 1}" in ringing and f"127.0.0.{4 - n}" not in ringing, ringing
+        rc, report = caller.result(timeout=15)
+        assert report["result"] == "no_answer", report
+        after = phone.wait_for(f"the idle screen after call {n}", lambda s: idle_shown(s) and "F1 Answer" not in s)
+        # not a cell of the prompt left: its thick border (█ ▀ ▄), its lines; the line keys as before
+        assert not set("█▀▄") & set(after) and "Incoming call" not in after and "sip:tuiphone" not in after, after
+        assert re.findall(r"^ \d Idle.*$", after, re.MULTILINE) == re.findall(r"^ \d Idle.*$", idle, re.MULTILINE)

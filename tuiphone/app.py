@@ -37,6 +37,7 @@ from tuiphone.i18n import t
 from tuiphone.logbook import last_dialed
 from tuiphone.messages import EngineBridge
 from tuiphone.screen_updates import draw_when_changed
+from tuiphone.screens.base import PhoneScreen
 from tuiphone.screens.call import CallScreen
 from tuiphone.screens.idle import CallOutcome, IdleScreen
 from tuiphone.screens.lock import LockScreen, ScreenLock
@@ -313,6 +314,17 @@ class PhoneApp(EngineEventHandlers, App[int]):
             self._ringing_screen = screen
             self.push_screen(screen, lambda choice, e=event: self._on_incoming_choice(e, choice))
             return
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """As Textual's; the phone screen it covers skips the whole repaint Textual gives it (PhoneScreen.refresh)."""
+        below = self.screen_stack[-1] if self.screen_stack else None
+        if not isinstance(below, PhoneScreen):
+            return super().push_screen(screen, *args, **kwargs)
+        below.covered = True
+        try:
+            return super().push_screen(screen, *args, **kwargs)
+        finally:
+            below.covered = False
 
     def _ring_prompt(self) -> Any:
         """The one ringing prompt, installed with the first call and given each call after it."""

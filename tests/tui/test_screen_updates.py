@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from textual._compositor import Compositor
 from textual.screen import Screen
 from textual.timer import Timer
 
 from tests.tui.conftest import build, until
+from tuiphone.engine.events import LineState
 from tuiphone.screen_updates import draw_when_changed
+from tuiphone.screens.idle import IdleScreen
 from tuiphone.screens.incoming import IncomingCallScreen
 
 
@@ -30,3 +33,27 @@ def test_it_is_set_up_once_however_often_an_app_is_built():
     draw_when_changed()
     assert Screen.__dict__["_update_timer"] is wrapped
     assert isinstance(wrapped, property)
+
+
+async def test_a_ringing_call_draws_the_whole_terminal_once_as_the_prompt_opens_and_once_as_it_closes(monkeypatch):
+    """Textual repaints the screen it covers as it pushes another; the prompt's first frame draws that screen
+    whole anyway (it is the prompt's background), so the idle screen skips it (PhoneScreen.refresh). It was
+    three whole frames a call: the third went after the prompt's first, as the idle screen's own repaint.
+    (Compositor.render_full_update is Textual's private part that draws the whole terminal.)"""
+    app, phone = build()
+    full = []
+    draw_whole = Compositor.render_full_update
+    monkeypatch.setattr(Compositor, "render_full_update", lambda self, *a, **k: full.append(1) or draw_whole(
+        self, *a, **k))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(2):                           # the first call installs the prompt; the second is counted
+            full.clear()
+            phone.ring(1, "3005")
+            await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+            await pilot.pause(0.1)
+            opened = len(full)
+            phone.set_state(1, LineState.ENDED)
+            await until(pilot, lambda: isinstance(app.screen, IdleScreen))
+            await pilot.pause(0.1)
+        assert (opened, len(full) - opened) == (1, 1)
+        assert not any(screen.covered for screen in app.screen_stack)

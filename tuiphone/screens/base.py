@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.screen import Screen
 
 from tuiphone.i18n import t
@@ -58,6 +59,16 @@ class PhoneScreen(Screen):
     ]
 
     soft_page = 0     # which page of keys F1–F3 show when a screen has more than four (F4: More)
+    covered = False   # while PhoneApp.push_screen puts another screen over this one
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        """As Textual's, except the whole repaint Textual gives a screen as it pushes another over it: the
+        screen pushed draws this one whole at once, as its background, so that repaint only drew the whole
+        terminal a second time (for each ringing call: bench/attach.py). Parts that change draw as ever."""
+        if self.covered and not regions and repaint and not (layout or recompose):
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def soft_keys(self) -> Sequence[SoftKey | None]:
         """The keys for the screen's current state (None = blank key); past four they go on pages."""
