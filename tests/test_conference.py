@@ -79,3 +79,28 @@ def test_a_resume_asked_while_the_hold_still_waits_wins(phone, phones):  # noqa:
     assert call["media"][0][0] == 1, f"the call is not active (1) after hold and resume: {call}"
     assert call["packets"]["tx"] > 0 and call["packets"]["rx"] > 0, (call["packets"], call)
     phone.hangup(line).result(5)
+
+
+def test_a_call_with_no_sound_of_its_own_still_has_the_sound_device_sending_to_it(phone, phones):  # noqa: F811
+    # pjmedia 2.15 stopped a call's RTP for good when nothing sent to its bridge slot and the call's info was
+    # read while its stream started on a loaded machine (1 call in 3 with two CPU hogs): the sound device's
+    # slot (silence, the null device) sends to every call, so the slot always has a source
+    member = phones("far", ["answer", "--timeout", "20"], ready=True)
+    line = phone.call(member.keypad).result(5)
+    wait_for(phone.events, is_state(line, LineState.TALKING))
+    backend = phone.backend
+
+    def sources() -> tuple[int, list[int]]:
+        (call,) = backend.bridge_report()
+        devices = backend._ep.audDevManager()
+        device = devices.getCaptureDevMedia()
+        info = device.getPortInfo()
+        return call["slot"], [int(n) for n in info.listeners]
+
+    deadline = time.monotonic() + 5                 # the bridge applies a connection on its next tick
+    slot, device_sends_to = backend.submit(sources).result(5)
+    while not (slot >= 0 and slot in device_sends_to) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        slot, device_sends_to = backend.submit(sources).result(5)
+    assert slot >= 0 and slot in device_sends_to, (slot, device_sends_to)
+    phone.hangup(line).result(5)
