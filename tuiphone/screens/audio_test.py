@@ -116,7 +116,9 @@ class AudioTestScreen(PhoneScreen):
     def _list_devices(self) -> None:
         from tuiphone.audio.device import list_devices
 
-        devices = list_devices()
+        # rescanned first (PortAudio lists once, when the process first used it; a sound server may have started
+        # since); while a stream of the phone is open there is no rescan and the list is the last one
+        devices = list_devices(refresh=True)
         self.app.call_from_thread(self._listed, devices)
 
     def _listed(self, devices: list[Any]) -> None:
