@@ -138,14 +138,15 @@ def list_devices(refresh: bool = False) -> list[DeviceInfo]:
         sd = _sd()
         if refresh:
             rescan()
-        apis = [a["name"] for a in sd.query_hostapis()]
-        default_in, default_out = sd.default.device
-        return [
-            DeviceInfo(d["index"], d["name"], apis[d["hostapi"]], d["max_input_channels"],
-                       d["max_output_channels"], float(d["default_samplerate"]),
-                       d["index"] == default_in, d["index"] == default_out)
-            for d in sd.query_devices()
-        ]
+        with _sd_lock:      # not while another thread's rescan has PortAudio terminated
+            apis = [a["name"] for a in sd.query_hostapis()]
+            default_in, default_out = sd.default.device
+            return [
+                DeviceInfo(d["index"], d["name"], apis[d["hostapi"]], d["max_input_channels"],
+                           d["max_output_channels"], float(d["default_samplerate"]),
+                           d["index"] == default_in, d["index"] == default_out)
+                for d in sd.query_devices()
+            ]
     except DeviceProblem:
         return []
 
