@@ -161,7 +161,8 @@ class PhoneApp(EngineEventHandlers, App[int]):
 
             stop_on_terminal_closed(terminal_closed)
         if self.tuned:
-            from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
+            from tuiphone.audio.realtime import hand_over_sooner
+            from tuiphone.collector import freeze_what_lives
 
             hand_over_sooner()
             self.set_timer(2.0, freeze_what_lives)     # once the first screens and the services are up

@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 
-from tuiphone.audio.realtime import GC_THRESHOLDS, SWITCH_INTERVAL_S
+from tuiphone.audio.realtime import SWITCH_INTERVAL_S
+from tuiphone.collector import GC_THRESHOLDS
 
 CHILD = """
 import gc, json, sys
-from tuiphone.audio.realtime import freeze_what_lives, hand_over_sooner
+from tuiphone.audio.realtime import hand_over_sooner
+from tuiphone.collector import freeze_what_lives
 alive = [[i] for i in range(1000)]
 hand_over_sooner()
 freeze_what_lives()

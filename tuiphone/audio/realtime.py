@@ -4,8 +4,8 @@ pjmedia's clock no longer needs Python (the local port is C), but the sound card
 needs the GIL for its few microseconds of copying. Two things hold the GIL far longer than a 20 ms frame
 while the Textual UI redraws:
 - the cyclic garbage collector: full collections of the running app walked every live widget, style and
-  cached segment, up to ~200 ms (bench/audio_path.py). Freezing what lives once the app is up moves it out
-  of the collector's walks. What the full collections still cost then is freeing the UI's cyclic garbage
+  cached segment, up to ~200 ms (bench/audio_path.py). Freezing what lives once the app is up (tuiphone.collector)
+  moves it out of the collector's walks. What the full collections still cost then is freeing the UI's cyclic garbage
   (~9000 objects, 12-40 ms, with Python's own cadence); collecting it five times as often, a fifth at a
   time, keeps each pause under ~20 ms. Turning full collections off stops the pauses, but the UI's cyclic
   garbage then grows by ~90 MB a minute;
@@ -15,25 +15,13 @@ while the Textual UI redraws:
 
 from __future__ import annotations
 
-import gc
 import sys
 
-__all__ = ["SWITCH_INTERVAL_S", "freeze_what_lives", "hand_over_sooner"]
+__all__ = ["SWITCH_INTERVAL_S", "hand_over_sooner"]
 
 SWITCH_INTERVAL_S = 0.001
-GC_THRESHOLDS = (1000, 5, 2)          # full collections 5x as often as with (2000, 10, 10), each a fifth as long
 
 
 def hand_over_sooner(interval_s: float = SWITCH_INTERVAL_S) -> None:
     """A thread that wants the GIL gets it within `interval_s` of asking (Python's default is 5 ms)."""
     sys.setswitchinterval(interval_s)
-
-
-def freeze_what_lives() -> None:
-    """Collect once, then keep every object alive now out of future collections (they stay alive anyway:
-    the app, its screens and widgets, the phone), and collect the old generation more often, in smaller,
-    shorter pieces.
-    Call it once the app is up, not in tests: frozen objects are never freed."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)

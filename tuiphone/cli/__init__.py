@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from tuiphone import __version__
+from tuiphone import __version__, collector
 from tuiphone.cli.common import RunOptions, StartError, fail
 
 # every command: its name -> the module of tuiphone.cli that defines it (under the same name)
@@ -74,7 +74,8 @@ def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = RunOptions(config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full)
     if ctx.invoked_subcommand is None:
-        _run_tui(ctx.obj, standalone)
+        _run_tui(ctx.obj, standalone)       # it freezes what lives once it is up (collector)
+    collector.as_usual()
 
 
 def _run_tui(opts: RunOptions, standalone: bool = False) -> None:
