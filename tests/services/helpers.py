@@ -138,3 +138,5 @@ class Recorder:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()          # its self-pipe's two sockets with it

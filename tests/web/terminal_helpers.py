@@ -38,6 +38,8 @@ class LoopThread:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.loop.is_running():
+            self.loop.close()           # its self-pipe's two sockets with it
 
 
 @contextmanager

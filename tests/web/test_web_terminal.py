@@ -207,3 +207,4 @@ def test_a_phone_process_that_is_killed_leaves_no_front_end_behind():
             phone.wait(5)
         if front_end and not gone(front_end, 0.1):     # the test failed: stop what it left
             os.kill(front_end, signal.SIGKILL)
+        phone.stdout.close()
