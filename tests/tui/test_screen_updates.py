@@ -57,3 +57,37 @@ async def test_a_ringing_call_draws_the_whole_terminal_once_as_the_prompt_opens_
             await pilot.pause(0.1)
         assert (opened, len(full) - opened) == (1, 1)
         assert not any(screen.covered for screen in app.screen_stack)
+
+
+async def test_the_prompt_is_styled_once_and_a_theme_changed_while_it_waits_still_shows_on_the_next_call(monkeypatch):
+    """Textual restyles every widget of a screen it pushes; the installed prompt keeps its styles between calls
+    (IncomingCallScreen._on_screen_resume), and the app's CSS changing between calls restyles it anyway."""
+    from textual.css.stylesheet import Stylesheet
+
+    app, phone = build()
+    styled: list[object] = []
+    apply = Stylesheet.apply
+    monkeypatch.setattr(Stylesheet, "apply", lambda self, node, *a, **k: styled.append(node) or apply(
+        self, node, *a, **k))
+
+    async def call() -> IncomingCallScreen:
+        styled.clear()
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.pause(0.1)
+        prompt = app.screen
+        assert isinstance(prompt, IncomingCallScreen)
+        phone.set_state(1, LineState.ENDED)
+        await until(pilot, lambda: isinstance(app.screen, IdleScreen))
+        await pilot.pause(0.1)
+        return prompt
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = await call()                       # the first call mounts and styles it
+        assert prompt in styled
+        prompt = await call()
+        assert prompt not in styled and not any(node in styled for node in prompt.walk_children())
+        background = prompt.query_one("Vertical").styles.background
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause(0.1)
+        assert (await call()).query_one("Vertical").styles.background != background

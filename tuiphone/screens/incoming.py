@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -53,6 +54,7 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self.chosen = call is None       # nothing to choose until a call rings
         self.silenced = False
         self.asking: ModalScreen | None = None     # the Forward question, while it is open
+        self.styled_at: int | None = None     # the app's CSS (its update count) it was last styled with
 
     def ring(self, call: IncomingCall, *, waiting: int = 0) -> None:
         """Show this call (the screen is pushed next); what the last call chose is forgotten."""
@@ -73,8 +75,17 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self.app.lines_changed.subscribe(self, self._line_changed)
         self.app.language_changed.subscribe(self, lambda _: self._relabel())
 
-    def on_screen_resume(self) -> None:
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Before Screen's own handler (this class's runs first, and instead of an `on_screen_resume`)."""
         self._line_changed(None)     # the caller may have gone (and the next call taken the line) before it was up
+        # Textual restyles a pushed screen whole. This one keeps its styles while it waits between calls: its
+        # text needs none, a class set on one of its widgets restyles that widget. Only a change of the app's
+        # CSS (a theme) since it was last up needs the restyle: Textual counts those (App._css_update_count)
+        # and restyles the screens in the stack, not an installed one that waits
+        count = self.app._css_update_count
+        if count == self.styled_at:
+            event.refresh_styles = False
+        self.styled_at = count
 
     def _show_call(self) -> None:
         call = self.call
