@@ -84,6 +84,7 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
     except Exception:
         await services.stop()
         raise
+    _keep_the_sound_on_time()
     where = phone.backend.local_address()
     cti = f", CTI API on {services.cti_url}" if services.cti_url else ""
     cti += f", web admin on {web.url}" if web is not None else ""
@@ -98,6 +99,18 @@ async def _run_services(phone: Any, services: Any, stopping: asyncio.Event, log_
         if web is not None:
             await web.stop()
     return EXIT_OK
+
+
+def _keep_the_sound_on_time() -> None:
+    """The phone is up: as the TUI does once up (audio.realtime says why), what lives now leaves the collector's
+    walks and the GIL is handed over within 1 ms. The daemon holds the sound devices, whose callbacks need the
+    GIL; each full collection walked every object of its start (the config's models, pjsua2's classes, numpy:
+    ~51k objects, ~50 ms on 2 shared cores) holding it."""
+    from tuiphone.audio.realtime import hand_over_sooner
+    from tuiphone.collector import freeze_what_lives
+
+    freeze_what_lives()
+    hand_over_sooner()
 
 
 async def _start_web(phone: Any, services: Any, options: RunOptions, data: Any, operations: Any) -> Any:
