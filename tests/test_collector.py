@@ -12,7 +12,6 @@ from tuiphone.collector import PYTHON_THRESHOLDS, START_THRESHOLD
 
 CHILD = """
 import gc, json, sys
-import click
 from tuiphone.cli import main as group
 
 @group.command("probe")
