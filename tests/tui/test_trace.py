@@ -197,13 +197,23 @@ async def test_a_real_call_to_another_tuiphone_draws_its_ladder(tmp_path, utc):
                 await until(pilot, lambda: len(arrows(app)) >= 7, 5)
                 got = [(next((label for label in labels if f" {label} " in row), row), "▶" in row)
                        for row in arrows(app)]
-                got = [step for i, step in enumerate(got) if i == 0 or step != got[i - 1]]   # retransmissions
+                got = without_retransmissions(got)
                 assert [label for label, _ in got] == labels, "\n".join(arrows(app))
                 assert [out for _, out in got] == [True, False, False, False, True, True, False]
                 assert f"UDP {callee.address}" in screen_text(app)
                 await pilot.press("q")
     finally:
         callee.stop()
+
+
+def without_retransmissions(steps: list) -> list:
+    """Drops a step that repeats one of the two before it: a retransmitted request, or a 200 OK and its ACK
+    sent again because the ACK was late (on a loaded machine the callee's 2xx timer can fire first)."""
+    kept: list = []
+    for step in steps:
+        if step not in kept[-2:]:
+            kept.append(step)
+    return kept
 
 
 def arrows(app) -> list[str]:
