@@ -144,7 +144,7 @@ def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie (tmux reaps its panes)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):     # ESRCH: it went while being read
         return False
     return fields[0] != "Z"
 

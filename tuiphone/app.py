@@ -327,6 +327,16 @@ class PhoneApp(EngineEventHandlers, App[int]):
         finally:
             below.covered = False
 
+    def pop_screen(self) -> Any:
+        """As Textual's; the phone screen it uncovers is painted again from the lines it has (PhoneScreen.refresh)."""
+        below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None
+        if not isinstance(below, PhoneScreen):
+            return super().pop_screen()
+        below.uncovered = True
+        done = super().pop_screen()      # Textual repaints it whole twice: as it resumes and in its pop task
+        self.call_next(setattr, below, "uncovered", False)      # after that task (call_next runs in order)
+        return done
+
     def _ring_prompt(self) -> Any:
         """The one ringing prompt, installed with the first call and given each call after it."""
         from tuiphone.screens.incoming import IncomingCallScreen

@@ -6,8 +6,9 @@ and `post_message`s it to the app (thread-safe), so no UI code runs on the SIP t
 
 The queue is first in, first out, so the app sees a line's events in the order the engine sent them. The
 high-rate events merge while they wait there (Textual's `can_replace`, which only ever looks at the next
-message in the queue): a BLF key's newer state replaces the older one for the same key, and SIP messages
-for the trace screen travel together in one message (none is dropped: the trace keeps every one).
+message in the queue): a BLF key's newer state replaces the older one for the same key, a call's newer
+CallState the older one while its state stays the same (a ringing call's 100 Trying, then 180 Ringing), and SIP
+messages for the trace screen travel together in one message (none is dropped: the trace keeps every one).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class EngineEvent(Message):
         if isinstance(self.event, SipMessage):
             message.earlier[:0] = self.events              # the trace keeps them all
             return True
+        if isinstance(self.event, CallState) and isinstance(message.event, CallState):
+            older, newer = self.event, message.event          # the line shows only the newest of one state
+            return (newer.line, newer.call_id, newer.state) == (older.line, older.call_id, older.state)
         return False
 
 

@@ -88,6 +88,21 @@ async def test_line_keys_light_up_by_line_state():
         assert keys[1].has_class("-idle")
 
 
+async def test_a_change_on_one_line_redraws_only_that_lines_key(monkeypatch):
+    app, phone = build(THREE_ACCOUNTS)
+    shown: list[int] = []
+    show_call = LineKey.show_call
+    monkeypatch.setattr(LineKey, "show_call", lambda self, *a, **k: shown.append(self.number) or show_call(
+        self, *a, **k))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown.clear()
+        phone.fire(CallState(line=2, state=LineState.RINGING, direction="in", account=0, remote_uri="sip:2002@x",
+                             remote_name="", remote_number="2002"))
+        await until(pilot, lambda: "2 Ringing 2002" in screen_text(app))
+        assert set(shown) == {2}
+
+
 async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():
     app, phone = build(THREE_ACCOUNTS)
     app.blink = True

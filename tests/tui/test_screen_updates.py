@@ -91,3 +91,64 @@ async def test_the_prompt_is_styled_once_and_a_theme_changed_while_it_waits_stil
         app.theme = "textual-light" if app.theme != "textual-light" else "nord"
         await pilot.pause(0.1)
         assert (await call()).query_one("Vertical").styles.background != background
+
+
+def _screen_lines_drawn(monkeypatch) -> list[str]:
+    """The screens whose own lines (their background: every row of the terminal) are drawn, one entry a row."""
+    from textual._styles_cache import StylesCache
+
+    drawn: list[str] = []
+    render_widget, render_line = StylesCache.render_widget, StylesCache.render_line
+    owner: dict[int, object] = {}
+
+    def widget(self, widget, crop):
+        owner[id(self)] = widget
+        return render_widget(self, widget, crop)
+
+    def line(self, styles, y, *args, **kwargs):
+        if isinstance(owner.get(id(self)), Screen):
+            drawn.append(type(owner[id(self)]).__name__)
+        return render_line(self, styles, y, *args, **kwargs)
+
+    monkeypatch.setattr(StylesCache, "render_widget", widget)
+    monkeypatch.setattr(StylesCache, "render_line", line)
+    return drawn
+
+
+async def test_a_ringing_call_repaints_the_whole_terminal_from_the_lines_each_screen_has(monkeypatch):
+    """As the prompt opens and as it closes the terminal is painted whole (it showed the other screen), but
+    neither screen draws its own background rows again: Screen.refresh would discard them, and drawing them was
+    most of the cost of a ringing call's two whole frames (screen_updates.repaint_as_drawn)."""
+    app, phone = build()
+    drawn = _screen_lines_drawn(monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(2):                           # the first call installs and draws the prompt
+            drawn.clear()
+            phone.ring(1, "3005")
+            await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+            await pilot.pause(0.1)
+            phone.set_state(1, LineState.ENDED)
+            await until(pilot, lambda: isinstance(app.screen, IdleScreen))
+            await pilot.pause(0.1)
+        # a row or two where a line key changed under the prompt (Textual repaints those rows of the top screen)
+        assert drawn.count("IdleScreen") <= 2 and drawn.count("IncomingCallScreen") <= 2, drawn
+        assert not any(getattr(screen, "uncovered", False) for screen in app.screen_stack)
+
+
+async def test_a_theme_changed_while_the_prompt_is_up_shows_on_the_screen_it_uncovers():
+    app, phone = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        idle = app.screen_stack[0]
+        before = idle.styles.background
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause(0.1)
+        phone.set_state(1, LineState.ENDED)
+        await until(pilot, lambda: app.screen is idle)
+        await pilot.pause(0.1)
+        assert idle.styles.background != before
+        kept = [list(strip) for strip in idle._compositor.render_strips()]
+        for node in idle.walk_children(with_self=True):      # every line drawn afresh
+            node._set_dirty()
+        assert kept == [list(strip) for strip in idle._compositor.render_strips()]

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 from textual.binding import Binding, BindingType
+from textual.events import ScreenResume
 from textual.geometry import Region
 from textual.screen import Screen
 
 from tuiphone.i18n import t
+from tuiphone.screen_updates import repaint_as_drawn, resume_as_left, resumed_as_left, whole_repaint
 from tuiphone.widgets.soft_keys import SOFT_KEY_COUNT, SoftKey, SoftKeyBar
 
 KEYPAD = "0123456789*#"
@@ -60,14 +62,21 @@ class PhoneScreen(Screen):
 
     soft_page = 0     # which page of keys F1–F3 show when a screen has more than four (F4: More)
     covered = False   # while PhoneApp.push_screen puts another screen over this one
+    uncovered = False  # from PhoneApp.pop_screen closing the screen over this one until it has come back
 
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> Self:
         """As Textual's, except the whole repaint Textual gives a screen as it pushes another over it: the
         screen pushed draws this one whole at once, as its background, so that repaint only drew the whole
-        terminal a second time (for each ringing call: bench/attach.py). Parts that change draw as ever."""
-        if self.covered and not regions and repaint and not (layout or recompose):
-            return self
+        terminal a second time (for each ringing call: bench/attach.py). Parts that change draw as ever.
+        When it comes back (the screen over it closed, `uncovered`, or it is pushed again) it is drawn whole
+        from the lines it has: screen_updates.repaint_as_drawn."""
+        if whole_repaint(regions, repaint, layout, recompose):
+            if self.covered:
+                return self
+            if self.uncovered or resumed_as_left(self):
+                repaint_as_drawn(self)
+                return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def soft_keys(self) -> Sequence[SoftKey | None]:
@@ -95,7 +104,9 @@ class PhoneScreen(Screen):
     def on_mount(self) -> None:
         self.app.language_changed.subscribe(self, lambda _: self.relabel())
 
-    def on_screen_resume(self) -> None:
+    def _on_screen_resume(self, event: ScreenResume) -> None:
+        """Before Screen's own handler (in place of an `on_screen_resume` here; subclasses may have theirs)."""
+        resume_as_left(self, event)
         self.refresh_soft_keys()
 
     def refresh_soft_keys(self) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from textual import events
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tuiphone.engine.events import IncomingCall, LineState
 from tuiphone.i18n import t
+from tuiphone.screen_updates import repaint_as_drawn, resume_as_left, resumed_as_left, whole_repaint
 from tuiphone.screens.base import repaint_now
 from tuiphone.widgets.soft_keys import SoftKey, SoftKeyBar
 from tuiphone.widgets.status_bar import account_label
@@ -54,7 +58,6 @@ class IncomingCallScreen(ModalScreen[str | None]):
         self.chosen = call is None       # nothing to choose until a call rings
         self.silenced = False
         self.asking: ModalScreen | None = None     # the Forward question, while it is open
-        self.styled_at: int | None = None     # the app's CSS (its update count) it was last styled with
 
     def ring(self, call: IncomingCall, *, waiting: int = 0) -> None:
         """Show this call (the screen is pushed next); what the last call chose is forgotten."""
@@ -78,14 +81,15 @@ class IncomingCallScreen(ModalScreen[str | None]):
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         """Before Screen's own handler (this class's runs first, and instead of an `on_screen_resume`)."""
         self._line_changed(None)     # the caller may have gone (and the next call taken the line) before it was up
-        # Textual restyles a pushed screen whole. This one keeps its styles while it waits between calls: its
-        # text needs none, a class set on one of its widgets restyles that widget. Only a change of the app's
-        # CSS (a theme) since it was last up needs the restyle: Textual counts those (App._css_update_count)
-        # and restyles the screens in the stack, not an installed one that waits
-        count = self.app._css_update_count
-        if count == self.styled_at:
-            event.refresh_styles = False
-        self.styled_at = count
+        # it keeps its styles and drawn lines while it waits between calls: its text needs no restyle
+        resume_as_left(self, event)
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        if whole_repaint(regions, repaint, layout, recompose) and resumed_as_left(self):
+            repaint_as_drawn(self)
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _show_call(self) -> None:
         call = self.call

@@ -23,6 +23,7 @@ BLF_STATES = ("idle", "ringing", "busy", "offline")
 _LIGHTS = tuple(f"-{s.value}" for s in LineState) + tuple(f"-blf-{s}" for s in (*BLF_STATES, "unknown")) + (
     "-feature", "-on")
 BLINKING = ("-ringing", "-held", "-blf-ringing")
+_LIT_MODES = ("dnd", "forward", "paging")         # the keys key_lit lights (they follow the status)
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,9 @@ class LineKeys(Vertical):
             yield LineKey(spec)
 
     def on_mount(self) -> None:
-        self.app.lines_changed.subscribe(self, lambda _: self.redraw())
-        self.app.status_changed.subscribe(self, lambda _: self.redraw())     # DND, forwarding, paging lights
-        self.app.keys_changed.subscribe(self, lambda _: self.redraw())       # BLF states
+        self.app.lines_changed.subscribe(self, lambda line: self.redraw(line=line))
+        self.app.status_changed.subscribe(self, lambda _: self.redraw(modes=_LIT_MODES))   # DND, forward, paging
+        self.app.keys_changed.subscribe(self, lambda _: self.redraw(modes=("blf",)))     # BLF states
         if self.blink:
             self.set_interval(BLINK_SECONDS, self._blink)
         self.redraw()
@@ -197,11 +198,14 @@ class LineKeys(Vertical):
         self.selected = line
         self.redraw()
 
-    def redraw(self) -> None:
+    def redraw(self, *, line: int | None = None, modes: tuple[str, ...] | None = None) -> None:
+        """Every key, or only the keys of one line (what changed on it), or only the keys of some modes."""
         app = self.app
         calls = app.calls()
         for key in self.query(LineKey):
             spec = key.spec
+            if (line is not None and spec.line != line) or (modes is not None and spec.mode not in modes):
+                continue
             if spec.mode == "line":
                 call = calls.get(spec.line) if spec.line is not None else None
                 name = app.name_for(call.remote_number) if call is not None else ""
