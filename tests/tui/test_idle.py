@@ -103,6 +103,22 @@ async def test_a_change_on_one_line_redraws_only_that_lines_key(monkeypatch):
         assert set(shown) == {2}
 
 
+async def test_a_lit_key_draws_its_light_in_the_colours_of_the_theme_in_use():
+    app, phone = build(THREE_ACCOUNTS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        key = app.screen.query_one("#line-key-1", LineKey)
+        phone.fire(CallState(line=1, state=LineState.TALKING, direction="in", account=0, remote_uri="sip:2002@x",
+                             remote_name="", remote_number="2002"))
+        await until(pilot, lambda: key.has_class("-talking"))
+        before = key.render().style.bgcolor
+        assert before is not None and before.triplet.hex.lower() == app.current_theme.success.lower()
+        assert key.render().style.bold
+        app.theme = "nord" if app.theme != "nord" else "gruvbox"
+        await pilot.pause(0.1)
+        assert key.render().style.bgcolor != before
+        assert "2002" in str(key.render()) and key.render().cell_len == key.size.width
+
+
 async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():
     app, phone = build(THREE_ACCOUNTS)
     app.blink = True
@@ -119,16 +135,19 @@ async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():
         await until(pilot, lambda: keys[3].has_class("-talking"))
         await until(pilot, lambda: keys[1].has_class("-blink-off"), timeout=10)     # the timer blinks it
         # one blink at a time (no await in between, so the timer cannot step in): dark, then lit again
-        column.blink_off = False
-        column._blink()
-        dark = keys[1].styles.background
+        def drawn(key: LineKey):        # the light the key draws (render: what its row shows)
+            return key.render().style.bgcolor or key.styles.background.rich_color
+
+        column.blink_off = True
+        column._blink()                 # lit
+        lit = drawn(keys[1])
+        column._blink()                 # dark
         assert keys[1].has_class("-blink-off") and keys[2].has_class("-blink-off")
-        # only the blinking keys are restyled: the talking and the idle keys never go dark
+        assert drawn(keys[1]) != lit and drawn(keys[1]) == drawn(keys[4])        # as dark as an idle key
+        # only the blinking keys go dark: the talking and the idle keys never do
         assert not keys[3].has_class("-blink-off") and not keys[4].has_class("-blink-off")
         column._blink()
-        assert not keys[1].has_class("-blink-off") and keys[1].styles.background != dark
-        css = LineKey.DEFAULT_CSS
-        assert "LineKey.-blink-off.-ringing" in css and "-talking" not in css.split("-blink-off")[1]
+        assert not keys[1].has_class("-blink-off") and drawn(keys[1]) == lit
 
 
 async def test_d_toggles_do_not_disturb_and_the_status_bar_shows_it():
