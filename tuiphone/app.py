@@ -327,6 +327,16 @@ class PhoneApp(EngineEventHandlers, App[int]):
         finally:
             below.covered = False
 
+    @property
+    def _background_screens(self) -> list[Screen]:
+        """As Textual's (the screens that show through the top one), less the opaque screen under an opaque top
+        screen: Textual counts it, and repaints the top screen's rows wherever it changes (a line key lighting
+        or blinking under the ringing prompt repainted those rows of the prompt, where it does not show)."""
+        stack = self.screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
+
     def pop_screen(self) -> Any:
         """As Textual's; the phone screen it uncovers is painted again from the lines it has (PhoneScreen.refresh)."""
         below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None

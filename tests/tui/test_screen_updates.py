@@ -152,3 +152,28 @@ async def test_a_theme_changed_while_the_prompt_is_up_shows_on_the_screen_it_unc
         for node in idle.walk_children(with_self=True):      # every line drawn afresh
             node._set_dirty()
         assert kept == [list(strip) for strip in idle._compositor.render_strips()]
+
+
+async def test_a_line_key_blinking_under_the_ringing_prompt_repaints_nothing_of_the_prompt(monkeypatch):
+    """The prompt is opaque: what changes on the screen under it does not show, so it paints nothing
+    (Textual counted that screen as showing through, and repainted the prompt's rows where it changed)."""
+    from tuiphone.widgets.line_keys import LineKeys
+
+    app, phone = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        await pilot.pause(0.1)
+        column = app.screen_stack[0].query_one(LineKeys)
+        painted: list[object] = []
+        display = type(app)._display
+        monkeypatch.setattr(type(app), "_display", lambda self, screen, update: painted.append(update) or display(
+            self, screen, update))
+        for _ in range(4):
+            column._blink()
+            await pilot.pause(0.05)
+        assert [update for update in painted if update is not None] == []
+        phone.set_state(1, LineState.ENDED)
+        await until(pilot, lambda: isinstance(app.screen, IdleScreen))
+        await pilot.pause(0.1)
+        assert painted                    # the idle screen, uncovered, is painted
