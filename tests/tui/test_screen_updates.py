@@ -177,3 +177,13 @@ async def test_a_line_key_blinking_under_the_ringing_prompt_repaints_nothing_of_
         await until(pilot, lambda: isinstance(app.screen, IdleScreen))
         await pilot.pause(0.1)
         assert painted                    # the idle screen, uncovered, is painted
+
+
+async def test_the_idle_screen_and_the_prompt_have_nothing_to_focus_so_they_skip_textuals_search_for_it():
+    app, phone = build()
+    async with app.run_test(size=(80, 24)) as pilot:
+        phone.ring(1, "3005")
+        await until(pilot, lambda: isinstance(app.screen, IncomingCallScreen))
+        for screen in app.screen_stack:
+            assert screen.AUTO_FOCUS == ""
+            assert not [widget for widget in screen.walk_children() if widget.focusable]

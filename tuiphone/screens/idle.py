@@ -35,6 +35,8 @@ class CallOutcome:
 class IdleScreen(PhoneScreen):
     """What the phone shows with no call up; typing digits starts dialing."""
 
+    AUTO_FOCUS = ""     # nothing on it takes focus: Textual would search the whole screen at each push
+
     BINDINGS = [
         *keypad_bindings(),
         *line_key_bindings(),

@@ -30,6 +30,8 @@ class IncomingCallScreen(ModalScreen[str | None]):
     The app keeps one installed and gives it each call with `ring()`: a call then costs new text in lines of a
     fixed size and the push, not composing and laying out a screen while the caller waits."""
 
+    AUTO_FOCUS = ""     # nothing on it takes focus: Textual would search the whole screen at each push
+
     BINDINGS = [
         Binding("f1", "choose('answer')", "Answer", show=False, id="soft-key-1"),
         Binding("enter", "choose('answer')", "Answer", show=False, id="answer"),
