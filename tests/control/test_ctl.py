@@ -70,7 +70,8 @@ def test_ctl_dials_a_real_phone_and_the_call_shows_in_status_events_and_history(
         wait_for(lambda: line_states(daemon.config_path) == [], 5, "the line to be free")
     finally:
         follower.send_signal(signal.SIGINT)
-        assert follower.wait(timeout=10) == 0, follower.stderr.read()
+        _, said = follower.communicate(timeout=10)       # and its stderr pipe is closed
+        assert follower.returncode == 0, said
     seen = [json.loads(line) for line in (tmp_path / "events.out").read_text().splitlines()]
     states = [(e["data"]["line"], e["data"]["state"]) for e in seen if e["event"] == "CallState"]
     assert (1, "calling") in states and (1, "talking") in states and states[-1] == (1, "ended")
@@ -87,11 +88,14 @@ def test_ctl_dials_a_real_phone_and_the_call_shows_in_status_events_and_history(
         rc, stopped, err = ctl(daemon.config_path, "stop", "--json")
         assert (rc, stopped) == (0, {"ok": True, "result": {"stopped": True, "pid": daemon.pid}}), err
         assert daemon._popen.wait(timeout=5) == 0
-        assert watcher.wait(timeout=5) == 1               # an attached front-end hears the phone go at once
-        assert "the phone closed the connection" in watcher.stderr.read()
+        _, said = watcher.communicate(timeout=5)
+        assert watcher.returncode == 1                    # an attached front-end hears the phone go at once
+        assert "the phone closed the connection" in said
     finally:
         if watcher.poll() is None:
             watcher.kill()
+            watcher.wait(timeout=5)
+        watcher.stderr.close()
     with pytest.raises(NoPhone):
         call_phone(daemon.config_path, "status")
 

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from tuiphone.screens import phone_stopped
 from tuiphone.screens.phone_stopped import _ended
@@ -29,7 +30,7 @@ def test_a_killed_child_not_yet_reaped_has_ended_at_once():
     with child(30) as proc:
         proc.send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while open(f"/proc/{proc.pid}/stat").read().rsplit(") ", 1)[1][:1] != "Z":   # a zombie: not reaped
+        while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z":   # a zombie: not reaped
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert asyncio.run(_ended(proc.pid))
