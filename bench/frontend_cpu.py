@@ -100,7 +100,7 @@ def instrument() -> tuple[collections.Counter, collections.Counter]:
     timed(spent, counts, LineKeys, "redraw", "line keys redraw", "the line keys told a line or the status changed")
     handler = next(c for c in PhoneApp.__mro__ if "on_engine_event" in c.__dict__)
     timed(spent, counts, handler, "on_engine_event", "engine events", "PhoneApp.on_engine_event, every event")
-    timed(spent, counts, Screen, "_on_screen_resume", "screen resume", "Textual's resume of a screen pushed or uncovered")
+    timed(spent, counts, Screen, "_on_screen_resume", "screen resume", "Textual resuming a screen pushed or uncovered")
     timed(spent, counts, Screen, "_refresh_layout", "layout", "a screen laid out")
     return spent, counts
 
