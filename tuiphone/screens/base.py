@@ -67,8 +67,8 @@ class PhoneScreen(Screen):
     def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> Self:
         """As Textual's, except the whole repaint Textual gives a screen as it pushes another over it: the
-        screen pushed draws this one whole at once, as its background, so that repaint only drew the whole
-        terminal a second time (for each ringing call: bench/attach.py). Parts that change draw as ever.
+        screen pushed draws the whole terminal at once, so that repaint only threw away this screen's lines
+        (for each ringing call: bench/attach.py). Parts that change draw as ever.
         When it comes back (the screen over it closed, `uncovered`, or it is pushed again) it is drawn whole
         from the lines it has: screen_updates.repaint_as_drawn."""
         if whole_repaint(regions, repaint, layout, recompose):

@@ -94,7 +94,6 @@ class LineKey(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"line-key-{name}" for name in (*_LIGHTS, "-blink-off", "-selected")}
     DEFAULT_CSS = """
     LineKey { height: 1; width: 100%; background: $surface; text-wrap: nowrap; text-overflow: ellipsis; }
-    LineKey > .line-key--idle, LineKey > .line-key--ended { }
     LineKey > .line-key--calling { background: $success-darken-2; }
     LineKey > .line-key--talking { background: $success; color: $text; text-style: bold; }
     LineKey > .line-key--ringing { background: $success; color: $text; text-style: bold; }
