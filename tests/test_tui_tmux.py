@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -285,3 +286,49 @@ def test_a_call_that_rings_and_gives_up_leaves_the_terminal_as_the_idle_screen_d
         # not a cell of the prompt left: its thick border (█ ▀ ▄), its lines; the line keys as before
         assert not set("█▀▄") & set(after) and "Incoming call" not in after and "sip:tuiphone" not in after, after
         assert re.findall(r"^ \d Idle.*$", after, re.MULTILINE) == re.findall(r"^ \d Idle.*$", idle, re.MULTILINE)
+
+
+def test_a_second_start_draws_from_the_checked_config_and_its_phone_takes_a_call(tui, phones):
+    """`tuiphone --standalone` keeps the config its first start checked (config/checked.py); the next start
+    draws the idle screen from it before building the phone, and that phone is the one that rings."""
+    first = tui()
+    first.wait_for("idle screen", idle_shown, timeout=15)
+    records = list((first.data_dir / "config-checked").iterdir())
+    assert len(records) == 1, records
+    first.stop()
+
+    second = tui()          # the same config file and data dir
+    second.wait_for("idle screen", idle_shown, timeout=15)
+    caller = phones("caller", ["call", f"127.0.0.1:{second.port}", "--timeout", "3", "--json"])
+    second.wait_for("the call ringing", lambda s: "Incoming call on line" in s and "F1 Answer" in s)
+    rc, report = caller.result(timeout=15)
+    assert report["result"] == "no_answer", report
+    assert second.log().count("started: config") >= 2, second.log()
+
+
+def test_a_phone_that_cannot_start_after_the_first_screen_says_why_and_exits_2(tui, tmp_path):
+    first = tui()
+    first.wait_for("idle screen", idle_shown, timeout=15)
+    first.stop()
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    second = TmuxPhone(tmp_path, (80, 24), "", None)
+    second.port = taken.getsockname()[1]
+    try:
+        second.start()
+        deadline = time.monotonic() + 15
+        while not second.exited() and time.monotonic() < deadline:
+            time.sleep(POLL)
+        screen = second.tmux("capture-pane", "-p", "-t", "phone", "-S", "-50")    # with what scrolled off
+        assert second.exited(), f"the phone runs on a port in use:\n{screen}"
+        status, deadline = "", time.monotonic() + 5
+        while not status and time.monotonic() < deadline:     # tmux says "dead" a moment before the status
+            status = second.tmux("list-panes", "-t", "phone", "-F", "#{pane_dead_status}").strip()
+            time.sleep(POLL)
+        assert status == "2", (status, screen)
+        text = " ".join(screen.split())
+        assert f"cannot open the SIP UDP port {second.port}" in text and "--port" in text, screen
+        assert "Traceback" not in screen, screen
+    finally:
+        second.stop()
+        taken.close()

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, cast
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -93,6 +94,9 @@ class PhoneApp(EngineEventHandlers, App[int]):
         self.detached = False           # q left the phone running (attach.run_attached says so on exit)
         self.restart_phone: Callable[[], Any] | None = None    # attach: start the phone again, a new RemotePhone
         self.phone_stopped = ""         # attached: why the phone process went, while it is gone
+        # standalone: the first screen is drawn on a starting_phone.StartingPhone; keys wait for the real one
+        self.held_input: list[events.Event] | None = [] if getattr(phone, "starting", False) else None
+        self.start_error: Exception | None = None      # why that phone could not start (runtime.StartError)
         self._leaving = False
         self.registrations: dict[int, RegState] = {}
         self.lines: dict[int, LineView] = {}
@@ -140,6 +144,10 @@ class PhoneApp(EngineEventHandlers, App[int]):
 
     def on_mount(self) -> None:
         self._take_phone()
+        if self.held_input is not None:
+            from tuiphone.starting_phone import phone_comes_up
+
+            self.call_after_refresh(phone_comes_up, self)
         if self.active_lines():      # attached mid-call: the call shows at once, its timer where it is
             self.call_after_refresh(self.show_calls)
         self.reload_names()
@@ -167,8 +175,9 @@ class PhoneApp(EngineEventHandlers, App[int]):
             hand_over_sooner()
             self.set_timer(2.0, freeze_what_lives)     # once the first screens and the services are up
 
-    def _take_phone(self) -> None:
-        self._unsubscribe = self.phone.subscribe(EngineBridge(self))
+    def _take_phone(self, unsubscribe: Callable[[], None] | None = None) -> None:
+        """Follow self.phone: subscribed here, or already (`unsubscribe` ends that subscription)."""
+        self._unsubscribe = unsubscribe or self.phone.subscribe(EngineBridge(self))
         # subscribe first, then read: an event in between is at worst shown twice, never lost
         self.registrations.update(self.phone.registrations())
         self.phone_features = self.phone.feature_state()
@@ -180,6 +189,29 @@ class PhoneApp(EngineEventHandlers, App[int]):
             from tuiphone.screens.phone_stopped import watch_the_phone
 
             watch_the_phone(self)
+
+    def take_started_phone(self, phone: Any, problem: str, unsubscribe: Callable[[], None] | None) -> None:
+        """Standalone: the phone is up (starting_phone.phone_comes_up); the screens follow it from now. Its
+        events come to the app from before its SIP port opened (`unsubscribe` ends that)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.phone = phone
+        self.config = phone.config
+        self._take_phone(unsubscribe)
+        self.status_changed.publish(None)
+        self.lines_changed.publish(None)
+        self.keys_changed.publish(None)
+        if problem:
+            self.show_error(problem)
+        if self.services is not None:
+            self.run_worker(self._start_services(), group="services", exit_on_error=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        if (self.held_input is not None and isinstance(event, events.InputEvent) and not event.is_forwarded
+                and not isinstance(event, events.MouseMove)):
+            self.held_input.append(event)       # handled once the phone is up (starting_phone.release_input)
+            return
+        await super().on_event(event)
 
     async def _start_services(self) -> None:
         from tuiphone.services.runner import ServiceError
@@ -561,7 +593,8 @@ def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = Non
     """The one way to build the phone UI, for the CLI and the tests; loads the saved blocklist into `phone`."""
     draw_when_changed()
     i18n.set_language(config.phone.language)
-    if store is not None and not getattr(phone, "remote", False):     # attached: the phone process loaded it
+    # attached, the phone process loaded it; standalone, the phone loads it once up (starting_phone)
+    if store is not None and not getattr(phone, "remote", False) and not getattr(phone, "starting", False):
         store_problem = " ".join(filter(None, (store_problem, load_blocklist(phone, store))))
     return PhoneApp(phone, config, clock=clock, config_path=config_path, keymap=keymap, blink=blink,
                     handle_sigterm=handle_sigterm, store=store, store_problem=store_problem, services=services)

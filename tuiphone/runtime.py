@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -52,6 +52,7 @@ class RunningPhone:
     events: queue.Queue[Any] | None = None   # headless runs: subscribed before the SIP port opened
     pager: Any = None                          # engine.pager.Pager of the TUI and the daemon, else None
     services: Any = None                       # services.runner.ServicesThread, or None (TUI, daemon)
+    unsubscribe: Any = None                    # ends the `subscriber` given to running_phone, if one was
 
 
 def tell(text: str) -> None:
@@ -83,12 +84,18 @@ def load_config(options: RunOptions) -> Any:
 
 
 @contextmanager
-def running_phone(options: RunOptions, services: bool = True, echo_service: bool = True) -> Iterator[RunningPhone]:
+def running_phone(options: RunOptions, services: bool = True, echo_service: bool = True, *,
+                  config: Any = None, signals: bool = True,
+                  subscriber: Callable[[Any], None] | None = None) -> Iterator[RunningPhone]:
     """Build the phone from the config and the options, start it, and always stop it.
 
     With `services` the Action URLs, syslog, CTI and phonebook download run beside it on their own
     thread; the TUI and the daemon run them on their own asyncio loop and pass False. Without
-    `echo_service` calls to sip:echo@ are not answered by the built-in echo test (`answer` takes them)."""
+    `echo_service` calls to sip:echo@ are not answered by the built-in echo test (`answer` takes them).
+    `config`: the file as the caller has just read it (read_config), else it is read here; either way it is
+    provisioned. Without `signals` the caller's own loop already handles SIGTERM and a closed terminal
+    (the standalone TUI, which starts the phone under its running App). `subscriber` hears the phone's
+    events from before its SIP port opens (a call that comes at once is not lost)."""
     from tuiphone.config import Config, save_config
     from tuiphone.engine.phone import Phone, PhoneError
     from tuiphone.engine.sip import PjsuaBackend
@@ -96,7 +103,11 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
     from tuiphone.engine.sipports import EXPLAINED
     from tuiphone.paths import config_path, data_dir
 
-    cfg = load_config(options)
+    if config is None:
+        cfg = load_config(options)
+    else:
+        from tuiphone.services.provisioning import provision_at_start
+        cfg = provision_at_start(config)
     if options.rtp_timeout is not None:
         cfg.features.rtp_timeout = options.rtp_timeout
     path = config_path(options.config)
@@ -107,6 +118,7 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
     phone = Phone(cfg, PjsuaBackend(log_level=5 if options.log_level == "debug" else 0),
                   port=options.port, bind=options.bind, save_config=lambda c: save_config(cast(Config, c), path),
                   local_audio=local, data_dir=str(data_dir(options.data_dir)), echo_service=echo_service)
+    unsubscribe = phone.subscribe(subscriber) if subscriber is not None else None
     events: queue.Queue[Any] | None = None
     if not options.local_audio:         # headless modes drain it; the TUI and daemon subscribe their own
         events = queue.Queue()          # subscribed before the port opens: a call arriving at once is not lost
@@ -144,17 +156,17 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
     if options.local_audio:             # the TUI and the daemon take part in paging; scripts do not
         from tuiphone.engine.pager import attach_pager
         pager = attach_pager(phone)
-    if options.local_audio:             # the TUI and the daemon: SIGTERM and a closed terminal stop them like Ctrl-C
+    if signals and options.local_audio:   # the TUI and the daemon: SIGTERM and a closed terminal stop them as Ctrl-C
         from tuiphone.terminal_closed import stop_on_terminal_closed
 
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         stop_on_terminal_closed(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
-    else:                               # headless commands: SIGTERM, SIGHUP or Ctrl-C end the run, saying which
+    elif signals:                       # headless commands: SIGTERM, SIGHUP or Ctrl-C end the run, saying which
         from tuiphone.stop_signals import raise_on_stop_signals
 
         raise_on_stop_signals()
     try:
-        yield RunningPhone(phone, events=events, pager=pager, services=runner)
+        yield RunningPhone(phone, events=events, pager=pager, services=runner, unsubscribe=unsubscribe)
     finally:
         if runner is not None:
             runner.stop()
