@@ -45,6 +45,7 @@ from tuiphone.screens.lock import LockScreen, ScreenLock
 from tuiphone.services.call_history import HEARTBEAT_S, CallHistory
 from tuiphone.store import Store, StoreError, plain_number
 from tuiphone.terminal_closed import forget_the_terminal, stop_on_terminal_closed, survives_hangup
+from tuiphone.textual_tuning import tune_textual
 from tuiphone.widgets.status_bar import PhoneMarks
 
 log = logging.getLogger(__name__)
@@ -592,6 +593,7 @@ def make_app(phone: Any, config: Any, *, clock: Callable[[], float] | None = Non
              store_problem: str = "", services: Any = None) -> PhoneApp:
     """The one way to build the phone UI, for the CLI and the tests; loads the saved blocklist into `phone`."""
     draw_when_changed()
+    tune_textual()
     i18n.set_language(config.phone.language)
     # attached, the phone process loaded it; standalone, the phone loads it once up (starting_phone)
     if store is not None and not getattr(phone, "remote", False) and not getattr(phone, "starting", False):
