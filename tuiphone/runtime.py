@@ -76,11 +76,12 @@ def read_config(options: RunOptions) -> Any:
     return cfg
 
 
-def load_config(options: RunOptions) -> Any:
-    """The config the options point at, provisioned: what the phone runs with."""
+def load_config(options: RunOptions, read: Any = None) -> Any:
+    """The config the options point at (or `read`, the file as read_config has just read it), provisioned:
+    what the phone runs with."""
     from tuiphone.services.provisioning import provision_at_start
 
-    return provision_at_start(read_config(options))
+    return provision_at_start(read if read is not None else read_config(options))
 
 
 @contextmanager
@@ -103,11 +104,7 @@ def running_phone(options: RunOptions, services: bool = True, echo_service: bool
     from tuiphone.engine.sipports import EXPLAINED
     from tuiphone.paths import config_path, data_dir
 
-    if config is None:
-        cfg = load_config(options)
-    else:
-        from tuiphone.services.provisioning import provision_at_start
-        cfg = provision_at_start(config)
+    cfg = load_config(options, config)
     if options.rtp_timeout is not None:
         cfg.features.rtp_timeout = options.rtp_timeout
     path = config_path(options.config)

@@ -70,7 +70,7 @@ def run_app(options: RunOptions) -> int:
     """Run the TUI for `tuiphone --standalone`; returns the exit code. The first screen is drawn before the
     phone is built (starting_phone.py): from the config as last checked when the file has not changed since
     (config.checked), else from the file checked here, whose mistakes are said before anything is drawn."""
-    from tuiphone.config.checked import checked_before, file_stamp, remember_checked
+    from tuiphone.config.checked import checked_before
     from tuiphone.paths import config_path, data_dir, database_path, log_dir
 
     data = data_dir(options.data_dir)
@@ -78,9 +78,7 @@ def run_app(options: RunOptions) -> int:
     config: Any = checked_before(path, data)
     checked = None                      # the schema's Config when it was read before the first screen
     if config is None:
-        stamp = file_stamp(path)
-        config = checked = read_config(options)
-        remember_checked(path, data, checked, stamp)
+        config = checked = _check_config(options)
     with log_to_file(log_dir(data), options.log_level):
         from tuiphone import __version__
 
@@ -117,21 +115,30 @@ def _bring_up(app: PhoneApp, options: RunOptions, running: ExitStack, checked: A
     phone's events from before its SIP port opens. Returns the phone, what the user should hear of its saved
     blocklist and what ends the App's subscription."""
     from tuiphone.app import load_blocklist
-    from tuiphone.config.checked import file_stamp, remember_checked
     from tuiphone.messages import EngineBridge
-    from tuiphone.paths import config_path, data_dir
+    from tuiphone.paths import data_dir
     from tuiphone.services.remote_keys import PhoneKeys
     from tuiphone.services.runner import Services
 
-    path, data = config_path(options.config), data_dir(options.data_dir)
     if checked is None:             # drawn from the record: the phone reads and checks the file now
-        stamp = file_stamp(path)
-        checked = read_config(options)
-        remember_checked(path, data, checked, stamp)
+        checked = _check_config(options)
     started = running.enter_context(running_phone(options, services=False, config=checked, signals=False,
                                                   subscriber=EngineBridge(app)))
     phone = started.phone
     problem = load_blocklist(phone, store) if store is not None else ""
-    app.services = Services(phone, phone.config, data, keys=PhoneKeys(phone, on_lock=app.remote_lock),
+    app.services = Services(phone, phone.config, data_dir(options.data_dir),
+                            keys=PhoneKeys(phone, on_lock=app.remote_lock),
                             phonebook=_PhonebookForUi(app, store) if store is not None else None)
     return phone, problem, started.unsubscribe
+
+
+def _check_config(options: RunOptions) -> Any:
+    """The config file read and checked by the schema (read_config), kept for the next start's first screen."""
+    from tuiphone.config.checked import file_stamp, remember_checked
+    from tuiphone.paths import config_path, data_dir
+
+    path = config_path(options.config)
+    stamp = file_stamp(path)            # before the read: a file changed meanwhile is not recorded as checked
+    checked = read_config(options)
+    remember_checked(path, data_dir(options.data_dir), checked, stamp)
+    return checked
