@@ -223,9 +223,11 @@ def test_f2_started_during_a_call_keeps_that_calls_rtp_and_nobody_elses(tmp_path
     # the capture holds no SDP to tell tshark which ports are RTP, and its heuristic gives way to any dissector
     # registered for a port (34962 PROFINET, 44818 EtherNet/IP, 54328 Elasticsearch, ...: 7 even ports of the
     # ephemeral range; pjsip's free port was one of them once in CI, and that run counted 0 RTP packets)
-    rtp_port = next(port for msg in phone.seen if isinstance(msg, SipMessage) and msg.direction == "out"
-                    for _, port, _ in sdp_media(msg.text))
-    out = subprocess.run([TSHARK, "-r", str(files.full), "-d", f"udp.port=={rtp_port},rtp", "-T", "fields",
+    # (both ends' ports: tshark tries the lower port's dissector first)
+    rtp_ports = {port for msg in phone.seen if isinstance(msg, SipMessage) for _, port, _ in sdp_media(msg.text)}
+    assert len(rtp_ports) == 2, rtp_ports
+    decode_as = [arg for port in sorted(rtp_ports) for arg in ("-d", f"udp.port=={port},rtp")]
+    out = subprocess.run([TSHARK, "-r", str(files.full), *decode_as, "-T", "fields",
                           "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "sip.Method",
                           "-e", "rtp.p_type"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
