@@ -87,7 +87,10 @@ async def until(pilot, check: Callable[[], object], timeout: float = 10.0) -> No
         if check():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"the UI never got there: {getattr(check, '__doc__', None) or check}")
+            app = pilot.app
+            raise AssertionError(f"the UI never got there: {getattr(check, '__doc__', None) or check}; "
+                                 f"on {type(app.screen).__name__} (focus: {app.focused!r}) it shows:\n"
+                                 f"{screen_text(app)}")
         await asyncio.sleep(0.02)
 
 
