@@ -310,3 +310,18 @@ def _wait_for(check, timeout: float) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_a_media_port_block_never_holds_a_port_handed_out_before(monkeypatch):
+    """SIPp's RTP block (-mp N binds N..N+3) once landed on the SIP port just given to it, not bound yet."""
+    from tests.peers import procs
+
+    sip = procs.free_port("udp")                       # handed out, nobody binds it yet
+    first = sip - 2 if sip % 2 == 0 else sip - 1        # an even port whose block of 4 holds `sip`
+    offered = iter([first])
+    real = procs.free_port
+    monkeypatch.setattr(procs, "free_port",
+                        lambda kind="udp", host="127.0.0.1": next(offered, None) or real(kind, host))
+    block = procs.free_port_block("127.0.0.1", 4)
+    assert block != first and sip not in range(block, block + 4)
+    assert set(range(block, block + 4)) <= procs._given_ports

@@ -59,17 +59,30 @@ def free_port(kind: PortKind = "udp", host: str = "127.0.0.1") -> int:
 
 def free_port_pair(host: str = "127.0.0.1") -> int:
     """An even UDP port whose next port is free too (RTP and RTCP)."""
+    return free_port_block(host, 2)
+
+
+def free_port_block(host: str = "127.0.0.1", size: int = 2) -> int:
+    """An even UDP port such that it and the `size - 1` ports after it are free and none was handed out
+    before (a SIP port given a moment ago is not bound yet: a peer's media ports must not land on it)."""
     for _ in range(200):
         port = free_port("udp", host)
-        if port % 2 or port >= 65535:
+        block = range(port, port + size)
+        if port % 2 or block.stop > 65536 or any(p in _given_ports for p in block[1:]):
             continue
-        probe = _bind_probe("udp", host, port + 1)
-        if probe is None:
+        if not all(_bindable(p, host) for p in block[1:]):
             continue
-        probe.close()
-        _given_ports.add(port + 1)
+        _given_ports.update(block)
         return port
-    raise RuntimeError(f"no free even UDP port pair on {host}")
+    raise RuntimeError(f"no free block of {size} UDP ports on {host}")
+
+
+def _bindable(port: int, host: str) -> bool:
+    probe = _bind_probe("udp", host, port)
+    if probe is None:
+        return False
+    probe.close()
+    return True
 
 
 def udp_port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -12,7 +12,7 @@ from typing import Literal
 from tests.peers.procs import (
     PeerProcess,
     free_port,
-    free_port_pair,
+    free_port_block,
     tcp_port_listening,
     udp_port_in_use,
     wait_until,
@@ -335,12 +335,10 @@ def _scenario_args(scenario: str | Path) -> list[str]:
 
 
 def _free_media_port(host: str) -> int:
-    """An even RTP port with port+1, +2 and +3 free too (-rtp_echo also binds port+2)."""
-    for _ in range(100):
-        port = free_port_pair(host)
-        if not udp_port_in_use(port + 2, host) and not udp_port_in_use(port + 3, host):
-            return port
-    raise RuntimeError(f"no free RTP port block on {host}")
+    """An even RTP port with port+1, +2 and +3 free too, none of them a port handed out already: SIPp binds
+    its audio RTP/RTCP there and video RTP/RTCP at +2 and +3 (once it got the SIP port it was given, 54764
+    with -mp 54762, and could not start)."""
+    return free_port_block(host, 4)
 
 
 def _read(path: Path) -> str:
