@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import DataTable
 
 from tests.tui.conftest import build, screen_text, until
 from tests.tui.test_snapshots import CONFIG, SIZES, compare
@@ -218,3 +219,19 @@ def without_retransmissions(steps: list) -> list:
 
 def arrows(app) -> list[str]:
     return [line for line in screen_text(app).splitlines() if "│" in line and ("▶" in line or "◀" in line)]
+
+
+async def test_a_search_keeps_the_columns_as_wide_and_a_new_language_relabels_them(utc):
+    app, phone = build()
+    async with app.run_test(size=(100, 30)) as pilot:
+        phone.fire(*recorded(), *a_call("call-2@127.0.0.1", 10.0))
+        app.push_screen(TraceScreen())
+        await until(pilot, lambda: len(rows(app)) == 4)
+        table = app.screen.query_one(DataTable)
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        await pilot.press(*"msg-1")                 # one short row left: the columns do not shrink to it
+        await until(pilot, lambda: len(rows(app)) == 1 and "MESSAGE" in rows(app)[0])
+        assert [column.get_render_width(table) for column in table.ordered_columns] == widths
+        app.switch_language("zh_CN")
+        await until(pilot, lambda: "时间" in screen_text(app) and len(rows(app)) == 1)
+        assert "Time" not in screen_text(app)

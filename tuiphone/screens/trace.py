@@ -97,9 +97,11 @@ class TraceScreen(PhoneScreen):
         table = self.query_one(DataTable)
         keep = self.shown[table.cursor_row].call_id if 0 <= table.cursor_row < len(self.shown) else None
         following = keep is None or table.cursor_row >= table.row_count - 1
-        table.clear(columns=True)
-        table.add_columns(t("trace.col_time"), t("trace.col_method"), t("trace.col_parties"),
-                          t("trace.col_remote"), "#", t("trace.col_last"))
+        if table.columns:
+            table.clear()       # the columns stay as wide as they were: they do not jump while a search is typed
+        else:                   # (a table composed anew, as after a change of language, gets them here)
+            table.add_columns(t("trace.col_time"), t("trace.col_method"), t("trace.col_parties"),
+                              t("trace.col_remote"), "#", t("trace.col_last"))
         self.shown = [d for d in self.dialogs.values() if self.wanted(d)]
         for dialog in self.shown:
             table.add_row(*dialog_row(dialog), key=dialog.call_id)
