@@ -11,7 +11,7 @@ UI CPU on an attached front-end).
 2. `invoke` counts a callback's parameters with `inspect.signature` unless the callable remembers the count,
    and the partials Textual wraps every `call_next` and every Signal publish in are new each time, so each
    publish paid ~40 us for the signature of the same subscriber. Here a partial's count comes from its
-   function's (or bound method's), which is remembered; a partial of anything else is counted as before.
+   function's, remembered here per function (less one when bound); a partial of anything else is counted as before.
 
 Both rely on private parts of Textual (`textual._styles_cache.StylesCache.render_widget`, `clear`,
 `set_dirty`, `_dirty_lines`; `textual._callback.count_parameters`); tests/tui/test_textual_tuning.py fails
@@ -20,8 +20,11 @@ if they change.
 
 from __future__ import annotations
 
+import inspect
+import types
 from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import textual._callback as _callback
 from textual._styles_cache import StylesCache
@@ -32,6 +35,7 @@ _SET_DIRTY = StylesCache.set_dirty
 _COUNT_PARAMETERS = _callback.count_parameters
 MEMO = "_tuiphone_drawn"        # on a StylesCache: (crop, size) -> the strips it gave
 MEMO_CROPS = 4                  # crops kept per widget (whole, and the rows of partial frames)
+_COUNTS: WeakKeyDictionary = WeakKeyDictionary()      # a function -> its parameters (self included)
 
 
 def _render_widget(self: StylesCache, widget: Any, crop: Any) -> list:
@@ -59,8 +63,18 @@ def _set_dirty(self: StylesCache, *regions: Any) -> None:
 
 
 def _count_parameters(func: Any) -> int:
-    if isinstance(func, partial) and (hasattr(func.func, "__code__") or hasattr(func.func, "__func__")):
-        return _COUNT_PARAMETERS(func.func) - len(func.args) - len(func.keywords)
+    if isinstance(func, partial):
+        target: Any = func.func
+        bound = inspect.ismethod(target)
+        function = target.__func__ if bound else target
+        if isinstance(function, types.FunctionType):
+            # counted here, not in Textual's `_param_count` on the function: Textual keeps a bound method's count
+            # there, and a bound method reads its function's, so a count kept for the plain function would be
+            # one too many for the bound one
+            count = _COUNTS.get(function)
+            if count is None:
+                count = _COUNTS[function] = _callback._count_parameters(function)
+            return count - bound - len(func.args) - len(func.keywords)
     return _COUNT_PARAMETERS(func)
 
 

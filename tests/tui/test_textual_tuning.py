@@ -109,6 +109,19 @@ def test_a_partial_is_counted_from_its_function_once(monkeypatch):
     assert count(partial(setattr, node, "uncovered")) == 1      # a builtin: counted as Textual counts it
 
 
+def test_a_function_in_a_partial_both_plain_and_bound_is_counted_right_both_ways():
+    tune_textual()
+
+    class Line:
+        def show(self, number):
+            return number
+
+    line, count = Line(), callback_module.count_parameters
+    assert count(partial(Line.show, line, 1)) == 0        # the plain function: self and number given
+    assert count(partial(line.show)) == 1                 # bound: number still to come
+    assert count(line.show) == 1                          # and Textual's own count of the bound method
+
+
 def test_the_parts_of_textual_it_relies_on_are_there():
     from textual._styles_cache import StylesCache
 
