@@ -222,8 +222,8 @@ def test_f2_started_during_a_call_keeps_that_calls_rtp_and_nobody_elses(tmp_path
         capture.stop()
     # the capture holds no SDP to tell tshark which ports are RTP, and its heuristic gives way to any dissector
     # registered for a port (34962 PROFINET, 44818 EtherNet/IP, 54328 Elasticsearch, ...: 7 even ports of the
-    # ephemeral range; pjsip's free port was one of them once in CI, and that run counted 0 RTP packets)
-    # (both ends' ports: tshark tries the lower port's dissector first)
+    # ephemeral range; pjsip's free port was one of them once in CI, and that run counted 0 RTP packets).
+    # Both ends' ports are named: tshark tries the lower port's dissector first.
     rtp_ports = {port for msg in phone.seen if isinstance(msg, SipMessage) for _, port, _ in sdp_media(msg.text)}
     assert len(rtp_ports) == 2, rtp_ports
     decode_as = [arg for port in sorted(rtp_ports) for arg in ("-d", f"udp.port=={port},rtp")]
