@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.tools import require_tool
+from tests.tools import SIP_ON_ANY_PORT, decode_as, require_tool
 from tuiphone.engine.events import SipMessage
 from tuiphone.services.call_ports import sdp_media
 from tuiphone.services.pcap import DumpcapCapture, SipPcapWriter, _checksum, read_pcap
@@ -123,16 +123,16 @@ def test_a_real_call_written_by_the_phone_and_recorded_by_dumpcap(tmp_path, phon
         assert out.returncode == 0, out.stderr
         return out.stdout.splitlines()
     fields = ["-T", "fields", "-E", "separator=|", "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "sip.Call-ID"]
-    written = tshark(tmp_path / "sip.pcap", "-Y", "sip", *fields)
+    written = tshark(tmp_path / "sip.pcap", *SIP_ON_ANY_PORT, "-Y", "sip", *fields)
     assert len(written) == len(trace)
     assert [r.split("|")[0] for r in written if r.split("|")[0]][:1] == ["INVITE"]
     assert {"INVITE", "ACK", "BYE"} <= {r.split("|")[0] for r in written}
     assert "200" in {r.split("|")[1] for r in written}
     assert {r.split("|")[2] for r in written} == {m.call_id for m in trace}
-    captured = tshark(tmp_path / "full.pcapng", "-Y", "sip", *fields)
+    known = decode_as(sip={port, callee.port}, rtp={port for m in trace for _, port, _ in sdp_media(m.text)})
+    captured = tshark(tmp_path / "full.pcapng", *known, "-Y", "sip", *fields)
     assert {"INVITE", "ACK", "BYE"} <= {r.split("|")[0] for r in captured}
-    rtp = tshark(tmp_path / "full.pcapng", "-o", "rtp.heuristic_rtp:TRUE", "-Y", "rtp", "-T", "fields",
-                 "-e", "rtp.p_type")
+    rtp = tshark(tmp_path / "full.pcapng", *known, "-Y", "rtp", "-T", "fields", "-e", "rtp.p_type")
     assert len(rtp) > 50, "the full capture holds the call's RTP"
 
 
@@ -180,12 +180,16 @@ def test_pcap_full_keeps_the_calls_sip_and_rtp_and_nobody_elses(tmp_path, phones
         sent_during = other.sent
     assert (rc, report["result"]) == (0, "answered")
     assert sent_during > 100, "the other program's stream flowed during the call"
-    out = subprocess.run([TSHARK, "-r", str(full), "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields",
-                          "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tcp.srcport",
-                          "-e", "tcp.dstport", "-e", "sip.Method", "-e", "rtp.p_type", "-e", "sdp.media.port"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    rows = [row.split("|") for row in out.stdout.splitlines()]
+    def read(*args: str) -> list[list[str]]:
+        out = subprocess.run([TSHARK, "-r", str(full), *args, "-T", "fields", "-E", "separator=|",
+                              "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tcp.srcport", "-e", "tcp.dstport",
+                              "-e", "sip.Method", "-e", "rtp.p_type", "-e", "sdp.media.port"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return [row.split("|") for row in out.stdout.splitlines()]
+    sip_ports = {caller.port, callee.port}
+    media = {int(row[6]) for row in read(*decode_as(sip=sip_ports)) if row[6]}     # both ends' SDP
+    rows = read(*decode_as(sip=sip_ports, rtp=media))
     invites = [row for row in rows if row[4] == "INVITE" and row[6]]
     assert invites, "the capture holds the caller's INVITE with its SDP"
     rtp_port = int(invites[0][6])
@@ -226,8 +230,8 @@ def test_f2_started_during_a_call_keeps_that_calls_rtp_and_nobody_elses(tmp_path
     # Both ends' ports are named: tshark tries the lower port's dissector first.
     rtp_ports = {port for msg in phone.seen if isinstance(msg, SipMessage) for _, port, _ in sdp_media(msg.text)}
     assert len(rtp_ports) == 2, rtp_ports
-    decode_as = [arg for port in sorted(rtp_ports) for arg in ("-d", f"udp.port=={port},rtp")]
-    out = subprocess.run([TSHARK, "-r", str(files.full), *decode_as, "-T", "fields",
+    sip_ports = {phone.port, callee.port}
+    out = subprocess.run([TSHARK, "-r", str(files.full), *decode_as(sip=sip_ports, rtp=rtp_ports), "-T", "fields",
                           "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "sip.Method",
                           "-e", "rtp.p_type"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

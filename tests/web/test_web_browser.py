@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import SIP_ON_ANY_PORT, require_tool
 from tests.web.helpers import PASSWORD
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -100,8 +101,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 def test_config_upload_bad_then_good_and_a_capture_downloaded(admin, chromium, downloads, tmp_path):
+    require_tool("tshark", "tshark")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
     from selenium.webdriver.support.ui import WebDriverWait
@@ -159,7 +160,7 @@ def test_config_upload_bad_then_good_and_a_capture_downloaded(admin, chromium, d
     pcap = downloads / name
     WebDriverWait(chromium, 10, poll_frequency=0.1).until(
         lambda _: pcap.exists() and pcap.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
-    read = subprocess.run(["tshark", "-r", str(pcap), "-Y", "sip", "-T", "fields", "-e", "sip.Method",
+    read = subprocess.run(["tshark", "-r", str(pcap), *SIP_ON_ANY_PORT, "-Y", "sip", "-T", "fields", "-e", "sip.Method",
                            "-e", "sip.Status-Code"], capture_output=True, text=True, timeout=60)
     assert read.returncode == 0, read.stderr
     assert "OPTIONS" in read.stdout and "200" in read.stdout

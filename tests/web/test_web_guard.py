@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from tests.tools import SIP_ON_ANY_PORT, require_tool
 from tests.web.helpers import PASSWORD, Browser, text_of, wait_web, web_daemon
 
 ADMIN_GETS = ["/status", "/config", "/config/download", "/phonebook", "/phonebook/download", "/captures",
@@ -146,8 +147,8 @@ def test_phonebook_upload_reports_and_downloads_in_every_format(browser):
     assert browser.get("/phonebook/download?format=../../x").status_code == 400
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 def test_capture_start_stop_and_download_read_with_tshark(admin, browser, tmp_path):
+    require_tool("tshark", "tshark")
     proc = admin[0]
     response = browser.post("/captures/start")
     assert response.status_code == 200 and "Capturing into sip-" in text_of(response)
@@ -162,7 +163,7 @@ def test_capture_start_stop_and_download_read_with_tshark(admin, browser, tmp_pa
     assert pcap.status_code == 200 and "attachment" in pcap.headers["Content-Disposition"]
     out = tmp_path / "got.pcap"
     out.write_bytes(pcap.content)
-    read = subprocess.run(["tshark", "-r", str(out), "-Y", "sip", "-T", "fields", "-e", "sip.Method",
+    read = subprocess.run(["tshark", "-r", str(out), *SIP_ON_ANY_PORT, "-Y", "sip", "-T", "fields", "-e", "sip.Method",
                            "-e", "sip.Status-Code"], capture_output=True, text=True, timeout=60)
     assert read.returncode == 0, read.stderr
     assert "OPTIONS" in read.stdout and "200" in read.stdout
