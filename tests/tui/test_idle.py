@@ -113,10 +113,23 @@ async def test_a_lit_key_draws_its_light_in_the_colours_of_the_theme_in_use():
         before = key.render().style.bgcolor
         assert before is not None and before.triplet.hex.lower() == app.current_theme.success.lower()
         assert key.render().style.bold
+        drawn_before = {seg.style.bgcolor for seg in key.render_line(0) if seg.style}
+        assert before in drawn_before
         app.theme = "nord" if app.theme != "nord" else "gruvbox"
         await pilot.pause(0.1)
-        assert key.render().style.bgcolor != before
+        now = key.render().style.bgcolor
+        assert now != before
+        # a theme that changes the light and not the key's own background: only the column is restyled
+        from dataclasses import replace
+        before = now
+        app.register_theme(replace(app.current_theme, name="greener", success="#00ff00"))
+        app.theme = "greener"
+        await pilot.pause(0.1)
+        now = key.render().style.bgcolor
+        assert now != before
         assert "2002" in str(key.render()) and key.render().cell_len == key.size.width
+        drawn_now = {seg.style.bgcolor for seg in key.render_line(0) if seg.style}     # the row drawn again
+        assert now in drawn_now and before not in drawn_now
 
 
 async def test_ringing_and_held_keys_blink_and_talking_keys_do_not():

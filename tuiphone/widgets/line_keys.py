@@ -87,25 +87,12 @@ def key_lit(app, spec: KeySpec) -> bool:
 
 class LineKey(Static):
     """One key. Its CSS classes say the light's state (`-ringing`, `-blink-off`, ...); the light is drawn from
-    the component styles of the same names (`line-key--ringing`, ...), so a key that lights, blinks or goes
-    dark repaints its one row and restyles nothing (a restyle of one key, Textual matching the app's every
-    rule, was ~1.4 ms: twice a call and at each blink)."""
+    the column's component styles of the same names (`line-key--ringing`, ...: LineKeys), so a key that lights,
+    blinks or goes dark repaints its one row and restyles nothing (a restyle of one key, Textual matching the
+    app's every rule, was ~1.4 ms: twice a call and at each blink)."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {f"line-key-{name}" for name in (*_LIGHTS, "-blink-off", "-selected")}
     DEFAULT_CSS = """
     LineKey { height: 1; width: 100%; background: $surface; text-wrap: nowrap; text-overflow: ellipsis; }
-    LineKey > .line-key--calling { background: $success-darken-2; }
-    LineKey > .line-key--talking { background: $success; color: $text; text-style: bold; }
-    LineKey > .line-key--ringing { background: $success; color: $text; text-style: bold; }
-    LineKey > .line-key--held { background: $warning-darken-1; color: $text; }
-    LineKey > .line-key--blf-idle { background: $success-darken-2; }
-    LineKey > .line-key--blf-ringing { background: $error; color: $text; text-style: bold; }
-    LineKey > .line-key--blf-busy { background: $error-darken-1; color: $text; }
-    LineKey > .line-key--blf-offline, LineKey > .line-key--blf-unknown { color: $text-muted; }
-    LineKey > .line-key--feature { color: $text-muted; }
-    LineKey > .line-key--on { background: $accent-darken-1; color: $text; }
-    LineKey > .line-key--blink-off { background: $surface; }
-    LineKey > .line-key--selected { text-style: bold reverse; }
     LineKey:hover { text-style: underline; }
     """
 
@@ -145,8 +132,9 @@ class LineKey(Static):
         if self.has_class("-selected"):
             names.append("line-key--selected")
         style = Style()
+        column = self.parent
         for name in names:
-            style += self.get_component_rich_style(name, partial=True)
+            style += column.get_component_rich_style(name, partial=True)
         width = self.size.width
         text = Text(f" {self.text}", style=style, no_wrap=True, end="")
         if width > 1:
@@ -180,10 +168,27 @@ class LineKey(Static):
 
 
 class LineKeys(Vertical):
-    """The column of keys; it reads the app's lines and BLF states and blinks ringing and held keys."""
+    """The column of keys; it reads the app's lines and BLF states and blinks ringing and held keys.
 
+    The lights are its component styles, not each key's: Textual styles a widget's component classes at every
+    restyle of it (the screen's mount and resume), 16 lights for each of six keys was ~100 styled nodes a pass
+    and the most of the first screen's styling; the column has them once."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"line-key-{name}" for name in (*_LIGHTS, "-blink-off", "-selected")}
     DEFAULT_CSS = """
     LineKeys { width: 26; height: auto; padding: 0 1 0 0; }
+    LineKeys > .line-key--calling { background: $success-darken-2; }
+    LineKeys > .line-key--talking { background: $success; color: $text; text-style: bold; }
+    LineKeys > .line-key--ringing { background: $success; color: $text; text-style: bold; }
+    LineKeys > .line-key--held { background: $warning-darken-1; color: $text; }
+    LineKeys > .line-key--blf-idle { background: $success-darken-2; }
+    LineKeys > .line-key--blf-ringing { background: $error; color: $text; text-style: bold; }
+    LineKeys > .line-key--blf-busy { background: $error-darken-1; color: $text; }
+    LineKeys > .line-key--blf-offline, LineKeys > .line-key--blf-unknown { color: $text-muted; }
+    LineKeys > .line-key--feature { color: $text-muted; }
+    LineKeys > .line-key--on { background: $accent-darken-1; color: $text; }
+    LineKeys > .line-key--blink-off { background: $surface; }
+    LineKeys > .line-key--selected { text-style: bold reverse; }
     """
 
     class Pressed(Message):
