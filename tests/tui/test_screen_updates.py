@@ -6,7 +6,7 @@ from textual._compositor import Compositor
 from textual.screen import Screen
 from textual.timer import Timer
 
-from tests.tui.conftest import build, until
+from tests.tui.conftest import build, screen_text, until
 from tuiphone.engine.events import LineState
 from tuiphone.screen_updates import draw_when_changed
 from tuiphone.screens.idle import IdleScreen
@@ -187,3 +187,33 @@ async def test_the_idle_screen_and_the_prompt_have_nothing_to_focus_so_they_skip
         for screen in app.screen_stack:
             assert screen.AUTO_FOCUS == ""
             assert not [widget for widget in screen.walk_children() if widget.focusable]
+
+
+def _styles_of(screen: Screen) -> dict:
+    """Every widget's styles (its rules) and its component styles, by widget."""
+    return {node: (node.styles.base.get_rules(),
+                   {name: styles.base.get_rules() for name, styles in node._component_styles.items()})
+            for node in screen.walk_children(with_self=True)}
+
+
+async def test_the_idle_screen_is_styled_once_as_the_tui_starts_and_as_a_whole_restyle_would_style_it(monkeypatch):
+    """Textual styles each widget as it mounts and the whole screen again at its first resume, a moment later;
+    the idle screen (the first frame of every start) skips the second (screen_updates.styled_at_mount). What
+    it skips would change nothing: a whole restyle afterwards gives every widget the same styles."""
+    from textual.css.stylesheet import Stylesheet
+
+    app, phone = build()
+    styled: list[object] = []
+    apply = Stylesheet.apply
+    monkeypatch.setattr(Stylesheet, "apply", lambda self, node, *a, **k: styled.append(node) or apply(
+        self, node, *a, **k))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, IdleScreen) and "1 Idle" in screen_text(app))
+        screen = app.screen
+        widgets = [node for node in styled if node in set(screen.walk_children(with_self=True))]
+        twice = {node for node in widgets if widgets.count(node) > 1}
+        assert len(widgets) < len(set(widgets)) * 1.5, twice
+        assert screen not in twice and not any(type(node).__name__ == "LineKey" for node in twice), twice
+        before = _styles_of(screen)
+        screen.update_node_styles(animate=False)         # what Screen's first resume would have done
+        assert _styles_of(screen) == before

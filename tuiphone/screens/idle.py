@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from tuiphone.engine.events import LineState
 from tuiphone.i18n import t
+from tuiphone.screen_updates import styled_at_mount
 from tuiphone.screens.base import PhoneScreen, keypad_bindings, line_key_bindings
 from tuiphone.screens.keys import open_forwarding, press_key
 from tuiphone.widgets.clock import BigClock
@@ -73,6 +74,7 @@ class IdleScreen(PhoneScreen):
         yield SoftKeyBar(self.shown_soft_keys())       # the phone's first screen: whole in its first frame
 
     def on_mount(self) -> None:
+        styled_at_mount(self)       # the TUI's first screen: its first frame without a second styling
         self.app.call_outcome_changed.subscribe(self, lambda _: self._show_hint())
 
     def _outcome(self) -> CallOutcome | None:

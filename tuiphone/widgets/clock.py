@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
 
 from textual.app import ComposeResult
@@ -17,6 +16,8 @@ def zone_for(name: str) -> dt.tzinfo | None:
     """The tzinfo for "system" (None: local time), an IANA name, or a POSIX TZ string."""
     if name == "system":
         return None
+    import zoneinfo  # here: the default ("system") needs none, and its import is ~2 ms of every start
+
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
