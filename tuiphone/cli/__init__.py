@@ -18,6 +18,7 @@ import click
 
 from tuiphone import __version__, collector
 from tuiphone.cli.common import RunOptions, StartError, fail
+from tuiphone.tui_args import LOG_FORMAT, run_tui
 
 # every command: its name -> the module of tuiphone.cli that defines it (under the same name)
 COMMANDS = {"register": "calls", "call": "calls", "answer": "calls", "options": "calls", "config": "config",
@@ -70,8 +71,7 @@ def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace,
     """tuiphone: a SIP phone for the terminal. With no command it opens the phone: it attaches to the phone
     process for the config, starting one in the background when none runs (`q` detaches, `tuiphone stop`
     stops it)."""
-    logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=getattr(logging, log_level.upper()), stream=sys.stderr, format=LOG_FORMAT)
     ctx.obj = RunOptions(config, data_dir, port, bind, log_level, sip_trace, pcap, pcap_full)
     if ctx.invoked_subcommand is None:
         _run_tui(ctx.obj, standalone)       # it freezes what lives once it is up (collector)
@@ -79,14 +79,7 @@ def main(ctx: click.Context, config, data_dir, port, bind, log_level, sip_trace,
 
 
 def _run_tui(opts: RunOptions, standalone: bool = False) -> None:
-    if not standalone:
-        from tuiphone.attach import run_attached
-
-        sys.exit(run_attached(opts))
-    from tuiphone.tui_run import run_app
-
-    opts.local_audio = True
-    sys.exit(run_app(opts))
+    sys.exit(run_tui(opts, standalone))
 
 
 _COMMON_FIELDS = ("config", "data_dir", "port", "bind", "log_level", "sip_trace", "pcap", "pcap_full")

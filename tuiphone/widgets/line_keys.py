@@ -8,13 +8,14 @@ a `blf` key the monitored extension (idle, ringing blinking, busy, offline), the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tuiphone.engine.events import CallState, LineState
@@ -132,7 +133,7 @@ class LineKey(Static):
         if self.has_class("-selected"):
             names.append("line-key--selected")
         style = Style()
-        column = self.parent
+        column = cast(Widget, self.parent)         # LineKeys: the lights are its component styles
         for name in names:
             style += column.get_component_rich_style(name, partial=True)
         width = self.size.width
