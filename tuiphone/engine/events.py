@@ -2,8 +2,68 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from enum import Enum
+from typing import Any, TypeVar, cast, dataclass_transform
+
+E = TypeVar("E", bound=type)
+
+
+class FrozenEvent:
+    """What every event is: a dataclass that cannot be changed once made, compared and hashed by its fields
+    and shown as a frozen dataclass is (`CallState(line=1, state=...)`).
+
+    Written once here rather than generated for each class: `@dataclass(frozen=True)` compiles six methods a
+    class, and for these 14 classes that was ~9 ms of importing this module, the largest single part of every
+    front-end's start (bench/attach.py); each class now compiles its `__init__` only.
+    tests/engine/test_events.py checks each against the frozen dataclass it stands for."""
+
+    __slots__ = ()
+    _shown: tuple[str, ...]          # per class, from its fields: those repr shows, those compared
+    _compared: tuple[str, ...]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__ or name not in self.__dataclass_fields__:       # type: ignore[attr-defined]
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)          # the dataclass's __init__, once for each field
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._shown = cls._compared = ()          # made at first use: the dataclass is built after this runs
+
+    @classmethod
+    def _names(cls) -> None:
+        cls._shown = tuple(f.name for f in fields(cls) if f.repr)           # type: ignore[arg-type]
+        cls._compared = tuple(f.name for f in fields(cls) if f.compare)     # type: ignore[arg-type]
+
+    def _values(self) -> tuple[Any, ...]:
+        if not self._compared:
+            self._names()
+        return tuple(getattr(self, name) for name in self._compared)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        if not self._shown:
+            self._names()
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
+        return f"{type(self).__qualname__}({shown})"
+
+
+@dataclass_transform(frozen_default=True)
+def event(cls: E) -> E:
+    """@event: the class as a dataclass on FrozenEvent (its __init__ made; compare, hash, repr and frozen from
+    FrozenEvent)."""
+    return cast(E, dataclass(eq=False, repr=False)(cls))
 
 
 class LineState(str, Enum):  # noqa: UP042 (a StrEnum would change what str() of a state gives)
@@ -16,8 +76,8 @@ class LineState(str, Enum):  # noqa: UP042 (a StrEnum would change what str() of
     ENDED = "ended"
 
 
-@dataclass(frozen=True)
-class RegState:
+@event
+class RegState(FrozenEvent):
     account: int             # 0-based index into config accounts
     registered: bool
     sip_status: int
@@ -26,8 +86,8 @@ class RegState:
     server: str              # the registrar in use (primary or secondary)
 
 
-@dataclass(frozen=True)
-class CallState:
+@event
+class CallState(FrozenEvent):
     line: int                # 1-based line number
     state: LineState
     direction: str           # "out" | "in"
@@ -45,8 +105,8 @@ class CallState:
     call_id: str = ""            # the SIP Call-ID
 
 
-@dataclass(frozen=True)
-class IncomingCall:
+@event
+class IncomingCall(FrozenEvent):
     line: int
     account: int | None
     remote_uri: str
@@ -58,23 +118,23 @@ class IncomingCall:
     call_id: str = ""
 
 
-@dataclass(frozen=True)
-class DtmfReceived:
+@event
+class DtmfReceived(FrozenEvent):
     line: int
     digit: str
     method: str              # "rfc2833" | "info"
 
 
-@dataclass(frozen=True)
-class TransferProgress:
+@event
+class TransferProgress(FrozenEvent):
     line: int
     sip_status: int
     reason: str
     final: bool
 
 
-@dataclass(frozen=True)
-class SipMessage:
+@event
+class SipMessage(FrozenEvent):
     time: float
     direction: str           # "in" | "out"
     transport: str           # "UDP" | "TCP" | "TLS"
@@ -84,8 +144,8 @@ class SipMessage:
     text: str = field(repr=False)
 
 
-@dataclass(frozen=True)
-class FeaturesChanged:
+@event
+class FeaturesChanged(FrozenEvent):
     """The phone-wide call features (status bar icons, menu state)."""
     dnd: bool
     call_waiting: bool
@@ -96,8 +156,8 @@ class FeaturesChanged:
     blocklist: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class CallStarted:
+@event
+class CallStarted(FrozenEvent):
     """A call got a line (ringing in, or dialed out): its history row can be written now, so a crash
     cannot lose it. The CallLogEntry that ends the call carries the same `key`."""
     key: str                             # the line's history key, unique per call
@@ -110,8 +170,8 @@ class CallStarted:
     started: float                       # wall-clock time the call began
 
 
-@dataclass(frozen=True)
-class CallLogEntry:
+@event
+class CallLogEntry(FrozenEvent):
     """One finished call for the history: emitted when a line ends or a call is turned away."""
     direction: str                       # "in" | "out"
     account: int | None
@@ -125,8 +185,8 @@ class CallLogEntry:
     key: str = ""                        # the CallStarted of this call; "" for a call turned away (it had no line)
 
 
-@dataclass(frozen=True)
-class GhostCall:
+@event
+class GhostCall(FrozenEvent):
     """An INVITE refused by the ghost-call checks (seed 3.4): it never rang."""
     account: int | None
     source: str
@@ -135,8 +195,8 @@ class GhostCall:
     total: int                           # refused so far since start
 
 
-@dataclass(frozen=True)
-class Mwi:
+@event
+class Mwi(FrozenEvent):
     """Message waiting (RFC 3842) for one account: the voicemail light and counts."""
     account: int | None
     waiting: bool
@@ -144,23 +204,23 @@ class Mwi:
     old: int
 
 
-@dataclass(frozen=True)
-class Blf:
+@event
+class Blf(FrozenEvent):
     """A BLF key's monitored extension (seed 2.6)."""
     key: int                             # index into config keys
     extension: str
     state: str                           # idle | ringing | busy | offline | unknown
 
 
-@dataclass(frozen=True)
-class Notice:
+@event
+class Notice(FrozenEvent):
     """Something the user should read: a sentence, never a traceback."""
     text: str
     level: str = "info"      # info | warning | error
 
 
-@dataclass(frozen=True)
-class PageState:
+@event
+class PageState(FrozenEvent):
     """A multicast page starting or ending (seed 3.5): sent by us ("out") or played from a group ("in")."""
     direction: str                       # "in" | "out"
     address: str                         # the group, "addr:port"
