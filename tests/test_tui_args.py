@@ -79,3 +79,16 @@ def test_a_plain_tuiphone_imports_no_click_and_says_a_bad_config_as_a_sentence(t
                                 str(tmp_path / "d"), "--log-level", "info", "--help"], capture_output=True,
                                text=True, timeout=60, env=env)
     assert via_click.returncode == 0 and "Usage:" in via_click.stdout
+
+
+def test_a_ctrl_c_while_the_phone_starts_is_said_as_click_says_it_not_as_a_traceback(monkeypatch, capsys):
+    import tuiphone.attach
+    from tuiphone.tui_args import run_tui
+
+    def interrupted(options):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(tuiphone.attach, "run_attached", interrupted)
+    monkeypatch.delenv("TUIPHONE_CONFIG", raising=False)
+    options, standalone = plain_tui([])
+    assert run_tui(options, standalone) == 1
+    assert capsys.readouterr().err == "Aborted!\n"

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from tuiphone.runtime import RunOptions, StartError
+from tuiphone.runtime import EXIT_FAILED, RunOptions, StartError
 
 # the group's options (tuiphone.cli.main) -> their RunOptions field; the values are checked as click checks them
 VALUES = {"--config": "config", "--data-dir": "data_dir", "--port": "port", "--bind": "bind",
@@ -62,7 +62,8 @@ def plain_tui(argv: list[str]) -> tuple[RunOptions, bool] | None:
 
 def run_tui(options: RunOptions, standalone: bool) -> int:
     """What the group does with no command (tuiphone.cli.main): the TUI, attached or standalone; its exit code.
-    A phone that cannot start is said as a sentence, with its exit code."""
+    A phone that cannot start is said as a sentence, with its exit code; a Ctrl-C before the TUI is up as click
+    says it (exit 1), never as a traceback."""
     logging.basicConfig(level=getattr(logging, options.log_level.upper()), stream=sys.stderr, format=LOG_FORMAT)
     try:
         if not standalone:
@@ -76,3 +77,6 @@ def run_tui(options: RunOptions, standalone: bool) -> int:
     except StartError as exc:
         print(f"tuiphone: {exc}", file=sys.stderr)
         return exc.code
+    except KeyboardInterrupt:           # Ctrl-C before the TUI has the terminal (a phone starting): as click says it
+        print("Aborted!", file=sys.stderr)
+        return EXIT_FAILED
