@@ -129,7 +129,7 @@ def test_a_real_call_written_by_the_phone_and_recorded_by_dumpcap(tmp_path, phon
     assert {"INVITE", "ACK", "BYE"} <= {r.split("|")[0] for r in written}
     assert "200" in {r.split("|")[1] for r in written}
     assert {r.split("|")[2] for r in written} == {m.call_id for m in trace}
-    known = decode_as(sip={port, callee.port}, rtp={port for m in trace for _, port, _ in sdp_media(m.text)})
+    known = decode_as(sip={port, callee.port}, rtp={media for m in trace for _, media, _ in sdp_media(m.text)})
     captured = tshark(tmp_path / "full.pcapng", *known, "-Y", "sip", *fields)
     assert {"INVITE", "ACK", "BYE"} <= {r.split("|")[0] for r in captured}
     rtp = tshark(tmp_path / "full.pcapng", *known, "-Y", "rtp", "-T", "fields", "-e", "rtp.p_type")

@@ -19,8 +19,8 @@ class FrozenEvent:
     tests/engine/test_events.py checks each against the frozen dataclass it stands for."""
 
     __slots__ = ()
-    _shown: tuple[str, ...]          # per class, from its fields: those repr shows, those compared
-    _compared: tuple[str, ...]
+    _shown: tuple[str, ...] = ()        # per class, from its fields (set by @event): those repr shows, those compared
+    _compared: tuple[str, ...] = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self.__dict__ or name not in self.__dataclass_fields__:       # type: ignore[attr-defined]
@@ -30,18 +30,7 @@ class FrozenEvent:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._shown = cls._compared = ()          # made at first use: the dataclass is built after this runs
-
-    @classmethod
-    def _names(cls) -> None:
-        cls._shown = tuple(f.name for f in fields(cls) if f.repr)           # type: ignore[arg-type]
-        cls._compared = tuple(f.name for f in fields(cls) if f.compare)     # type: ignore[arg-type]
-
     def _values(self) -> tuple[Any, ...]:
-        if not self._compared:
-            self._names()
         return tuple(getattr(self, name) for name in self._compared)
 
     def __eq__(self, other: object) -> bool:
@@ -53,8 +42,6 @@ class FrozenEvent:
         return hash(self._values())
 
     def __repr__(self) -> str:
-        if not self._shown:
-            self._names()
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
         return f"{type(self).__qualname__}({shown})"
 
@@ -63,7 +50,10 @@ class FrozenEvent:
 def event(cls: E) -> E:
     """@event: the class as a dataclass on FrozenEvent (its __init__ made; compare, hash, repr and frozen from
     FrozenEvent)."""
-    return cast(E, dataclass(eq=False, repr=False)(cls))
+    made: Any = dataclass(eq=False, repr=False)(cls)
+    made._shown = tuple(f.name for f in fields(made) if f.repr)
+    made._compared = tuple(f.name for f in fields(made) if f.compare)
+    return cast(E, made)
 
 
 class LineState(str, Enum):  # noqa: UP042 (a StrEnum would change what str() of a state gives)
